@@ -1,0 +1,148 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// CreateMerchant adds a shop. widgetKey may be given (the demo's "demo");
+// otherwise one is made.
+func (s *Service) CreateMerchant(ctx context.Context, name string, origins []string, widgetKey string) (*Merchant, error) {
+	name = strings.TrimSpace(name)
+	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
+		return nil, newErr(KindInvalid, "invalid_name", "name must be 1 to 200 characters")
+	}
+	set := DefaultSettings()
+	set.AllowedOrigins = append([]string{}, origins...)
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	if widgetKey == "" {
+		widgetKey = newID("wk", 15)
+	}
+	if !validID(widgetKey) {
+		return nil, newErr(KindInvalid, "invalid_widget_key", "widget key %q has characters it cannot have", widgetKey)
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	id := newID("mer", 10)
+	ok, err := s.rdb.SetNX(ctx, s.keys.widgetKey(widgetKey), id, 0).Result()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, newErr(KindConflict, "widget_key_taken", "another merchant has this widget key")
+	}
+	setJSON, _ := json.Marshal(set)
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.keys.merchantConfig(id),
+		cName, name, cWidgetKey, widgetKey, cSecret, base64.RawURLEncoding.EncodeToString(secret),
+		cSettings, setJSON, cCreated, s.now().UnixMilli())
+	pipe.SAdd(ctx, s.keys.merchants(), id)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	return s.Merchant(ctx, id)
+}
+
+// UpdateSettings replaces a merchant's settings. A helpdesk method needs its
+// helpdesk connected first.
+func (s *Service) UpdateSettings(ctx context.Context, merchantID string, set Settings) (*Settings, error) {
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Integrations.Connected(set.Handoff.Method) {
+		return nil, &Error{Kind: KindRefused, Code: "integration_required",
+			Message: "connect " + string(set.Handoff.Method) + " under integrations before choosing it as the handoff method"}
+	}
+	if set.Handoff.Method != MethodMessage {
+		// Kept so switching back restores it, but only meaningful for message.
+		set.Handoff.Message = strings.TrimSpace(set.Handoff.Message)
+	}
+	b, _ := json.Marshal(set)
+	if err := s.writeConfig(ctx, merchantID, cSettings, b); err != nil {
+		return nil, err
+	}
+	return &set, nil
+}
+
+// SetOfficeHours replaces a merchant's office hours.
+func (s *Service) SetOfficeHours(ctx context.Context, merchantID string, h OfficeHours) (*OfficeHours, error) {
+	if _, err := h.Compile(); err != nil {
+		return nil, err
+	}
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	n := h.Normalize()
+	b, _ := json.Marshal(n)
+	if err := s.writeConfig(ctx, merchantID, cHours, b); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// SetKnowledge replaces what the built-in assistant knows. Entries without
+// an id get one.
+func (s *Service) SetKnowledge(ctx context.Context, merchantID string, entries []KnowledgeEntry) ([]KnowledgeEntry, error) {
+	if len(entries) > MaxKnowledgeEntries {
+		return nil, newErr(KindInvalid, "invalid_knowledge", "at most %d entries", MaxKnowledgeEntries)
+	}
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	out := make([]KnowledgeEntry, len(entries))
+	for i, e := range entries {
+		e.Question = strings.TrimSpace(e.Question)
+		e.Answer = strings.TrimSpace(e.Answer)
+		switch {
+		case e.Question == "" || e.Answer == "":
+			return nil, newErr(KindInvalid, "invalid_knowledge", "entries[%d] needs a question and an answer", i)
+		case utf8.RuneCountInString(e.Question) > maxQuestionRunes:
+			return nil, newErr(KindInvalid, "invalid_knowledge", "entries[%d].question is longer than %d characters", i, maxQuestionRunes)
+		case utf8.RuneCountInString(e.Answer) > maxAnswerRunes:
+			return nil, newErr(KindInvalid, "invalid_knowledge", "entries[%d].answer is longer than %d characters", i, maxAnswerRunes)
+		}
+		if e.ID == "" {
+			e.ID = newID("k", 8)
+		}
+		if !validID(e.ID) || seen[e.ID] {
+			return nil, newErr(KindInvalid, "invalid_knowledge", "entries[%d].id %q is invalid or repeated", i, e.ID)
+		}
+		seen[e.ID] = true
+		out[i] = e
+	}
+	b, _ := json.Marshal(out)
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.keys.merchantConfig(merchantID), cKnowledge, b)
+	pipe.HIncrBy(ctx, s.keys.merchantConfig(merchantID), cKnowledgeVer, 1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.writeConfig(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SetIntegration stores a verified helpdesk connection (verification is the
+// adapter's: it speaks HTTP).
+func (s *Service) SetIntegration(ctx context.Context, merchantID string, method HandoffMethod, acc *HelpdeskAccount) error {
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return err
+	}
+	if method != MethodZendesk && method != MethodGorgias {
+		return newErr(KindInvalid, "invalid_integration", "no integration called %q", method)
+	}
+	b, _ := json.Marshal(acc)
+	return s.writeConfig(ctx, merchantID, cIntegrationPrefix+string(method), b)
+}

@@ -1,0 +1,329 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Agent roles.
+const (
+	RoleNameAgent = "agent"
+	RoleNameAdmin = "admin"
+)
+
+// Agent is a person on a merchant's team.
+type Agent struct {
+	ID           string `json:"id"`
+	MerchantID   string `json:"merchant_id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	Role         string `json:"role"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	CreatedAt    Time   `json:"created_at"`
+}
+
+// Public returns the agent without the password hash.
+func (a Agent) Public() Agent {
+	a.PasswordHash = ""
+	return a
+}
+
+// Actor returns who this agent acts as.
+func (a Agent) Actor() Actor {
+	return Actor{ID: a.ID, MerchantID: a.MerchantID, Name: a.Name, Admin: a.Role == RoleNameAdmin}
+}
+
+// Presence values.
+const (
+	PresenceAvailable = "available"
+	PresenceAway      = "away"
+)
+
+// CreateAgent adds a person to a merchant's team. Emails are unique across
+// Baton: they are how people sign in.
+func (s *Service) CreateAgent(ctx context.Context, merchantID, email, name, password string, admin bool) (*Agent, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	name = strings.TrimSpace(name)
+	if _, ok := parseEmail(email); !ok {
+		return nil, newErr(KindInvalid, "invalid_email", "%q is not an email address", email)
+	}
+	if n := utf8.RuneCountInString(name); n < 1 || n > 100 {
+		return nil, newErr(KindInvalid, "invalid_name", "name must be 1 to 100 characters")
+	}
+	if n := utf8.RuneCountInString(password); n < 8 || len(password) > 72 {
+		return nil, newErr(KindInvalid, "invalid_password", "password must be 8 to 72 bytes")
+	}
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	cost := s.bcryptCost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return nil, err
+	}
+	role := RoleNameAgent
+	if admin {
+		role = RoleNameAdmin
+	}
+	a := &Agent{ID: newID("a", 10), MerchantID: merchantID, Email: email, Name: name, Role: role,
+		PasswordHash: string(hash), CreatedAt: Time{s.now()}}
+	ok, err := s.rdb.HSetNX(ctx, s.keys.agentEmails(), email, merchantID+" "+a.ID).Result()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, newErr(KindConflict, "email_taken", "an agent with this email already exists")
+	}
+	b, _ := json.Marshal(a)
+	if err := s.rdb.HSet(ctx, s.keys.merchantAgents(merchantID), a.ID, b).Err(); err != nil {
+		return nil, err
+	}
+	pub := a.Public()
+	return &pub, nil
+}
+
+// Agent returns one agent of a merchant.
+func (s *Service) Agent(ctx context.Context, merchantID, agentID string) (*Agent, error) {
+	b, err := s.rdb.HGet(ctx, s.keys.merchantAgents(merchantID), agentID).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, &Error{Kind: KindNotFound, Code: "not_found", Message: "no such agent"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var a Agent
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Agents lists a merchant's team with their presence, for admins.
+func (s *Service) Agents(ctx context.Context, merchantID string) ([]AgentStatus, error) {
+	pipe := s.rdb.Pipeline()
+	all := pipe.HGetAll(ctx, s.keys.merchantAgents(merchantID))
+	pres := pipe.HGetAll(ctx, s.keys.presence(merchantID))
+	online := pipe.ZRangeByScore(ctx, s.keys.consoles(merchantID), &redis.ZRangeBy{Min: strconv.FormatInt(s.now().UnixMilli(), 10), Max: "+inf"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	on := onlineAgents(online.Val())
+	out := make([]AgentStatus, 0, len(all.Val()))
+	for _, v := range all.Val() {
+		var a Agent
+		if json.Unmarshal([]byte(v), &a) != nil {
+			continue
+		}
+		p := pres.Val()[a.ID]
+		if p == "" {
+			p = PresenceAvailable
+		}
+		out = append(out, AgentStatus{Agent: a.Public(), Presence: p, Online: on[a.ID]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// AgentStatus is an agent with whether they can take conversations now.
+type AgentStatus struct {
+	Agent
+	Presence string `json:"presence"`
+	Online   bool   `json:"online"`
+}
+
+// loginLimit is how many failed sign-ins an email gets per window.
+const (
+	loginLimit  = 10
+	loginWindow = 15 * time.Minute
+)
+
+// Login checks an agent's email and password.
+func (s *Service) Login(ctx context.Context, email, password string) (*Agent, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	bad := &Error{Kind: KindUnauthorized, Code: "invalid_credentials", Message: "wrong email or password"}
+	if email == "" || len(email) > 254 || len(password) > 72 {
+		return nil, bad
+	}
+	failKey := s.keys.loginFailures(email)
+	pipe := s.rdb.Pipeline()
+	fails := pipe.Get(ctx, failKey)
+	ref := pipe.HGet(ctx, s.keys.agentEmails(), email)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if n, _ := fails.Int(); n >= loginLimit {
+		return nil, &Error{Kind: KindRateLimited, Code: "too_many_attempts", Message: "too many failed sign-ins; try again in a few minutes"}
+	}
+	var a *Agent
+	if mid, aid, ok := strings.Cut(ref.Val(), " "); ok {
+		got, err := s.Agent(ctx, mid, aid)
+		if err != nil && ErrorOf(err).Kind != KindNotFound {
+			return nil, err
+		}
+		a = got
+	}
+	hash := s.dummyHash() // an unknown email costs the same time as a known one
+	if a != nil {
+		hash = []byte(a.PasswordHash)
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || a == nil {
+		pipe := s.rdb.Pipeline()
+		pipe.Incr(ctx, failKey)
+		pipe.Expire(ctx, failKey, loginWindow)
+		_, _ = pipe.Exec(ctx)
+		return nil, bad
+	}
+	pub := a.Public()
+	return &pub, nil
+}
+
+// SetPresence sets whether the agent takes conversations.
+func (s *Service) SetPresence(ctx context.Context, a Actor, status string) error {
+	if status != PresenceAvailable && status != PresenceAway {
+		return newErr(KindInvalid, "invalid_presence", "status must be available or away")
+	}
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.keys.presence(a.MerchantID), a.ID, status)
+	pipe.Publish(ctx, s.keys.merchantChannel(a.MerchantID), "q")
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Presence returns the agent's presence; available until they say otherwise.
+func (s *Service) Presence(ctx context.Context, a Actor) (string, error) {
+	p, err := s.rdb.HGet(ctx, s.keys.presence(a.MerchantID), a.ID).Result()
+	if errors.Is(err, redis.Nil) || p == "" {
+		return PresenceAvailable, nil
+	}
+	return p, err
+}
+
+func onlineAgents(members []string) map[string]bool {
+	out := make(map[string]bool, len(members))
+	for _, m := range members {
+		aid, _, _ := strings.Cut(m, "|")
+		out[aid] = true
+	}
+	return out
+}
+
+// countAvailable counts agents whose presence is available (the default)
+// and who have a console open.
+func countAvailable(presence map[string]string, online []string) int {
+	n := 0
+	for aid := range onlineAgents(online) {
+		if p := presence[aid]; p == "" || p == PresenceAvailable {
+			n++
+		}
+	}
+	return n
+}
+
+// consoleLeases records which agents have a console socket open on this
+// node, as members of the merchant's consoles set scored by expiry, renewed
+// while open: a node that dies lets its leases lapse.
+type consoleLeases struct {
+	svc    *Service
+	mu     sync.Mutex
+	leases map[string]string // member -> merchant
+}
+
+const (
+	leaseTTL   = 30 * time.Second
+	leaseRenew = 10 * time.Second
+)
+
+func newConsoleLeases(s *Service) *consoleLeases {
+	return &consoleLeases{svc: s, leases: map[string]string{}}
+}
+
+// ConsoleOpened records an open console socket; call the returned function
+// when it closes.
+func (s *Service) ConsoleOpened(ctx context.Context, a Actor) (closed func(), err error) {
+	member := a.ID + "|" + s.nodeID + "|" + newID("k", 6)
+	exp := s.now().Add(leaseTTL).UnixMilli()
+	if err := s.rdb.ZAdd(ctx, s.keys.consoles(a.MerchantID), zmember(float64(exp), member)).Err(); err != nil {
+		return nil, err
+	}
+	s.consoles.mu.Lock()
+	s.consoles.leases[member] = a.MerchantID
+	s.consoles.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.consoles.mu.Lock()
+			delete(s.consoles.leases, member)
+			s.consoles.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = s.rdb.ZRem(ctx, s.keys.consoles(a.MerchantID), member).Err()
+		})
+	}, nil
+}
+
+func (c *consoleLeases) run(ctx context.Context) {
+	t := time.NewTicker(leaseRenew)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.renew(ctx)
+		}
+	}
+}
+
+func (c *consoleLeases) renew(ctx context.Context) {
+	c.mu.Lock()
+	byMerchant := map[string][]string{}
+	for m, mid := range c.leases {
+		byMerchant[mid] = append(byMerchant[mid], m)
+	}
+	c.mu.Unlock()
+	if len(byMerchant) == 0 {
+		return
+	}
+	now := c.svc.now()
+	exp := float64(now.Add(leaseTTL).UnixMilli())
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	pipe := c.svc.rdb.Pipeline()
+	for mid, members := range byMerchant {
+		key := c.svc.keys.consoles(mid)
+		zs := make([]redis.Z, len(members))
+		for i, m := range members {
+			zs[i] = zmember(exp, m)
+		}
+		pipe.ZAdd(ctx, key, zs...)
+		pipe.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.svc.log.Warn("renewing console leases", "err", err)
+	}
+}
+
+// dummyHash is a bcrypt hash of nothing in particular, made once.
+func (s *Service) dummyHash() []byte {
+	s.dummyOnce.Do(func() {
+		cost := s.bcryptCost
+		if cost == 0 {
+			cost = bcrypt.DefaultCost
+		}
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte(newID("d", 12)), cost)
+	})
+	return s.dummy
+}

@@ -1,0 +1,124 @@
+package assistant
+
+import (
+	"strings"
+	"unicode"
+)
+
+// fold lowercases s and strips diacritics from Latin letters, so "één",
+// "Een" and "een" are one word.
+func fold(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		r = unicode.ToLower(r)
+		switch r {
+		case 'à', 'á', 'â', 'ã', 'ä', 'å':
+			r = 'a'
+		case 'è', 'é', 'ê', 'ë':
+			r = 'e'
+		case 'ì', 'í', 'î', 'ï':
+			r = 'i'
+		case 'ò', 'ó', 'ô', 'õ', 'ö':
+			r = 'o'
+		case 'ù', 'ú', 'û', 'ü':
+			r = 'u'
+		case 'ç':
+			r = 'c'
+		case 'ñ':
+			r = 'n'
+		case 'ÿ', 'ý':
+			r = 'y'
+		case '’', '‘':
+			r = '\''
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// words splits folded text into words of letters and digits. Apostrophes
+// inside a word are dropped ("don't" is "dont", "auto's" is "autos").
+func words(s string) []string {
+	s = fold(s)
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			cur.WriteRune(r)
+		case r == '\'' && cur.Len() > 0:
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// stopwords are English and Dutch words that carry no topic.
+func stopwords() map[string]bool {
+	list := `a an the and or but if of at by for with about to from in on into over under
+up down out off is are was were be been being am do does did doing have has had having
+i me my mine you your yours he him his she her it its we us our they them their this that
+these those what which who whom whose when where why how can could would should will shall
+may might must not no yes so than too very just also any some all each there here then
+please hi hello hey thanks thank get got want need know tell like would im ive id dont
+de het een en of maar als van aan bij voor met over tot naar uit in op is zijn was waren
+ben bent wordt worden werd heb hebt heeft hebben had doe doet deed ik mij me mijn je jij jou
+jouw u uw hij hem zijn zij ze haar het wij we ons onze jullie hun hen dit dat deze die wat
+welk welke wie waar wanneer waarom hoe kan kun kunt kunnen zou zouden moet moeten mag mogen
+wil wilt willen zal zullen niet geen wel ja nee dus dan ook al alle elke er hier daar graag
+hallo hoi bedankt dank even nog toch eens`
+	m := map[string]bool{}
+	for _, w := range strings.Fields(list) {
+		m[w] = true
+	}
+	return m
+}
+
+// stem strips common English and Dutch inflections. Both the knowledge and
+// the question go through it, so what matters is that variants of a word
+// meet, not linguistic exactness.
+func stem(w string) string {
+	if len(w) <= 3 {
+		return w
+	}
+	for _, r := range []struct{ suffix, repl string }{
+		{"heden", "heid"}, {"ingen", ""}, {"ities", "ity"}, {"ies", "y"}, {"ing", ""},
+		{"tjes", ""}, {"tje", ""}, {"jes", ""}, {"en", ""}, {"es", ""}, {"ed", ""},
+		{"ly", ""}, {"'s", ""}, {"s", ""}, {"e", ""},
+	} {
+		if strings.HasSuffix(w, r.suffix) && len(w)-len(r.suffix)+len(r.repl) >= 3 {
+			if r.suffix == "s" && strings.HasSuffix(w, "ss") {
+				continue
+			}
+			w = w[:len(w)-len(r.suffix)] + r.repl
+			break
+		}
+	}
+	// bestell(en) / bestel: undouble a final consonant pair.
+	if n := len(w); n >= 4 && w[n-1] == w[n-2] && !strings.ContainsRune("aeiou", rune(w[n-1])) {
+		w = w[:n-1]
+	}
+	return w
+}
+
+// terms turns text into index terms: folded, stopwords dropped, stemmed.
+func terms(text string, stop map[string]bool) []string {
+	ws := words(text)
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		if stop[w] {
+			continue
+		}
+		out = append(out, stem(w))
+	}
+	return out
+}

@@ -1,0 +1,232 @@
+package session
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// NullString marshals "" as JSON null: the contract's fields that may be
+// unknown (an anonymous visitor's email, an unassigned conversation's agent).
+type NullString string
+
+func (s NullString) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(s))
+}
+
+func (s *NullString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	var v string
+	err := json.Unmarshal(b, &v)
+	*s = NullString(v)
+	return err
+}
+
+// Visitor is who is chatting, as far as Baton knows.
+type Visitor struct {
+	Email         NullString `json:"email"`
+	Authenticated bool       `json:"authenticated"`
+	ProfileID     NullString `json:"profile_id"`
+}
+
+// AgentRef names a person on the merchant's team.
+type AgentRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Ticket is where a helpdesk handoff ended up.
+type Ticket struct {
+	Provider string `json:"provider"`
+	State    string `json:"state"`
+	ID       string `json:"id,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Conversation is one chat between a visitor and a merchant, as agents and
+// admins see it.
+type Conversation struct {
+	ID            string     `json:"id"`
+	MerchantID    string     `json:"merchant_id"`
+	Status        Status     `json:"status"`
+	Visitor       Visitor    `json:"visitor"`
+	QueuedAt      Time       `json:"queued_at"`
+	AgentID       NullString `json:"agent_id"`
+	Agent         *AgentRef  `json:"agent"`
+	LastMessage   *Message   `json:"last_message"`
+	LastSeq       int64      `json:"last_seq"`
+	QueuePosition int        `json:"queue_position,omitempty"`
+	HandoffReason string     `json:"handoff_reason,omitempty"`
+	ClosedReason  string     `json:"closed_reason,omitempty"`
+	Page          string     `json:"page,omitempty"`
+	Locale        string     `json:"locale"`
+	Ticket        *Ticket    `json:"ticket,omitempty"`
+	CreatedAt     Time       `json:"created_at"`
+	UpdatedAt     Time       `json:"updated_at"`
+	ClosedAt      Time       `json:"closed_at"`
+
+	version int64
+	prompt  string // the offer or email request, while one is open
+	queueEp string // the queue episode this conversation holds, if queued
+	day     string // creation date in the merchant's zone, for metrics
+	routed  bool
+	counted bool
+}
+
+// State is the part of a conversation that its sockets react to. It travels
+// on the conversation's channel with a version number, so a socket that
+// missed some states can apply the latest one and derive what changed.
+type State struct {
+	Version       int64     `json:"-"`
+	Status        Status    `json:"status"`
+	Agent         *AgentRef `json:"agent,omitempty"`
+	Prompt        string    `json:"prompt,omitempty"`
+	QueuePosition int       `json:"queue_position,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+}
+
+func (s State) encode() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Meta hash fields. Short names: they are repeated in every conversation.
+const (
+	fMerchant     = "mid"
+	fStatus       = "status"
+	fVersion      = "v"
+	fSeq          = "seq"
+	fCreated      = "created"
+	fUpdated      = "updated"
+	fDay          = "day"
+	fEmail        = "email"
+	fAuth         = "auth"
+	fProfile      = "profile"
+	fPage         = "page"
+	fLocale       = "locale"
+	fTokenHash    = "rt"
+	fAgent        = "agent"
+	fAgentName    = "agent_name"
+	fQueuedAt     = "queued_at"
+	fQueueEp      = "qe"
+	fQueuePos     = "qpos"
+	fRouted       = "routed"
+	fCounted      = "counted"
+	fLast         = "last"
+	fHandoff      = "reason"
+	fPrompt       = "prompt"
+	fClosedReason = "closed_reason"
+	fClosedAt     = "closed_at"
+	fTicket       = "ticket"
+)
+
+// stateFields are read to rebuild a State; keep in the order of parseState.
+func stateFields() []string {
+	return []string{fStatus, fVersion, fAgent, fAgentName, fPrompt, fQueuePos, fClosedReason}
+}
+
+func parseState(vals []any) (State, bool) {
+	str := func(i int) string {
+		if i < len(vals) {
+			if s, ok := vals[i].(string); ok {
+				return s
+			}
+		}
+		return ""
+	}
+	if str(0) == "" {
+		return State{}, false
+	}
+	st := State{Status: Status(str(0)), Prompt: str(4), Reason: str(6)}
+	st.Version, _ = strconv.ParseInt(str(1), 10, 64)
+	st.QueuePosition, _ = strconv.Atoi(str(5))
+	if a := str(2); a != "" {
+		st.Agent = &AgentRef{ID: a, Name: str(3)}
+	}
+	if !promptStatus(st.Status) {
+		st.Prompt = ""
+	}
+	if st.Status != StatusQueued {
+		st.QueuePosition = 0
+	}
+	return st, true
+}
+
+// promptStatus: the statuses whose prompt (the offer, the email request) a
+// returning visitor must see again.
+func promptStatus(s Status) bool { return s == StatusHandoffOffered || s == StatusAwaitingEmail }
+
+func msTime(s string) Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return Time{}
+	}
+	return Time{time.UnixMilli(ms).UTC()}
+}
+
+// conversationFromMeta builds a Conversation from its meta hash.
+func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) {
+	if m[fStatus] == "" {
+		return nil, false
+	}
+	c := &Conversation{
+		ID:            id,
+		MerchantID:    m[fMerchant],
+		Status:        Status(m[fStatus]),
+		Visitor:       Visitor{Email: NullString(m[fEmail]), Authenticated: m[fAuth] == "1", ProfileID: NullString(m[fProfile])},
+		QueuedAt:      msTime(m[fQueuedAt]),
+		HandoffReason: m[fHandoff],
+		ClosedReason:  m[fClosedReason],
+		Page:          m[fPage],
+		Locale:        m[fLocale],
+		CreatedAt:     msTime(m[fCreated]),
+		UpdatedAt:     msTime(m[fUpdated]),
+		ClosedAt:      msTime(m[fClosedAt]),
+		queueEp:       m[fQueueEp],
+		day:           m[fDay],
+		routed:        m[fRouted] != "",
+		counted:       m[fCounted] != "",
+		prompt:        m[fPrompt],
+	}
+	c.version, _ = strconv.ParseInt(m[fVersion], 10, 64)
+	c.LastSeq, _ = strconv.ParseInt(m[fSeq], 10, 64)
+	if c.Status == StatusQueued {
+		c.QueuePosition, _ = strconv.Atoi(m[fQueuePos])
+	}
+	if a := m[fAgent]; a != "" && c.Status == StatusAssigned {
+		c.AgentID = NullString(a)
+		c.Agent = &AgentRef{ID: a, Name: m[fAgentName]}
+	}
+	if l := m[fLast]; l != "" {
+		var msg Message
+		if json.Unmarshal([]byte(l), &msg) == nil {
+			c.LastMessage = &msg
+		}
+	}
+	if t := m[fTicket]; t != "" {
+		var tk Ticket
+		if json.Unmarshal([]byte(t), &tk) == nil {
+			c.Ticket = &tk
+		}
+	}
+	return c, true
+}
+
+// State returns the conversation's socket-facing state.
+func (c *Conversation) State() State {
+	st := State{Version: c.version, Status: c.Status, Agent: c.Agent, QueuePosition: c.QueuePosition}
+	if promptStatus(c.Status) {
+		st.Prompt = c.prompt
+	}
+	if c.Status.Terminal() {
+		st.Reason = c.ClosedReason
+	}
+	return st
+}

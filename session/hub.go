@@ -1,0 +1,508 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MerchantWatcher receives a merchant's team-facing events. Calls must not
+// block.
+type MerchantWatcher interface {
+	// ConversationChanged: a conversation of the merchant changed status or
+	// assignment. frame is the ready-encoded {"type":"conversation",...}.
+	ConversationChanged(c *Conversation, frame []byte)
+	// QueueChanged delivers a fresh snapshot of the merchant's queue.
+	QueueChanged(q *QueueSnapshot)
+	// Resync: signals may have been missed; re-read what you show.
+	Resync()
+}
+
+// room is one subscribed channel and the local watchers behind it.
+type room struct {
+	channel    string
+	convID     string // conversation rooms
+	merchantID string // merchant rooms
+
+	feeds    map[*Feed]struct{}
+	watchers map[MerchantWatcher]struct{}
+
+	ready     chan struct{} // closed when Redis confirms the subscription
+	confirmed bool
+	stale     bool // signals may have been missed since the last confirmation
+	emptyAt   time.Time
+
+	// merchant rooms: queue snapshots are built one at a time.
+	building bool
+	again    bool
+	snap     *QueueSnapshot
+}
+
+func (r *room) empty() bool { return len(r.feeds) == 0 && len(r.watchers) == 0 }
+
+// Hub holds this process's one Redis subscription and fans its messages out
+// to local watchers. Lock order: Hub.mu, then Feed.mu.
+type Hub struct {
+	svc    *Service
+	log    *slog.Logger
+	nodeID string
+	ctx    context.Context
+	wg     sync.WaitGroup
+
+	ps *redis.PubSub
+
+	mu    sync.Mutex
+	rooms map[string]*room // by channel
+}
+
+func newHub(svc *Service) *Hub {
+	return &Hub{svc: svc, log: svc.log, nodeID: svc.nodeID, rooms: make(map[string]*room)}
+}
+
+// run receives from Redis until ctx ends.
+func (h *Hub) run(ctx context.Context) {
+	h.ctx = ctx
+	h.ps = h.svc.rdb.Subscribe(ctx)
+	control := h.svc.keys.control()
+	h.mu.Lock()
+	h.rooms[control] = &room{channel: control, ready: make(chan struct{})}
+	h.mu.Unlock()
+	_ = h.ps.Subscribe(ctx, control)
+
+	h.wg.Add(2)
+	go h.janitor(ctx)
+	go func() {
+		defer h.wg.Done()
+		h.receive(ctx)
+	}()
+}
+
+func (h *Hub) close() {
+	if h.ps != nil {
+		_ = h.ps.Close()
+	}
+	h.wg.Wait()
+}
+
+func (h *Hub) receive(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	quiet := 0
+	for {
+		msg, err := h.ps.ReceiveTimeout(ctx, 15*time.Second)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && quiet == 0 {
+				// Quiet is fine; a dead connection is not. Ask for a pong.
+				quiet++
+				_ = h.ps.Ping(ctx)
+				continue
+			}
+			quiet = 0
+			h.markStale()
+			h.log.Warn("redis subscription lost; will catch up from the transcripts", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		quiet = 0
+		backoff = 50 * time.Millisecond
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				h.confirmed(m.Channel)
+			}
+		case *redis.Message:
+			h.dispatch(m.Channel, m.Payload)
+		}
+	}
+}
+
+func (h *Hub) markStale() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.rooms {
+		r.stale = true
+	}
+}
+
+// confirmed handles Redis's confirmation of a subscription: the room is now
+// live, and if it was live before and lost signals, its watchers catch up.
+func (h *Hub) confirmed(channel string) {
+	h.mu.Lock()
+	r := h.rooms[channel]
+	if r == nil {
+		h.mu.Unlock()
+		return
+	}
+	if !r.confirmed {
+		r.confirmed = true
+		close(r.ready)
+	}
+	stale := r.stale
+	r.stale = false
+	var feeds []*Feed
+	var watchers []MerchantWatcher
+	if stale {
+		for f := range r.feeds {
+			feeds = append(feeds, f)
+		}
+		for w := range r.watchers {
+			watchers = append(watchers, w)
+		}
+	}
+	h.mu.Unlock()
+	if !stale {
+		return
+	}
+	if channel == h.svc.keys.control() {
+		h.svc.cfg.invalidateAll()
+		return
+	}
+	for _, f := range feeds {
+		f.kick()
+	}
+	if r.merchantID != "" {
+		for _, w := range watchers {
+			w.Resync()
+		}
+		h.rebuildQueue(r)
+	}
+}
+
+// janitor unsubscribes from rooms that have had no watchers for a while. The
+// delay spares Redis the churn of sockets that reconnect at once.
+func (h *Hub) janitor(ctx context.Context) {
+	defer h.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			var drop []string
+			h.mu.Lock()
+			for ch, r := range h.rooms {
+				if r.empty() && r.confirmed && !r.building && !r.emptyAt.IsZero() && now.Sub(r.emptyAt) > 10*time.Second {
+					delete(h.rooms, ch)
+					drop = append(drop, ch)
+				}
+			}
+			h.mu.Unlock()
+			if len(drop) > 0 {
+				uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := h.ps.Unsubscribe(uctx, drop...); err != nil {
+					h.log.Debug("unsubscribing idle rooms", "err", err)
+				}
+				cancel()
+			}
+		}
+	}
+}
+
+// join adds a member to the room for channel, subscribing when it is new, and
+// returns the room and whether the subscription is confirmed.
+func (h *Hub) join(ctx context.Context, channel string, init func(*room)) *room {
+	h.mu.Lock()
+	r := h.rooms[channel]
+	created := r == nil
+	if created {
+		r = &room{channel: channel, ready: make(chan struct{}),
+			feeds: map[*Feed]struct{}{}, watchers: map[MerchantWatcher]struct{}{}}
+		h.rooms[channel] = r
+	}
+	init(r)
+	r.emptyAt = time.Time{}
+	h.mu.Unlock()
+	if created {
+		if err := h.ps.Subscribe(ctx, channel); err != nil {
+			// go-redis keeps the channel and subscribes on reconnect; the
+			// confirmation then opens the room.
+			h.log.Warn("subscribing", "err", err)
+		}
+	}
+	return r
+}
+
+// awaitReady waits for Redis to confirm the room's subscription so that
+// nothing published after the caller's next read can be missed.
+func (h *Hub) awaitReady(ctx context.Context, r *room) {
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+	case <-time.After(3 * time.Second):
+		h.log.Warn("subscription not confirmed in time; relying on gap detection", "channel", r.channel)
+	}
+}
+
+// WatchConversation opens a feed of convID for w, starting after cursor: the
+// watcher first receives every entry with seq > cursor and the current
+// state, then live events.
+func (h *Hub) WatchConversation(ctx context.Context, convID string, cursor int64, w ConversationWatcher) *Feed {
+	f := &Feed{hub: h, convID: convID, w: w, cursor: cursor, stateV: -1, stopped: make(chan struct{})}
+	f.filling = true // nothing live reaches w before the first fill
+	r := h.join(ctx, h.svc.keys.convChannel(convID), func(r *room) {
+		r.convID = convID
+		r.feeds[f] = struct{}{}
+	})
+	f.room = r
+	h.awaitReady(ctx, r)
+	// Still marked filling: what arrived meanwhile only raised the wants.
+	h.wg.Add(1)
+	go f.fill()
+	return f
+}
+
+func (h *Hub) leaveConversation(f *Feed) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f.room == nil {
+		return
+	}
+	delete(f.room.feeds, f)
+	if f.room.empty() {
+		f.room.emptyAt = time.Now()
+	}
+}
+
+// WatchMerchant subscribes w to a merchant's team events and delivers the
+// current queue snapshot. Call the returned function to stop.
+func (h *Hub) WatchMerchant(ctx context.Context, merchantID string, w MerchantWatcher) (stop func()) {
+	r := h.join(ctx, h.svc.keys.merchantChannel(merchantID), func(r *room) {
+		r.merchantID = merchantID
+		r.watchers[w] = struct{}{}
+	})
+	h.awaitReady(ctx, r)
+	h.mu.Lock()
+	snap := r.snap
+	h.mu.Unlock()
+	if snap != nil {
+		w.QueueChanged(snap)
+	}
+	h.rebuildQueue(r)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(r.watchers, w)
+			if r.empty() {
+				r.emptyAt = time.Now()
+			}
+			h.mu.Unlock()
+		})
+	}
+}
+
+// Envelope kinds on the channels. Conversation channels: e (entry),
+// s (state), t (typing). Merchant channels: c (conversation changed), q
+// (queue changed). Control: x (merchant configuration changed).
+func (h *Hub) dispatch(channel, payload string) {
+	if payload == "" {
+		return
+	}
+	h.mu.Lock()
+	r := h.rooms[channel]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	switch {
+	case channel == h.svc.keys.control():
+		if payload[0] == 'x' {
+			h.svc.cfg.invalidate(payload[1:])
+		}
+	case r.convID != "":
+		h.dispatchConversation(r, payload)
+	case r.merchantID != "":
+		h.dispatchMerchant(r, payload)
+	}
+}
+
+func (h *Hub) feedsOf(r *room) []*Feed {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Feed, 0, len(r.feeds))
+	for f := range r.feeds {
+		out = append(out, f)
+	}
+	return out
+}
+
+func (h *Hub) dispatchConversation(r *room, payload string) {
+	kind := payload[0]
+	head, body, _ := strings.Cut(payload[1:], " ")
+	switch kind {
+	case 'e':
+		seq, err := strconv.ParseInt(head, 10, 64)
+		if err != nil {
+			return
+		}
+		e := RawEntry{Seq: seq, JSON: []byte(body)}
+		for _, f := range h.feedsOf(r) {
+			f.entry(e)
+		}
+	case 's':
+		v, err := strconv.ParseInt(head, 10, 64)
+		if err != nil {
+			return
+		}
+		var st State
+		if json.Unmarshal([]byte(body), &st) != nil {
+			return
+		}
+		st.Version = v
+		for _, f := range h.feedsOf(r) {
+			f.state(st)
+		}
+	case 't':
+		// t<node> <role> <0|1>: this node already delivered its own.
+		if head == h.nodeID {
+			return
+		}
+		role, active, _ := strings.Cut(body, " ")
+		for _, f := range h.feedsOf(r) {
+			f.typing(Role(role), active == "1")
+		}
+	}
+}
+
+// localApply delivers what apply.lua did to this node's watchers in the
+// order the script published it: base entries, the state, the rest.
+func (h *Hub) localApply(convID string, res *applyResult, op applyOp) {
+	h.mu.Lock()
+	r := h.rooms[h.svc.keys.convChannel(convID)]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	feeds := h.feedsOf(r)
+	nBase := min(len(op.base), len(res.entries))
+	for _, e := range res.entries[:nBase] {
+		for _, f := range feeds {
+			f.entry(e)
+		}
+	}
+	if res.applied && op.newStatus != "" {
+		st := op.state
+		st.Version = res.version
+		for _, f := range feeds {
+			f.state(st)
+		}
+	}
+	for _, e := range res.entries[nBase:] {
+		for _, f := range feeds {
+			f.entry(e)
+		}
+	}
+}
+
+func (h *Hub) localTyping(convID string, role Role, active bool) {
+	h.mu.Lock()
+	r := h.rooms[h.svc.keys.convChannel(convID)]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	for _, f := range h.feedsOf(r) {
+		f.typing(role, active)
+	}
+}
+
+func (h *Hub) watchersOf(r *room) []MerchantWatcher {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]MerchantWatcher, 0, len(r.watchers))
+	for w := range r.watchers {
+		out = append(out, w)
+	}
+	return out
+}
+
+func (h *Hub) dispatchMerchant(r *room, payload string) {
+	switch payload[0] {
+	case 'c':
+		// c<0|1><frame>: 1 when the queue changed too.
+		if len(payload) < 3 {
+			return
+		}
+		frame := []byte(payload[2:])
+		var env struct {
+			Conversation *Conversation `json:"conversation"`
+		}
+		if json.Unmarshal(frame, &env) != nil || env.Conversation == nil {
+			return
+		}
+		for _, w := range h.watchersOf(r) {
+			w.ConversationChanged(env.Conversation, frame)
+		}
+		if payload[1] == '1' {
+			h.rebuildQueue(r)
+		}
+	case 'q':
+		h.rebuildQueue(r)
+	}
+}
+
+// rebuildQueue builds a queue snapshot and hands it to the room's watchers;
+// changes that arrive while one is being built fold into one more build.
+func (h *Hub) rebuildQueue(r *room) {
+	h.mu.Lock()
+	if r.building {
+		r.again = true
+		h.mu.Unlock()
+		return
+	}
+	if r.empty() {
+		h.mu.Unlock()
+		return
+	}
+	r.building = true
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+			snap, err := h.svc.queueSnapshot(ctx, r.merchantID)
+			cancel()
+			if err == nil {
+				// Delivered while still building, so no newer snapshot
+				// can overtake this one.
+				for _, w := range h.watchersOf(r) {
+					w.QueueChanged(snap)
+				}
+			} else if h.ctx.Err() == nil {
+				h.log.Warn("building queue snapshot", "merchant", r.merchantID, "err", err)
+			}
+			h.mu.Lock()
+			if err == nil {
+				r.snap = snap
+			} else {
+				r.stale = true // the next confirmation retries
+			}
+			again := r.again && h.ctx.Err() == nil
+			r.again = false
+			if !again {
+				r.building = false
+			}
+			h.mu.Unlock()
+			if !again {
+				return
+			}
+		}
+	}()
+}

@@ -1,0 +1,40 @@
+package session
+
+// keyspace names every Redis key and channel. Keys of one conversation share
+// the hash tag {c:ID}, keys of one merchant {m:ID}, so each Lua script and
+// each multi-key command stays in one Redis Cluster slot. The prefix keeps
+// deployments (and tests) that share a Redis apart.
+type keyspace struct{ prefix string }
+
+func (k keyspace) conv(id string) string       { return k.prefix + "{c:" + id + "}" }
+func (k keyspace) convMeta(id string) string   { return k.conv(id) + ":m" }
+func (k keyspace) convLog(id string) string    { return k.conv(id) + ":l" }
+func (k keyspace) convClient(id string) string { return k.conv(id) + ":k" }
+
+// convChannel carries a conversation's entries, states and typing.
+func (k keyspace) convChannel(id string) string { return k.conv(id) }
+
+func (k keyspace) merchant(id string) string           { return k.prefix + "{m:" + id + "}" }
+func (k keyspace) merchantConfig(id string) string     { return k.merchant(id) + ":cfg" }
+func (k keyspace) merchantAgents(id string) string     { return k.merchant(id) + ":agents" }
+func (k keyspace) queue(id string) string              { return k.merchant(id) + ":q" }
+func (k keyspace) active(id string) string             { return k.merchant(id) + ":a" }
+func (k keyspace) recent(id string) string             { return k.merchant(id) + ":r" }
+func (k keyspace) presence(id string) string           { return k.merchant(id) + ":p" }
+func (k keyspace) consoles(id string) string           { return k.merchant(id) + ":o" }
+func (k keyspace) assigned(mid, aid string) string     { return k.merchant(mid) + ":s:" + aid }
+func (k keyspace) metrics(id string) string            { return k.merchant(id) + ":x" }
+func (k keyspace) merchantLock(id, what string) string { return k.merchant(id) + ":lock:" + what }
+
+// merchantChannel carries conversation changes and queue changes for agents.
+func (k keyspace) merchantChannel(id string) string { return k.merchant(id) }
+
+func (k keyspace) widgetKey(key string) string { return k.prefix + "wk:" + key }
+func (k keyspace) agentEmails() string         { return k.prefix + "agent-emails" }
+func (k keyspace) merchants() string           { return k.prefix + "merchants" }
+func (k keyspace) loginFailures(email string) string {
+	return k.prefix + "login-fail:" + email
+}
+
+// control carries process-wide signals such as "merchant settings changed".
+func (k keyspace) control() string { return k.prefix + "control" }

@@ -1,0 +1,228 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Merchant is a shop using Baton, with everything its conversations need.
+// Values handed out are shared snapshots: never modify one.
+type Merchant struct {
+	ID             string
+	Name           string
+	WidgetKey      string
+	IdentitySecret string
+	Settings       Settings
+	Hours          OfficeHours
+	Schedule       *Schedule
+	Knowledge      *KnowledgeSet
+	Integrations   Integrations
+	CreatedAt      time.Time
+}
+
+// KnowledgeSet is a merchant's knowledge at one version. Assistants may cache
+// what they derive from it by pointer or by (merchant, version).
+type KnowledgeSet struct {
+	MerchantID string
+	Version    int64
+	Entries    []KnowledgeEntry
+}
+
+// Integrations holds the helpdesks a merchant has connected.
+type Integrations struct {
+	Zendesk *HelpdeskAccount `json:"zendesk,omitempty"`
+	Gorgias *HelpdeskAccount `json:"gorgias,omitempty"`
+}
+
+// HelpdeskAccount is a verified helpdesk connection. Secret never leaves the
+// server.
+type HelpdeskAccount struct {
+	Site       string `json:"site"` // Zendesk subdomain or Gorgias domain
+	Email      string `json:"email"`
+	Secret     string `json:"secret"`
+	BaseURL    string `json:"base_url,omitempty"`
+	VerifiedAt Time   `json:"verified_at"`
+}
+
+// Connected reports whether the method's helpdesk (if it needs one) is
+// connected.
+func (in Integrations) Connected(m HandoffMethod) bool {
+	switch m {
+	case MethodZendesk:
+		return in.Zendesk != nil
+	case MethodGorgias:
+		return in.Gorgias != nil
+	}
+	return true
+}
+
+// Merchant config hash fields.
+const (
+	cName         = "name"
+	cWidgetKey    = "wk"
+	cSecret       = "secret"
+	cSettings     = "settings"
+	cHours        = "hours"
+	cKnowledge    = "knowledge"
+	cKnowledgeVer = "kver"
+	// cIntegrationPrefix + method: one field per helpdesk, so connecting
+	// one never overwrites another.
+	cIntegrationPrefix = "int_"
+	cCreated      = "created"
+)
+
+func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
+	if m[cName] == "" && m[cWidgetKey] == "" {
+		return nil, &Error{Kind: KindNotFound, Code: "not_found", Message: "no such merchant"}
+	}
+	mer := &Merchant{ID: id, Name: m[cName], WidgetKey: m[cWidgetKey], IdentitySecret: m[cSecret],
+		Settings: DefaultSettings(), Hours: AlwaysOpen()}
+	if v := m[cSettings]; v != "" {
+		if err := json.Unmarshal([]byte(v), &mer.Settings); err != nil {
+			return nil, err
+		}
+	}
+	if mer.Settings.AllowedOrigins == nil {
+		mer.Settings.AllowedOrigins = []string{}
+	}
+	if v := m[cHours]; v != "" {
+		if err := json.Unmarshal([]byte(v), &mer.Hours); err != nil {
+			return nil, err
+		}
+	}
+	sched, err := mer.Hours.Compile()
+	if err != nil {
+		// Stored hours were valid when written; a zone removed from tzdata
+		// since must not take the merchant down.
+		sched, _ = AlwaysOpen().Compile()
+	}
+	mer.Schedule = sched
+	ks := &KnowledgeSet{MerchantID: id, Entries: []KnowledgeEntry{}}
+	ks.Version, _ = strconv.ParseInt(m[cKnowledgeVer], 10, 64)
+	if v := m[cKnowledge]; v != "" {
+		if err := json.Unmarshal([]byte(v), &ks.Entries); err != nil {
+			return nil, err
+		}
+	}
+	mer.Knowledge = ks
+	for method, dst := range map[HandoffMethod]**HelpdeskAccount{MethodZendesk: &mer.Integrations.Zendesk, MethodGorgias: &mer.Integrations.Gorgias} {
+		if v := m[cIntegrationPrefix+string(method)]; v != "" {
+			var acc HelpdeskAccount
+			if err := json.Unmarshal([]byte(v), &acc); err != nil {
+				return nil, err
+			}
+			*dst = &acc
+		}
+	}
+	if ms, err := strconv.ParseInt(m[cCreated], 10, 64); err == nil {
+		mer.CreatedAt = time.UnixMilli(ms).UTC()
+	}
+	return mer, nil
+}
+
+// configCache keeps merchants in memory. Admin writes publish an
+// invalidation on the control channel; the TTL bounds staleness should one be
+// missed while the subscription was down.
+type configCache struct {
+	ttl   time.Duration
+	mu    sync.Mutex
+	byID  map[string]cachedMerchant
+	byKey map[string]cachedKey
+}
+
+type cachedMerchant struct {
+	m  *Merchant
+	at time.Time
+}
+
+type cachedKey struct {
+	id string
+	at time.Time
+}
+
+func newConfigCache(ttl time.Duration) *configCache {
+	return &configCache{ttl: ttl, byID: map[string]cachedMerchant{}, byKey: map[string]cachedKey{}}
+}
+
+func (c *configCache) invalidate(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byID, id)
+}
+
+func (c *configCache) invalidateAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byID = map[string]cachedMerchant{}
+}
+
+// Merchant returns a merchant's current configuration.
+func (s *Service) Merchant(ctx context.Context, id string) (*Merchant, error) {
+	now := time.Now()
+	s.cfg.mu.Lock()
+	if e, ok := s.cfg.byID[id]; ok && now.Sub(e.at) < s.cfg.ttl {
+		s.cfg.mu.Unlock()
+		return e.m, nil
+	}
+	s.cfg.mu.Unlock()
+	if id == "" || strings.ContainsAny(id, "{}") {
+		return nil, &Error{Kind: KindNotFound, Code: "not_found", Message: "no such merchant"}
+	}
+	m, err := s.rdb.HGetAll(ctx, s.keys.merchantConfig(id)).Result()
+	if err != nil {
+		return nil, err
+	}
+	mer, err := merchantFromConfig(id, m)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.mu.Lock()
+	s.cfg.byID[id] = cachedMerchant{m: mer, at: now}
+	s.cfg.mu.Unlock()
+	return mer, nil
+}
+
+// MerchantByWidgetKey finds the merchant whose widget uses key.
+func (s *Service) MerchantByWidgetKey(ctx context.Context, key string) (*Merchant, error) {
+	notFound := &Error{Kind: KindNotFound, Code: "unknown_key", Message: "no merchant has this widget key"}
+	if key == "" || len(key) > 128 {
+		return nil, notFound
+	}
+	now := time.Now()
+	s.cfg.mu.Lock()
+	e, ok := s.cfg.byKey[key]
+	s.cfg.mu.Unlock()
+	if !ok || now.Sub(e.at) > s.cfg.ttl {
+		id, err := s.rdb.Get(ctx, s.keys.widgetKey(key)).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, notFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		e = cachedKey{id: id, at: now}
+		s.cfg.mu.Lock()
+		s.cfg.byKey[key] = e
+		s.cfg.mu.Unlock()
+	}
+	return s.Merchant(ctx, e.id)
+}
+
+// writeConfig stores merchant config fields and tells every node.
+func (s *Service) writeConfig(ctx context.Context, id string, fields ...any) error {
+	pipe := s.rdb.Pipeline()
+	if len(fields) > 0 {
+		pipe.HSet(ctx, s.keys.merchantConfig(id), fields...)
+	}
+	pipe.Publish(ctx, s.keys.control(), "x"+id)
+	_, err := pipe.Exec(ctx)
+	s.cfg.invalidate(id)
+	return err
+}

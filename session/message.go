@@ -1,0 +1,139 @@
+package session
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Role says who wrote a transcript entry.
+type Role string
+
+const (
+	RoleVisitor   Role = "visitor"
+	RoleAssistant Role = "assistant"
+	RoleAgent     Role = "agent"
+	RoleSystem    Role = "system"
+)
+
+// Limits on what a message may hold; the contract fixes them.
+const (
+	MaxTextRunes     = 4000
+	MaxClientIDRunes = 64
+)
+
+// TimeFormat is the contract's timestamp: RFC 3339, milliseconds, UTC.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// Time marshals as the contract's timestamp.
+type Time struct{ time.Time }
+
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + t.UTC().Format(TimeFormat) + `"`), nil
+}
+
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		t.Time = time.Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	p, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	t.Time = p
+	return nil
+}
+
+// FormatTime renders t as the contract's timestamp.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// Message is one transcript entry, exactly as sockets and REST show it.
+type Message struct {
+	Seq      int64  `json:"seq"`
+	ID       string `json:"id"`
+	ClientID string `json:"client_id,omitempty"`
+	Role     Role   `json:"role"`
+	Author   string `json:"author,omitempty"`
+	AuthorID string `json:"author_id,omitempty"`
+	Text     string `json:"text"`
+	TS       Time   `json:"ts"`
+}
+
+// entryTail is Message without its seq: the Lua script that assigns the seq
+// prepends `{"seq":N,` to these bytes, so the stored entry is encoded once
+// and never re-encoded on its way to sockets.
+type entryTail struct {
+	ID       string `json:"id"`
+	ClientID string `json:"client_id,omitempty"`
+	Role     Role   `json:"role"`
+	Author   string `json:"author,omitempty"`
+	AuthorID string `json:"author_id,omitempty"`
+	Text     string `json:"text"`
+	TS       Time   `json:"ts"`
+}
+
+func (e entryTail) encode() string {
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Only strings and a time: Marshal cannot fail on them.
+		panic(fmt.Sprintf("session: encoding entry: %v", err))
+	}
+	return string(b[1:])
+}
+
+// RawEntry is a stored transcript entry: its seq and its JSON encoding.
+type RawEntry struct {
+	Seq  int64
+	JSON []byte
+}
+
+// Decode parses the entry.
+func (r RawEntry) Decode() (Message, error) {
+	var m Message
+	err := json.Unmarshal(r.JSON, &m)
+	return m, err
+}
+
+// ValidateText checks a message body against the contract's limits.
+func ValidateText(text string) error {
+	if !utf8.ValidString(text) {
+		return newErr(KindInvalid, "invalid_message", "text must be valid UTF-8")
+	}
+	n := utf8.RuneCountInString(text)
+	if n == 0 || isBlank(text) {
+		return newErr(KindInvalid, "invalid_message", "text must not be empty")
+	}
+	if n > MaxTextRunes {
+		return newErr(KindTooLarge, "text_too_long", "text is %d characters; the limit is %d", n, MaxTextRunes)
+	}
+	return nil
+}
+
+// ValidateClientID checks a client_id against the contract's limits.
+func ValidateClientID(id string) error {
+	n := utf8.RuneCountInString(id)
+	if n < 1 || n > MaxClientIDRunes {
+		return newErr(KindInvalid, "invalid_message", "client_id must be 1 to %d characters", MaxClientIDRunes)
+	}
+	return nil
+}
+
+func isBlank(s string) bool {
+	for _, r := range s {
+		switch r {
+		case ' ', '\t', '\n', '\r', '\u00a0', '\u200b', '\ufeff':
+		default:
+			return false
+		}
+	}
+	return true
+}

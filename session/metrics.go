@@ -1,0 +1,120 @@
+package session
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Metric fields, per day in the merchant's zone.
+const (
+	metricConversations = "c" // conversations in which the visitor engaged
+	metricRouted        = "r" // handed to a person or a helpdesk
+	metricResolved      = "a" // ended without a handoff
+)
+
+func metricField(day, metric string) string { return day + "|" + metric }
+
+func (s *Service) count(ctx context.Context, merchantID, day, metric string) {
+	if day == "" {
+		return
+	}
+	if err := s.rdb.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(day, metric), 1).Err(); err != nil {
+		s.log.Warn("counting a metric", "merchant", merchantID, "err", err)
+	}
+}
+
+// DayMetrics are one day's figures.
+type DayMetrics struct {
+	Date                string  `json:"date"`
+	Conversations       int64   `json:"conversations"`
+	ResolvedByAssistant int64   `json:"resolved_by_assistant"`
+	RoutedToTeam        int64   `json:"routed_to_team"`
+	ResolutionRate      float64 `json:"resolution_rate"`
+}
+
+// Metrics are a merchant's figures over a date range.
+type Metrics struct {
+	From                string       `json:"from"`
+	To                  string       `json:"to"`
+	Timezone            string       `json:"timezone"`
+	Conversations       int64        `json:"conversations"`
+	ResolvedByAssistant int64        `json:"resolved_by_assistant"`
+	RoutedToTeam        int64        `json:"routed_to_team"`
+	ResolutionRate      float64      `json:"resolution_rate"`
+	RoutedRate          float64      `json:"routed_rate"`
+	Open                int64        `json:"open"`
+	Days                []DayMetrics `json:"days"`
+}
+
+// maxMetricDays bounds a metrics query.
+const maxMetricDays = 366
+
+// Metrics reports how the assistant did between two dates, inclusive, in
+// the merchant's zone. Conversations count once the visitor engages (writes
+// or asks for a person), on the day they started; resolution_rate is the
+// share of them that ended without a handoff.
+func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Metrics, error) {
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	loc := m.Schedule.Location()
+	today := s.now().In(loc)
+	if to == "" {
+		to = today.Format(time.DateOnly)
+	}
+	if from == "" {
+		t, _ := time.ParseInLocation(time.DateOnly, to, loc)
+		from = t.AddDate(0, 0, -29).Format(time.DateOnly)
+	}
+	f, err1 := time.ParseInLocation(time.DateOnly, from, loc)
+	t, err2 := time.ParseInLocation(time.DateOnly, to, loc)
+	if err1 != nil || err2 != nil {
+		return nil, newErr(KindInvalid, "invalid_date", "from and to must be YYYY-MM-DD dates")
+	}
+	if t.Before(f) {
+		return nil, newErr(KindInvalid, "invalid_date", "to is before from")
+	}
+	var days []string
+	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
+		days = append(days, d.Format(time.DateOnly))
+		if len(days) > maxMetricDays {
+			return nil, newErr(KindInvalid, "invalid_date", "at most %d days at a time", maxMetricDays)
+		}
+	}
+	fields := make([]string, 0, 3*len(days))
+	for _, d := range days {
+		fields = append(fields, metricField(d, metricConversations), metricField(d, metricResolved), metricField(d, metricRouted))
+	}
+	vals, err := s.rdb.HMGet(ctx, s.keys.metrics(merchantID), fields...).Result()
+	if err != nil {
+		return nil, err
+	}
+	num := func(v any) int64 {
+		sv, _ := v.(string)
+		n, _ := strconv.ParseInt(sv, 10, 64)
+		return n
+	}
+	out := &Metrics{From: from, To: to, Timezone: loc.String(), Days: make([]DayMetrics, len(days))}
+	for i, d := range days {
+		dm := DayMetrics{Date: d, Conversations: num(vals[3*i]), ResolvedByAssistant: num(vals[3*i+1]), RoutedToTeam: num(vals[3*i+2])}
+		dm.ResolutionRate = ratio(dm.ResolvedByAssistant, dm.Conversations)
+		out.Days[i] = dm
+		out.Conversations += dm.Conversations
+		out.ResolvedByAssistant += dm.ResolvedByAssistant
+		out.RoutedToTeam += dm.RoutedToTeam
+	}
+	out.ResolutionRate = ratio(out.ResolvedByAssistant, out.Conversations)
+	out.RoutedRate = ratio(out.RoutedToTeam, out.Conversations)
+	out.Open = max(0, out.Conversations-out.ResolvedByAssistant-out.RoutedToTeam)
+	return out, nil
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return math.Round(float64(a)/float64(b)*10000) / 10000
+}

@@ -1,0 +1,95 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// snapshotCap bounds how many queued conversations a snapshot describes in
+// full; positions are known for all of them.
+const snapshotCap = 200
+
+// QueueSnapshot is a merchant's inbox queue at one moment, oldest first. It
+// is shared by every watcher on a node: never modify it.
+type QueueSnapshot struct {
+	MerchantID    string
+	Conversations []*Conversation
+	Total         int
+	positions     map[string]int
+	frame         []byte
+}
+
+// Position returns a conversation's 1-based place in the queue, or 0.
+func (q *QueueSnapshot) Position(convID string) int { return q.positions[convID] }
+
+// Frame is the ready-encoded {"type":"queue",...} frame for agent consoles.
+func (q *QueueSnapshot) Frame() []byte { return q.frame }
+
+func queueMember(convID, episode string) string { return convID + "|" + episode }
+
+// queueSnapshot reads the queue index and checks each entry against its
+// conversation, dropping entries left behind by transitions that never
+// completed (see the package doc).
+func (s *Service) queueSnapshot(ctx context.Context, merchantID string) (*QueueSnapshot, error) {
+	qkey := s.keys.queue(merchantID)
+	zs, err := s.rdb.ZRangeWithScores(ctx, qkey, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	type item struct{ member, conv, ep string }
+	items := make([]item, 0, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		conv, ep, _ := strings.Cut(m, "|")
+		items = append(items, item{m, conv, ep})
+	}
+	n := min(len(items), snapshotCap)
+	metas := make([]*redis.MapStringStringCmd, n)
+	if n > 0 {
+		pipe := s.rdb.Pipeline()
+		for i := 0; i < n; i++ {
+			metas[i] = pipe.HGetAll(ctx, s.keys.convMeta(items[i].conv))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return nil, err
+		}
+	}
+	snap := &QueueSnapshot{MerchantID: merchantID, positions: make(map[string]int, len(items))}
+	var stale []any
+	pos := 0
+	for i, it := range items {
+		if i < n {
+			c, ok := conversationFromMeta(it.conv, metas[i].Val())
+			if !ok || c.Status != StatusQueued || c.queueEp != it.ep {
+				stale = append(stale, it.member)
+				continue
+			}
+			pos++
+			c.QueuePosition = pos
+			snap.Conversations = append(snap.Conversations, c)
+		} else {
+			pos++
+		}
+		snap.positions[it.conv] = pos
+	}
+	snap.Total = pos
+	if len(stale) > 0 {
+		// Only an exact episode is removed, so a conversation that was
+		// queued again meanwhile keeps its new entry.
+		if err := s.rdb.ZRem(ctx, qkey, stale...).Err(); err != nil {
+			s.log.Debug("removing stale queue entries", "err", err)
+		}
+	}
+	if snap.Conversations == nil {
+		snap.Conversations = []*Conversation{}
+	}
+	snap.frame, err = json.Marshal(struct {
+		Type          string          `json:"type"`
+		Conversations []*Conversation `json:"conversations"`
+		Total         int             `json:"total"`
+	}{"queue", snap.Conversations, snap.Total})
+	return snap, err
+}

@@ -1,0 +1,181 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Assistant answers visitors. The built-in one (package assistant) retrieves
+// from the merchant's knowledge; a model-backed one can take its place.
+type Assistant interface {
+	Answer(ctx context.Context, q Question) (Answer, error)
+}
+
+// Question is what the visitor asked, with what the assistant may draw on.
+type Question struct {
+	MerchantID string
+	Locale     string
+	Text       string
+	Knowledge  *KnowledgeSet
+}
+
+// AnswerKind says what the assistant made of a question.
+type AnswerKind int
+
+const (
+	// Unsure: no confident answer; the merchant's handoff method decides.
+	Unsure AnswerKind = iota
+	// Answered: Text answers the question (from EntryID when it came from
+	// the knowledge).
+	Answered
+	// SmallTalk: a greeting or thanks, answered without knowledge.
+	SmallTalk
+	// WantsPerson: the visitor asked for a human.
+	WantsPerson
+)
+
+// Answer is the assistant's reply.
+type Answer struct {
+	Kind    AnswerKind
+	Text    string
+	EntryID string
+	Score   float64
+}
+
+// Options configure a Service.
+type Options struct {
+	Redis     redis.UniversalClient
+	Prefix    string // key prefix; "baton:" when empty
+	Assistant Assistant
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// BcryptCost for agent passwords; bcrypt.DefaultCost when zero.
+	BcryptCost int
+	// ConfigTTL bounds how long a node trusts its cached merchant settings
+	// when an invalidation was missed; 10s when zero.
+	ConfigTTL time.Duration
+	// InactiveAfter closes conversations the assistant was handling once the
+	// visitor has been silent this long; 30 minutes when zero.
+	InactiveAfter time.Duration
+}
+
+// Service is Baton's core. Create it with New, start it with Run.
+type Service struct {
+	rdb        redis.UniversalClient
+	keys       keyspace
+	log        *slog.Logger
+	now        func() time.Time
+	assistant  Assistant
+	bcryptCost int
+	inactive   time.Duration
+	nodeID     string
+
+	applyScript *redis.Script
+	cfg         *configCache
+	hub         *Hub
+	consoles    *consoleLeases
+
+	dummyOnce sync.Once
+	dummy     []byte
+
+	runOnce sync.Once
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// New returns a Service over the given Redis.
+func New(opts Options) *Service {
+	s := &Service{
+		rdb:         opts.Redis,
+		keys:        keyspace{prefix: opts.Prefix},
+		log:         opts.Logger,
+		now:         opts.Now,
+		assistant:   opts.Assistant,
+		bcryptCost:  opts.BcryptCost,
+		inactive:    opts.InactiveAfter,
+		nodeID:      newID("n", 8),
+		applyScript: redis.NewScript(applySource),
+		done:        make(chan struct{}),
+	}
+	if s.keys.prefix == "" {
+		s.keys.prefix = "baton:"
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.inactive == 0 {
+		s.inactive = 30 * time.Minute
+	}
+	ttl := opts.ConfigTTL
+	if ttl == 0 {
+		ttl = 10 * time.Second
+	}
+	s.cfg = newConfigCache(ttl)
+	s.hub = newHub(s)
+	s.consoles = newConsoleLeases(s)
+	return s
+}
+
+// Run starts the subscription and background work; it returns at once.
+// Close stops them.
+func (s *Service) Run(ctx context.Context) {
+	s.runOnce.Do(func() {
+		ctx, s.cancel = context.WithCancel(ctx)
+		s.hub.run(ctx)
+		go func() {
+			defer close(s.done)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); s.consoles.run(ctx) }()
+			go func() { defer wg.Done(); s.sweep(ctx) }()
+			wg.Wait()
+		}()
+	})
+}
+
+// Close stops background work and waits for it.
+func (s *Service) Close() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+	s.hub.close()
+}
+
+// Hub is where sockets watch conversations and merchants.
+func (s *Service) Hub() *Hub { return s.hub }
+
+// NodeID identifies this process among the gateways sharing a Redis.
+func (s *Service) NodeID() string { return s.nodeID }
+
+// Ping reports whether Redis answers.
+func (s *Service) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix_ followed by n random bytes in lowercase base32.
+func newID(prefix string, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return prefix + "_" + idEncoding.EncodeToString(b)
+}
+
+// validID reports whether id could be one of ours: it is used in key names,
+// so anything with hash-tag braces or separators is refused before Redis.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	return !strings.ContainsAny(id, "{}| :\n\r")
+}

@@ -1,0 +1,460 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Actor is the agent acting, as their verified token says.
+type Actor struct {
+	ID         string
+	MerchantID string
+	Name       string
+	Admin      bool
+}
+
+// conversationOf loads a conversation and hides it unless it is the actor's
+// merchant's.
+func (s *Service) conversationOf(ctx context.Context, merchantID, convID string) (*Conversation, error) {
+	if !validID(convID) {
+		return nil, ErrNotFound
+	}
+	c, _, err := s.loadConversation(ctx, convID)
+	if err != nil {
+		return nil, err
+	}
+	if c.MerchantID != merchantID {
+		return nil, ErrNotFound
+	}
+	return c, nil
+}
+
+// Conversation returns one of the merchant's conversations with its whole
+// transcript in seq order.
+func (s *Service) Conversation(ctx context.Context, merchantID, convID string) (*Conversation, []RawEntry, error) {
+	c, err := s.conversationOf(ctx, merchantID, convID)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := s.readEntries(ctx, convID, 0)
+	return c, entries, err
+}
+
+// listLimit bounds how many conversations one listing reads.
+const listLimit = 500
+
+// Conversations lists the merchant's conversations with the given status
+// (all recent ones when status is empty), queued ones oldest first, the
+// rest most recently updated first.
+func (s *Service) Conversations(ctx context.Context, merchantID string, status Status) ([]*Conversation, error) {
+	if status != "" && !status.Valid() {
+		return nil, newErr(KindInvalid, "invalid_status", "unknown status %q", status)
+	}
+	if status == StatusQueued {
+		snap, err := s.queueSnapshot(ctx, merchantID)
+		if err != nil {
+			return nil, err
+		}
+		return snap.Conversations, nil
+	}
+	pipe := s.rdb.Pipeline()
+	var recent *redis.StringSliceCmd
+	active := pipe.ZRevRange(ctx, s.keys.active(merchantID), 0, listLimit-1)
+	if status == "" || status.Terminal() {
+		recent = pipe.ZRevRange(ctx, s.keys.recent(merchantID), 0, listLimit-1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	ids := active.Val()
+	if recent != nil {
+		ids = append(ids, recent.Val()...)
+	}
+	convs, err := s.loadMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Conversation, 0, len(convs))
+	seen := make(map[string]bool, len(convs))
+	for _, c := range convs {
+		if c.MerchantID != merchantID || seen[c.ID] || (status != "" && c.Status != status) {
+			continue
+		}
+		seen[c.ID] = true
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt.Time) })
+	return out, nil
+}
+
+// loadMany reads many conversations in one pipelined round trip, skipping
+// those that no longer exist.
+func (s *Service) loadMany(ctx context.Context, ids []string) ([]*Conversation, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.keys.convMeta(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	out := make([]*Conversation, 0, len(ids))
+	for i, id := range ids {
+		if c, ok := conversationFromMeta(id, cmds[i].Val()); ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// AssignedTo lists the conversations assigned to the actor now.
+func (s *Service) AssignedTo(ctx context.Context, a Actor) ([]*Conversation, error) {
+	key := s.keys.assigned(a.MerchantID, a.ID)
+	ids, err := s.rdb.SMembers(ctx, key).Result()
+	if err != nil {
+		return nil, err
+	}
+	convs, err := s.loadMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	keep := make(map[string]bool, len(convs))
+	out := make([]*Conversation, 0, len(convs))
+	for _, c := range convs {
+		if c.MerchantID == a.MerchantID && c.Status == StatusAssigned && string(c.AgentID) == a.ID {
+			keep[c.ID] = true
+			out = append(out, c)
+		}
+	}
+	var stale []any
+	for _, id := range ids {
+		if !keep[id] {
+			stale = append(stale, id)
+		}
+	}
+	if len(stale) > 0 {
+		_ = s.rdb.SRem(ctx, key, stale...).Err()
+	}
+	return out, nil
+}
+
+// Claim gives a queued conversation to the actor. Of many agents claiming at
+// once exactly one wins; claiming one's own conversation again succeeds.
+func (s *Service) Claim(ctx context.Context, a Actor, convID string) (*Conversation, error) {
+	c, err := s.conversationOf(ctx, a.MerchantID, convID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == StatusAssigned && string(c.AgentID) == a.ID {
+		return c, nil
+	}
+	if c.Status != StatusQueued {
+		return nil, claimConflict(c.Status)
+	}
+	// The agent's index first, so a crash after the claim cannot hide the
+	// conversation from their console.
+	if err := s.rdb.SAdd(ctx, s.keys.assigned(a.MerchantID, a.ID), convID).Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	agent := &AgentRef{ID: a.ID, Name: a.Name}
+	res, err := s.apply(ctx, applyOp{
+		convID: convID, need: transitions[EventClaim].from, cond: transitions[EventClaim].from,
+		now: now, newStatus: StatusAssigned, state: State{Status: StatusAssigned, Agent: agent},
+		fields:      []string{fAgent, a.ID, fAgentName, a.Name, fQueuePos, "", "assigned_at", strconv.FormatInt(now.UnixMilli(), 10)},
+		condEntries: []entryTail{s.systemEntry(fmtText(textsFor(c.Locale).Joined, a.Name), now)},
+		wantMeta:    true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.code != "ok" {
+		if res.code == "state" && res.status == StatusAssigned && res.agent == a.ID {
+			c, err := s.conversationOf(ctx, a.MerchantID, convID)
+			return c, err
+		}
+		_ = s.rdb.SRem(ctx, s.keys.assigned(a.MerchantID, a.ID), convID).Err()
+		if res.code == "state" {
+			return nil, claimConflict(res.status)
+		}
+		return nil, s.refusal(res)
+	}
+	out, _ := conversationFromMeta(convID, res.meta)
+	pipe := s.rdb.Pipeline()
+	pipe.ZRem(ctx, s.keys.queue(a.MerchantID), queueMember(convID, res.meta[fQueueEp]))
+	s.announcePipe(ctx, pipe, a.MerchantID, out, true)
+	_, err = pipe.Exec(ctx)
+	if err != nil {
+		s.log.Warn("claim: cleaning the queue index", "conversation", convID, "err", err)
+	}
+	return out, nil
+}
+
+func claimConflict(st Status) error {
+	if st == StatusAssigned {
+		return &Error{Kind: KindConflict, Code: "already_claimed", Message: "another agent has this conversation"}
+	}
+	return &Error{Kind: KindConflict, Code: "not_queued", Message: "the conversation is " + string(st) + ", not waiting in the queue"}
+}
+
+// Release gives an assigned conversation back to the queue, at its original
+// place.
+func (s *Service) Release(ctx context.Context, a Actor, convID string) (*Conversation, error) {
+	c, err := s.conversationOf(ctx, a.MerchantID, convID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != StatusAssigned {
+		return nil, s.stateError(c.Status)
+	}
+	if string(c.AgentID) != a.ID && !a.Admin {
+		return nil, &Error{Kind: KindConflict, Code: "not_assigned", Message: "the conversation is assigned to someone else"}
+	}
+	now := s.now()
+	score := c.QueuedAt.UnixMilli()
+	if c.QueuedAt.IsZero() {
+		score = now.UnixMilli()
+	}
+	ep := newID("q", 6)
+	member := queueMember(convID, ep)
+	pipe := s.rdb.Pipeline()
+	pipe.ZAdd(ctx, s.keys.queue(a.MerchantID), zmember(float64(score), member))
+	rank := pipe.ZCount(ctx, s.keys.queue(a.MerchantID), "-inf", strconv.FormatInt(score, 10))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	pos := int(rank.Val())
+	requiredAgent := string(c.AgentID)
+	res, err := s.apply(ctx, applyOp{
+		convID: convID, need: transitions[EventRelease].from, cond: transitions[EventRelease].from,
+		agent: requiredAgent, now: now, newStatus: StatusQueued, state: State{Status: StatusQueued, QueuePosition: pos},
+		fields:      []string{fAgent, "", fAgentName, "", fQueueEp, ep, fQueuePos, strconv.Itoa(pos)},
+		condEntries: []entryTail{s.systemEntry(fmtText(textsFor(c.Locale).Left, c.Agent.Name), now)},
+		wantMeta:    true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.code != "ok" {
+		_ = s.rdb.ZRem(ctx, s.keys.queue(a.MerchantID), member).Err()
+		return nil, s.refusal(res)
+	}
+	out, _ := conversationFromMeta(convID, res.meta)
+	pipe = s.rdb.Pipeline()
+	pipe.SRem(ctx, s.keys.assigned(a.MerchantID, requiredAgent), convID)
+	s.announcePipe(ctx, pipe, a.MerchantID, out, true)
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("release: announcing", "conversation", convID, "err", err)
+	}
+	return out, nil
+}
+
+// CloseByAgent ends a conversation from the console. An agent may close
+// their own conversations and unassigned ones; admins any.
+func (s *Service) CloseByAgent(ctx context.Context, a Actor, convID string) (*Conversation, error) {
+	c, err := s.conversationOf(ctx, a.MerchantID, convID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == StatusAssigned && string(c.AgentID) != a.ID && !a.Admin {
+		return nil, &Error{Kind: KindConflict, Code: "not_assigned", Message: "the conversation is assigned to someone else"}
+	}
+	if c.Status == StatusClosed {
+		return c, nil
+	}
+	return s.close(ctx, a.MerchantID, convID, "agent_closed", "")
+}
+
+// close ends a conversation from any live status.
+func (s *Service) close(ctx context.Context, merchantID, convID, reason, _ string) (*Conversation, error) {
+	now := s.now()
+	res, err := s.apply(ctx, applyOp{
+		convID: convID, need: transitions[EventClose].from, cond: transitions[EventClose].from,
+		now: now, newStatus: StatusClosed, state: State{Status: StatusClosed, Reason: reason},
+		fields:   []string{fClosedReason, reason, fClosedAt, strconv.FormatInt(now.UnixMilli(), 10), fQueuePos, "", fPrompt, ""},
+		wantMeta: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.refusal(res); err != nil {
+		return nil, err
+	}
+	out, _ := conversationFromMeta(convID, res.meta)
+	pipe := s.rdb.Pipeline()
+	if ep := res.meta[fQueueEp]; ep != "" {
+		pipe.ZRem(ctx, s.keys.queue(merchantID), queueMember(convID, ep))
+	}
+	if a := res.meta[fAgent]; a != "" {
+		pipe.SRem(ctx, s.keys.assigned(merchantID, a), convID)
+	}
+	pipe.ZRem(ctx, s.keys.active(merchantID), convID)
+	pipe.ZAdd(ctx, s.keys.recent(merchantID), zmember(float64(now.UnixMilli()), convID))
+	pipe.ZRemRangeByRank(ctx, s.keys.recent(merchantID), 0, -5001)
+	if res.meta[fCounted] != "" && res.meta[fRouted] == "" {
+		pipe.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(res.meta[fDay], metricResolved), 1)
+	}
+	s.announcePipe(ctx, pipe, merchantID, out, res.meta[fQueueEp] != "")
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("close: updating indexes", "conversation", convID, "err", err)
+	}
+	return out, nil
+}
+
+// AgentMessage stores what an agent wrote in a conversation assigned to
+// them. created is false when client_id was already stored; the stored
+// message is returned either way.
+func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, text string) (msg RawEntry, created bool, err error) {
+	if err := ValidateClientID(clientID); err != nil {
+		return RawEntry{}, false, err
+	}
+	if err := ValidateText(text); err != nil {
+		return RawEntry{}, false, err
+	}
+	if !validID(convID) {
+		return RawEntry{}, false, ErrNotFound
+	}
+	now := s.now()
+	res, err := s.apply(ctx, applyOp{
+		convID: convID, need: []Status{StatusAssigned}, agent: a.ID, clientID: clientID, now: now,
+		base: []entryTail{{ID: newID("m", 10), ClientID: clientID, Role: RoleAgent, Author: a.Name, AuthorID: a.ID, Text: text, TS: Time{now}}},
+	})
+	if err != nil {
+		return RawEntry{}, false, err
+	}
+	switch res.code {
+	case "ok":
+		return res.entries[0], true, nil
+	case "dup":
+		return res.entries[0], false, nil
+	case "nf":
+		return RawEntry{}, false, ErrNotFound
+	}
+	// Not this agent's: say so only if the conversation is the merchant's.
+	if _, err := s.conversationOf(ctx, a.MerchantID, convID); err != nil {
+		return RawEntry{}, false, err
+	}
+	if res.code == "state" && res.status != StatusAssigned {
+		return RawEntry{}, false, s.stateError(res.status)
+	}
+	return RawEntry{}, false, &Error{Kind: KindConflict, Code: "not_assigned", Message: "the conversation is not assigned to you"}
+}
+
+// announce tells the merchant's consoles that a conversation changed.
+func (s *Service) announce(ctx context.Context, merchantID, convID string, meta map[string]string, queueChanged bool) error {
+	c, ok := conversationFromMeta(convID, meta)
+	if !ok {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	s.announcePipe(ctx, pipe, merchantID, c, queueChanged)
+	_, err := pipe.Exec(ctx)
+	if err != nil {
+		s.log.Warn("announcing a conversation change", "conversation", convID, "err", err)
+	}
+	return nil
+}
+
+func (s *Service) announcePipe(ctx context.Context, pipe redis.Pipeliner, merchantID string, c *Conversation, queueChanged bool) {
+	frame, err := json.Marshal(struct {
+		Type         string        `json:"type"`
+		Conversation *Conversation `json:"conversation"`
+	}{"conversation", c})
+	if err != nil {
+		return
+	}
+	flag := "0"
+	if queueChanged {
+		flag = "1"
+	}
+	pipe.Publish(ctx, s.keys.merchantChannel(merchantID), "c"+flag+string(frame))
+}
+
+func zmember(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+func fmtText(format, arg string) string {
+	out := make([]byte, 0, len(format)+len(arg))
+	for i := 0; i < len(format); i++ {
+		if format[i] == '%' && i+1 < len(format) && format[i+1] == 's' {
+			out = append(out, arg...)
+			i++
+			continue
+		}
+		out = append(out, format[i])
+	}
+	return string(out)
+}
+
+// sweep closes conversations the assistant was handling once the visitor has
+// gone quiet, so they count as resolved. One node sweeps each merchant at a
+// time.
+func (s *Service) sweep(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.sweepOnce(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sweeping inactive conversations", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Service) sweepOnce(ctx context.Context) error {
+	ids, err := s.rdb.SMembers(ctx, s.keys.merchants()).Result()
+	if err != nil {
+		return err
+	}
+	cutoff := s.now().Add(-s.inactive)
+	for _, mid := range ids {
+		ok, err := s.rdb.SetNX(ctx, s.keys.merchantLock(mid, "sweep"), s.nodeID, 50*time.Second).Result()
+		if err != nil || !ok {
+			continue
+		}
+		cands, err := s.rdb.ZRangeByScore(ctx, s.keys.active(mid), &redis.ZRangeBy{
+			Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Count: 500}).Result()
+		if err != nil {
+			return err
+		}
+		convs, err := s.loadMany(ctx, cands)
+		if err != nil {
+			return err
+		}
+		present := make(map[string]bool, len(convs))
+		for _, c := range convs {
+			present[c.ID] = true
+			idle := c.UpdatedAt.Before(cutoff)
+			switch c.Status {
+			case StatusAssistant, StatusHandoffOffered, StatusAwaitingEmail:
+				if idle {
+					if _, err := s.close(ctx, mid, c.ID, "inactive", ""); err != nil {
+						s.log.Debug("closing an inactive conversation", "conversation", c.ID, "err", err)
+					}
+				}
+			case StatusClosed, StatusTicketed:
+				_ = s.rdb.ZRem(ctx, s.keys.active(mid), c.ID).Err()
+			}
+		}
+		var gone []any
+		for _, id := range cands {
+			if !present[id] {
+				gone = append(gone, id) // expired
+			}
+		}
+		if len(gone) > 0 {
+			_ = s.rdb.ZRem(ctx, s.keys.active(mid), gone...).Err()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package session
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// texts are the words Baton itself puts into a conversation, in one language.
+// Adding a language is adding one function like textsEN and a line in catalog.
+type texts struct {
+	OfferUnsure    string
+	OfferRequested string
+	EmailRequest   string
+	Declined       string
+	QueuedOpen     string // a person is available and will join
+	AutoResponse   string // default when the merchant wrote none
+	AwayMessage    string // default when the merchant wrote none
+	NextOpen       string // %s: the local opening time
+	Ticketed       string // %s: the email address
+	Joined         string // %s: the agent's name
+	Left           string // %s: the agent's name
+	CustomDefault  string
+	Weekdays       [7]string // Sunday first, as time.Weekday
+	Months         [12]string
+	At             string // between date and clock time
+}
+
+func textsEN() texts {
+	return texts{
+		OfferUnsure:    "I'm not sure I can answer that. Would you like me to connect you with someone from our team?",
+		OfferRequested: "Of course. Shall I connect you with someone from our team?",
+		EmailRequest:   "What email address can our team reach you at?",
+		Declined:       "No problem. What else can I help you with?",
+		QueuedOpen:     "Thanks! Your question has gone to our team. Someone will join this chat shortly.",
+		AutoResponse:   "Thanks! Your question has gone to our team. Everyone is busy right now; someone will get back to you as soon as possible.",
+		AwayMessage:    "Thanks! Your question has gone to our team, but we're away right now.",
+		NextOpen:       "We're back on %s.",
+		Ticketed:       "Thanks! Someone from our team will reply by email to %s.",
+		Joined:         "%s joined the conversation.",
+		Left:           "%s left the conversation.",
+		CustomDefault:  "I can't help with that here, sorry.",
+		Weekdays:       [7]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
+		Months: [12]string{"January", "February", "March", "April", "May", "June", "July",
+			"August", "September", "October", "November", "December"},
+		At: "at",
+	}
+}
+
+func textsNL() texts {
+	return texts{
+		OfferUnsure:    "Ik weet niet zeker of ik dat kan beantwoorden. Wil je dat ik je doorverbind met iemand van ons team?",
+		OfferRequested: "Natuurlijk. Zal ik je doorverbinden met iemand van ons team?",
+		EmailRequest:   "Op welk e-mailadres kan ons team je bereiken?",
+		Declined:       "Geen probleem. Waarmee kan ik je nog meer helpen?",
+		QueuedOpen:     "Bedankt! Je vraag is doorgestuurd naar ons team. Er komt zo iemand in deze chat.",
+		AutoResponse:   "Bedankt! Je vraag is doorgestuurd naar ons team. Iedereen is nu bezet; we nemen zo snel mogelijk contact met je op.",
+		AwayMessage:    "Bedankt! Je vraag is doorgestuurd naar ons team, maar we zijn nu niet bereikbaar.",
+		NextOpen:       "We zijn er weer op %s.",
+		Ticketed:       "Bedankt! Iemand van ons team antwoordt per e-mail aan %s.",
+		Joined:         "%s neemt deel aan het gesprek.",
+		Left:           "%s heeft het gesprek verlaten.",
+		CustomDefault:  "Daar kan ik je hier helaas niet mee helpen.",
+		Weekdays:       [7]string{"zondag", "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag"},
+		Months: [12]string{"januari", "februari", "maart", "april", "mei", "juni", "juli",
+			"augustus", "september", "oktober", "november", "december"},
+		At: "om",
+	}
+}
+
+func catalog() map[string]func() texts {
+	return map[string]func() texts{"en": textsEN, "nl": textsNL}
+}
+
+// Locales lists the languages Baton speaks, sorted.
+func Locales() []string {
+	var out []string
+	for k := range catalog() {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SupportedLocale reports whether Baton speaks locale.
+func SupportedLocale(locale string) bool {
+	_, ok := catalog()[locale]
+	return ok
+}
+
+// MatchLocale picks a supported locale for a browser's "nl-BE" or "en_GB",
+// or returns "".
+func MatchLocale(tag string) string {
+	tag = strings.ToLower(strings.TrimSpace(tag))
+	if i := strings.IndexAny(tag, "-_"); i > 0 {
+		tag = tag[:i]
+	}
+	if SupportedLocale(tag) {
+		return tag
+	}
+	return ""
+}
+
+func textsFor(locale string) texts {
+	if f, ok := catalog()[locale]; ok {
+		return f()
+	}
+	return textsEN()
+}
+
+// formatOpening renders t in loc as "Monday 30 November at 09:00 (Europe/Amsterdam)".
+func (tx texts) formatOpening(t time.Time, loc *time.Location) string {
+	l := t.In(loc)
+	return fmt.Sprintf("%s %d %s %s %02d:%02d (%s)", tx.Weekdays[l.Weekday()], l.Day(),
+		tx.Months[l.Month()-1], tx.At, l.Hour(), l.Minute(), loc.String())
+}
+
+// FormatOpening renders an opening time for people in the given locale.
+func FormatOpening(locale string, t time.Time, loc *time.Location) string {
+	return textsFor(locale).formatOpening(t, loc)
+}

@@ -54,7 +54,7 @@ const (
 func (s *Service) CreateAgent(ctx context.Context, merchantID, email, name, password string, admin bool) (*Agent, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	name = strings.TrimSpace(name)
-	if _, ok := parseEmail(email); !ok {
+	if _, ok := ParseEmail(email); !ok {
 		return nil, newErr(KindInvalid, "invalid_email", "%q is not an email address", email)
 	}
 	if n := utf8.RuneCountInString(name); n < 1 || n > 100 {

@@ -75,7 +75,7 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 	for _, f := range op.once {
 		args = append(args, f)
 	}
-	args = append(args, len(op.fields)/2)
+	args = append(args, len(op.fields))
 	for _, f := range op.fields {
 		args = append(args, f)
 	}

@@ -177,7 +177,7 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 			follow = func() error { return s.answerOnly(ctx, m, next, text) }
 		}
 	case StatusAwaitingEmail:
-		if addr, ok := parseEmail(strings.TrimSpace(text)); ok {
+		if addr, ok := ParseEmail(strings.TrimSpace(text)); ok {
 			follow = func() error { return s.SubmitEmail(ctx, t, addr) }
 		}
 	}
@@ -318,7 +318,7 @@ func (s *Service) ReplyToOffer(ctx context.Context, t Turn, accept bool) error {
 
 // SubmitEmail is the visitor's answer to the email request.
 func (s *Service) SubmitEmail(ctx context.Context, t Turn, email string) error {
-	addr, ok := parseEmail(strings.TrimSpace(email))
+	addr, ok := ParseEmail(strings.TrimSpace(email))
 	if !ok {
 		return &Error{Kind: KindInvalid, Code: "invalid_email", Message: "that does not look like an email address"}
 	}
@@ -460,8 +460,8 @@ func (s *Service) stateError(st Status) error {
 	return &Error{Kind: KindConflict, Code: "invalid_state", Message: "not possible while the conversation is " + string(st)}
 }
 
-// parseEmail accepts a bare address with a dotted domain.
-func parseEmail(s string) (string, bool) {
+// ParseEmail accepts a bare address with a dotted domain and returns it.
+func ParseEmail(s string) (string, bool) {
 	if len(s) > 254 || len(s) < 3 {
 		return "", false
 	}

@@ -16,7 +16,7 @@
 -- 11 "1" to return the whole meta hash
 -- then: n, n "once" fields (HSETNX now whenever the step runs; the reply
 --       says which were new)
--- then: n, n field/value pairs set by the conditional part
+-- then: n, n strings: field, value, field, value... set by the conditional part
 -- then: n, n base entry tails (appended whenever the step runs)
 -- then: n, n conditional entry tails
 --

@@ -1,0 +1,170 @@
+package agentconsole
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/batonchat/baton/session"
+)
+
+func (c *Console) login(g *gin.Context) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if !bind(g, &in) {
+		return
+	}
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	a, err := c.team.Login(ctx, in.Email, in.Password)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	token, exp, err := c.tokens.Issue(a)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"token": token, "expires_at": session.Time{Time: exp}, "agent": agentJSON(a)})
+}
+
+func agentJSON(a *session.Agent) gin.H {
+	return gin.H{"id": a.ID, "name": a.Name, "email": a.Email, "role": a.Role, "merchant_id": a.MerchantID}
+}
+
+func (c *Console) me(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	actor := actorOf(g)
+	a, err := c.team.Agent(ctx, actor.MerchantID, actor.ID)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	p, err := c.team.Presence(ctx, actor)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"agent": agentJSON(a), "presence": p})
+}
+
+func (c *Console) listConversations(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	convs, err := c.team.Conversations(ctx, actorOf(g).MerchantID, session.Status(g.Query("status")))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if convs == nil {
+		convs = []*session.Conversation{}
+	}
+	g.JSON(http.StatusOK, gin.H{"conversations": convs})
+}
+
+// rawMessages lays out stored entries as a JSON array without re-encoding.
+func rawMessages(entries []session.RawEntry) []json.RawMessage {
+	out := make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		out[i] = e.JSON
+	}
+	return out
+}
+
+func (c *Console) getConversation(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	conv, entries, err := c.team.Conversation(ctx, actorOf(g).MerchantID, g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"conversation": conv, "messages": rawMessages(entries)})
+}
+
+func (c *Console) claim(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	conv, err := c.team.Claim(ctx, actorOf(g), g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"conversation": conv})
+}
+
+func (c *Console) release(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	conv, err := c.team.Release(ctx, actorOf(g), g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"conversation": conv})
+}
+
+func (c *Console) closeConversation(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	conv, err := c.team.CloseByAgent(ctx, actorOf(g), g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"conversation": conv})
+}
+
+func (c *Console) postMessage(g *gin.Context) {
+	var in struct {
+		ClientID string `json:"client_id"`
+		Text     string `json:"text"`
+	}
+	if !bind(g, &in) {
+		return
+	}
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	msg, created, err := c.team.AgentMessage(ctx, actorOf(g), g.Param("id"), in.ClientID, in.Text)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if !created {
+		// The same client_id again: the message stored the first time.
+		g.Header("Idempotent-Replayed", "true")
+	}
+	g.JSON(http.StatusCreated, gin.H{"message": json.RawMessage(msg.JSON)})
+}
+
+func (c *Console) getPresence(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	p, err := c.team.Presence(ctx, actorOf(g))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"status": p})
+}
+
+func (c *Console) putPresence(g *gin.Context) {
+	var in struct {
+		Status string `json:"status"`
+	}
+	if !bind(g, &in) {
+		return
+	}
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	if err := c.team.SetPresence(ctx, actorOf(g), in.Status); err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"status": in.Status})
+}

@@ -1,0 +1,346 @@
+package agentconsole
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/batonchat/baton/gateway/socket"
+	"github.com/batonchat/baton/session"
+)
+
+const (
+	authTimeout = 10 * time.Second
+	opTimeout   = 5 * time.Second
+)
+
+// consoleSocket is one agent's console connection.
+type consoleSocket struct {
+	c     *Console
+	conn  *socket.Conn
+	actor session.Actor
+	log   *slog.Logger
+	limit *rate.Limiter
+
+	mu       sync.Mutex // guards below
+	feeds    map[string]*session.Feed
+	wanted   map[string]int64 // conversations to follow, with the cursor to start at
+	stop     func()
+	finished bool
+}
+
+type consoleIn struct {
+	Type           string `json:"type"`
+	Token          string `json:"token"`
+	ConversationID string `json:"conversation_id"`
+	ClientID       string `json:"client_id"`
+	Text           string `json:"text"`
+	Active         *bool  `json:"active"`
+	Status         string `json:"status"`
+}
+
+type consoleError struct {
+	Type           string `json:"type"`
+	Code           string `json:"code"`
+	Message        string `json:"message"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	ClientID       string `json:"client_id,omitempty"`
+}
+
+func frame(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// socket serves GET /v1/agent/ws. The token comes in the first frame, never
+// in the URL. Browsers must come from Baton's own origin.
+func (c *Console) socket(g *gin.Context) {
+	if o := g.GetHeader("Origin"); o != "" && !sameOrigin(g.Request, o) {
+		writeError(g, http.StatusForbidden, "origin_not_allowed", "the console socket is for Baton's own pages")
+		return
+	}
+	conn, err := c.sockets.Upgrade(g.Writer, g.Request)
+	if err != nil {
+		return
+	}
+	s := &consoleSocket{c: c, conn: conn, log: c.log, limit: rate.NewLimiter(30, 60),
+		feeds: map[string]*session.Feed{}, wanted: map[string]int64{}}
+	s.run()
+}
+
+func (s *consoleSocket) send(b []byte) { s.conn.Send(b) }
+
+func (s *consoleSocket) sendError(code, msg, convID, clientID string) {
+	s.send(frame(consoleError{Type: "error", Code: code, Message: msg, ConversationID: convID, ClientID: clientID}))
+}
+
+func (s *consoleSocket) fatal(code, msg string) {
+	s.sendError(code, msg, "", "")
+	s.conn.Close(websocket.ClosePolicyViolation, code)
+}
+
+func (s *consoleSocket) run() {
+	defer s.finish()
+	s.conn.SetReadDeadline(time.Now().Add(authTimeout))
+	data, binary, err := s.conn.Read()
+	if err != nil {
+		if socket.IsTimeout(err) {
+			s.fatal("auth_timeout", `send {"type":"auth","token":...} first, within 10 seconds`)
+		}
+		return
+	}
+	var in consoleIn
+	if binary || json.Unmarshal(data, &in) != nil || in.Type != "auth" || in.Token == "" {
+		s.fatal("auth_required", `the first frame must be {"type":"auth","token":...}`)
+		return
+	}
+	actor, err := s.c.tokens.Verify(in.Token)
+	if err != nil {
+		s.fatal("invalid_token", "the token is not valid")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	agent, err := s.c.team.Agent(ctx, actor.MerchantID, actor.ID)
+	cancel()
+	if err != nil {
+		s.fatal("invalid_token", "the token's agent does not exist")
+		return
+	}
+	s.actor = actor
+	s.log = s.c.log.With("merchant", actor.MerchantID, "agent", actor.ID)
+	if err := s.start(agent); err != nil {
+		e := session.ErrorOf(err)
+		s.fatal(e.Code, e.Message)
+		return
+	}
+	for {
+		data, binary, err := s.conn.Read()
+		if err != nil {
+			return
+		}
+		if binary {
+			s.sendError("bad_frame", "frames must be JSON text", "", "")
+			continue
+		}
+		s.handle(data)
+	}
+}
+
+func (s *consoleSocket) start(agent *session.Agent) error {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	presence, err := s.c.team.Presence(ctx, s.actor)
+	if err != nil {
+		return err
+	}
+	closed, err := s.c.team.ConsoleOpened(ctx, s.actor)
+	if err != nil {
+		return err
+	}
+	s.conn.OnDone(closed)
+	s.send(frame(gin.H{"type": "ready", "agent": agentJSON(agent), "presence": presence}))
+	stop := s.c.hub.WatchMerchant(ctx, s.actor.MerchantID, s)
+	s.mu.Lock()
+	s.stop = stop
+	s.mu.Unlock()
+	return s.syncAssigned(ctx)
+}
+
+// syncAssigned follows every conversation assigned to the agent and stops
+// following the rest.
+func (s *consoleSocket) syncAssigned(ctx context.Context) error {
+	convs, err := s.c.team.AssignedTo(ctx, s.actor)
+	if err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, conv := range convs {
+		mine[conv.ID] = true
+		s.send(frame(gin.H{"type": "conversation", "conversation": conv}))
+		s.follow(conv.ID, conv.LastSeq)
+	}
+	s.mu.Lock()
+	var drop []string
+	for id := range s.wanted {
+		if !mine[id] {
+			drop = append(drop, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range drop {
+		s.unfollow(id)
+	}
+	return nil
+}
+
+// follow opens a feed of a conversation assigned to this agent, from cursor
+// (what the console already fetched over REST).
+func (s *consoleSocket) follow(convID string, cursor int64) {
+	s.mu.Lock()
+	if s.finished {
+		s.mu.Unlock()
+		return
+	}
+	if _, ok := s.wanted[convID]; ok {
+		s.mu.Unlock()
+		return
+	}
+	s.wanted[convID] = cursor
+	s.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		f := s.c.hub.WatchConversation(ctx, convID, cursor, s)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.wanted[convID]; !ok || s.finished || s.feeds[convID] != nil {
+			go f.Stop()
+			return
+		}
+		s.feeds[convID] = f
+	}()
+}
+
+func (s *consoleSocket) unfollow(convID string) {
+	s.mu.Lock()
+	delete(s.wanted, convID)
+	f := s.feeds[convID]
+	delete(s.feeds, convID)
+	s.mu.Unlock()
+	if f != nil {
+		f.Stop()
+	}
+}
+
+func (s *consoleSocket) following(convID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.wanted[convID]
+	return ok
+}
+
+func (s *consoleSocket) finish() {
+	s.mu.Lock()
+	s.finished = true
+	feeds := s.feeds
+	s.feeds = map[string]*session.Feed{}
+	s.wanted = map[string]int64{}
+	stop := s.stop
+	s.mu.Unlock()
+	for _, f := range feeds {
+		f.Stop()
+	}
+	if stop != nil {
+		stop()
+	}
+}
+
+func (s *consoleSocket) handle(data []byte) {
+	if !s.limit.Allow() {
+		s.sendError("rate_limited", "too many frames; slow down", "", "")
+		return
+	}
+	var in consoleIn
+	if err := json.Unmarshal(data, &in); err != nil || in.Type == "" {
+		s.sendError("bad_frame", `a frame must be a JSON object with a "type"`, "", "")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	switch in.Type {
+	case "ping":
+		s.send([]byte(`{"type":"pong"}`))
+	case "message":
+		_, _, err := s.c.team.AgentMessage(ctx, s.actor, in.ConversationID, in.ClientID, in.Text)
+		if err != nil {
+			e := session.ErrorOf(err)
+			s.sendError(e.Code, e.Message, in.ConversationID, in.ClientID)
+		}
+		// The stored message reaches every console of this agent through
+		// the conversation's feed, this one included.
+	case "typing":
+		if in.Active == nil {
+			s.sendError("bad_frame", `typing needs "active": true or false`, in.ConversationID, "")
+			return
+		}
+		if !s.following(in.ConversationID) {
+			s.sendError("not_assigned", "the conversation is not assigned to you", in.ConversationID, "")
+			return
+		}
+		if err := s.c.team.Typing(ctx, in.ConversationID, session.RoleAgent, *in.Active); err != nil {
+			e := session.ErrorOf(err)
+			s.sendError(e.Code, e.Message, in.ConversationID, "")
+		}
+	case "presence":
+		if err := s.c.team.SetPresence(ctx, s.actor, in.Status); err != nil {
+			e := session.ErrorOf(err)
+			s.sendError(e.Code, e.Message, "", "")
+			return
+		}
+		s.send(frame(gin.H{"type": "presence", "status": in.Status}))
+	case "auth":
+		s.sendError("already_authenticated", "this socket is signed in already", "", "")
+	default:
+		s.sendError("unknown_type", "unknown frame type", "", "")
+	}
+}
+
+// Entry implements session.ConversationWatcher.
+func (s *consoleSocket) Entry(convID string, e session.RawEntry) {
+	const head = `{"type":"message","conversation_id":`
+	id, _ := json.Marshal(convID)
+	b := make([]byte, 0, len(head)+len(id)+len(e.JSON)+16)
+	b = append(b, head...)
+	b = append(b, id...)
+	b = append(b, `,"message":`...)
+	b = append(b, e.JSON...)
+	b = append(b, '}')
+	s.send(b)
+}
+
+// State implements session.ConversationWatcher; consoles learn of changes
+// through the merchant's conversation frames.
+func (s *consoleSocket) State(string, session.State) {}
+
+// Typing implements session.ConversationWatcher.
+func (s *consoleSocket) Typing(convID string, role session.Role, active bool) {
+	if role == session.RoleAgent {
+		return
+	}
+	s.send(frame(gin.H{"type": "typing", "conversation_id": convID, "role": role, "active": active}))
+}
+
+// Gone implements session.ConversationWatcher.
+func (s *consoleSocket) Gone(convID string) { go s.unfollow(convID) }
+
+// ConversationChanged implements session.MerchantWatcher.
+func (s *consoleSocket) ConversationChanged(c *session.Conversation, f []byte) {
+	s.send(f)
+	if c.Status == session.StatusAssigned && string(c.AgentID) == s.actor.ID {
+		s.follow(c.ID, c.LastSeq)
+	} else if s.following(c.ID) {
+		go s.unfollow(c.ID)
+	}
+}
+
+// QueueChanged implements session.MerchantWatcher.
+func (s *consoleSocket) QueueChanged(q *session.QueueSnapshot) { s.send(q.Frame()) }
+
+// Resync implements session.MerchantWatcher: after missed signals, the
+// assignments are read again.
+func (s *consoleSocket) Resync() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		if err := s.syncAssigned(ctx); err != nil {
+			s.log.Warn("resyncing assignments", "err", err)
+		}
+	}()
+}

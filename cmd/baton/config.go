@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+type config struct {
+	Addr             string
+	RedisURL         string
+	Secret           string
+	VisitorRateLimit int
+	Prefix           string
+	DrainTimeout     time.Duration
+	LogLevel         slog.Level
+	LogJSON          bool
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Addr:             getenv("BATON_ADDR"),
+		RedisURL:         strings.TrimSpace(getenv("REDIS_URL")),
+		Secret:           getenv("BATON_SECRET"),
+		VisitorRateLimit: 120,
+		Prefix:           getenv("BATON_KEY_PREFIX"),
+		DrainTimeout:     10 * time.Second,
+		LogJSON:          getenv("BATON_LOG_FORMAT") == "json",
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Prefix == "" {
+		c.Prefix = "baton:"
+	}
+	if v := getenv("BATON_VISITOR_RATE_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("BATON_VISITOR_RATE_LIMIT=%q: want a number of messages per minute, 0 for no limit", v)
+		}
+		c.VisitorRateLimit = n
+	}
+	if v := getenv("BATON_DRAIN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("BATON_DRAIN_TIMEOUT=%q: want a duration like 10s", v)
+		}
+		c.DrainTimeout = d
+	}
+	if v := getenv("BATON_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("BATON_LOG_LEVEL=%q: want debug, info, warn or error", v)
+		}
+	}
+	if c.RedisURL != "" && len(c.Secret) < 16 {
+		return c, errors.New("BATON_SECRET must be set (at least 16 characters) when REDIS_URL is")
+	}
+	return c, nil
+}
+
+// redisOptions reads REDIS_URL: redis://host:port/db (or rediss://) for one
+// server; a comma list of addresses, or redis+cluster://h1:p1,h2:p2 (with
+// user and password in the first), for a Redis Cluster.
+func redisOptions(raw string) (*redis.UniversalOptions, error) {
+	cluster := false
+	if rest, ok := strings.CutPrefix(raw, "redis+cluster://"); ok {
+		cluster = true
+		raw = "redis://" + rest
+	} else if rest, ok := strings.CutPrefix(raw, "rediss+cluster://"); ok {
+		cluster = true
+		raw = "rediss://" + rest
+	}
+	parts := strings.Split(raw, ",")
+	if len(parts) > 1 {
+		cluster = true
+	}
+	first := parts[0]
+	if !strings.Contains(first, "://") {
+		first = "redis://" + first
+	}
+	if !cluster {
+		o, err := redis.ParseURL(first)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return &redis.UniversalOptions{Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username,
+			Password: o.Password, TLSConfig: o.TLSConfig}, nil
+	}
+	u, err := url.Parse(first)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("REDIS_URL: cannot read %q", first)
+	}
+	opts := &redis.UniversalOptions{IsClusterMode: true, Addrs: []string{u.Host}}
+	if u.User != nil {
+		opts.Username = u.User.Username()
+		opts.Password, _ = u.User.Password()
+	}
+	for _, p := range parts[1:] {
+		p = strings.TrimSpace(p)
+		if i := strings.Index(p, "://"); i >= 0 {
+			p = p[i+3:]
+		}
+		p = strings.TrimSuffix(p, "/")
+		if p == "" {
+			continue
+		}
+		opts.Addrs = append(opts.Addrs, p)
+	}
+	if u.Scheme == "rediss" {
+		o, err := redis.ParseURL(first)
+		if err == nil {
+			opts.TLSConfig = o.TLSConfig
+		}
+	}
+	return opts, nil
+}
+
+func newRedis(raw string) (redis.UniversalClient, error) {
+	opts, err := redisOptions(raw)
+	if err != nil {
+		return nil, err
+	}
+	opts.DialTimeout = 2 * time.Second
+	opts.ReadTimeout = 3 * time.Second
+	opts.WriteTimeout = 3 * time.Second
+	opts.PoolTimeout = 4 * time.Second
+	opts.MaxRetries = 2
+	return redis.NewUniversalClient(opts), nil
+}

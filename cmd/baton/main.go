@@ -1,0 +1,78 @@
+// Command baton runs the Baton webchat gateway and manages its merchants and
+// agents. It only wires the packages together; see docs/architecture.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // office hours need every IANA zone, also in a scratch image
+)
+
+const usage = `usage:
+  baton serve
+  baton merchant create --name NAME [--origin URL]...
+  baton agent create --merchant ID --email EMAIL --name NAME [--admin]   (password on stdin)
+
+environment:
+  BATON_ADDR                 listen address (default 127.0.0.1:8080)
+  REDIS_URL                  redis://host:port/db, a comma list or redis+cluster://h1:p1,h2:p2
+                             for a Redis Cluster; without it serve runs a demo on an embedded store
+  BATON_SECRET               signs agent tokens; required with REDIS_URL
+  BATON_VISITOR_RATE_LIMIT   messages per minute per visitor socket (default 120, 0 = off)
+  BATON_KEY_PREFIX           Redis key prefix (default baton:)
+  BATON_DRAIN_TIMEOUT        how long SIGTERM waits for sockets to move (default 10s)
+  BATON_LOG_LEVEL            debug, info, warn, error (default info)
+  BATON_LOG_FORMAT           text or json (default text)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "baton: %v\n\n%s", err, usage)
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "baton: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command"}
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := loadConfig(getenv)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	case "merchant":
+		if len(args) < 2 || args[1] != "create" {
+			return usageError{"merchant: only create is known"}
+		}
+		return merchantCreate(ctx, args[2:], getenv, stdout)
+	case "agent":
+		if len(args) < 2 || args[1] != "create" {
+			return usageError{"agent: only create is known"}
+		}
+		return agentCreate(ctx, args[2:], getenv, stdin, stdout)
+	case "help", "-h", "--help":
+		_, err := io.WriteString(stdout, usage)
+		return err
+	}
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}

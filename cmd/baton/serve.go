@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/batonchat/baton/agentconsole"
+	"github.com/batonchat/baton/gateway"
+	"github.com/batonchat/baton/gateway/socket"
+	"github.com/batonchat/baton/session"
+	"github.com/batonchat/baton/session/assistant"
+	"github.com/batonchat/baton/widget"
+)
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+	gin.SetMode(gin.ReleaseMode)
+
+	demo := cfg.RedisURL == ""
+	var rdb redis.UniversalClient
+	secret := []byte(cfg.Secret)
+	if demo {
+		mini := miniredis.NewMiniRedis()
+		if err := mini.Start(); err != nil {
+			return fmt.Errorf("starting the embedded store: %w", err)
+		}
+		defer mini.Close()
+		rdb = redis.NewClient(&redis.Options{Addr: mini.Addr()})
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		log.Warn("DEMO MODE: REDIS_URL is not set, so Baton runs on an embedded in-process store. Nothing is kept: every conversation, setting and account is gone when Baton stops.")
+	} else {
+		var err error
+		rdb, err = newRedis(cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := rdb.Ping(pctx).Err(); err != nil {
+			log.Warn("Redis does not answer yet; serving anyway, /healthz says 503 until it does", "err", err)
+		}
+		cancel()
+	}
+	defer rdb.Close()
+
+	a := newApp(ctx, appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
+		Demo: demo, Logger: log})
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if demo {
+		if err := seedDemo(ctx, a.svc, "http://"+ln.Addr().String(), stdout); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("setting up the demo: %w", err)
+		}
+	}
+	log.Info("baton is listening", "addr", ln.Addr().String(), "node", a.svc.NodeID(), "demo", demo)
+	return a.gw.Serve(ctx, ln, cfg.DrainTimeout)
+}
+
+// appConfig is what newApp wires from.
+type appConfig struct {
+	Redis            redis.UniversalClient
+	Prefix           string
+	Secret           []byte
+	VisitorRateLimit int
+	Demo             bool
+	Logger           *slog.Logger
+	// BcryptCost and Now are for tests.
+	BcryptCost int
+	Now        func() time.Time
+}
+
+// app is Baton wired together: the session core, the sockets and the HTTP
+// routes of every adapter.
+type app struct {
+	svc     *session.Service
+	gw      *gateway.Gateway
+	sockets *socket.Registry
+	stop    context.CancelFunc
+}
+
+func newApp(ctx context.Context, c appConfig) *app {
+	ctx, stop := context.WithCancel(ctx)
+	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
+		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now})
+	svc.Run(ctx)
+	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
+	go sockets.Run(ctx)
+	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit, Logger: c.Logger})
+	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).Register(gw.Engine())
+	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})
+	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}
+}
+
+// Close stops the background work. Sockets are drained by Serve.
+func (a *app) Close() {
+	a.stop()
+	a.svc.Close()
+}
+
+func randomPassword() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,207 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/batonchat/baton/gateway/socket"
+	"github.com/batonchat/baton/session"
+)
+
+// Conversations is what the gateway needs from the session core.
+type Conversations interface {
+	MerchantByWidgetKey(ctx context.Context, key string) (*session.Merchant, error)
+	StartConversation(ctx context.Context, m *session.Merchant, v session.VisitorInfo) (*session.Conversation, string, error)
+	ResumeConversation(ctx context.Context, merchantID, convID, token string) (*session.Conversation, error)
+	Identify(ctx context.Context, t session.Turn, v session.VisitorInfo) error
+	VisitorMessage(ctx context.Context, t session.Turn, clientID, text string) error
+	RequestHandoff(ctx context.Context, t session.Turn) error
+	ReplyToOffer(ctx context.Context, t session.Turn, accept bool) error
+	SubmitEmail(ctx context.Context, t session.Turn, email string) error
+	CloseByVisitor(ctx context.Context, t session.Turn) error
+	Typing(ctx context.Context, convID string, role session.Role, active bool) error
+	Office(m *session.Merchant) session.OfficeState
+	Ping(ctx context.Context) error
+}
+
+// Watcher is where sockets follow conversations and queues.
+type Watcher interface {
+	WatchConversation(ctx context.Context, convID string, cursor int64, w session.ConversationWatcher) *session.Feed
+	WatchMerchant(ctx context.Context, merchantID string, w session.MerchantWatcher) (stop func())
+}
+
+// Options configure the gateway.
+type Options struct {
+	// VisitorRateLimit is messages per minute per visitor socket; 0 is off.
+	VisitorRateLimit int
+	// VisitorBurst is how many messages may come at once within the limit.
+	VisitorBurst int
+	Logger       *slog.Logger
+}
+
+// Gateway serves the widget socket and health, and runs the HTTP server
+// that the other adapters register their routes on.
+type Gateway struct {
+	svc     Conversations
+	hub     Watcher
+	sockets *socket.Registry
+	opts    Options
+	log     *slog.Logger
+	engine  *gin.Engine
+}
+
+// New returns a gateway with its routes registered on a fresh gin engine.
+func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options) *Gateway {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.VisitorBurst <= 0 {
+		opts.VisitorBurst = 10
+	}
+	g := &Gateway{svc: svc, hub: hub, sockets: sockets, opts: opts, log: opts.Logger}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.Use(g.recovery, securityHeaders)
+	e.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such route") })
+	e.NoMethod(func(c *gin.Context) {
+		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
+	})
+	e.GET("/healthz", g.health)
+	e.GET("/v1/widget/ws", g.widgetSocket)
+	g.engine = e
+	return g
+}
+
+// Engine is the router other adapters add their routes to.
+func (g *Gateway) Engine() *gin.Engine { return g.engine }
+
+// Handler serves every route.
+func (g *Gateway) Handler() http.Handler { return g.engine }
+
+func (g *Gateway) recovery(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(r)
+			}
+			g.log.Error("handler panicked", "path", c.FullPath(), "panic", r)
+			if !c.Writer.Written() {
+				writeError(c, http.StatusInternalServerError, "internal", "internal error")
+			}
+			c.Abort()
+		}
+	}()
+	c.Next()
+}
+
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	c.Next()
+}
+
+func writeError(c *gin.Context, status int, code, message string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "message": message}})
+}
+
+func (g *Gateway) health(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := g.svc.Ping(ctx); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "redis": "down"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "redis": "up", "sockets": g.sockets.Len()})
+}
+
+func (g *Gateway) widgetSocket(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), opTimeout)
+	m, err := g.svc.MerchantByWidgetKey(ctx, c.Query("key"))
+	cancel()
+	if err != nil {
+		e := session.ErrorOf(err)
+		switch e.Kind {
+		case session.KindNotFound:
+			writeError(c, http.StatusNotFound, "unknown_key", "no merchant has this widget key")
+		case session.KindUnavailable:
+			writeError(c, http.StatusServiceUnavailable, "unavailable", "try again shortly")
+		default:
+			g.log.Error("looking up a widget key", "err", err)
+			writeError(c, http.StatusInternalServerError, "internal", "internal error")
+		}
+		return
+	}
+	if !OriginAllowed(c.Request, m.Settings.AllowedOrigins) {
+		writeError(c, http.StatusForbidden, "origin_not_allowed", "this page's origin may not open the chat")
+		return
+	}
+	conn, err := g.sockets.Upgrade(c.Writer, c.Request)
+	if err != nil {
+		return
+	}
+	// The socket outlives the request's context: gin recycles it.
+	g.newVisitor(conn, m).run(context.Background())
+}
+
+// OriginAllowed applies the widget's origin rule: Baton's own origin always;
+// otherwise any origin when the merchant lists none, else one of the list.
+// A request without Origin (not a browser) passes only when nothing is
+// listed.
+func OriginAllowed(r *http.Request, allowed []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin != "" && SameOrigin(r, origin) {
+		return true
+	}
+	if len(allowed) == 0 {
+		return true
+	}
+	s := session.Settings{AllowedOrigins: allowed}
+	return origin != "" && s.OriginAllowed(origin)
+}
+
+// SameOrigin reports whether origin is the host this request was sent to.
+func SameOrigin(r *http.Request, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// Serve runs the HTTP server on ln until ctx ends, then drains: no new
+// sockets, open ones asked to reconnect elsewhere (1012), all within grace.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           g.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	g.log.Info("draining: closing sockets with 1012", "sockets", g.sockets.Len(), "grace", grace)
+	dctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	// Stop accepting first, so reconnecting clients go to another node.
+	_ = ln.Close()
+	g.sockets.Drain(dctx)
+	if err := srv.Shutdown(dctx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Options tune every socket of a registry.
+type Options struct {
+	// ReadLimit is the largest frame accepted; bigger ones close the socket
+	// with 1009.
+	ReadLimit int64
+	// MaxQueueBytes is how much may wait to be written before the client
+	// counts as too slow.
+	MaxQueueBytes int
+	WriteTimeout  time.Duration
+	// PongWait is how long a socket may stay silent (no frame, no pong).
+	PongWait time.Duration
+	// PingEvery is the period of the shared ping timer; below PongWait.
+	PingEvery time.Duration
+	Logger    *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.ReadLimit == 0 {
+		o.ReadLimit = 64 << 10
+	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = 1 << 20
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.PongWait == 0 {
+		o.PongWait = 60 * time.Second
+	}
+	if o.PingEvery == 0 {
+		o.PingEvery = o.PongWait * 4 / 10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Registry holds every open socket of a process.
+type Registry struct {
+	opts     Options
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{}
+	draining bool
+	empty    chan struct{} // closed when draining and the last conn goes
+}
+
+// ErrDraining is returned by Upgrade while the process shuts down.
+var ErrDraining = errors.New("socket: shutting down")
+
+// NewRegistry returns a registry; call Run to start its ping timer.
+func NewRegistry(opts Options) *Registry {
+	opts.defaults()
+	return &Registry{
+		opts:  opts,
+		conns: map[*Conn]struct{}{},
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:   1024,
+			WriteBufferPool:  &sync.Pool{},
+			HandshakeTimeout: 10 * time.Second,
+			// Origins are the adapters' business: they know the merchant.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+	}
+}
+
+// Upgrade turns an HTTP request into a registered socket. On failure the
+// upgrader has already answered the request.
+func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, error) {
+	r.mu.Lock()
+	draining := r.draining
+	r.mu.Unlock()
+	if draining {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return nil, ErrDraining
+	}
+	ws, err := r.upgrader.Upgrade(w, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(r.opts.ReadLimit)
+	c := &Conn{ws: ws, reg: r}
+	ws.SetPongHandler(func(string) error {
+		c.extendDeadline()
+		return nil
+	})
+	_ = ws.SetReadDeadline(time.Now().Add(r.opts.PongWait))
+	r.mu.Lock()
+	if r.draining {
+		r.mu.Unlock()
+		c.CloseNow(websocket.CloseServiceRestart, "shutting down")
+		c.finish()
+		return nil, ErrDraining
+	}
+	r.conns[c] = struct{}{}
+	r.mu.Unlock()
+	return c, nil
+}
+
+func (r *Registry) remove(c *Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.conns, c)
+	if r.draining && len(r.conns) == 0 && r.empty != nil {
+		close(r.empty)
+		r.empty = nil
+	}
+}
+
+// Len returns the number of open sockets.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns)
+}
+
+// Run pings every socket from one timer until ctx ends.
+func (r *Registry) Run(ctx context.Context) {
+	t := time.NewTicker(r.opts.PingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.mu.Lock()
+			conns := make([]*Conn, 0, len(r.conns))
+			for c := range r.conns {
+				conns = append(conns, c)
+			}
+			r.mu.Unlock()
+			deadline := time.Now().Add(time.Second)
+			for _, c := range conns {
+				c.ping(deadline)
+			}
+		}
+	}
+}
+
+// Drain refuses new sockets, asks every open one to reconnect elsewhere with
+// 1012 (service restart), and waits until they are gone or ctx ends, when
+// the rest are cut.
+func (r *Registry) Drain(ctx context.Context) {
+	r.mu.Lock()
+	r.draining = true
+	conns := make([]*Conn, 0, len(r.conns))
+	for c := range r.conns {
+		conns = append(conns, c)
+	}
+	var empty chan struct{}
+	if len(r.conns) > 0 {
+		empty = make(chan struct{})
+		r.empty = empty
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		c.Close(websocket.CloseServiceRestart, "server restarting; reconnect")
+	}
+	if empty == nil {
+		return
+	}
+	select {
+	case <-empty:
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.finish()
+		}
+	}
+}

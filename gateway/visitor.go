@@ -1,0 +1,454 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/batonchat/baton/gateway/socket"
+	"github.com/batonchat/baton/session"
+)
+
+// visitor is one widget socket.
+type visitor struct {
+	g    *Gateway
+	conn *socket.Conn
+	m    *session.Merchant
+	log  *slog.Logger
+
+	msgLimit   *rate.Limiter // BATON_VISITOR_RATE_LIMIT, messages only
+	frameLimit *rate.Limiter // any frame, against floods
+	refused    int           // frames refused for flooding, in a row
+
+	lastTyping     time.Time
+	lastTypingFlag bool
+
+	// Set once by hello, read by the reader goroutine only.
+	feed *session.Feed
+
+	mu            sync.Mutex // guards below; watcher calls come from feeds
+	turn          session.Turn
+	started       bool
+	gotState      bool
+	state         session.State
+	welcomeStatus session.Status
+	queuePos      int
+	queueGen      int    // bumped whenever the queue watch should change
+	stopQueue     func() // the open queue watch, if any
+	finished      bool
+}
+
+// Flood control on top of the message limit: any frame type.
+const (
+	framesPerSecond = 20
+	frameBurst      = 60
+	maxRefused      = 200
+	helloTimeout    = 10 * time.Second
+	opTimeout       = 5 * time.Second
+)
+
+func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant) *visitor {
+	v := &visitor{g: g, conn: conn, m: m, log: g.log.With("merchant", m.ID),
+		frameLimit: rate.NewLimiter(framesPerSecond, frameBurst)}
+	if g.opts.VisitorRateLimit > 0 {
+		v.msgLimit = rate.NewLimiter(rate.Limit(float64(g.opts.VisitorRateLimit)/60), g.opts.VisitorBurst)
+	}
+	return v
+}
+
+// run reads frames until the socket ends.
+func (v *visitor) run(ctx context.Context) {
+	defer v.finish()
+	v.conn.SetReadDeadline(time.Now().Add(helloTimeout + time.Second))
+	go v.helloWatchdog()
+	for {
+		data, binary, err := v.conn.Read()
+		if err != nil {
+			v.mu.Lock()
+			started := v.started
+			v.mu.Unlock()
+			if !started && socket.IsTimeout(err) {
+				v.log.Debug("visitor socket never said hello")
+			}
+			return
+		}
+		if binary {
+			v.sendError("bad_frame", "frames must be JSON text", "")
+			continue
+		}
+		v.handle(ctx, data)
+	}
+}
+
+// helloWatchdog closes a socket that has not said hello in time, with a clear
+// error first. The read deadline alone would close it without a word.
+func (v *visitor) helloWatchdog() {
+	t := time.NewTimer(helloTimeout - 200*time.Millisecond)
+	defer t.Stop()
+	done := make(chan struct{})
+	v.conn.OnDone(func() { close(done) })
+	select {
+	case <-done:
+	case <-t.C:
+		v.mu.Lock()
+		started := v.started
+		v.mu.Unlock()
+		if !started {
+			v.conn.Send(encode(errorFrame{Type: "error", Code: "hello_timeout", Message: "send hello first, within 10 seconds", Fatal: true}))
+			v.conn.Close(websocket.ClosePolicyViolation, "hello timeout")
+		}
+	}
+}
+
+func (v *visitor) finish() {
+	v.mu.Lock()
+	v.finished = true
+	stopQueue := v.stopQueue
+	v.stopQueue = nil
+	turn := v.turn
+	typing := v.lastTypingFlag
+	v.mu.Unlock()
+	if v.feed != nil {
+		v.feed.Stop()
+	}
+	if stopQueue != nil {
+		stopQueue()
+	}
+	if typing && turn.ConversationID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = v.g.svc.Typing(ctx, turn.ConversationID, session.RoleVisitor, false)
+		cancel()
+	}
+}
+
+func (v *visitor) send(frame []byte) { v.conn.Send(frame) }
+
+func (v *visitor) sendError(code, message, clientID string) {
+	v.send(encode(errorFrame{Type: "error", Code: code, Message: message, ClientID: clientID}))
+}
+
+func (v *visitor) sendErr(err error, clientID string) {
+	e := session.ErrorOf(err)
+	if e.Kind == session.KindInternal || e.Kind == session.KindUnavailable {
+		v.log.Warn("visitor frame failed", "code", e.Code, "err", err)
+	}
+	v.sendError(e.Code, e.Message, clientID)
+}
+
+func (v *visitor) handle(ctx context.Context, data []byte) {
+	if !v.frameLimit.Allow() {
+		v.refused++
+		if v.refused > maxRefused {
+			v.send(encode(errorFrame{Type: "error", Code: "rate_limited", Message: "too many frames; closing", Fatal: true}))
+			v.conn.Close(websocket.ClosePolicyViolation, "flood")
+			return
+		}
+		v.sendError("rate_limited", "too many frames; slow down", "")
+		return
+	}
+	v.refused = 0
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		v.sendError("bad_frame", "a frame must be a JSON object with a \"type\"", "")
+		return
+	}
+	if f.Type == "" {
+		v.sendError("bad_frame", "a frame must be a JSON object with a \"type\"", "")
+		return
+	}
+	v.mu.Lock()
+	started := v.started
+	turn := v.turn
+	v.mu.Unlock()
+
+	if f.Type == "ping" {
+		v.send([]byte(`{"type":"pong"}`))
+		return
+	}
+	if f.Type == "hello" {
+		if started {
+			v.sendError("already_started", "hello may come only once per socket", "")
+			return
+		}
+		v.hello(ctx, &f)
+		return
+	}
+	if !started {
+		if isKnownType(f.Type) {
+			v.sendError("hello_required", "send hello first", f.ClientID)
+		} else {
+			v.sendError("unknown_type", "unknown frame type "+quote(f.Type), "")
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	svc := v.g.svc
+	var err error
+	switch f.Type {
+	case "message":
+		if v.msgLimit != nil && !v.msgLimit.Allow() {
+			v.sendError("rate_limited", "you are sending messages too fast; nothing was stored", f.ClientID)
+			return
+		}
+		err = svc.VisitorMessage(ctx, turn, f.ClientID, f.Text)
+		if err != nil {
+			v.sendErr(err, f.ClientID)
+		}
+		return
+	case "handoff_request":
+		err = svc.RequestHandoff(ctx, turn)
+	case "handoff_reply":
+		if f.Accept == nil {
+			v.sendError("bad_frame", "handoff_reply needs \"accept\": true or false", "")
+			return
+		}
+		err = svc.ReplyToOffer(ctx, turn, *f.Accept)
+	case "email":
+		err = svc.SubmitEmail(ctx, turn, f.Email)
+	case "typing":
+		if f.Active == nil {
+			v.sendError("bad_frame", "typing needs \"active\": true or false", "")
+			return
+		}
+		v.typing(ctx, turn, *f.Active)
+		return
+	case "close":
+		err = svc.CloseByVisitor(ctx, turn)
+	case "identify":
+		err = v.identify(ctx, turn, f.Identity)
+	default:
+		v.sendError("unknown_type", "unknown frame type "+quote(f.Type), "")
+		return
+	}
+	if err != nil {
+		v.sendErr(err, "")
+	}
+}
+
+func isKnownType(t string) bool {
+	switch t {
+	case "message", "handoff_request", "handoff_reply", "email", "typing", "close", "identify":
+		return true
+	}
+	return false
+}
+
+func quote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// typing forwards changes at once and repeats at most every two seconds.
+func (v *visitor) typing(ctx context.Context, t session.Turn, active bool) {
+	now := time.Now()
+	if active == v.lastTypingFlag && now.Sub(v.lastTyping) < 2*time.Second {
+		return
+	}
+	v.lastTyping, v.lastTypingFlag = now, active
+	if err := v.g.svc.Typing(ctx, t.ConversationID, session.RoleVisitor, active); err != nil {
+		v.sendErr(err, "")
+	}
+}
+
+func (v *visitor) identify(ctx context.Context, t session.Turn, token string) error {
+	info, err := verifyIdentity(v.m, token, time.Now())
+	if err != nil {
+		return &session.Error{Kind: session.KindInvalid, Code: "invalid_identity", Message: "the identity token is not valid: " + err.Error()}
+	}
+	return v.g.svc.Identify(ctx, t, info)
+}
+
+func (v *visitor) hello(ctx context.Context, f *inFrame) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	svc := v.g.svc
+	info := session.VisitorInfo{Locale: session.MatchLocale(f.Locale), Page: f.Page}
+	if f.Identity != "" {
+		id, err := verifyIdentity(v.m, f.Identity, time.Now())
+		if err != nil {
+			v.sendError("invalid_identity", "the identity token is not valid ("+err.Error()+"); continuing as a guest", "")
+		} else {
+			info.ProfileID, info.Email, info.Authenticated = id.ProfileID, id.Email, true
+		}
+	}
+	var (
+		conv      *session.Conversation
+		token     string
+		cursor    int64
+		recovered *bool
+		err       error
+	)
+	if f.ConversationID != "" {
+		conv, err = svc.ResumeConversation(ctx, v.m.ID, f.ConversationID, f.ResumeToken)
+		if err != nil {
+			v.sendErr(err, "")
+			return
+		}
+		token = f.ResumeToken
+		ok := true
+		if f.LastSeq != nil {
+			cursor = max(*f.LastSeq, 0)
+		}
+		if cursor > conv.LastSeq {
+			// The client holds more than the transcript has: its history is
+			// not ours. Start it over from the beginning.
+			ok, cursor = false, 0
+		}
+		recovered = &ok
+		if info.Authenticated {
+			if err := svc.Identify(ctx, session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID}, info); err != nil {
+				v.log.Warn("recording identity", "err", err)
+			}
+		}
+	} else {
+		conv, token, err = svc.StartConversation(ctx, v.m, info)
+		if err != nil {
+			v.sendErr(err, "")
+			return
+		}
+	}
+	office := svc.Office(v.m)
+	v.mu.Lock()
+	v.started = true
+	v.turn = session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID, Locale: conv.Locale, Status: conv.Status}
+	v.welcomeStatus = conv.Status
+	v.mu.Unlock()
+	v.log = v.log.With("conversation", conv.ID)
+	v.send(encode(welcomeFrame{
+		Type: "welcome", ConversationID: conv.ID, ResumeToken: token, Status: conv.Status,
+		LastSeq: conv.LastSeq, Office: officeJSON{Open: office.Open, NextOpen: session.Time{Time: office.NextOpen}},
+		Recovered: recovered, Locale: conv.Locale, Merchant: v.m.Name,
+		HandoffAvailable: v.m.Settings.Handoff.Method.OffersPerson(),
+		Authenticated:    conv.Visitor.Authenticated || info.Authenticated,
+	}))
+	v.feed = v.g.hub.WatchConversation(ctx, conv.ID, cursor, v)
+}
+
+// Entry implements session.ConversationWatcher.
+func (v *visitor) Entry(_ string, e session.RawEntry) { v.send(messageFrame(e.JSON)) }
+
+// Typing implements session.ConversationWatcher.
+func (v *visitor) Typing(_ string, role session.Role, active bool) {
+	if role == session.RoleVisitor {
+		return
+	}
+	v.send(encode(typingFrame{Type: "typing", Role: role, Active: active}))
+}
+
+// Gone implements session.ConversationWatcher.
+func (v *visitor) Gone(string) {
+	v.send(encode(closedFrame{Type: "closed", Reason: "expired"}))
+}
+
+// State implements session.ConversationWatcher: it tells the visitor what
+// changed since the last state this socket showed.
+func (v *visitor) State(_ string, st session.State) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.finished {
+		return
+	}
+	prev := v.state
+	first := !v.gotState
+	if first {
+		// The welcome showed the status; the prompt and the agent are
+		// shown again so a returning visitor sees them.
+		prev = session.State{Status: v.welcomeStatus}
+	}
+	v.gotState = true
+	v.state = st
+	v.turn.Status = st.Status
+
+	if st.Status != prev.Status {
+		if st.QueuePosition > 0 {
+			v.queuePos = st.QueuePosition
+		}
+		v.send(encode(statusFrame{Type: "status", Status: st.Status, QueuePosition: st.QueuePosition}))
+	}
+	switch st.Status {
+	case session.StatusHandoffOffered:
+		if first || prev.Status != st.Status || prev.Prompt != st.Prompt {
+			v.send(encode(promptFrame{Type: "handoff_offer", Text: st.Prompt}))
+		}
+	case session.StatusAwaitingEmail:
+		if first || prev.Status != st.Status || prev.Prompt != st.Prompt {
+			v.send(encode(promptFrame{Type: "email_request", Text: st.Prompt}))
+		}
+	}
+	if prev.Agent != nil && (st.Agent == nil || st.Agent.ID != prev.Agent.ID) {
+		v.send(encode(agentFrame{Type: "agent_left", Agent: prev.Agent}))
+	}
+	if st.Agent != nil && (prev.Agent == nil || prev.Agent.ID != st.Agent.ID) {
+		v.send(encode(agentFrame{Type: "agent_joined", Agent: st.Agent}))
+	}
+	if st.Status.Terminal() && (first || !prev.Status.Terminal()) {
+		reason := st.Reason
+		if reason == "" {
+			reason = string(st.Status)
+		}
+		if st.Status == session.StatusTicketed {
+			reason = "ticketed"
+		}
+		v.send(encode(closedFrame{Type: "closed", Reason: reason}))
+	}
+	// A queued visitor follows the queue to learn their place in it.
+	wasQueued := !first && prev.Status == session.StatusQueued
+	switch {
+	case st.Status == session.StatusQueued && (first || !wasQueued):
+		v.queueGen++
+		go v.watchQueue(v.queueGen)
+	case st.Status != session.StatusQueued && (first || wasQueued):
+		v.queueGen++
+		v.queuePos = 0
+		if stop := v.stopQueue; stop != nil {
+			v.stopQueue = nil
+			go stop()
+		}
+	}
+}
+
+// watchQueue opens the queue watch for generation gen, unless the visitor
+// has left the queue (or the socket ended) meanwhile.
+func (v *visitor) watchQueue(gen int) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	stop := v.g.hub.WatchMerchant(ctx, v.m.ID, v)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.finished || v.queueGen != gen {
+		go stop()
+		return
+	}
+	v.stopQueue = stop
+}
+
+// QueueChanged implements session.MerchantWatcher.
+func (v *visitor) QueueChanged(q *session.QueueSnapshot) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.finished || v.state.Status != session.StatusQueued {
+		return
+	}
+	pos := q.Position(v.turn.ConversationID)
+	if pos > 0 && pos != v.queuePos {
+		v.queuePos = pos
+		v.send(encode(statusFrame{Type: "status", Status: session.StatusQueued, QueuePosition: pos}))
+	}
+}
+
+// ConversationChanged implements session.MerchantWatcher; the visitor's own
+// changes arrive on its feed.
+func (v *visitor) ConversationChanged(*session.Conversation, []byte) {}
+
+// Resync implements session.MerchantWatcher; the next snapshot corrects the
+// position.
+func (v *visitor) Resync() {}

@@ -118,7 +118,7 @@ func TestAnswerUnsure(t *testing.T) {
 		"spaceships",
 		"what is the weather tomorrow",
 		"wat is de hoofdstad van frankrijk",
-		"what is this",              // only stopwords
+		"what is this", // only stopwords
 		"",
 		"   ",
 		"?!",

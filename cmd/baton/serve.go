@@ -67,6 +67,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		Demo: demo, Logger: log})
 	defer a.Close()
 
+	if cfg.DebugAddr != "" {
+		go serveDebug(ctx, cfg.DebugAddr, a.sockets, log)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err

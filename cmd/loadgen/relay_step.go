@@ -142,7 +142,7 @@ func (r *relayRun) step(ctx context.Context, s int, rate float64, profile string
 		}
 		u := cpuUse{Seconds: (c1 - c0).Seconds(), Percent: 100 * (c1 - c0).Seconds() / wall}
 		if res.Delivered > 0 {
-			u.USPerMsg = float64((c1-c0).Microseconds()) / float64(res.Delivered)
+			u.USPerMsg = float64((c1 - c0).Microseconds()) / float64(res.Delivered)
 		}
 		res.CPU[p.Name] = u
 		if p.Name != "loadgen" {

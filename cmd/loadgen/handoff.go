@@ -67,6 +67,7 @@ type handoffReport struct {
 
 	CPU       map[string]cpuUse `json:"cpu"` // µs per handoff
 	CPUPerMsg float64           `json:"cpu_us_per_handoff"`
+	Others    float64           `json:"other_processes_cpu_percent"`
 }
 
 // handoff is one visitor's request for a person.
@@ -204,6 +205,7 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rep.ConsoleDrops = int(drops.Load())
 	rep.summarise(all, len(cons), setup)
 	wall := t1.Sub(t0).Seconds()
+	rep.Others = othersPercent(ps, cpu0, cpu1, t1.Sub(t0))
 	for _, p := range ps {
 		c0, ok0 := cpu0[p.Name]
 		c1, ok1 := cpu1[p.Name]
@@ -413,7 +415,7 @@ func (r *handoffReport) print(w io.Writer) {
 	for _, name := range sortedKeys(r.CPU) {
 		fmt.Fprintf(w, " %s %.0f (%.0f%%)", name, r.CPU[name].USPerMsg, r.CPU[name].Percent)
 	}
-	fmt.Fprintf(w, "; servers total %.0f\n", r.CPUPerMsg)
+	fmt.Fprintf(w, "; servers total %.0f; other processes on the machine %.0f%% of a core\n", r.CPUPerMsg, r.Others)
 	if r.ConsoleDrops > 0 {
 		fmt.Fprintf(w, "!! %d console sockets dropped\n", r.ConsoleDrops)
 	}

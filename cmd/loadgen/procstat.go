@@ -48,8 +48,11 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / userHZ, nil
 }
 
-// cpuSample is every process's CPU time at one moment.
+// cpuSample is every process's CPU time at one moment, and under
+// machineKey the whole machine's busy time.
 type cpuSample map[string]time.Duration
+
+const machineKey = "(machine)"
 
 func sampleCPU(ps []proc) cpuSample {
 	s := cpuSample{}
@@ -58,7 +61,48 @@ func sampleCPU(ps []proc) cpuSample {
 			s[p.Name] = t
 		}
 	}
+	if t, err := machineBusy(); err == nil {
+		s[machineKey] = t
+	}
 	return s
+}
+
+// othersPercent is the CPU that processes other than ps used between two
+// samples, in percent of one core: anything else running on the machine
+// disturbs a measurement, and this says how much.
+func othersPercent(ps []proc, a, b cpuSample, wall time.Duration) float64 {
+	m0, ok0 := a[machineKey]
+	m1, ok1 := b[machineKey]
+	if !ok0 || !ok1 || wall <= 0 {
+		return 0
+	}
+	other := m1 - m0
+	for _, p := range ps {
+		other -= b[p.Name] - a[p.Name]
+	}
+	return max(0, 100*other.Seconds()/wall.Seconds())
+}
+
+// machineBusy is the time all CPUs spent not idle, from /proc/stat.
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected format")
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / 100, nil
 }
 
 // debugFigures is what /debug/baton answers (BATON_DEBUG_ADDR), and what

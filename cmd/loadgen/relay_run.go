@@ -105,6 +105,7 @@ type relayRun struct {
 	closed   atomic.Int64 // steps below this are accounted; later arrivals count as late
 	windows  []window
 
+	arrivals     atomic.Int64 // every load message received, for quiescence
 	visitorErrs  atomic.Int64
 	visitorDrops atomic.Int64
 	consoleDrops atomic.Int64
@@ -116,7 +117,7 @@ type window struct{ end atomic.Int64 } // offset from epoch, ns
 
 func newRelayRun(t relayTarget, o *relayOpts, pool, cap int) *relayRun {
 	r := &relayRun{t: t, o: o, cap: cap, epoch: time.Now(), convs: make([]*rconv, pool),
-		slots: make([]*rconv, o.conversations), windows: make([]window, len(o.steps))}
+		slots: make([]*rconv, o.conversations), windows: make([]window, o.attempts())}
 	r.lastErr.Store("")
 	return r
 }
@@ -130,7 +131,7 @@ func (r *relayRun) setup(ctx context.Context, logf func(string, ...any)) error {
 		return err
 	}
 	for i, c := range cs {
-		rd := &reader{r: r, c: c, agent: i, acc: make([]*stepAcc, len(r.o.steps))}
+		rd := &reader{r: r, c: c, agent: i, acc: make([]*stepAcc, r.o.attempts())}
 		for s := range rd.acc {
 			rd.acc[s] = &stepAcc{lat: newHist()}
 		}
@@ -205,6 +206,20 @@ func (r *relayRun) setupConv(ctx context.Context, i int, c *console) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// quiesce waits until no message has arrived for quiet (at most limit): a
+// step that overloaded the server leaves a backlog that would otherwise
+// spill into the next step.
+func (r *relayRun) quiesce(ctx context.Context, quiet, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, since := r.arrivals.Load(), time.Now()
+	for time.Since(since) < quiet && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		if n := r.arrivals.Load(); n != last {
+			last, since = n, time.Now()
+		}
+	}
 }
 
 func (r *relayRun) close() {
@@ -355,6 +370,7 @@ func (rd *reader) handle(data []byte, at time.Time) {
 	if conv == nil {
 		return
 	}
+	rd.r.arrivals.Add(1)
 	if conv.agent != rd.agent {
 		rd.mu.Lock()
 		rd.misrouted++

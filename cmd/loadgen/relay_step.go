@@ -16,6 +16,7 @@ import (
 // stepResult is one offered rate against one target.
 type stepResult struct {
 	Target        string  `json:"target"`
+	Attempt       int     `json:"attempt"` // which try this is (see --retries)
 	Rate          float64 `json:"offered_rate"`
 	Seconds       float64 `json:"seconds"`
 	Scheduled     int64   `json:"scheduled"`
@@ -40,8 +41,11 @@ type stepResult struct {
 	CPU map[string]cpuUse `json:"cpu"`
 	// CPUPerMsg is the CPU of the target's processes (nodes and Redis, not
 	// the generator) per delivered message, µs.
-	CPUPerMsg float64            `json:"cpu_us_per_msg"`
-	Nodes     map[string]nodeFig `json:"nodes,omitempty"`
+	CPUPerMsg float64 `json:"cpu_us_per_msg"`
+	// Others is the CPU every other process on the machine used meanwhile,
+	// in percent of one core: a figure taken while it is high is disturbed.
+	Others float64            `json:"other_processes_cpu_percent"`
+	Nodes  map[string]nodeFig `json:"nodes,omitempty"`
 
 	VisitorErrors int64  `json:"visitor_errors"`
 	ConsoleErrors int64  `json:"console_errors"`
@@ -134,6 +138,7 @@ func (r *relayRun) step(ctx context.Context, s int, rate float64, profile string
 	res.P50, res.P99, res.P999, res.Max = ms(all.quantile(0.5)), ms(all.quantile(0.99)), ms(all.quantile(0.999)), ms(time.Duration(all.max))
 	res.SendLagP99, res.SendLagMax = ms(lag.quantile(0.99)), ms(time.Duration(lag.max))
 	wall := t1.Sub(t0).Seconds()
+	res.Others = othersPercent(ps, cpu0, cpu1, t1.Sub(t0))
 	for _, p := range ps {
 		c0, ok0 := cpu0[p.Name]
 		c1, ok1 := cpu1[p.Name]

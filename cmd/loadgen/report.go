@@ -57,16 +57,20 @@ func div(a, b float64) float64 {
 }
 
 func stepHeader() string {
-	return fmt.Sprintf("%-8s %7s %7s %7s %6s %6s %4s %5s %7s %7s %7s %7s %6s  %s",
+	return fmt.Sprintf("%-10s %7s %7s %7s %6s %6s %4s %5s %7s %7s %7s %7s %6s %6s  %s",
 		"target", "offered", "sent/s", "deliv/s", "lost", "unsent", "dup", "reord",
-		"p50ms", "p99ms", "p99.9ms", "maxms", "lag99", "cpu µs/msg (node a, node b, redis = total; loadgen)")
+		"p50ms", "p99ms", "p99.9ms", "maxms", "lag99", "other%", "cpu µs/msg (node a, node b, redis = total; loadgen)")
 }
 
 // line is the step as one row of the progress table.
 func (s *stepResult) line() string {
-	return fmt.Sprintf("%-8s %7.0f %7.0f %7.0f %6d %6d %4d %5d %7.2f %7.2f %7.2f %7.1f %6.2f  %s%s",
-		s.Target, s.Rate, s.SentRate, s.DeliveredRate, s.Lost, s.Unsent, s.Dups, s.Reordered,
-		s.P50, s.P99, s.P999, s.Max, s.SendLagP99, s.cpuText(), s.problems())
+	target := s.Target
+	if s.Attempt > 1 {
+		target += fmt.Sprintf("#%d", s.Attempt)
+	}
+	return fmt.Sprintf("%-10s %7.0f %7.0f %7.0f %6d %6d %4d %5d %7.2f %7.2f %7.2f %7.1f %6.2f %6.0f  %s%s",
+		target, s.Rate, s.SentRate, s.DeliveredRate, s.Lost, s.Unsent, s.Dups, s.Reordered,
+		s.P50, s.P99, s.P999, s.Max, s.SendLagP99, s.Others, s.cpuText(), s.problems())
 }
 
 func (s *stepResult) cpuText() string {
@@ -105,6 +109,9 @@ func (s *stepResult) problems() string {
 	if s.LastError != "" {
 		out += " last: " + s.LastError
 	}
+	if strings.Contains(s.LastError, "rate_limited") {
+		out += " (turn the servers' visitor limits off: BATON_VISITOR_RATE_LIMIT=0, and BATON_VISITOR_FRAME_LIMIT=0 where it exists)"
+	}
 	return out
 }
 
@@ -121,15 +128,15 @@ func (r *relayReport) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: %d conversations, %d agents, %.0f s steps, %d-character messages; %d CPUs (%s), load at start %s\n",
 		r.Mode, r.Conversations, r.Agents, r.StepSeconds, r.Size, r.Machine.CPUs, r.Machine.Model, r.Machine.Load1)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\toffered/s\tsent/s\tdelivered/s\tlost\tunsent\tdup\treordered\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tsend lag p99\tCPU µs/msg\tvs baseline p99 / CPU\t")
+	fmt.Fprintln(tw, "target\toffered/s\tsent/s\tdelivered/s\tlost\tunsent\tdup\treordered\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tsend lag p99\tCPU µs/msg\tvs baseline p99 / CPU\tothers' CPU %\t")
 	for _, s := range r.Steps {
 		vs := ""
 		if s.Ratio != nil {
 			vs = fmt.Sprintf("%.1f× / %.1f×", s.Ratio.P99, s.Ratio.CPUPerMsg)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.1f\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.1f\t%s\t%.0f\t\n",
 			s.Target, s.Rate, s.SentRate, s.DeliveredRate, s.Lost, s.Unsent, s.Dups, s.Reordered,
-			s.P50, s.P99, s.P999, s.Max, s.SendLagP99, s.CPUPerMsg, vs)
+			s.P50, s.P99, s.P999, s.Max, s.SendLagP99, s.CPUPerMsg, vs, s.Others)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\nCPU per delivered message, µs (share of one core):")

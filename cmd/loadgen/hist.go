@@ -78,6 +78,9 @@ func (h *hist) quantile(q float64) time.Duration {
 	for i, c := range h.counts {
 		seen += c
 		if seen >= rank {
+			if i == histBuckets-1 {
+				return time.Duration(h.max) // beyond the range: the largest is all we know
+			}
 			return time.Duration(min(histValue(i), h.max))
 		}
 	}

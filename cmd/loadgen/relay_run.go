@@ -130,6 +130,12 @@ func (r *relayRun) setup(ctx context.Context, logf func(string, ...any)) error {
 	if err != nil {
 		return err
 	}
+	// Every conversation exists before the readers start: they look them
+	// up by index, and the network is no synchronisation the race detector
+	// knows of.
+	for i := range r.convs {
+		r.convs[i] = &rconv{idx: i, agent: i % len(cs), warm: make(chan int64, 1), budget: math.MaxInt64}
+	}
 	for i, c := range cs {
 		rd := &reader{r: r, c: c, agent: i, acc: make([]*stepAcc, r.o.attempts())}
 		for s := range rd.acc {
@@ -174,13 +180,12 @@ func (r *relayRun) setup(ctx context.Context, logf func(string, ...any)) error {
 }
 
 func (r *relayRun) setupConv(ctx context.Context, i int, c *console) error {
-	agent := i % len(r.readers)
-	id, v, err := r.t.open(ctx, agent, c)
+	conv := r.convs[i]
+	id, v, err := r.t.open(ctx, conv.agent, c)
 	if err != nil {
 		return err
 	}
-	conv := &rconv{idx: i, id: id, agent: agent, visitor: v, warm: make(chan int64, 1), budget: math.MaxInt64}
-	r.convs[i] = conv
+	conv.id, conv.visitor = id, v
 	go func() {
 		_ = discardLoop(v, func(data []byte) {
 			r.visitorErrs.Add(1)
@@ -224,7 +229,7 @@ func (r *relayRun) quiesce(ctx context.Context, quiet, limit time.Duration) {
 
 func (r *relayRun) close() {
 	for _, c := range r.convs {
-		if c != nil {
+		if c != nil && c.visitor != nil {
 			_ = c.visitor.Close()
 		}
 	}
@@ -367,9 +372,6 @@ func (rd *reader) handle(data []byte, at time.Time) {
 		return
 	}
 	conv := rd.r.convs[idx]
-	if conv == nil {
-		return
-	}
 	rd.r.arrivals.Add(1)
 	if conv.agent != rd.agent {
 		rd.mu.Lock()

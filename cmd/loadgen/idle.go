@@ -48,20 +48,29 @@ type idlePoint struct {
 	SlopeRSS      float64 `json:"rss_slope_bytes,omitempty"` // against the previous point
 	SlopeGor      float64 `json:"goroutines_slope,omitempty"`
 	Failed        int     `json:"connect_failures"`
+	Dropped       int     `json:"dropped_so_far"`
 	ConnectSecs   float64 `json:"connect_seconds"`
 }
 
+// dropMark is the drop count at a moment of the hold.
+type dropMark struct {
+	Seconds float64 `json:"seconds"`
+	Dropped int     `json:"dropped"`
+}
+
 type idleReport struct {
-	Mode        string       `json:"mode"`
-	Args        []string     `json:"args"`
-	Machine     machine      `json:"machine"`
-	Started     time.Time    `json:"started"`
-	Empty       debugFigures `json:"empty"`
-	Points      []idlePoint  `json:"points"`
-	HoldSeconds float64      `json:"hold_seconds"`
-	Drops       int          `json:"drops_during_hold"`
-	AfterHold   debugFigures `json:"after_hold"`
-	Workers     int          `json:"generator_processes"`
+	Mode        string         `json:"mode"`
+	Args        []string       `json:"args"`
+	Machine     machine        `json:"machine"`
+	Started     time.Time      `json:"started"`
+	Empty       debugFigures   `json:"empty"`
+	Points      []idlePoint    `json:"points"`
+	HoldSeconds float64        `json:"hold_seconds"`
+	Drops       int            `json:"drops_during_hold"`
+	DropReasons map[string]int `json:"drop_reasons,omitempty"`
+	DropsAt     []dropMark     `json:"drops_at,omitempty"`
+	AfterHold   debugFigures   `json:"after_hold"`
+	Workers     int            `json:"generator_processes"`
 }
 
 func parseIdleFlags(args []string, stderr io.Writer) (*idleOpts, error) {
@@ -143,16 +152,23 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		secs := time.Since(start).Seconds()
-		logf("%d sockets open (%d failed) in %.1f s; settling %v", st.Open, st.Failed, secs, o.settle)
+		logf("%d sockets open (%d failed%s) in %.1f s; settling %v", st.Open, st.Failed, ifErr(st.LastErr), secs, o.settle)
 		if err := sleepCtx(ctx, o.settle); err != nil {
 			return err
+		}
+		// Sockets may have dropped while settling: count what is open now.
+		if st, err = askAll(workers, func(int) string { return "status" }); err != nil {
+			return err
+		}
+		if st.Dropped > 0 {
+			logf("  !! %d sockets dropped so far %v", st.Dropped, st.Reasons)
 		}
 		f, err := readDebug(ctx, o.dbg, true)
 		if err != nil {
 			return err
 		}
 		p := idlePoint{Sockets: st.Open, ServerSockets: f.Sockets, RSS: f.RSS, HeapInuse: f.HeapInuse,
-			StackInuse: f.StackInuse, Goroutines: f.Goroutines, Failed: st.Failed, ConnectSecs: secs}
+			StackInuse: f.StackInuse, Goroutines: f.Goroutines, Failed: st.Failed, Dropped: st.Dropped, ConnectSecs: secs}
 		if st.Open > 0 {
 			k := float64(st.Open)
 			p.RSSPerSocket = float64(f.RSS-empty.RSS) / k
@@ -182,8 +198,9 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		rep.Drops = st.Dropped
-		logf("  %6.1f s: %d open, %d dropped", time.Since(holdStart).Seconds(), st.Open, st.Dropped)
+		rep.Drops, rep.DropReasons = st.Dropped, st.Reasons
+		rep.DropsAt = append(rep.DropsAt, dropMark{time.Since(holdStart).Seconds(), st.Dropped})
+		logf("  %6.1f s: %d open, %d dropped %v", time.Since(holdStart).Seconds(), st.Open, st.Dropped, st.Reasons)
 	}
 	rep.HoldSeconds = time.Since(holdStart).Seconds()
 	if f, err := readDebug(ctx, o.dbg, true); err == nil {
@@ -209,18 +226,18 @@ func (r *idleReport) print(w io.Writer) {
 		r.Machine.CPUs, r.Machine.Model, r.Machine.Load1, r.Workers)
 	fmt.Fprintf(w, "empty server: RSS %.1f MB, heap %.1f MB, %d goroutines\n", mb(r.Empty.RSS), mb(r.Empty.HeapInuse), r.Empty.Goroutines)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "sockets\tserver sockets\tRSS MB\tRSS KB/socket\tslope KB/socket\theap KB/socket\tstack KB/socket\tgoroutines\tgoroutines/socket\tfailed\tconnect s\t")
+	fmt.Fprintln(tw, "sockets\tserver sockets\tRSS MB\tRSS KB/socket\tslope KB/socket\theap KB/socket\tstack KB/socket\tgoroutines\tgoroutines/socket\tfailed\tdropped\tconnect s\t")
 	for i, p := range r.Points {
 		slope := "-"
 		if i > 0 {
 			slope = fmt.Sprintf("%.2f", p.SlopeRSS/1024)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.2f\t%s\t%.2f\t%.2f\t%d\t%.2f\t%d\t%.1f\t\n", p.Sockets, p.ServerSockets, mb(p.RSS),
-			p.RSSPerSocket/1024, slope, p.HeapPerSocket/1024, p.StackPerSock/1024, p.Goroutines, p.GorPerSocket, p.Failed, p.ConnectSecs)
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.2f\t%s\t%.2f\t%.2f\t%d\t%.2f\t%d\t%d\t%.1f\t\n", p.Sockets, p.ServerSockets, mb(p.RSS),
+			p.RSSPerSocket/1024, slope, p.HeapPerSocket/1024, p.StackPerSock/1024, p.Goroutines, p.GorPerSocket, p.Failed, p.Dropped, p.ConnectSecs)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "held %.0f s: %d sockets dropped; server after the hold: %d sockets, RSS %.1f MB, %d goroutines\n",
-		r.HoldSeconds, r.Drops, r.AfterHold.Sockets, mb(r.AfterHold.RSS), r.AfterHold.Goroutines)
+	fmt.Fprintf(w, "held %.0f s: %d sockets dropped %v; server after the hold: %d sockets, RSS %.1f MB, %d goroutines\n",
+		r.HoldSeconds, r.Drops, r.DropReasons, r.AfterHold.Sockets, mb(r.AfterHold.RSS), r.AfterHold.Goroutines)
 }
 
 // idleWorker is a child process holding sockets, driven over its stdin and
@@ -232,10 +249,12 @@ type idleWorker struct {
 }
 
 type workerStatus struct {
-	Open    int    `json:"open"`
-	Failed  int    `json:"failed"`
-	Dropped int    `json:"dropped"`
-	Err     string `json:"err,omitempty"`
+	Open    int            `json:"open"`
+	Failed  int            `json:"failed"`
+	Dropped int            `json:"dropped"`
+	Reasons map[string]int `json:"drop_reasons,omitempty"`
+	LastErr string         `json:"last_connect_error,omitempty"`
+	Err     string         `json:"err,omitempty"`
 }
 
 func startIdleWorker(o *idleOpts, key string, ramp float64, stderr io.Writer) (*idleWorker, error) {
@@ -302,6 +321,15 @@ func askAll(ws []*idleWorker, line func(i int) string) (workerStatus, error) {
 		sum.Open += a.st.Open
 		sum.Failed += a.st.Failed
 		sum.Dropped += a.st.Dropped
+		for k, v := range a.st.Reasons {
+			if sum.Reasons == nil {
+				sum.Reasons = map[string]int{}
+			}
+			sum.Reasons[k] += v
+		}
+		if a.st.LastErr != "" {
+			sum.LastErr = a.st.LastErr
+		}
 	}
 	return sum, first
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func runIdleWorker(ctx context.Context, args []string, stdin io.Reader, stdout i
 	if err != nil {
 		return enc.Encode(workerStatus{Err: err.Error()})
 	}
-	h := &holder{d: d, url: *url, key: *key, limit: rate.NewLimiter(rate.Limit(*ramp), max(1, int(*ramp/50)))}
+	h := &holder{d: d, url: *url, key: *key, reasons: map[string]int{}, limit: rate.NewLimiter(rate.Limit(*ramp), max(1, int(*ramp/50)))}
 	defer h.closeAll()
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
@@ -82,6 +83,7 @@ type holder struct {
 	conns   []*websocket.Conn
 	failed  int
 	lastErr string
+	reasons map[string]int // why sockets dropped
 	dropped atomic.Int64
 	closing atomic.Bool
 }
@@ -90,7 +92,11 @@ func (h *holder) status() workerStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	drops := int(h.dropped.Load())
-	return workerStatus{Open: len(h.conns) - drops, Failed: h.failed, Dropped: drops}
+	reasons := map[string]int{}
+	for k, v := range h.reasons {
+		reasons[k] = v
+	}
+	return workerStatus{Open: len(h.conns) - drops, Failed: h.failed, Dropped: drops, Reasons: reasons, LastErr: h.lastErr}
 }
 
 // connectTo opens sockets at the ramp rate until n are held (failures are
@@ -129,9 +135,13 @@ func (h *holder) connectOne(ctx context.Context) {
 			h.conns = append(h.conns, c)
 			h.mu.Unlock()
 			go func() {
-				_ = discardLoop(c, nil)
+				err := discardLoop(c, nil)
+				_ = c.Close()
 				if !h.closing.Load() {
 					h.dropped.Add(1)
+					h.mu.Lock()
+					h.reasons[dropReason(err)]++
+					h.mu.Unlock()
 				}
 			}()
 			return
@@ -142,6 +152,21 @@ func (h *holder) connectOne(ctx context.Context) {
 	h.failed++
 	h.lastErr = err.Error()
 	h.mu.Unlock()
+}
+
+// dropReason names why a held socket ended: the server's close code, or
+// the connection simply ending (EOF: closed without a close frame).
+func dropReason(err error) string {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		return fmt.Sprintf("close %d", ce.Code)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "eof (no close frame)"
+	case err == nil:
+		return "unknown"
+	}
+	return err.Error()
 }
 
 func (h *holder) helloSocket(ctx context.Context) (*websocket.Conn, error) {

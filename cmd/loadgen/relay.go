@@ -203,7 +203,6 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 	}
 
 	logf("%s", stepHeader())
-	k := 0 // every attempt has its own accounting
 	for _, rate := range o.steps {
 		for _, r := range runs {
 			var best *stepResult
@@ -212,8 +211,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 				if err := sleepCtx(ctx, o.settle); err != nil {
 					return err
 				}
-				res := r.step(ctx, k, rate, o.profilePath(r.t.name(), rate, try+1))
-				k++
+				res := r.step(ctx, rate, o.profilePath(r.t.name(), rate, try+1))
 				res.Attempt = try + 1
 				logf("%s", res.line())
 				if best == nil || res.Others < best.Others {

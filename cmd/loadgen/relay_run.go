@@ -104,6 +104,7 @@ type relayRun struct {
 	readers  []*reader
 	closed   atomic.Int64 // steps below this are accounted; later arrivals count as late
 	windows  []window
+	nextStep int // the accounting slot of the next step (o.attempts() in all)
 
 	arrivals     atomic.Int64 // every load message received, for quiescence
 	visitorErrs  atomic.Int64

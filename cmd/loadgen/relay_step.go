@@ -75,9 +75,12 @@ type pacerAcc struct {
 }
 
 // step offers rate msg/s for the step duration, waits for the stragglers
-// and accounts for every message.
-func (r *relayRun) step(ctx context.Context, s int, rate float64, profile string) *stepResult {
+// and accounts for every message. Every call (retries too) has its own
+// accounting slot s, which the messages carry.
+func (r *relayRun) step(ctx context.Context, rate float64, profile string) *stepResult {
 	o := r.o
+	s := r.nextStep
+	r.nextStep++
 	ps := append(r.t.procs(), proc{Name: "loadgen", PID: os.Getpid()})
 	errs0, drops0 := r.errorCounts()
 	// Start a moment ahead so every sender is waiting when the step begins.

@@ -207,12 +207,15 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 		for _, r := range runs {
 			var best *stepResult
 			for try := 0; try <= o.retries && ctx.Err() == nil; try++ {
-				r.quiesce(ctx, 2*time.Second, 2*time.Minute)
+				if r.backlog {
+					r.quiesce(ctx, 2*time.Second, 2*time.Minute)
+				}
 				if err := sleepCtx(ctx, o.settle); err != nil {
 					return err
 				}
 				res := r.step(ctx, rate, o.profilePath(r.t.name(), rate, try+1))
 				res.Attempt = try + 1
+				r.backlog = res.Lost > 0 || res.Unsent > 0
 				logf("%s", res.line())
 				if best == nil || res.Others < best.Others {
 					best = res

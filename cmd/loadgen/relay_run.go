@@ -104,7 +104,8 @@ type relayRun struct {
 	readers  []*reader
 	closed   atomic.Int64 // steps below this are accounted; later arrivals count as late
 	windows  []window
-	nextStep int // the accounting slot of the next step (o.attempts() in all)
+	nextStep int  // the accounting slot of the next step (o.attempts() in all)
+	backlog  bool // the last step left messages in flight: wait for quiet first
 
 	arrivals     atomic.Int64 // every load message received, for quiescence
 	visitorErrs  atomic.Int64

@@ -60,12 +60,14 @@ func TestSmoke(t *testing.T) {
 	out := filepath.Join(dir, "relay.json")
 	runTool(t, ctx, "relay", "--a", a.url, "--b", bnode.url, "--debug-a", a.debug, "--debug-b", bnode.debug,
 		"--baton-bin", bin, "--redis", b.URL, "--prefix", prefix, "--src", "none",
-		"--conversations", "10", "--agents", "2", "--steps", "300", "--step-duration", "1s",
-		"--settle", "0s", "--grace", "3s", "--transcript-cap", "30", "--with-baseline", "--json", out)
+		"--conversations", "10", "--agents", "2", "--steps", "600", "--step-duration", "500ms",
+		"--settle", "0s", "--grace", "3s", "--transcript-cap", "30", "--with-baseline", "--json", out,
+		"--retries", "1", "--max-others", "-1") // every step counts as disturbed: each runs twice
 	var rel relayReport
 	readJSON(t, out, &rel)
 	require.Len(t, rel.Steps, 2)
 	for _, s := range rel.Steps {
+		require.Positive(t, s.Attempt)
 		require.EqualValues(t, 300, s.Scheduled, "%s", s.Target)
 		require.Equal(t, s.Scheduled, s.Sent, "%s: every message sent", s.Target)
 		require.Equal(t, s.Sent, s.Delivered, "%s: every message delivered", s.Target)

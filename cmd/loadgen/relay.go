@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,8 @@ type relayOpts struct {
 	grace         time.Duration
 	size          int
 	senders       int
+	batchWindow   time.Duration
+	cpuProfile    string
 	transcriptCap int
 
 	retries   int
@@ -60,6 +63,9 @@ func parseRelayFlags(args []string, stderr io.Writer, baselineOnly bool) (*relay
 	fs.DurationVar(&o.grace, "grace", 5*time.Second, "how long after a step a message may still arrive; later it counts as lost")
 	fs.IntVar(&o.size, "size", 100, "message text length in characters")
 	fs.IntVar(&o.senders, "senders", 2, "sender goroutines (each paces its share of the schedule)")
+	fs.DurationVar(&o.batchWindow, "batch-window", 0,
+		"a sender wakes at most this often and then sends everything due, late by up to this much (0: one wake per message); saves a little generator CPU at high rates")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile here")
 	fs.IntVar(&o.transcriptCap, "transcript-cap", 5000, "Baton's entries per conversation: a conversation is replaced before it fills (0: no cap)")
 	fs.IntVar(&o.retries, "retries", 0, "repeat a step disturbed by other processes (see --max-others) up to this many times, keeping the least disturbed")
 	fs.Float64Var(&o.maxOthers, "max-others", 25, "CPU other processes may use during a step, % of one core, before it counts as disturbed")
@@ -139,6 +145,13 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 		return err
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	rep := &relayReport{Mode: "relay", Machine: describeMachine(), Started: time.Now().UTC(),
 		Conversations: o.conversations, Agents: o.agents, StepSeconds: o.stepDur.Seconds(), Size: o.size,
 		Args: append([]string{"loadgen", map[bool]string{true: "baseline", false: "relay"}[baselineOnly]}, args...)}
@@ -247,6 +260,18 @@ func (o *relayOpts) profilePath(target string, rate float64, try int) string {
 		return ""
 	}
 	return filepath.Join(o.profileDir, fmt.Sprintf("%%s-%d-try%d.pprof", int(rate), try))
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

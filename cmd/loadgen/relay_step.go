@@ -188,13 +188,19 @@ func (r *relayRun) pace(ctx context.Context, p, s int, rate float64, start, end 
 	o := r.o
 	giveUp := end.Add(o.grace)
 	buf := make([]byte, 0, o.size+128)
+	var woke time.Time
 	for i := int64(p); ; i += int64(o.senders) {
 		due := start.Add(time.Duration(float64(i) * 1e9 / rate))
 		if !due.Before(end) {
 			return
 		}
 		acc.scheduled++
-		clk.sleepUntil(due)
+		// Never early; at most one wake per batch window, after which
+		// everything due goes out at once.
+		if wake := maxTime(due, woke.Add(o.batchWindow)); time.Now().Before(due) {
+			clk.sleepUntil(wake)
+			woke = time.Now()
+		}
 		now := time.Now()
 		if now.After(giveUp) || ctx.Err() != nil {
 			acc.unsent++
@@ -222,6 +228,13 @@ func (r *relayRun) pace(ctx context.Context, p, s int, rate float64, start, end 
 		acc.lag.record(now.Sub(due))
 		acc.last = time.Now()
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // rotate gives slot the next unused conversation of the pool: its current

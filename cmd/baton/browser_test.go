@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+)
+
+// spyAlerts records the console's desktop notifications and sounds: a
+// headless browser shows neither, so the test watches the calls.
+const spyAlerts = `
+window.__notes = [];
+window.Notification = class {
+  constructor(title, opts) { window.__notes.push({title: title, body: (opts && opts.body) || ""}); }
+  close() {}
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+window.__beeps = 0;
+(() => {
+  const C = window.AudioContext;
+  if (!C) return;
+  const make = C.prototype.createOscillator;
+  C.prototype.createOscillator = function () { window.__beeps++; return make.call(this); };
+})();
+`
+
+func signIdentity(t *testing.T, secret, sub, email string) string {
+	t.Helper()
+	claims := jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}
+	if email != "" {
+		claims["email"] = email
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+	require.NoError(t, err)
+	return s
+}
+
+// signIn logs into the console through its form.
+func signIn(p *page, base, email, password string) {
+	p.t.Helper()
+	p.navigate(base + "/console/")
+	p.typeInto("the email field", `document.querySelector("#login-email")`, email)
+	p.typeInto("the password field", `document.querySelector("#login-password")`, password+"\r")
+	p.wait("the console to go live", `document.querySelector("#conn").dataset.state === "live"`)
+}
+
+type shownLine struct {
+	Seq  int64  `json:"seq"`
+	Role string `json:"role"`
+	Text string `json:"text"`
+}
+
+// shown lists the transcript lines a page shows, top to bottom.
+func shown(p *page, root string) []shownLine {
+	p.t.Helper()
+	return eval[[]shownLine](p, `Array.from(`+root+`.querySelectorAll("[data-seq]")).map(n => ({
+		seq: Number(n.dataset.seq), role: n.dataset.role, text: n.querySelector(".text").textContent }))`)
+}
+
+// requireSameTranscript checks that a page shows exactly the stored
+// transcript: every line once, in seq order, with its text.
+func requireSameTranscript(t *testing.T, p *page, root string, ref []map[string]any) {
+	t.Helper()
+	p.wait(fmt.Sprintf("%d transcript lines", len(ref)), root+`.querySelectorAll("[data-seq]").length >= `+fmt.Sprint(len(ref)))
+	got := shown(p, root)
+	require.Len(t, got, len(ref), "%s shows %v", p.name, got)
+	for i, m := range ref {
+		require.EqualValues(t, i+1, got[i].Seq, "%s: line %d", p.name, i)
+		require.EqualValues(t, num(m["seq"]), got[i].Seq)
+		require.Equal(t, m["role"], got[i].Role)
+		require.Equal(t, m["text"], got[i].Text)
+	}
+	require.Zero(t, eval[int](p, root+`.querySelectorAll(".pending").length`), "%s: lines still pending", p.name)
+}
+
+func widgetConversation(p *page, key string) string {
+	p.t.Helper()
+	return eval[string](p, `(JSON.parse(localStorage.getItem("baton:`+key+`")) || {}).conversation_id`)
+}
+
+const (
+	pane     = `document.querySelector(".pane")`
+	paneText = pane + `.querySelector(".transcript").textContent`
+)
+
+// TestBrowserVisitorAndAgentCompleteTheFlow: a visitor and an agent, each
+// in a browser of their own, go through the whole handoff through the pages
+// alone.
+func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
+	browser(t)
+	start := time.Now()
+	e := newEnv(t)
+	s := e.shop("Flow Shop")
+	code, _ := e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
+	require.Equal(t, 200, code)
+	e.addAgent(s, "anna@flow.example", "Anna")
+	// A signed-in shopper without an email address on file: the widget
+	// knows their profile id but must still ask for an address.
+	identity := signIdentity(t, s.m.IdentitySecret, "cust-42", "")
+	shop := shopPage(t, e.srv.URL, s.m.WidgetKey, `data-identity="`+identity+`"`)
+
+	agent := newPage(t, "agent", spyAlerts)
+	signIn(agent, e.srv.URL, "anna@flow.example", "agent-password")
+	agent.wait("the empty queue", `document.querySelector("#queue .empty")`)
+
+	visitor := newPage(t, "visitor")
+	visitor.navigate(shop.URL)
+	launcher := inWidget(".launcher")
+	visitor.wait("the launcher", launcher+`.getAttribute("aria-label") === "Open chat"`)
+	require.Equal(t, "rgb(255, 255, 255)", eval[string](visitor, `getComputedStyle(`+launcher+`).color`),
+		"the shop's button styles reached the widget")
+	require.Equal(t, "log", eval[string](visitor, inWidget(".log")+`.getAttribute("role")`))
+	visitor.click("the launcher", launcher)
+	visitor.wait("the composer to have the focus", widgetRoot+`.activeElement === `+inWidget("textarea"))
+	require.Equal(t, "Type your message", eval[string](visitor, inWidget("textarea")+`.getAttribute("aria-label")`))
+
+	visitor.keys("How long does shipping take?\r")
+	visitor.wait("the assistant's answer", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=assistant] .text")).some(n => n.textContent.includes("Shipping takes 2 working days."))`)
+
+	visitor.click("talk to a person", byText(widgetRoot, "button", "Talk to a person"))
+	visitor.click("yes", byText(widgetRoot, ".offer button", "Yes, connect me"))
+	visitor.typeInto("the email field", inWidget("input[type=email]"), "not an address\r")
+	visitor.wait("the inline email error", inWidget("#baton-email-error")+`.hidden === false && `+
+		inWidget("#baton-email")+`.getAttribute("aria-invalid") === "true" && `+inWidget("#baton-email-error")+`.textContent.includes("does not look like")`)
+	visitor.clearField("the email field", inWidget("input[type=email]"))
+	visitor.keys("visitor@example.com\r")
+	visitor.wait("the queue position", inWidget(".status")+`.textContent.includes("You are number 1 in the queue.")`)
+	visitor.wait("the team's notice", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=system] .text")).some(n => n.textContent.includes("Someone will join"))`)
+
+	// The agent hears of it: the queue, the wait, a badge, a notification
+	// and a sound.
+	agent.wait("the handoff in the queue", `document.querySelector("#queue .queue-item .name").textContent === "visitor@example.com"`)
+	agent.wait("the waiting time", `/^waiting \d+s$/.test(document.querySelector("#queue .wait").textContent)`)
+	agent.wait("the badge", `document.querySelector("#queue-badge").textContent === "1" && document.title.startsWith("(1)")`)
+	agent.wait("one desktop notification", `window.__notes.length === 1 && window.__notes[0].body.includes("visitor@example.com")`)
+	agent.wait("a sound", `window.__beeps > 0`)
+
+	agent.click("claim", byText("document", "#queue button", "Claim"))
+	agent.wait("the whole transcript, the assistant's part too", paneText+`.includes("Shipping takes 2 working days.") && `+paneText+`.includes("How long does shipping take?")`)
+	agent.wait("the visitor's email and profile id", pane+`.querySelector(".facts").textContent.includes("visitor@example.com") && `+pane+`.querySelector(".facts").textContent.includes("cust-42")`)
+	agent.wait("the queue to empty", `document.querySelector("#queue .empty") && document.querySelector("#queue-badge").hidden`)
+	visitor.wait("the agent to join", inWidget(".status")+`.textContent === "You are chatting with Anna."`)
+
+	// Live both ways, with typing indicators.
+	agent.typeInto("the reply box", pane+`.querySelector("textarea")`, "Hi, Anna here. Let me check.")
+	visitor.wait("the agent typing", inWidget(".typing")+`.textContent === "Anna is typing…"`)
+	agent.keys("\r")
+	visitor.wait("the agent's message", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=agent]")).some(n => n.querySelector(".who").textContent === "Anna" && n.querySelector(".text").textContent === "Hi, Anna here. Let me check.")`)
+	visitor.typeInto("the composer", inWidget("textarea"), "Thanks Anna")
+	agent.wait("the visitor typing", pane+`.querySelector(".typing").textContent === "The visitor is typing…"`)
+	visitor.keys("\r")
+	agent.wait("the visitor's message", `Array.from(`+pane+`.querySelectorAll("[data-role=visitor] .text")).some(n => n.textContent === "Thanks Anna")`)
+
+	convID := widgetConversation(visitor, s.m.WidgetKey)
+	require.NotEmpty(t, convID)
+	ref := e.transcript(s.adminToken, convID)
+	roles := []string{}
+	for _, m := range ref {
+		roles = append(roles, m["role"].(string))
+	}
+	require.Equal(t, "visitor,assistant,system,system,agent,visitor", strings.Join(roles, ","))
+	requireSameTranscript(t, visitor, widgetRoot, ref)
+	requireSameTranscript(t, agent, pane, ref)
+
+	updateScreenshot(t, "widget.png", visitor.shot(inWidget(".panel"), 8, 1))
+	updateScreenshot(t, "console.png", agent.shot(`document.documentElement`, 0, 0.75))
+	t.Logf("visitor and agent went through the flow in %s", time.Since(start).Round(time.Millisecond))
+}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -277,6 +278,17 @@ func (p *page) keys(text string) {
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.KeyEvent(text)); err != nil {
 		p.fatalf("typing %q: %v", text, err)
+	}
+}
+
+// insertText puts text into the focused field the way a paste or an input
+// method does: one input event, however long the text.
+func (p *page) insertText(text string) {
+	p.t.Helper()
+	ctx, cancel := p.timeout(waitFor)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text}); err != nil {
+		p.fatalf("inserting text: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,131 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	updateScreenshot(t, "widget.png", visitor.shot(inWidget(".panel"), 8, 1))
 	updateScreenshot(t, "console.png", agent.shot(`document.documentElement`, 0, 0.75))
 	t.Logf("visitor and agent went through the flow in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// postAsAgent writes agent messages over REST from another goroutine, so it
+// reports errors instead of failing the test itself.
+func (e *env) postAsAgent(token, convID string, texts ...string) error {
+	for i, text := range texts {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/agent/conversations/"+convID+"/messages",
+			strings.NewReader(fmt.Sprintf(`{"client_id":"bg-%d-%d","text":%s}`, time.Now().UnixNano(), i, jsq(text))))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != 201 {
+			return fmt.Errorf("posting %q: status %d", text, res.StatusCode)
+		}
+	}
+	return nil
+}
+
+// handOff takes an open widget from a question to the queue.
+func handOff(p *page, email string) {
+	p.t.Helper()
+	p.typeInto("the composer", inWidget("textarea"), "I want to talk to a human please\r")
+	p.click("yes", byText(widgetRoot, ".offer button", "Yes, connect me"))
+	p.typeInto("the email field", inWidget("input[type=email]"), email+"\r")
+	p.wait("the queue", inWidget(".status")+`.textContent.includes("in the queue")`)
+}
+
+// TestBrowserVisitorReloadLosesNoLine: the visitor reloads the page while
+// the agent writes, then the network drops under both; the widget shows
+// every line exactly once, in seq order, each time.
+func TestBrowserVisitorReloadLosesNoLine(t *testing.T) {
+	browser(t)
+	e := newEnv(t)
+	s := e.shop("Reload Shop")
+	code, _ := e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
+	require.Equal(t, 200, code)
+	agentToken := e.addAgent(s, "ben@reload.example", "Ben")
+	proxy := newCutProxy(t, e.srv.URL)
+	shop := shopPage(t, proxy.URL(), s.m.WidgetKey, "")
+
+	visitor := newPage(t, "visitor")
+	visitor.navigate(shop.URL)
+	visitor.click("the launcher", inWidget(".launcher"))
+	for _, q := range []string{"How long does shipping take?", "How do I return an item?"} {
+		visitor.typeInto("the composer", inWidget("textarea"), q+"\r")
+	}
+	visitor.wait("both answers", widgetRoot+`.querySelectorAll("[data-role=assistant]").length === 2`)
+	handOff(visitor, "reload@example.com")
+	convID := widgetConversation(visitor, s.m.WidgetKey)
+	code, body := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
+	require.Equal(t, 200, code, "%v", body)
+	visitor.wait("the agent", inWidget(".status")+`.textContent === "You are chatting with Ben."`)
+
+	// Reload while the agent is writing.
+	posted := make(chan error, 1)
+	go func() { posted <- e.postAsAgent(agentToken, convID, "one moment", "checking your order", "found it") }()
+	visitor.reload()
+	require.NoError(t, <-posted)
+	visitor.wait("the panel to stay open", inWidget(".panel")+`.hidden === false`)
+	requireSameTranscript(t, visitor, widgetRoot, e.transcript(agentToken, convID))
+	visitor.wait("the agent again", inWidget(".status")+`.textContent === "You are chatting with Ben."`)
+
+	// The network drops; the agent writes while the widget is away and the
+	// visitor types before the widget has noticed.
+	proxy.cut()
+	require.NoError(t, e.postAsAgent(agentToken, convID, "are you still there?", "I will wait"))
+	visitor.typeInto("the composer", inWidget("textarea"), "yes, back now\r")
+	visitor.wait("the visitor's line, acknowledged", `Array.from(`+widgetRoot+`.querySelectorAll("[data-seq][data-role=visitor] .text")).some(n => n.textContent === "yes, back now")`)
+	requireSameTranscript(t, visitor, widgetRoot, e.transcript(agentToken, convID))
+
+	// And once more after all that, a plain reload.
+	visitor.reload()
+	requireSameTranscript(t, visitor, widgetRoot, e.transcript(agentToken, convID))
+}
+
+// TestBrowserConsoleResyncsAfterDrop: the console's socket drops; what
+// happened meanwhile (visitor lines, a new handoff) shows once it is back.
+func TestBrowserConsoleResyncsAfterDrop(t *testing.T) {
+	browser(t)
+	e := newEnv(t)
+	s := e.shop("Resync Shop")
+	e.addAgent(s, "cas@resync.example", "Cas")
+	proxy := newCutProxy(t, e.srv.URL)
+
+	agent := newPage(t, "agent", spyAlerts)
+	signIn(agent, proxy.URL(), "cas@resync.example", "agent-password")
+
+	v := e.visitor(s.m.WidgetKey)
+	v.send(map[string]any{"type": "hello"})
+	convID := v.expect("welcome")["conversation_id"].(string)
+	v.send(map[string]any{"type": "handoff_request"})
+	v.expect("handoff_offer")
+	v.send(map[string]any{"type": "handoff_reply", "accept": true})
+	v.expect("email_request")
+	v.send(map[string]any{"type": "email", "email": "drop@example.com"})
+	agent.click("claim", byText("document", "#queue button", "Claim"))
+	agent.wait("the pane", pane+`.querySelector(".facts").textContent.includes("drop@example.com")`)
+	v.expect("agent_joined")
+
+	proxy.cut()
+	agent.wait("the console to notice", `document.querySelector("#conn").dataset.state !== "live"`)
+	for i := 1; i <= 2; i++ {
+		v.send(map[string]any{"type": "message", "client_id": fmt.Sprintf("d%d", i), "text": fmt.Sprintf("while you were away %d", i)})
+		v.expectMessage("visitor")
+	}
+	other := e.visitor(s.m.WidgetKey)
+	other.send(map[string]any{"type": "hello"})
+	other.expect("welcome")
+	other.send(map[string]any{"type": "handoff_request"})
+	other.expect("handoff_offer")
+	other.send(map[string]any{"type": "handoff_reply", "accept": true})
+	other.expect("email_request")
+	other.send(map[string]any{"type": "email", "email": "second@example.com"})
+	other.expect("status")
+
+	agent.wait("the console to be live again", `document.querySelector("#conn").dataset.state === "live"`)
+	agent.wait("the missed lines", paneText+`.includes("while you were away 2")`)
+	agent.wait("the handoff that came meanwhile, with an alert", `document.querySelector("#queue .queue-item .name").textContent === "second@example.com" && window.__notes.some(n => n.body.includes("second@example.com"))`)
+
+	// Live again: new lines arrive over the new socket.
+	v.send(map[string]any{"type": "message", "client_id": "d3", "text": "and now live"})
+	agent.wait("a live line", paneText+`.includes("and now live")`)
+	requireSameTranscript(t, agent, pane, e.transcript(s.adminToken, convID))
 }

@@ -303,6 +303,25 @@ func (p *page) clearField(what, js string) {
 	}
 }
 
+// choose sets a select or date field the way picking from its list does:
+// the value changes and the page hears input and change. Keyboard entry
+// into these widgets depends on the browser's locale.
+func (p *page) choose(what, js, value string) {
+	p.t.Helper()
+	p.click(what, js)
+	ok := eval[bool](p, `(() => {
+		const el = `+js+`;
+		el.value = `+jsq(value)+`;
+		if (el.value !== `+jsq(value)+`) return false;
+		el.dispatchEvent(new Event("input", {bubbles: true}));
+		el.dispatchEvent(new Event("change", {bubbles: true}));
+		return true;
+	})()`)
+	if !ok {
+		p.fatalf("%s has no option %q", what, value)
+	}
+}
+
 // shot captures the region of the page that js's element covers (plus a
 // margin), at the given scale.
 func (p *page) shot(js string, margin, scale float64) []byte {

@@ -46,7 +46,7 @@ func requireInert(t *testing.T, p *page, root string, who ...string) {
 			}
 		}
 		// Where texts are shown, only text and http(s) links may appear.
-		const found = ` + root + `;
+		const found = `+root+`;
 		const shown = found instanceof Element ? [found] : Array.from(found);
 		for (const n of shown.flatMap(r => Array.from(r.querySelectorAll("*")))) {
 			if (n.tagName === "A" && !/^https?:\/\//i.test(n.getAttribute("href") || "")) bad.push("A[href=" + n.getAttribute("href") + "]");

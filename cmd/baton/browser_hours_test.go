@@ -2,14 +2,11 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-func weekdayKey(d time.Time) string { return strings.ToLower(d.Weekday().String()[:3]) }
 
 // setInterval types new times into one interval of the office hours editor.
 func setInterval(p *page, row, open, close string) {
@@ -21,9 +18,9 @@ func setInterval(p *page, row, open, close string) {
 }
 
 // TestBrowserOfficeHoursAreObeyed: an admin sets office hours in the
-// settings page that close the shop now, with a holiday; the page previews
-// the next opening, and a visitor's handoff gets the away message with that
-// same opening time.
+// settings page (a time zone, two intervals a day, exceptions by date) that
+// close the shop now; the page previews the next opening, and a visitor's
+// handoff gets the away message with that same opening time.
 func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	browser(t)
 	e := newEnv(t)
@@ -31,11 +28,15 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	shop := shopPage(t, e.srv.URL, s.m.WidgetKey, "")
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	require.NoError(t, err)
-	// Open on the day after tomorrow and the day after that, but the first
-	// of them is a holiday: closed now, whatever the time, and opening on
-	// the later day.
+	// Open every day, but today and the next two days are holidays: closed
+	// now whatever the time, opening at 10:00 three days from now. (Should
+	// midnight pass during the test, the same opening still holds.)
 	now := time.Now().In(tokyo)
-	holiday, open := now.AddDate(0, 0, 2), now.AddDate(0, 0, 3)
+	var holidays []string
+	for i := 0; i < 3; i++ {
+		holidays = append(holidays, now.AddDate(0, 0, i).Format(time.DateOnly))
+	}
+	open := now.AddDate(0, 0, 3)
 	nextOpen := fmt.Sprintf("%s %d %s at 10:00 (Asia/Tokyo)", open.Weekday(), open.Day(), open.Month())
 
 	admin := newPage(t, "admin")
@@ -43,29 +44,29 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	admin.click("settings", `document.querySelector("#nav-settings")`)
 	admin.wait("the office hours", `document.querySelectorAll("#week .day .intervals li").length === 7 && document.querySelector("#hours-preview").textContent === "Open now."`)
 	admin.choose("the time zone", `document.querySelector("#timezone")`, "Asia/Tokyo")
-	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
-		admin.click("remove "+d, `document.querySelector("#week [data-day=`+d+`] .intervals button")`)
+
+	day := func(d string) string { return `document.querySelector("#week [data-day=` + d + `]")` }
+	setInterval(admin, day("mon")+`.querySelector(".intervals li")`, "10:00", "12:00")
+	admin.click("add hours on Monday", `document.querySelector("[aria-label='Add hours on Monday']")`)
+	setInterval(admin, day("mon")+`.querySelector(".intervals li:nth-child(2)")`, "13:00", "16:30")
+	admin.click("copy Monday", byText("document", "#week button", "Copy to Tuesday–Friday"))
+	admin.wait("Monday's hours on Friday", day("fri")+`.querySelectorAll(".intervals li").length === 2 && `+day("fri")+`.querySelector(".intervals li:nth-child(2) .close").value === "16:30"`)
+	for _, d := range []string{"sat", "sun"} {
+		setInterval(admin, day(d)+`.querySelector(".intervals li")`, "10:00", "16:30")
 	}
-	admin.wait("every day closed", `document.querySelectorAll("#week .closed-note:not([hidden])").length === 7`)
-	for _, d := range []time.Time{holiday, open} {
-		day := `document.querySelector("#week [data-day=` + weekdayKey(d) + `]")`
-		admin.click("add hours on "+d.Weekday().String(), `document.querySelector("[aria-label='Add hours on `+d.Weekday().String()+`']")`)
-		setInterval(admin, day+`.querySelector(".intervals li")`, "10:00", "16:30")
+	for i, date := range holidays {
+		admin.click("add a date", `document.querySelector("#add-exception")`)
+		admin.choose("the exception's date", fmt.Sprintf(`document.querySelector("#exceptions li:nth-child(%d) .ex-date")`, i+1), date)
 	}
-	admin.click("add a date", `document.querySelector("#add-exception")`)
-	admin.choose("the exception's date", `document.querySelector("#exceptions .ex-date")`, holiday.Format(time.DateOnly))
 
 	// An interval that closes before it opens is refused in the page.
-	sunday := `document.querySelector("#week [data-day=sun]")`
-	if weekdayKey(holiday) != "sun" && weekdayKey(open) != "sun" {
-		admin.click("add hours on Sunday", `document.querySelector("[aria-label='Add hours on Sunday']")`)
-		setInterval(admin, sunday+`.querySelector(".intervals li")`, "12:00", "11:00")
-		admin.click("save", byText("document", "#hours-form button", "Save office hours"))
-		admin.wait("the refusal", sunday+`.querySelector(".row-error").textContent.includes("closes before it opens") && document.querySelector("#hours-status").textContent.startsWith("Not saved")`)
-		admin.click("remove it", `document.querySelector("[aria-label='Remove Sunday hours 1']")`)
-	}
+	admin.click("add hours on Sunday", `document.querySelector("[aria-label='Add hours on Sunday']")`)
+	setInterval(admin, day("sun")+`.querySelector(".intervals li:nth-child(2)")`, "18:00", "17:00")
 	admin.click("save", byText("document", "#hours-form button", "Save office hours"))
-	t.Log(eval[string](admin, `document.querySelector("#hours-preview").textContent`))
+	admin.wait("the refusal", day("sun")+`.querySelector(".row-error").textContent.includes("closes before it opens") && document.querySelector("#hours-status").textContent.startsWith("Not saved")`)
+	admin.click("remove it", `document.querySelector("[aria-label='Remove Sunday hours 2']")`)
+
+	admin.click("save", byText("document", "#hours-form button", "Save office hours"))
 	admin.wait("the preview of the next opening", `document.querySelector("#hours-preview").textContent === `+jsq("Closed now. Opens "+nextOpen+"."))
 
 	admin.typeInto("the away message", `document.querySelector("#away-message")`, "We are out fishing.")
@@ -76,12 +77,14 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	code, body := e.do("GET", "/v1/admin/office-hours", s.adminToken, nil)
 	require.Equal(t, 200, code)
 	require.Equal(t, "Asia/Tokyo", body["timezone"])
-	want := map[string]any{}
-	for _, d := range []time.Time{holiday, open} {
-		want[weekdayKey(d)] = []any{map[string]any{"open": "10:00", "close": "16:30"}}
+	split := []any{map[string]any{"open": "10:00", "close": "12:00"}, map[string]any{"open": "13:00", "close": "16:30"}}
+	whole := []any{map[string]any{"open": "10:00", "close": "16:30"}}
+	require.Equal(t, map[string]any{"mon": split, "tue": split, "wed": split, "thu": split, "fri": split, "sat": whole, "sun": whole}, body["weekly"])
+	var exceptions []any
+	for _, d := range holidays {
+		exceptions = append(exceptions, map[string]any{"date": d, "closed": true})
 	}
-	require.Equal(t, want, body["weekly"])
-	require.Equal(t, []any{map[string]any{"date": holiday.Format(time.DateOnly), "closed": true}}, body["exceptions"])
+	require.Equal(t, exceptions, body["exceptions"])
 	require.Equal(t, false, body["now"].(map[string]any)["open"])
 
 	// The gateway obeys them.

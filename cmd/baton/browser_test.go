@@ -115,6 +115,8 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	visitor.wait("the launcher", launcher+`.getAttribute("aria-label") === "Open chat"`)
 	require.Equal(t, "rgb(255, 255, 255)", eval[string](visitor, `getComputedStyle(`+launcher+`).color`),
 		"the shop's button styles reached the widget")
+	require.Equal(t, "0px", eval[string](visitor, `getComputedStyle(document.querySelector("#baton-chat")).borderTopWidth`),
+		"the shop's div styles reached the widget's host")
 	require.Equal(t, "log", eval[string](visitor, inWidget(".log")+`.getAttribute("role")`))
 	visitor.click("the launcher", launcher)
 	visitor.wait("the composer to have the focus", widgetRoot+`.activeElement === `+inWidget("textarea"))

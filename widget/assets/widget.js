@@ -114,7 +114,7 @@
     renderStatus();
   }
 
-  var host = el("baton-chat", { id: "baton-chat", "data-baton": "" });
+  var host = el("div", { id: "baton-chat", "data-baton": "" });
   var root = host.attachShadow({ mode: "open" });
   // A constructed sheet is not blocked by a shop's style-src policy; a
   // <style> element is the fallback for older browsers.

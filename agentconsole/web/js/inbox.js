@@ -177,6 +177,13 @@ export class Inbox {
     empty.hidden = this.panesNode.children.length > 0;
   }
 
+  // cursors: how far each of the agent's transcripts has been shown.
+  cursors() {
+    const out = {};
+    for (const p of this.panes.values()) if (p.mine() && p.loaded) out[p.id] = p.lastSeq;
+    return out;
+  }
+
   unreadTotal() {
     let n = 0;
     for (const p of this.panes.values()) n += p.unread;

@@ -1,11 +1,12 @@
 // The console socket: signs in with its first frame, reconnects with
 // backoff and jitter, and notices a dead connection by a ping that gets no
 // answer. Every frame goes to onFrame; onState hears "connecting", "live"
-// and "reconnecting".
+// and "reconnecting". authFn makes the first frame: the token, and the seq
+// each open conversation has reached, so the feeds resume from there.
 
 export class Live {
-  constructor(tokenFn, onFrame, onState, onFatal) {
-    this.tokenFn = tokenFn;
+  constructor(authFn, onFrame, onState, onFatal) {
+    this.authFn = authFn;
     this.onFrame = onFrame;
     this.onState = onState;
     this.onFatal = onFatal;
@@ -31,7 +32,7 @@ export class Live {
       return;
     }
     this.ws = s;
-    s.onopen = () => s.send(JSON.stringify({ type: "auth", token: this.tokenFn() }));
+    s.onopen = () => s.send(JSON.stringify(this.authFn()));
     s.onmessage = (ev) => {
       if (this.ws !== s) return;
       this.pingSent = 0;

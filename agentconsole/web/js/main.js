@@ -160,7 +160,8 @@ function start(me) {
   for (const n of $$("[data-admin]")) n.hidden = me.role !== "admin";
   app.inbox = new Inbox(app);
   app.inbox.renderMine();
-  app.live = new Live(token, onFrame, connState, () => logout("Your session has ended. Please sign in again."));
+  const auth = () => ({ type: "auth", token: token(), cursors: app.inbox.cursors() });
+  app.live = new Live(auth, onFrame, connState, () => logout("Your session has ended. Please sign in again."));
   app.live.start();
   go(location.hash.slice(1) || "inbox");
 }

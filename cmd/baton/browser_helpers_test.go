@@ -106,6 +106,9 @@ type page struct {
 	t    *testing.T
 	name string
 	ctx  context.Context
+
+	mu   sync.Mutex
+	errs []string // uncaught exceptions and script or security errors
 }
 
 // newPage opens a tab in a browser context of its own. init scripts run
@@ -118,9 +121,31 @@ func newPage(t *testing.T, name string, init ...string) *page {
 		t.Fatalf("%s: opening a tab: %v", name, err)
 	}
 	p := &page{t: t, name: name, ctx: ctx}
+	// A page that throws, or breaks its own CSP, fails the test even when
+	// everything else looked right. Failed loads (a missing favicon, a
+	// socket cut on purpose) are the network's and are let be.
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || (m.Type == chromedp.ConsoleError && m.Source != "network") {
+				p.mu.Lock()
+				p.errs = append(p.errs, fmt.Sprintf("%s (%s:%d)", m.Text, m.URL, m.Line+1))
+				p.mu.Unlock()
+			}
+		}
+	}()
 	t.Cleanup(cancel)
 	// Registered after cancel, so it runs first: the tab still exists.
 	t.Cleanup(func() {
+		p.mu.Lock()
+		errs := p.errs
+		p.mu.Unlock()
+		if len(errs) > 0 {
+			t.Errorf("%s: the page reported errors:\n%s", name, strings.Join(errs, "\n"))
+		}
 		if t.Failed() {
 			p.saveScreenshot("failure")
 		}
@@ -377,8 +402,14 @@ func byText(root, sel, text string) string {
 // snippet pointing at Baton, as a merchant would embed it.
 func shopPage(t *testing.T, baton, key, extra string) *httptest.Server {
 	t.Helper()
+	return shopPageIn(t, "en", baton, key, extra)
+}
+
+// shopPageIn is shopPage in the language lang.
+func shopPageIn(t *testing.T, lang, baton, key, extra string) *httptest.Server {
+	t.Helper()
 	tpl := template.Must(template.New("shop").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Test Shop</title>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><title>Test Shop</title>
 <style>
   /* A shop's own styles must not reach the widget. */
   button { color: red !important; font-family: "Comic Sans MS", cursive; }
@@ -389,7 +420,7 @@ func shopPage(t *testing.T, baton, key, extra string) *httptest.Server {
 </body></html>`))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = tpl.Execute(w, map[string]any{"Baton": baton, "Key": key, "Extra": template.HTMLAttr(extra)})
+		_ = tpl.Execute(w, map[string]any{"Lang": lang, "Baton": baton, "Key": key, "Extra": template.HTMLAttr(extra)})
 	}))
 	t.Cleanup(srv.Close)
 	return srv

@@ -241,7 +241,13 @@
 
   function removePrompt() {
     var p = log.querySelectorAll(".prompt");
-    for (var i = 0; i < p.length; i++) p[i].parentNode.removeChild(p[i]);
+    var had = false;
+    for (var i = 0; i < p.length; i++) {
+      had = had || p[i].contains(root.activeElement);
+      p[i].parentNode.removeChild(p[i]);
+    }
+    // The focus was in what just went away: keep it in the chat.
+    if (had && !panel.hidden) (ended ? log : input).focus();
   }
 
   function showOffer(text) {

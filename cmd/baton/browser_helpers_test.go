@@ -255,8 +255,8 @@ func (p *page) wait(what, cond string) {
 	}
 }
 
-// click waits until the element that js finds is visible and on top, then
-// clicks its centre with a real mouse event.
+// click waits until the element that js finds is visible, on top and
+// still, then clicks its centre with a real mouse event.
 func (p *page) click(what, js string) {
 	p.t.Helper()
 	locate := `(() => {
@@ -271,9 +271,14 @@ func (p *page) click(what, js string) {
 		return {x, y};
 	})()`
 	deadline := time.Now().Add(waitFor)
+	var last *struct{ X, Y float64 }
 	for {
 		pt := eval[*struct{ X, Y float64 }](p, locate)
-		if pt != nil {
+		// Only a point that held still between two looks is clicked: a page
+		// still laying itself out would take the click somewhere else.
+		stable := pt != nil && last != nil && *pt == *last
+		last = pt
+		if stable {
 			ctx, cancel := p.timeout(5 * time.Second)
 			err := chromedp.Do(ctx, chromedp.MouseClickXY(pt.X, pt.Y))
 			cancel()
@@ -285,7 +290,11 @@ func (p *page) click(what, js string) {
 		if time.Now().After(deadline) {
 			p.fatalf("no clickable %s within %s (%s)", what, waitFor, js)
 		}
-		time.Sleep(40 * time.Millisecond)
+		if pt != nil {
+			time.Sleep(10 * time.Millisecond)
+		} else {
+			time.Sleep(40 * time.Millisecond)
+		}
 	}
 }
 

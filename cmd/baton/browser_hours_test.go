@@ -41,7 +41,7 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 
 	admin := newPage(t, "admin")
 	signIn(admin, e.srv.URL, "hoursshop-admin@example.com", "admin-password")
-	admin.click("settings", `document.querySelector("#nav-settings")`)
+	openSettings(admin)
 	admin.wait("the office hours", `document.querySelectorAll("#week .day .intervals li").length === 7 && document.querySelector("#hours-preview").textContent === "Open now."`)
 	admin.choose("the time zone", `document.querySelector("#timezone")`, "Asia/Tokyo")
 

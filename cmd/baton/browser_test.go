@@ -50,6 +50,13 @@ func signIn(p *page, base, email, password string) {
 	p.wait("the console to go live", `document.querySelector("#conn").dataset.state === "live"`)
 }
 
+// openSettings goes to the settings and waits until every part has loaded.
+func openSettings(p *page) {
+	p.t.Helper()
+	p.click("settings", `document.querySelector("#nav-settings")`)
+	p.wait("the settings", `!document.querySelector("#settings-view").hidden && !document.querySelector("#settings-view").hasAttribute("aria-busy")`)
+}
+
 type shownLine struct {
 	Seq  int64  `json:"seq"`
 	Role string `json:"role"`

@@ -41,6 +41,7 @@ func TestBrowserWidgetByKeyboardInDutch(t *testing.T) {
 	v.wait("the email field, focused", focused(inWidget("input[type=email]")))
 	v.keys("jan@voorbeeld.nl\r")
 	v.wait("the Dutch queue line", inWidget(".status")+`.textContent.includes("Je bent nummer 1 in de wachtrij.")`)
+	v.wait("the team's notice", inWidget("[data-role=system]")+`.textContent.includes("Je vraag is doorgestuurd")`)
 
 	v.keys(kb.Escape)
 	v.wait("the panel closed, the launcher focused", inWidget(".panel")+`.hidden && `+focused(launcher))

@@ -103,7 +103,7 @@ func TestBrowserXSSNeverRuns(t *testing.T) {
 	// a javascript: link is refused there.
 	admin := newPage(t, "admin")
 	signIn(admin, e.srv.URL, "xssshop-admin@example.com", "admin-password")
-	admin.click("settings", `document.querySelector("#nav-settings")`)
+	openSettings(admin)
 	admin.wait("the settings", `document.querySelector("input[name=method][value=inbox]").checked && document.querySelector("[data-preview=auto-response]").textContent.includes("auto-img")`)
 	admin.click("custom message", `document.querySelector("input[name=method][value=message]")`)
 	admin.click("the message field", `document.querySelector("#custom-text")`)

@@ -49,17 +49,21 @@ export class View {
     $("#agent-form").addEventListener("submit", (e) => { e.preventDefault(); this.addAgent(); });
   }
 
+  // show reads everything afresh. Until it is in, the forms are inert (an
+  // edit made meanwhile would be overwritten) and the view says it is busy.
   async show() {
-    try {
+    const view = $("#settings-view");
+    const forms = $$("#settings-view .card");
+    view.setAttribute("aria-busy", "true");
+    for (const f of forms) f.inert = true;
+    const settings = (async () => {
       const [s, m] = await Promise.all([api("GET", "/v1/admin/settings"), api("GET", "/v1/admin/merchant")]);
       this.merchant = m;
       this.fill(s);
-    } catch (e) {
-      this.app.toast("Could not load the settings: " + e.message, true);
-    }
-    this.hours.load();
-    this.knowledge.load();
-    this.loadTeam();
+    })().catch((e) => this.app.toast("Could not load the settings: " + e.message, true));
+    await Promise.all([settings, this.hours.load(), this.knowledge.load(), this.loadTeam()]);
+    for (const f of forms) f.inert = false;
+    view.removeAttribute("aria-busy");
   }
 
   connected(method) {

@@ -360,12 +360,16 @@ func (p *page) choose(what, js, value string) {
 // margin), at the given scale.
 func (p *page) shot(js string, margin, scale float64) []byte {
 	p.t.Helper()
-	r := eval[struct{ X, Y, W, H float64 }](p, `(() => { const r = (`+js+`).getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height}; })()`)
+	// The clip is in page coordinates: the scroll offset counts.
+	r := eval[struct{ X, Y, W, H float64 }](p, `(() => { const el = `+js+`; el.scrollIntoView({block: "nearest"}); const r = el.getBoundingClientRect();
+		return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}; })()`)
 	ctx, cancel := p.timeout(waitFor)
 	defer cancel()
+	beyond := true
 	res, err := chromedp.Call(ctx, cdpage.CaptureScreenshot, cdpage.CaptureScreenshotParams{
-		Format: cdpage.CaptureScreenshotFormatPng,
-		Clip:   &cdpage.Viewport{X: max(0, r.X-margin), Y: max(0, r.Y-margin), Width: r.W + 2*margin, Height: r.H + 2*margin, Scale: scale},
+		Format:                cdpage.CaptureScreenshotFormatPng,
+		CaptureBeyondViewport: &beyond,
+		Clip:                  &cdpage.Viewport{X: max(0, r.X-margin), Y: max(0, r.Y-margin), Width: r.W + 2*margin, Height: r.H + 2*margin, Scale: scale},
 	})
 	if err != nil {
 		p.fatalf("screenshot: %v", err)

@@ -176,7 +176,26 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	require.Equal(t, "visitor,assistant,system,system,agent,visitor", strings.Join(roles, ","))
 	requireSameTranscript(t, visitor, widgetRoot, ref)
 	requireSameTranscript(t, agent, pane, ref)
+	updateScreenshot(t, "widget.png", visitor.shot(inWidget(".panel"), 8, 1))
+	updateScreenshot(t, "console.png", agent.shot(`document.documentElement`, 0, 0.75))
 
+	// Released, the visitor is back in the queue; claimed again and closed,
+	// the chat ends on both sides.
+	agent.click("release", byText("document", ".pane button", "Release to queue"))
+	visitor.wait("the queue again", inWidget(".status")+`.textContent.includes("in the queue")`)
+	agent.click("claim again", byText("document", ".pane button", "Claim"))
+	visitor.wait("the agent again", inWidget(".status")+`.textContent === "You are chatting with Anna."`)
+	agent.click("close", byText("document", ".pane button", "Close conversation"))
+	agent.click("confirm", byText("document", ".pane button", "Confirm close"))
+	visitor.wait("the end", inWidget(".ended")+`.textContent.includes("This conversation has ended.") && `+inWidget(".composer")+`.hidden`)
+	agent.wait("the ended pane", pane+`.querySelector(".pane-status").textContent === "This conversation has ended." && `+pane+`.querySelector(".composer").hidden`)
+
+	// Away, and back: the presence the console shows is the one Baton keeps.
+	agent.click("presence", `document.querySelector("#presence")`)
+	agent.wait("away", `document.querySelector("#presence").getAttribute("aria-pressed") === "false" && document.querySelector("#presence").textContent === "Away"`)
+	code, body := e.do("GET", "/v1/agent/presence", e.login("anna@flow.example", "agent-password"), nil)
+	require.Equal(t, 200, code)
+	require.Equal(t, "away", body["status"])
 	t.Logf("visitor and agent went through the flow in %s", time.Since(start).Round(time.Millisecond))
 }
 

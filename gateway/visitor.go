@@ -67,7 +67,7 @@ func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant) *visitor {
 func (v *visitor) run(ctx context.Context) {
 	defer v.finish()
 	v.conn.SetReadDeadline(time.Now().Add(helloTimeout + time.Second))
-	go v.helloWatchdog()
+	v.helloWatchdog()
 	for {
 		data, binary, err := v.conn.Read()
 		if err != nil {
@@ -88,15 +88,10 @@ func (v *visitor) run(ctx context.Context) {
 }
 
 // helloWatchdog closes a socket that has not said hello in time, with a clear
-// error first. The read deadline alone would close it without a word.
+// error first; the read deadline alone would close it without a word. A
+// timer, not a goroutine: an idle socket keeps only its reader.
 func (v *visitor) helloWatchdog() {
-	t := time.NewTimer(helloTimeout - 200*time.Millisecond)
-	defer t.Stop()
-	done := make(chan struct{})
-	v.conn.OnDone(func() { close(done) })
-	select {
-	case <-done:
-	case <-t.C:
+	t := time.AfterFunc(helloTimeout-200*time.Millisecond, func() {
 		v.mu.Lock()
 		started := v.started
 		v.mu.Unlock()
@@ -104,7 +99,8 @@ func (v *visitor) helloWatchdog() {
 			v.conn.Send(encode(errorFrame{Type: "error", Code: "hello_timeout", Message: "send hello first, within 10 seconds", Fatal: true}))
 			v.conn.Close(websocket.ClosePolicyViolation, "hello timeout")
 		}
-	}
+	})
+	v.conn.OnDone(func() { t.Stop() })
 }
 
 func (v *visitor) finish() {

@@ -63,6 +63,12 @@ func TestBrowserSettingsAndOverview(t *testing.T) {
 	admin.click("save origins", byText("document", "#widget-form button", "Save allowed origins"))
 	admin.wait("the saved origins", `document.querySelector("#widget-status").textContent === "Saved." && document.querySelector("#origins").value === "https://shop.example\nhttps://other.example"`)
 
+	// The gateway obeys them: the test shop's own origin is not among them.
+	refused := newPage(t, "visitor")
+	refused.navigate(shopPage(t, e.srv.URL, s.m.WidgetKey, "").URL)
+	refused.click("the launcher", inWidget(".launcher"))
+	refused.wait("the refusal", inWidget(".status")+`.textContent === "The chat is not available right now. Please try again later."`)
+
 	// Knowledge.
 	admin.click("add an entry", `document.querySelector("#add-entry")`)
 	admin.keys("Do you ship to Iceland?")

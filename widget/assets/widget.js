@@ -168,7 +168,7 @@
   var status = "", queuePos = 0, office = null, agentName = "";
   var handoffAvailable = true, ended = false, conn = "", unread = 0;
   var typingTimer = null, typingSent = false, typingRemote = null;
-  var pingSent = 0;
+  var pingSent = 0, welcomed = false;
 
   // quiet: restoring the panel on page load must not steal the focus.
   function toggle(open, quiet) {
@@ -386,7 +386,10 @@
   // is not hit by every widget at the same instant.
   function retry(soon) {
     if (timer || ended) return;
-    conn = "reconnecting"; renderStatus();
+    // A widget that never got in (a wrong key, an origin the shop did not
+    // allow) says so rather than promising a reconnect.
+    conn = !welcomed && attempts >= 3 ? "unavailable" : "reconnecting";
+    renderStatus();
     var base = soon ? 500 : Math.min(30000, 500 * Math.pow(2, attempts));
     attempts++;
     timer = setTimeout(function () { timer = null; connect(); }, base / 2 + Math.random() * base / 2);
@@ -434,7 +437,7 @@
   }
 
   function onWelcome(f) {
-    attempts = 0; started = true; conn = ""; notice = "";
+    attempts = 0; started = true; welcomed = true; conn = ""; notice = "";
     if (!conv || conv.conversation_id !== f.conversation_id) {
       conv = { conversation_id: f.conversation_id, resume_token: f.resume_token };
     }

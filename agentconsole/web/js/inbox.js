@@ -58,7 +58,23 @@ export class Inbox {
     this.app.badge();
   }
 
+  // keepFocus re-renders a list without losing a keyboard user's place: the
+  // focused control is found again by its conversation and its class.
+  keepFocus(list, render) {
+    const a = document.activeElement;
+    const li = a && list.contains(a) ? a.closest("[data-conversation]") : null;
+    const key = li ? [li.dataset.conversation, a.className] : null;
+    render();
+    if (!key) return;
+    const again = list.querySelector('[data-conversation="' + CSS.escape(key[0]) + '"] ' + (key[1] ? "." + key[1].trim().split(/\s+/).map(CSS.escape).join(".") : "button"));
+    (again || list.querySelector("button") || list.closest("aside")).focus();
+  }
+
   renderQueue() {
+    this.keepFocus(this.queueList, () => this.drawQueue());
+  }
+
+  drawQueue() {
     clear(this.queueList);
     $("#queue-count").textContent = String(this.total);
     if (!this.queue.length) {
@@ -161,6 +177,10 @@ export class Inbox {
   }
 
   renderMine() {
+    this.keepFocus(this.mineList, () => this.drawMine());
+  }
+
+  drawMine() {
     clear(this.mineList);
     const mine = this.mine();
     $("#mine-count").textContent = String(mine.length);

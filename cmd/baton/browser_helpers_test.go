@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -310,10 +311,35 @@ func (p *page) keys(text string) {
 	p.t.Helper()
 	ctx, cancel := p.timeout(waitFor)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.KeyEvent(text)); err != nil {
-		p.fatalf("typing %q: %v", text, err)
+	for i, part := range strings.Split(text, "\r") {
+		var err error
+		if i > 0 {
+			err = chromedp.Do(ctx, enter)
+		}
+		if err == nil && part != "" {
+			err = chromedp.Do(ctx, chromedp.KeyEvent(part))
+		}
+		if err != nil {
+			p.fatalf("typing %q: %v", text, err)
+		}
 	}
 }
+
+// enter presses Enter as a keyboard does: one keydown that carries the
+// text, so a page that cancels the keydown gets no line break. (KeyEvent
+// sends a separate char event, which inserts one regardless.)
+var enter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		params := input.DispatchKeyEventParams{Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		if typ == input.DispatchKeyEventTypeKeyDown {
+			params.Text, params.UnmodifiedText = "\r", "\r"
+		}
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, params); err != nil {
+			return err
+		}
+	}
+	return nil
+})
 
 // insertText puts text into the focused field the way a paste or an input
 // method does: one input event, however long the text.

@@ -130,6 +130,7 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	require.Equal(t, "Type your message", eval[string](visitor, inWidget("textarea")+`.getAttribute("aria-label")`))
 
 	visitor.keys("How long does shipping take?\r")
+	visitor.wait("the composer emptied", inWidget("textarea")+`.value === ""`)
 	visitor.wait("the assistant's answer", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=assistant] .text")).some(n => n.textContent.includes("Shipping takes 2 working days."))`)
 
 	visitor.click("talk to a person", byText(widgetRoot, "button", "Talk to a person"))

@@ -255,10 +255,11 @@
     function reply(accept) { return function () { if (send({ type: "handoff_reply", accept: accept })) removePrompt(); }; }
     var yes = el("button", { type: "button", class: "yes", text: t("yes"), onclick: reply(true) });
     var no = el("button", { type: "button", class: "no", text: t("no"), onclick: reply(false) });
-    log.appendChild(el("div", { class: "prompt offer", role: "group", "aria-label": text }, [
-      el("p", { text: text }), el("div", { class: "buttons" }, [yes, no])]));
+    log.appendChild(el("div", { class: "prompt offer", role: "group", "aria-labelledby": "baton-offer" }, [
+      el("p", { id: "baton-offer", text: text }), el("div", { class: "buttons" }, [yes, no])]));
     scrollDown();
-    if (!panel.hidden) yes.focus();
+    // To the answer, unless the visitor is in the middle of typing.
+    if (!panel.hidden && !(root.activeElement === input && input.value.trim())) yes.focus();
   }
 
   function showEmailRequest(text) {
@@ -293,7 +294,7 @@
   function setNotice(text) { notice = text; renderStatus(); }
 
   function awayText() {
-    if (!office || office.open) return "";
+    if (!office || office.open || (office.next_open && Date.parse(office.next_open) <= Date.now())) return "";
     var s = t("closedHours");
     if (office.next_open) s += " " + t("opensAt", { when: fmt(office.next_open, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" }) });
     return s;

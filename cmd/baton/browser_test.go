@@ -112,10 +112,6 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	identity := signIdentity(t, s.m.IdentitySecret, "cust-42", "")
 	shop := shopPage(t, e.srv.URL, s.m.WidgetKey, `data-identity="`+identity+`"`)
 
-	agent := newPage(t, "agent", spyAlerts)
-	signIn(agent, e.srv.URL, "anna@flow.example", "agent-password")
-	agent.wait("the empty queue", `document.querySelector("#queue .empty")`)
-
 	visitor := newPage(t, "visitor")
 	visitor.navigate(shop.URL)
 	launcher := inWidget(".launcher")
@@ -141,20 +137,34 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	visitor.clearField("the email field", inWidget("input[type=email]"))
 	visitor.keys("visitor@example.com\r")
 	visitor.wait("the queue position", inWidget(".status")+`.textContent.includes("You are number 1 in the queue.")`)
-	visitor.wait("the team's notice", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=system] .text")).some(n => n.textContent.includes("Someone will join"))`)
+	// Nobody from the team is signed in yet: the auto-response.
+	visitor.wait("the team's notice", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=system] .text")).some(n => n.textContent.includes("Everyone is busy right now"))`)
 
-	// The agent hears of it: the queue, the wait, a badge, a notification
-	// and a sound.
+	// The agent signs in and finds the visitor waiting.
+	agent := newPage(t, "agent", spyAlerts)
+	signIn(agent, e.srv.URL, "anna@flow.example", "agent-password")
 	agent.wait("the handoff in the queue", `document.querySelector("#queue .queue-item .name").textContent === "visitor@example.com"`)
 	agent.wait("the waiting time", `/^waiting \d+s$/.test(document.querySelector("#queue .wait").textContent)`)
 	agent.wait("the badge", `document.querySelector("#queue-badge").textContent === "1" && document.title.startsWith("(1)")`)
-	agent.wait("one desktop notification", `window.__notes.length === 1 && window.__notes[0].body.includes("visitor@example.com")`)
+	require.Zero(t, eval[int](agent, `window.__notes.length`), "what waited before signing in is not news")
+
+	// A handoff while the agent is there: a badge, a notification, a sound.
+	other := e.visitor(s.m.WidgetKey)
+	other.send(map[string]any{"type": "hello"})
+	other.expect("welcome")
+	other.send(map[string]any{"type": "handoff_request"})
+	other.expect("handoff_offer")
+	other.send(map[string]any{"type": "handoff_reply", "accept": true})
+	other.expect("email_request")
+	other.send(map[string]any{"type": "email", "email": "second@example.com"})
+	agent.wait("the second handoff", `document.querySelectorAll("#queue .queue-item").length === 2 && document.querySelector("#queue-badge").textContent === "2" && document.title.startsWith("(2)")`)
+	agent.wait("one desktop notification", `window.__notes.length === 1 && window.__notes[0].body.includes("second@example.com")`)
 	agent.wait("a sound", `window.__beeps > 0`)
 
-	agent.click("claim", byText("document", "#queue button", "Claim"))
+	agent.click("claim", `Array.from(document.querySelectorAll("#queue .queue-item")).find(li => li.querySelector(".name").textContent === "visitor@example.com").querySelector("button.primary")`)
 	agent.wait("the whole transcript, the assistant's part too", paneText+`.includes("Shipping takes 2 working days.") && `+paneText+`.includes("How long does shipping take?")`)
 	agent.wait("the visitor's email and profile id", pane+`.querySelector(".facts").textContent.includes("visitor@example.com") && `+pane+`.querySelector(".facts").textContent.includes("cust-42")`)
-	agent.wait("the queue to empty", `document.querySelector("#queue .empty") && document.querySelector("#queue-badge").hidden`)
+	agent.wait("one left in the queue", `document.querySelectorAll("#queue .queue-item").length === 1 && document.querySelector("#queue-badge").textContent === "1"`)
 	visitor.wait("the agent to join", inWidget(".status")+`.textContent === "You are chatting with Anna."`)
 
 	// Live both ways, with typing indicators.
@@ -190,6 +200,15 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	agent.click("confirm", byText("document", ".pane button", "Confirm close"))
 	visitor.wait("the end", inWidget(".ended")+`.textContent.includes("This conversation has ended.") && `+inWidget(".composer")+`.hidden`)
 	agent.wait("the ended pane", pane+`.querySelector(".pane-status").textContent === "This conversation has ended." && `+pane+`.querySelector(".composer").hidden`)
+
+	// A second conversation opens beside the first; claimed, it has its own
+	// composer and transcript.
+	agent.click("the waiting visitor", byText("document", "#queue .name", "second@example.com"))
+	second := `document.querySelector(".pane[data-conversation='` + eval[string](agent, `document.querySelector("#queue .queue-item").dataset.conversation`) + `']")`
+	agent.wait("two panes", `document.querySelectorAll(".pane").length === 2 && `+second+`.querySelector(".facts").textContent.includes("second@example.com")`)
+	agent.click("claim it", second+`.querySelector(".pane-tools .primary")`)
+	agent.wait("its composer", `!`+second+`.querySelector(".composer").hidden && `+second+`.querySelector(".transcript").textContent.includes("Anna joined the conversation.")`)
+	require.Equal(t, 2, eval[int](agent, `document.querySelectorAll(".pane").length`))
 
 	// Away, and back: the presence the console shows is the one Baton keeps.
 	agent.click("presence", `document.querySelector("#presence")`)

@@ -279,8 +279,8 @@ export class Inbox {
   }
 
   renderAlertsControls() {
+    // A toggle keeps its name; aria-pressed (and the style) say the state.
     this.soundBtn.setAttribute("aria-pressed", String(this.sound));
-    this.soundBtn.textContent = this.sound ? "Sound on" : "Sound off";
     const can = "Notification" in window;
     this.notifyBtn.hidden = !can || Notification.permission !== "default";
   }

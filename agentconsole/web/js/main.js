@@ -93,19 +93,19 @@ function logout(message) {
 // --- header ------------------------------------------------------------------
 function setPresence(status) {
   app.presence = status;
-  const b = $("#presence");
-  b.setAttribute("aria-pressed", String(status === "available"));
-  b.textContent = status === "available" ? "Available" : "Away";
-  b.classList.toggle("away", status !== "available");
+  const sel = $("#presence");
+  sel.value = status;
+  sel.classList.toggle("away", status !== "available");
 }
 
-async function togglePresence() {
-  const next = app.presence === "available" ? "away" : "available";
+async function changePresence() {
+  const next = $("#presence").value;
   try {
     const r = await api("PUT", "/v1/agent/presence", { status: next });
     setPresence(r.status || next);
     announce(next === "available" ? "You are available." : "You are away.");
   } catch (e) {
+    setPresence(app.presence);
     toast("Could not change your presence: " + e.message, true);
   }
 }
@@ -169,7 +169,7 @@ function start(me) {
 async function boot() {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", () => logout());
-  $("#presence").addEventListener("click", togglePresence);
+  $("#presence").addEventListener("change", changePresence);
   window.addEventListener("hashchange", () => { if (app.me) go(location.hash.slice(1)); });
   setUnauthorizedHandler(() => logout("Your session has ended. Please sign in again."));
   const notice = sessionStorage.getItem("baton.console.notice");

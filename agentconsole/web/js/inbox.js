@@ -28,6 +28,13 @@ export class Inbox {
     this.notifyBtn.addEventListener("click", () => this.askNotifications());
     this.renderAlertsControls();
     this.ticker = setInterval(() => this.tick(), 1000);
+    // Back in the tab, what is on screen has been seen.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) return;
+      for (const p of this.panes.values()) if (p.node.isConnected) p.unread = 0;
+      this.renderMine();
+      this.app.badge();
+    });
     // Browsers let a page play sound only after a gesture; any click will do.
     document.addEventListener("pointerdown", () => this.unlockAudio(), { once: true });
     document.addEventListener("keydown", () => this.unlockAudio(), { once: true });

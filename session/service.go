@@ -77,10 +77,11 @@ type Service struct {
 	inactive   time.Duration
 	nodeID     string
 
-	applyScript *redis.Script
-	cfg         *configCache
-	hub         *Hub
-	consoles    *consoleLeases
+	applyScript  *redis.Script
+	appendScript *redis.Script
+	cfg          *configCache
+	hub          *Hub
+	consoles     *consoleLeases
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -93,16 +94,17 @@ type Service struct {
 // New returns a Service over the given Redis.
 func New(opts Options) *Service {
 	s := &Service{
-		rdb:         opts.Redis,
-		keys:        keyspace{prefix: opts.Prefix},
-		log:         opts.Logger,
-		now:         opts.Now,
-		assistant:   opts.Assistant,
-		bcryptCost:  opts.BcryptCost,
-		inactive:    opts.InactiveAfter,
-		nodeID:      newID("n", 8),
-		applyScript: redis.NewScript(applySource),
-		done:        make(chan struct{}),
+		rdb:          opts.Redis,
+		keys:         keyspace{prefix: opts.Prefix},
+		log:          opts.Logger,
+		now:          opts.Now,
+		assistant:    opts.Assistant,
+		bcryptCost:   opts.BcryptCost,
+		inactive:     opts.InactiveAfter,
+		nodeID:       newID("n", 8),
+		applyScript:  redis.NewScript(applySource),
+		appendScript: redis.NewScript(appendSource),
+		done:         make(chan struct{}),
 	}
 	if s.keys.prefix == "" {
 		s.keys.prefix = "baton:"

@@ -243,6 +243,13 @@ func originHeader(origin string) http.Header {
 	return h
 }
 
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
 func repeat(s string, n int) string { return strings.Repeat(s, n) }
 
 func quoteJSON(s string) string {

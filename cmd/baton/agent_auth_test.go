@@ -194,7 +194,7 @@ func TestAgentTokenChecksREST(t *testing.T) {
 		attempt{name: "token as a cookie only", header: http.Header{"Cookie": {"token=" + valid}}},
 		attempt{name: "Bearer without a token", header: http.Header{"Authorization": {"Bearer "}}},
 		attempt{name: "token without a scheme", header: http.Header{"Authorization": {valid}}},
-		attempt{name: "Basic scheme", header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("admin:" + valid))}}},
+		attempt{name: "Basic scheme", header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+valid))}}},
 		attempt{name: "Token scheme", header: http.Header{"Authorization": {"Token " + valid}}},
 		attempt{name: "X-Auth-Token header", header: http.Header{"X-Auth-Token": {valid}}},
 	)

@@ -53,25 +53,17 @@ func TestConsoleActsRightAfterClaim(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// BUG: consoleSocket.handle refuses typing with not_assigned until the
-	// console has seen the claim's "conversation" announcement come back
-	// through Redis pub/sub (following() is only set in
-	// ConversationChanged → follow). A console that types right after its
-	// claim's 200 races that signal; on a 2-core machine some 5–40% of
-	// rounds are refused. The e2e TestHandoffToAgentOnSameSocket flakes on
-	// the same race ("no typing frame within 5s").
+	// Before main's IsAssigned fallback, typing here was refused with
+	// not_assigned until the claim's announcement came back through Redis
+	// pub/sub (5–40% of rounds on 2 cores); this guards against its return.
 	require.Empty(t, refusals, "%d of %d typing frames right after a successful claim were refused", len(refusals), shops*rounds)
 }
 
 // TestConcurrentHandoffsOneMerchant: many visitors of one merchant hand
 // off at once: every one is queued with a distinct place, and the console's
-// queue ends up with all of them in order.
-//
-// BUG (seen with -race): session.Hub reads room.merchantID in the
-// rebuildQueue goroutine (hub.go, queueSnapshot(ctx, r.merchantID)) and
-// room.convID/merchantID in dispatch without h.mu, while Hub.join's init
-// writes them under h.mu each time a watcher joins (WatchMerchant from a
-// queued visitor's watchQueue). The race detector reports it here.
+// queue ends up with all of them in order. Under -race it also exercises
+// the hub's merchant rooms being joined while queue snapshots are rebuilt
+// (a data race there was fixed on main by fixing rooms' ids at creation).
 func TestConcurrentHandoffsOneMerchant(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -377,7 +377,9 @@ func TestVisitorHelloTimeout(t *testing.T) {
 // closed (1008). Either way the transcript keeps what was stored.
 func TestVisitorFlood(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// The flood guard is on with the production default; 0 turns every
+	// limit off, the guard included.
+	e := newEnv(t, func(c *appConfig) { c.VisitorRateLimit = 120 })
 	s := e.shop("Flood Shop")
 
 	t.Run("a burst, then calm", func(t *testing.T) {

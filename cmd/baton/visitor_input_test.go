@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -326,52 +325,6 @@ func TestVisitorOversizedFrame(t *testing.T) {
 	})
 }
 
-// TestVisitorHelloTimeout: a socket that never says hello gets an error
-// frame hello_timeout and then a close with 1008, in about 10 seconds,
-// whether it is silent or keeps sending other frames.
-func TestVisitorHelloTimeout(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	s := e.shop("Silent Shop")
-	for _, chatty := range []bool{false, true} {
-		t.Run(fmt.Sprintf("chatty=%v", chatty), func(t *testing.T) {
-			t.Parallel()
-			e := e.withT(t)
-			start := time.Now()
-			v := e.visitor(s.m.WidgetKey)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			if chatty {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					tick := time.NewTicker(700 * time.Millisecond)
-					defer tick.Stop()
-					for {
-						select {
-						case <-stop:
-							return
-						case <-tick.C:
-							if v.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"typing","active":true}`)) != nil {
-								return
-							}
-						}
-					}
-				}()
-			}
-			defer func() { close(stop); wg.Wait() }()
-			f := v.nextWithin(12*time.Second, "error hello_timeout", func(f map[string]any) bool {
-				return f["type"] == "error" && f["code"] == "hello_timeout"
-			})
-			require.NotEmpty(t, f["message"])
-			elapsed := time.Since(start)
-			require.Greater(t, elapsed, 8*time.Second, "hello_timeout came too early")
-			require.Equal(t, websocket.ClosePolicyViolation, v.waitCloseCode(3*time.Second), "close: %v", v.closeErr())
-			require.Less(t, time.Since(start), 12*time.Second)
-		})
-	}
-}
-
 // TestVisitorFlood: a burst of frames is answered with rate_limited errors
 // and the socket survives once it slows down; a flood that persists is
 // closed (1008). Either way the transcript keeps what was stored.
@@ -467,17 +420,27 @@ func TestVisitorRateLimit(t *testing.T) {
 		for i := 0; i < n; i++ {
 			v.send(map[string]any{"type": "message", "client_id": cid("m", i), "text": fmt.Sprintf("hello %d", i)})
 		}
+		// Refusals are sent at once, echoes come through the conversation's
+		// feed: they may interleave in any order.
+		outcome := map[string]string{}
+		for len(outcome) < n {
+			f := v.next("an outcome", func(f map[string]any) bool {
+				id, _ := f["client_id"].(string)
+				return id != "" && (f["type"] == "error" || (f["type"] == "message" && f["role"] == "visitor"))
+			})
+			id := f["client_id"].(string)
+			require.NotContains(t, outcome, id, "two outcomes for %s: %v", id, f)
+			if f["type"] == "error" {
+				require.Equal(t, "rate_limited", f["code"], "%v", f)
+			}
+			outcome[id] = f["type"].(string)
+		}
 		accepted, limited := []string{}, []string{}
 		for i := 0; i < n; i++ {
-			id := cid("m", i)
-			f := v.next("outcome of "+id, func(f map[string]any) bool {
-				return f["client_id"] == id && (f["type"] == "error" || (f["type"] == "message" && f["role"] == "visitor"))
-			})
-			if f["type"] == "message" {
-				accepted = append(accepted, id)
+			if outcome[cid("m", i)] == "message" {
+				accepted = append(accepted, cid("m", i))
 			} else {
-				require.Equal(t, "rate_limited", f["code"], "%v", f)
-				limited = append(limited, id)
+				limited = append(limited, cid("m", i))
 			}
 		}
 		require.NotEmpty(t, limited, "25 messages at once at 3 per minute: none refused")

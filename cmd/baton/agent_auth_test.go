@@ -291,3 +291,56 @@ func TestConsoleSocketAuth(t *testing.T) {
 	msgs := e.transcript(valid, convID)
 	require.Empty(t, visitorClientIDs(msgs))
 }
+
+// TestConsoleBadFrames: once signed in, a console's bad frames are refused
+// with error frames and the socket keeps working.
+func TestConsoleBadFrames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.shop("Console Frames Shop")
+	agent := e.addAgent(s, "frames@console.example", "Fran")
+	v := e.visitor(s.m.WidgetKey)
+	convID := hello(v)["conversation_id"].(string)
+	handoff(v, "v@example.com")
+	code, _ := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agent, nil)
+	require.Equal(t, 200, code)
+	c := e.console(agent)
+
+	frames := []string{
+		`{"type":"message","conversation_id":"` + convID + `",`,
+		`[]`,
+		`"message"`,
+		`null`,
+		`{}`,
+		`{"type":"launch_missiles"}`,
+		`{"type":"auth","token":"` + agent + `"}`,
+		`{"type":"typing","conversation_id":"` + convID + `"}`,
+		`{"type":"message","conversation_id":"c_unknown","client_id":"x","text":"hi"}`,
+		`{"type":"message","conversation_id":"` + convID + `","client_id":"","text":"hi"}`,
+		`{"type":"message","conversation_id":"` + convID + `","client_id":"x","text":""}`,
+		`{"type":"message","conversation_id":"` + convID + `","client_id":"x","text":"` + repeat("a", 4001) + `"}`,
+		`{"type":"presence","status":"on holiday"}`,
+	}
+	for _, f := range frames {
+		c.sendRaw(f)
+		c.send(map[string]any{"type": "ping"})
+		got := c.next("error or pong", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "pong" })
+		require.Equal(t, "error", got["type"], "no error for %.120s", f)
+		require.NotEmpty(t, got["code"])
+		c.expect("pong")
+	}
+	require.NoError(t, c.conn.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"ping"}`)))
+	require.Equal(t, "error", c.next("error", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "pong" })["type"])
+
+	// Still working: a good message reaches the visitor; nothing bad was
+	// stored.
+	c.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "good", "text": "Hello from Fran"})
+	require.Equal(t, "Hello from Fran", v.expectMessage("agent")["text"])
+	var agentTexts []string
+	for _, m := range e.transcript(agent, convID) {
+		if m["role"] == "agent" {
+			agentTexts = append(agentTexts, m["text"].(string))
+		}
+	}
+	require.Equal(t, []string{"Hello from Fran"}, agentTexts)
+}

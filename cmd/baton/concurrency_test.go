@@ -68,7 +68,7 @@ func TestConcurrentHandoffsOneMerchant(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	// The race is one of timing: a few rounds make it show nearly always.
-	for round := 0; round < 3; round++ {
+	for round := 0; round < 5; round++ {
 		concurrentHandoffs(t, e, round)
 	}
 }

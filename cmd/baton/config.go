@@ -21,6 +21,7 @@ type config struct {
 	DrainTimeout     time.Duration
 	LogLevel         slog.Level
 	LogJSON          bool
+	DebugAddr        string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -32,6 +33,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Prefix:           getenv("BATON_KEY_PREFIX"),
 		DrainTimeout:     10 * time.Second,
 		LogJSON:          getenv("BATON_LOG_FORMAT") == "json",
+		DebugAddr:        getenv("BATON_DEBUG_ADDR"),
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"

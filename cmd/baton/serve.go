@@ -62,10 +62,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	defer rdb.Close()
 
-	a := newApp(ctx, appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
+	// The core outlives the signal: sockets drain first, then it stops.
+	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
 		Demo: demo, Logger: log})
 	defer a.Close()
 
+	if cfg.DebugAddr != "" {
+		go serveDebug(ctx, cfg.DebugAddr, a.sockets, log)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err

@@ -52,6 +52,7 @@ func (o *Options) defaults() {
 type Registry struct {
 	opts     Options
 	upgrader websocket.Upgrader
+	batches  sync.Pool // *[]byte for batchConn
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -66,7 +67,8 @@ var ErrDraining = errors.New("socket: shutting down")
 func NewRegistry(opts Options) *Registry {
 	opts.defaults()
 	return &Registry{
-		opts:  opts,
+		batches: sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
+		opts:    opts,
 		conns: map[*Conn]struct{}{},
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:   1024,
@@ -88,12 +90,13 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return nil, ErrDraining
 	}
-	ws, err := r.upgrader.Upgrade(w, req, nil)
+	hw := &hijackWriter{ResponseWriter: w, pool: &r.batches}
+	ws, err := r.upgrader.Upgrade(hw, req, nil)
 	if err != nil {
 		return nil, err
 	}
 	ws.SetReadLimit(r.opts.ReadLimit)
-	c := &Conn{ws: ws, reg: r}
+	c := &Conn{ws: ws, reg: r, batch: hw.conn}
 	ws.SetPongHandler(func(string) error {
 		c.extendDeadline()
 		return nil
@@ -176,6 +179,10 @@ func (r *Registry) Drain(ctx context.Context) {
 	select {
 	case <-empty:
 	case <-ctx.Done():
+		r.mu.Lock()
+		left := len(r.conns)
+		r.mu.Unlock()
+		r.opts.Logger.Warn("drain timed out; cutting the sockets left", "left", left)
 		for _, c := range conns {
 			c.finish()
 		}

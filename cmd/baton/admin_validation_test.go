@@ -76,11 +76,8 @@ func TestAdminOfficeHoursValidation(t *testing.T) {
 	checkHours := func(got map[string]any) {
 		t.Helper()
 		require.Equal(t, want["timezone"], got["timezone"])
-		// BUG: days left out of "weekly" (closed days) come back as open
-		// 00:00–24:00. merchantFromConfig starts from AlwaysOpen() and
-		// json.Unmarshal merges the stored weekly map into it, so a
-		// merchant can never be closed on a whole weekday: GET shows it
-		// and the schedule obeys it (see TestOfficeHoursClosedNow).
+		// Days left out of "weekly" are closed: they must not come back
+		// as open (a past bug merged the stored week into AlwaysOpen()).
 		require.Equal(t, want["weekly"], got["weekly"])
 		ex := got["exceptions"].([]any)
 		require.Len(t, ex, 2, "%v", got)

@@ -115,12 +115,10 @@ func concurrentHandoffs(t *testing.T, e *env, round int) {
 			missing = append(missing, id)
 		}
 	}
-	// BUG: routeInbox adds the conversation to the queue index before its
-	// apply step makes it "queued" (by design: the index is a superset).
-	// But queueSnapshot, run meanwhile for another conversation's change,
-	// takes the not-yet-queued entry for a leftover and ZREMs it. The
-	// conversation then stays "queued" for ever without being in the queue:
-	// no agent sees it in the queue snapshot or ?status=queued.
+	// The queue index gets a conversation before its step makes it
+	// "queued"; a snapshot built meanwhile must not take that entry for a
+	// leftover and remove it (a past bug: conversations queued for ever
+	// without being in the queue).
 	require.Empty(t, missing, "round %d: queued conversations lost from the queue (%d of %d)", round, len(missing), n)
 
 	q := console.next("queue of all", func(f map[string]any) bool {

@@ -97,11 +97,8 @@ func TestSocketsThatNeverStart(t *testing.T) {
 			require.Greater(t, got.after, 8*time.Second, "closed too early")
 			require.Less(t, got.after, 12*time.Second, "closed too late")
 			f := errorFrame(got.frames, tc.code)
-			// BUG (console case): the console's auth deadline is its read
-			// deadline; when it passes, socket.Conn.Read finishes (closes)
-			// the connection before consoleSocket.run calls
-			// fatal("auth_timeout"), so neither the error frame nor the 1008
-			// close is sent: the client sees a bare TCP close (1006).
+			// The error frame and the 1008 close come before the deadline
+			// (a past bug closed the console's socket bare, 1006).
 			require.NotNil(t, f, "no error %s before the close (close code %d); frames %v", tc.code, got.code, got.frames)
 			require.NotEmpty(t, f["message"])
 			require.Equal(t, websocket.ClosePolicyViolation, got.code)

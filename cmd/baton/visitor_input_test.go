@@ -51,10 +51,10 @@ func TestVisitorBadFrames(t *testing.T) {
 		{"text spaces", `{"type":"message","client_id":"sp","text":"   "}`, "", ""},
 		{"text tabs and newlines", `{"type":"message","client_id":"tn","text":" \t\r\n "}`, "", ""},
 		{"text nbsp and zero-width", `{"type":"message","client_id":"nb","text":"\u00a0\u200b\ufeff"}`, "", ""},
-		{"text ideographic space", `{"type":"message","client_id":"is","text":"\u3000\u3000"}`, "", whitespaceBug},
-		{"text em spaces", `{"type":"message","client_id":"em","text":"\u2003\u2002\u2009"}`, "", whitespaceBug},
-		{"text vertical tab and form feed", `{"type":"message","client_id":"vf","text":"\u000b\u000c"}`, "", whitespaceBug},
-		{"text line separator", `{"type":"message","client_id":"ls","text":"\u2028\u2029\u0085"}`, "", whitespaceBug},
+		{"text ideographic space", `{"type":"message","client_id":"is","text":"\u3000\u3000"}`, "", ""},
+		{"text em spaces", `{"type":"message","client_id":"em","text":"\u2003\u2002\u2009"}`, "", ""},
+		{"text vertical tab and form feed", `{"type":"message","client_id":"vf","text":"\u000b\u000c"}`, "", ""},
+		{"text line separator", `{"type":"message","client_id":"ls","text":"\u2028\u2029\u0085"}`, "", ""},
 		{"client_id missing", `{"type":"message","text":"hi"}`, "", ""},
 		{"client_id empty", `{"type":"message","client_id":"","text":"hi"}`, "", ""},
 		{"client_id 65 characters", `{"type":"message","client_id":"` + repeat("k", 65) + `","text":"hi"}`, "", ""},
@@ -85,8 +85,8 @@ func TestVisitorBadFrames(t *testing.T) {
 			f := v.next("error", func(f map[string]any) bool {
 				return f["type"] == "error" || (f["type"] == "message" && f["role"] == "visitor" && f["client_id"] != "before")
 			})
-			// BUG: for the cases with tc.bug set, the gateway stores the
-			// frame's text as a message instead of refusing it.
+			// Guards against storing the frame's text as a message
+			// instead of refusing it (a past bug for Unicode white space).
 			require.Equal(t, "error", f["type"], "the bad frame was accepted: %v %s", f, tc.bug)
 			if tc.code != "" {
 				require.Equal(t, tc.code, f["code"], "error frame %v", f)
@@ -116,10 +116,6 @@ func TestVisitorBadFrames(t *testing.T) {
 	}
 }
 
-// whitespaceBug: session.isBlank knows only ' ', \t, \n, \r, U+00A0,
-// U+200B and U+FEFF, so a text made of other Unicode white space (U+3000,
-// U+2003, \v, \f, U+2028, U+0085...) is stored as a visitor message.
-const whitespaceBug = "(BUG: a text of Unicode white space only is stored; session.isBlank misses it)"
 
 func framesOfType(c *client, typ string) []map[string]any {
 	var out []map[string]any
@@ -330,9 +326,8 @@ func TestVisitorOversizedFrame(t *testing.T) {
 // closed (1008). Either way the transcript keeps what was stored.
 func TestVisitorFlood(t *testing.T) {
 	t.Parallel()
-	// The flood guard is on with the production default; 0 turns every
-	// limit off, the guard included.
-	e := newEnv(t, func(c *appConfig) { c.VisitorRateLimit = 120 })
+	// The flood guard (BATON_VISITOR_FRAME_LIMIT) at its production default.
+	e := newEnv(t, func(c *appConfig) { c.VisitorRateLimit = 120; c.VisitorFrameLimit = 20 })
 	s := e.shop("Flood Shop")
 
 	t.Run("a burst, then calm", func(t *testing.T) {
@@ -361,11 +356,11 @@ func TestVisitorFlood(t *testing.T) {
 		for i := 0; !ok && time.Now().Before(deadline); i++ {
 			id := cid("calm", i)
 			v.send(map[string]any{"type": "message", "client_id": id, "text": "hello"})
-			// A message the flood limiter drops is refused without its
-			// client_id, so any rate_limited error counts as its refusal.
+			// A message the flood limiter drops is refused with its
+			// client_id.
 			f := v.next("echo or refusal of "+id, func(f map[string]any) bool {
 				return (f["type"] == "message" && f["client_id"] == id) ||
-					(f["type"] == "error" && (f["client_id"] == id || f["client_id"] == nil))
+					(f["type"] == "error" && f["client_id"] == id)
 			})
 			ok = f["type"] == "message"
 			if !ok {

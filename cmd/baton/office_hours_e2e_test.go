@@ -131,7 +131,6 @@ func TestOfficeHoursClosedNow(t *testing.T) {
 	}
 }
 
-
 // TestOfficeHoursOpen: inside office hours, a handoff with nobody available
 // (no console open, the agent away, or the console closed again) sends the
 // merchant's auto-response; with an agent available, neither text: the

@@ -116,7 +116,6 @@ func TestVisitorBadFrames(t *testing.T) {
 	}
 }
 
-
 func framesOfType(c *client, typ string) []map[string]any {
 	var out []map[string]any
 	for _, f := range c.snapshot() {

@@ -90,3 +90,46 @@ func BenchmarkPlanAnswer(b *testing.B) {
 		s.planAnswer(ctx, m, t, "shipping times?", &op)
 	}
 }
+
+// BenchmarkAppendParallel appends from many goroutines at once (as many
+// sockets do) and reports Redis's own CPU per append, from INFO cpu.
+func BenchmarkAppendParallel(b *testing.B) {
+	rdb, prefix := sessiontest.Redis(b)
+	s := New(Options{Redis: rdb, Prefix: prefix, Assistant: fixedAssistant{}})
+	ctx := context.Background()
+	m, err := s.CreateMerchant(ctx, "Bench", nil, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	turns := make(chan Turn, 512)
+	for i := 0; i < 256; i++ {
+		c, _, err := s.StartConversation(ctx, m, VisitorInfo{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		turns <- Turn{ConversationID: c.ID, MerchantID: m.ID, Locale: "en", Status: StatusQueued, Engaged: true}
+	}
+	before := redisCPU(b, rdb)
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n atomicCounter
+	b.RunParallel(func(pb *testing.PB) {
+		t := <-turns
+		defer func() { turns <- t }()
+		i := 0
+		for pb.Next() {
+			i++
+			if i%(maxTranscript-10) == 0 {
+				c, _, _ := s.StartConversation(ctx, m, VisitorInfo{})
+				t.ConversationID = c.ID
+			}
+			if err := s.VisitorMessage(ctx, t, fmt.Sprintf("p%d-%d", n.add(), i), "hello there"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric((redisCPU(b, rdb)-before)/float64(b.N)*1e6, "redis-µs/op")
+}

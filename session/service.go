@@ -64,6 +64,9 @@ type Options struct {
 	// InactiveAfter closes conversations the assistant was handling once the
 	// visitor has been silent this long; 30 minutes when zero.
 	InactiveAfter time.Duration
+	// NoAutoPipeline sends every message's script on its own round trip
+	// instead of batching concurrent ones (go-redis's autopipeliner).
+	NoAutoPipeline bool
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -77,6 +80,9 @@ type Service struct {
 	inactive   time.Duration
 	nodeID     string
 
+	// hot runs the per-message script: an autopipeliner, so that messages
+	// of many sockets share round trips (and Redis's syscalls) under load.
+	hot          redis.Scripter
 	applyScript  *redis.Script
 	appendScript *redis.Script
 	cfg          *configCache
@@ -114,6 +120,14 @@ func New(opts Options) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.hot = s.rdb
+	if !opts.NoAutoPipeline && s.rdb != nil {
+		if ap, err := s.rdb.AutoPipeline(); err == nil {
+			s.hot = ap
+		} else {
+			s.log.Warn("redis autopipelining unavailable; one round trip per message", "err", err)
+		}
 	}
 	if s.inactive == 0 {
 		s.inactive = 30 * time.Minute

@@ -23,6 +23,7 @@ type config struct {
 	LogLevel          slog.Level
 	LogJSON           bool
 	DebugAddr         string
+	NoAutoPipeline    bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -36,6 +37,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DrainTimeout:      10 * time.Second,
 		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
 		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
+		NoAutoPipeline:    getenv("BATON_REDIS_AUTOPIPELINE") == "0",
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"

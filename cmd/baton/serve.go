@@ -64,7 +64,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	// The core outlives the signal: sockets drain first, then it stops.
 	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
-		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log})
+		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log,
+		NoAutoPipeline: cfg.NoAutoPipeline})
 	defer a.Close()
 
 	if cfg.DebugAddr != "" {
@@ -94,6 +95,7 @@ type appConfig struct {
 	VisitorFrameLimit int
 	Demo              bool
 	Logger            *slog.Logger
+	NoAutoPipeline    bool
 	// BcryptCost and Now are for tests.
 	BcryptCost int
 	Now        func() time.Time
@@ -111,7 +113,7 @@ type app struct {
 func newApp(ctx context.Context, c appConfig) *app {
 	ctx, stop := context.WithCancel(ctx)
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
-		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now})
+		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, NoAutoPipeline: c.NoAutoPipeline})
 	svc.Run(ctx)
 	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
 	go sockets.Run(ctx)

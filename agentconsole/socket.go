@@ -93,12 +93,21 @@ func (s *consoleSocket) fatal(code, msg string) {
 
 func (s *consoleSocket) run() {
 	defer s.finish()
-	s.conn.SetReadDeadline(time.Now().Add(authTimeout))
-	data, binary, err := s.conn.Read()
-	if err != nil {
-		if socket.IsTimeout(err) {
+	// The deadline ends a silent socket; the timer, just before it, says
+	// why (after a read timeout nothing could be written any more).
+	s.conn.SetReadDeadline(time.Now().Add(authTimeout + time.Second))
+	authed := make(chan struct{})
+	timer := time.AfterFunc(authTimeout-200*time.Millisecond, func() {
+		select {
+		case <-authed:
+		default:
 			s.fatal("auth_timeout", `send {"type":"auth","token":...} first, within 10 seconds`)
 		}
+	})
+	defer timer.Stop()
+	data, binary, err := s.conn.Read()
+	close(authed)
+	if err != nil {
 		return
 	}
 	var in consoleIn

@@ -42,8 +42,13 @@ type Watcher interface {
 type Options struct {
 	// VisitorRateLimit is messages per minute per visitor socket; 0 is off.
 	VisitorRateLimit int
-	// VisitorBurst is how many messages may come at once within the limit.
+	// VisitorBurst is how many messages may come at once within the limit;
+	// at most 10, and never more than the limit itself.
 	VisitorBurst int
+	// VisitorFrameLimit guards against floods: frames of any kind per
+	// second per visitor socket (a burst of three seconds' worth is
+	// allowed); 0 is off.
+	VisitorFrameLimit int
 	Logger       *slog.Logger
 }
 
@@ -64,7 +69,7 @@ func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options)
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.VisitorBurst <= 0 {
-		opts.VisitorBurst = 10
+		opts.VisitorBurst = min(10, max(1, opts.VisitorRateLimit))
 	}
 	g := &Gateway{svc: svc, hub: hub, sockets: sockets, opts: opts, log: opts.Logger}
 	e := gin.New()

@@ -43,22 +43,19 @@ type visitor struct {
 	finished      bool
 }
 
-// Flood control on top of the message limit: any frame type.
 const (
-	framesPerSecond = 20
-	frameBurst      = 60
-	maxRefused      = 200
-	helloTimeout    = 10 * time.Second
-	opTimeout       = 5 * time.Second
+	maxRefused   = 200 // frames refused in a row for flooding before the socket is closed
+	helloTimeout = 10 * time.Second
+	opTimeout    = 5 * time.Second
 )
 
 func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant) *visitor {
 	v := &visitor{g: g, conn: conn, m: m, log: g.log.With("merchant", m.ID)}
-	// BATON_VISITOR_RATE_LIMIT=0 turns limits off altogether, the flood
-	// guard included: the operator has chosen (load tests do).
-	if g.opts.VisitorRateLimit > 0 {
-		v.msgLimit = rate.NewLimiter(rate.Limit(float64(g.opts.VisitorRateLimit)/60), g.opts.VisitorBurst)
-		v.frameLimit = rate.NewLimiter(framesPerSecond, frameBurst)
+	if n := g.opts.VisitorRateLimit; n > 0 {
+		v.msgLimit = rate.NewLimiter(rate.Limit(float64(n)/60), g.opts.VisitorBurst)
+	}
+	if n := g.opts.VisitorFrameLimit; n > 0 {
+		v.frameLimit = rate.NewLimiter(rate.Limit(n), 3*n)
 	}
 	return v
 }
@@ -139,6 +136,8 @@ func (v *visitor) sendErr(err error, clientID string) {
 }
 
 func (v *visitor) handle(ctx context.Context, data []byte) {
+	var f inFrame
+	err := json.Unmarshal(data, &f)
 	if v.frameLimit != nil && !v.frameLimit.Allow() {
 		v.refused++
 		if v.refused > maxRefused {
@@ -146,12 +145,12 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 			v.conn.Close(websocket.ClosePolicyViolation, "flood")
 			return
 		}
-		v.sendError("rate_limited", "too many frames; slow down", "")
+		// With the client_id, so the widget knows which message to resend.
+		v.sendError("rate_limited", "too many frames; slow down", f.ClientID)
 		return
 	}
 	v.refused = 0
-	var f inFrame
-	if err := json.Unmarshal(data, &f); err != nil {
+	if err != nil {
 		v.sendError("bad_frame", "a frame must be a JSON object with a \"type\"", "")
 		return
 	}
@@ -187,7 +186,6 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	svc := v.g.svc
-	var err error
 	switch f.Type {
 	case "message":
 		if v.msgLimit != nil && !v.msgLimit.Allow() {
@@ -197,10 +195,15 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 		err = svc.VisitorMessage(ctx, turn, f.ClientID, f.Text)
 		if err != nil {
 			v.sendErr(err, f.ClientID)
+			return
 		}
+		v.engaged()
 		return
 	case "handoff_request":
 		err = svc.RequestHandoff(ctx, turn)
+		if err == nil {
+			v.engaged()
+		}
 	case "handoff_reply":
 		if f.Accept == nil {
 			v.sendError("bad_frame", "handoff_reply needs \"accept\": true or false", "")
@@ -227,6 +230,13 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 	if err != nil {
 		v.sendErr(err, "")
 	}
+}
+
+// engaged notes that the conversation now counts in the metrics.
+func (v *visitor) engaged() {
+	v.mu.Lock()
+	v.turn.Engaged = true
+	v.mu.Unlock()
 }
 
 func isKnownType(t string) bool {
@@ -317,7 +327,8 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 	office := svc.Office(v.m)
 	v.mu.Lock()
 	v.started = true
-	v.turn = session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID, Locale: conv.Locale, Status: conv.Status}
+	v.turn = session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID, Locale: conv.Locale, Status: conv.Status,
+		Engaged: conv.Engaged()}
 	v.welcomeStatus = conv.Status
 	v.mu.Unlock()
 	v.log = v.log.With("conversation", conv.ID)

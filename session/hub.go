@@ -410,6 +410,19 @@ func (h *Hub) localApply(convID string, res *applyResult, op applyOp) {
 	}
 }
 
+// localEntry delivers an entry append.lua stored to this node's watchers.
+func (h *Hub) localEntry(convID string, e RawEntry) {
+	h.mu.Lock()
+	r := h.rooms[h.svc.keys.convChannel(convID)]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	for _, f := range h.feedsOf(r) {
+		f.entry(e)
+	}
+}
+
 func (h *Hub) localTyping(convID string, role Role, active bool) {
 	h.mu.Lock()
 	r := h.rooms[h.svc.keys.convChannel(convID)]

@@ -33,6 +33,9 @@ type Turn struct {
 	// Status is the last status the socket saw. It only picks the optimistic
 	// path; the Lua script checks the real one.
 	Status Status
+	// Engaged: the visitor already wrote or asked for a person, so the
+	// conversation is counted in the metrics (spares a write per message).
+	Engaged bool
 }
 
 const tokenBytes = 24
@@ -180,7 +183,14 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 			follow = func() error { return s.SubmitEmail(ctx, t, addr) }
 		}
 	}
-	res, err := s.apply(ctx, op)
+	var res *applyResult
+	if op.cond == nil {
+		// Nothing but the entry: the lean script.
+		res, err = s.appendEntry(ctx, appendOp{convID: op.convID, need: op.need, clientID: clientID,
+			now: now, entry: op.base[0], engage: !t.Engaged})
+	} else {
+		res, err = s.apply(ctx, op)
+	}
 	if err != nil {
 		return err
 	}
@@ -352,7 +362,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	now := s.now()
 	tx := textsFor(t.Locale)
 	office := m.Schedule.At(now)
-	ep := newID("q", 6)
+	ep := newEpisode(now)
 	queuedAt := now.UnixMilli()
 	member := queueMember(c.ID, ep)
 

@@ -13,27 +13,31 @@ import (
 )
 
 type config struct {
-	Addr             string
-	RedisURL         string
-	Secret           string
-	VisitorRateLimit int
-	Prefix           string
-	DrainTimeout     time.Duration
-	LogLevel         slog.Level
-	LogJSON          bool
-	DebugAddr        string
+	Addr              string
+	RedisURL          string
+	Secret            string
+	VisitorRateLimit  int
+	VisitorFrameLimit int
+	Prefix            string
+	DrainTimeout      time.Duration
+	LogLevel          slog.Level
+	LogJSON           bool
+	DebugAddr         string
+	NoAutoPipeline    bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Addr:             getenv("BATON_ADDR"),
-		RedisURL:         strings.TrimSpace(getenv("REDIS_URL")),
-		Secret:           getenv("BATON_SECRET"),
-		VisitorRateLimit: 120,
-		Prefix:           getenv("BATON_KEY_PREFIX"),
-		DrainTimeout:     10 * time.Second,
-		LogJSON:          getenv("BATON_LOG_FORMAT") == "json",
-		DebugAddr:        getenv("BATON_DEBUG_ADDR"),
+		Addr:              getenv("BATON_ADDR"),
+		RedisURL:          strings.TrimSpace(getenv("REDIS_URL")),
+		Secret:            getenv("BATON_SECRET"),
+		VisitorRateLimit:  120,
+		VisitorFrameLimit: 20,
+		Prefix:            getenv("BATON_KEY_PREFIX"),
+		DrainTimeout:      10 * time.Second,
+		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
+		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
+		NoAutoPipeline:    getenv("BATON_REDIS_AUTOPIPELINE") == "0",
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -47,6 +51,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("BATON_VISITOR_RATE_LIMIT=%q: want a number of messages per minute, 0 for no limit", v)
 		}
 		c.VisitorRateLimit = n
+	}
+	if v := getenv("BATON_VISITOR_FRAME_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("BATON_VISITOR_FRAME_LIMIT=%q: want a number of frames per second, 0 for no limit", v)
+		}
+		c.VisitorFrameLimit = n
 	}
 	if v := getenv("BATON_DRAIN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

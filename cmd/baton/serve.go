@@ -63,8 +63,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	defer rdb.Close()
 
 	// The core outlives the signal: sockets drain first, then it stops.
-	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
-		Demo: demo, Logger: log})
+	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
+		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log,
+		NoAutoPipeline: cfg.NoAutoPipeline})
 	defer a.Close()
 
 	if cfg.DebugAddr != "" {
@@ -90,8 +91,11 @@ type appConfig struct {
 	Prefix           string
 	Secret           []byte
 	VisitorRateLimit int
-	Demo             bool
-	Logger           *slog.Logger
+	// VisitorFrameLimit: frames per second per visitor socket (0 off).
+	VisitorFrameLimit int
+	Demo              bool
+	Logger            *slog.Logger
+	NoAutoPipeline    bool
 	// BcryptCost and Now are for tests.
 	BcryptCost int
 	Now        func() time.Time
@@ -109,11 +113,12 @@ type app struct {
 func newApp(ctx context.Context, c appConfig) *app {
 	ctx, stop := context.WithCancel(ctx)
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
-		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now})
+		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, NoAutoPipeline: c.NoAutoPipeline})
 	svc.Run(ctx)
 	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
 	go sockets.Run(ctx)
-	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit, Logger: c.Logger})
+	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
+		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger})
 	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).Register(gw.Engine())
 	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})
 	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}

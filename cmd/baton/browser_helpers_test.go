@@ -261,7 +261,8 @@ func (p *page) wait(what, cond string) {
 func (p *page) click(what, js string) {
 	p.t.Helper()
 	locate := `(() => {
-		const el = ` + js + `;
+		let el = null;
+		try { el = ` + js + `; } catch (e) { return null; }
 		if (!el || el.disabled) return null;
 		el.scrollIntoView({block: "center", inline: "center"});
 		const r = el.getBoundingClientRect();
@@ -534,19 +535,4 @@ func (p *cutProxy) cut() {
 	for c := range p.conns {
 		_ = c.Close()
 	}
-}
-
-// transcript fetches a conversation's messages over REST, the reference
-// the pages are checked against.
-func (e *env) transcript(token, convID string) []map[string]any {
-	e.t.Helper()
-	code, body := e.do("GET", "/v1/agent/conversations/"+convID, token, nil)
-	if code != 200 {
-		e.t.Fatalf("transcript: %d %v", code, body)
-	}
-	var out []map[string]any
-	for _, m := range body["messages"].([]any) {
-		out = append(out, m.(map[string]any))
-	}
-	return out
 }

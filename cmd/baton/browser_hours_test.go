@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,8 @@ func setInterval(p *page, row, open, close string) {
 }
 
 // TestBrowserOfficeHoursAreObeyed: an admin sets office hours in the
-// settings page (a time zone, two intervals a day, exceptions by date) that
+// settings page (a time zone, two intervals a day, a closed day, exceptions
+// by date) that
 // close the shop now; the page previews the next opening, and a visitor's
 // handoff gets the away message with that same opening time.
 func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
@@ -54,17 +56,24 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	for _, d := range []string{"sat", "sun"} {
 		setInterval(admin, day(d)+`.querySelector(".intervals li")`, "10:00", "16:30")
 	}
+	// And one weekday closed, the day after the opening: it must not move it.
+	closed := strings.ToLower(open.AddDate(0, 0, 1).Weekday().String()[:3])
+	for eval[int](admin, day(closed)+`.querySelectorAll(".intervals li").length`) > 0 {
+		admin.click("remove hours on "+closed, day(closed)+`.querySelector(".intervals li button")`)
+	}
+	admin.wait(closed+" closed", `!`+day(closed)+`.querySelector(".closed-note").hidden`)
 	for i, date := range holidays {
 		admin.click("add a date", `document.querySelector("#add-exception")`)
 		admin.choose("the exception's date", fmt.Sprintf(`document.querySelector("#exceptions li:nth-child(%d) .ex-date")`, i+1), date)
 	}
 
 	// An interval that closes before it opens is refused in the page.
-	admin.click("add hours on Sunday", `document.querySelector("[aria-label='Add hours on Sunday']")`)
-	setInterval(admin, day("sun")+`.querySelector(".intervals li:nth-child(2)")`, "18:00", "17:00")
+	closedName := open.AddDate(0, 0, 1).Weekday().String()
+	admin.click("add hours on "+closedName, `document.querySelector("[aria-label='Add hours on `+closedName+`']")`)
+	setInterval(admin, day(closed)+`.querySelector(".intervals li")`, "18:00", "17:00")
 	admin.click("save", byText("document", "#hours-form button", "Save office hours"))
-	admin.wait("the refusal", day("sun")+`.querySelector(".row-error").textContent.includes("closes before it opens") && document.querySelector("#hours-status").textContent.startsWith("Not saved")`)
-	admin.click("remove it", `document.querySelector("[aria-label='Remove Sunday hours 2']")`)
+	admin.wait("the refusal", day(closed)+`.querySelector(".row-error").textContent.includes("closes before it opens") && document.querySelector("#hours-status").textContent.startsWith("Not saved")`)
+	admin.click("remove it", `document.querySelector("[aria-label='Remove `+closedName+` hours 1']")`)
 
 	admin.click("save", byText("document", "#hours-form button", "Save office hours"))
 	admin.wait("the preview of the next opening", `document.querySelector("#hours-preview").textContent === `+jsq("Closed now. Opens "+nextOpen+"."))
@@ -79,7 +88,9 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	require.Equal(t, "Asia/Tokyo", body["timezone"])
 	split := []any{map[string]any{"open": "10:00", "close": "12:00"}, map[string]any{"open": "13:00", "close": "16:30"}}
 	whole := []any{map[string]any{"open": "10:00", "close": "16:30"}}
-	require.Equal(t, map[string]any{"mon": split, "tue": split, "wed": split, "thu": split, "fri": split, "sat": whole, "sun": whole}, body["weekly"])
+	week := map[string]any{"mon": split, "tue": split, "wed": split, "thu": split, "fri": split, "sat": whole, "sun": whole}
+	delete(week, closed)
+	require.Equal(t, week, body["weekly"])
 	var exceptions []any
 	for _, d := range holidays {
 		exceptions = append(exceptions, map[string]any{"date": d, "closed": true})
@@ -92,7 +103,7 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	visitor.navigate(shop.URL)
 	visitor.click("the launcher", inWidget(".launcher"))
 	visitor.wait("the away line", inWidget(".status")+`.textContent.startsWith("We are away right now. We are back ")`)
-	handOff(visitor, "late@example.com")
+	handOffInWidget(visitor, "late@example.com")
 	visitor.wait("the away message with the next opening", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=system] .text")).some(n => n.textContent === `+jsq("We are out fishing. We're back on "+nextOpen+".")+`)`)
 	visitor.wait("the queue line, still away", inWidget(".status")+`.textContent.includes("in the queue") && `+inWidget(".status")+`.textContent.includes("We are away right now.")`)
 }

@@ -246,8 +246,8 @@ func (e *env) postAsAgent(token, convID string, texts ...string) error {
 	return nil
 }
 
-// handOff takes an open widget from a question to the queue.
-func handOff(p *page, email string) {
+// handOffInWidget takes an open widget from a question to the queue.
+func handOffInWidget(p *page, email string) {
 	p.t.Helper()
 	p.typeInto("the composer", inWidget("textarea"), "I want to talk to a human please\r")
 	p.click("yes", byText(widgetRoot, ".offer button", "Yes, connect me"))
@@ -275,7 +275,7 @@ func TestBrowserVisitorReloadLosesNoLine(t *testing.T) {
 		visitor.typeInto("the composer", inWidget("textarea"), q+"\r")
 	}
 	visitor.wait("both answers", widgetRoot+`.querySelectorAll("[data-role=assistant]").length === 2`)
-	handOff(visitor, "reload@example.com")
+	handOffInWidget(visitor, "reload@example.com")
 	convID := widgetConversation(visitor, s.m.WidgetKey)
 	code, body := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
 	require.Equal(t, 200, code, "%v", body)

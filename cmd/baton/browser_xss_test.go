@@ -83,7 +83,7 @@ func TestBrowserXSSNeverRuns(t *testing.T) {
 	visitor.click("the launcher", inWidget(".launcher"))
 	visitor.typeInto("the composer", inWidget("textarea"), "Do you offer gift wrapping?\r")
 	visitor.wait("the knowledge answer", inWidget(".log")+`.textContent.includes("Gift wrapping: <script>")`)
-	handOff(visitor, "xss@example.com")
+	handOffInWidget(visitor, "xss@example.com")
 	visitor.wait("the auto-response", inWidget(".log")+`.textContent.includes("Busy: <script>")`)
 
 	agent := newPage(t, "agent")

@@ -53,6 +53,10 @@ func TestBrowserSettingsAndOverview(t *testing.T) {
 	openSettings(admin)
 	admin.wait("the snippet", `document.querySelector("#snippet").value === `+jsq(`<script src="`+e.srv.URL+`/widget.js" data-key="`+s.m.WidgetKey+`" async></script>`))
 
+	require.Equal(t, "password", eval[string](admin, `document.querySelector("#identity-secret").type`))
+	admin.click("show the secret", `document.querySelector("#reveal-secret")`)
+	admin.wait("the identity secret", `document.querySelector("#identity-secret").type === "text" && document.querySelector("#identity-secret").value === `+jsq(s.m.IdentitySecret))
+
 	// Allowed origins: a bad one is refused in the page, good ones are kept
 	// as Baton normalises them.
 	admin.typeInto("the origins", `document.querySelector("#origins")`, "ftp://files.example")

@@ -46,6 +46,11 @@ export class View {
     }
     $("#widget-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveOrigins(); });
     $("#copy-snippet").addEventListener("click", () => this.copySnippet());
+    $("#reveal-secret").addEventListener("click", (e) => {
+      const shown = e.currentTarget.getAttribute("aria-pressed") !== "true";
+      e.currentTarget.setAttribute("aria-pressed", String(shown));
+      $("#identity-secret").type = shown ? "text" : "password";
+    });
     $("#agent-form").addEventListener("submit", (e) => { e.preventDefault(); this.addAgent(); });
   }
 
@@ -85,6 +90,7 @@ export class View {
     $("#origins").value = (s.allowed_origins || []).join("\n");
     const host = location.origin;
     $("#snippet").value = '<script src="' + host + '/widget.js" data-key="' + (this.merchant ? this.merchant.widget_key : "") + '" async></script>';
+    $("#identity-secret").value = (this.merchant && this.merchant.identity_secret) || "";
     this.renderConnections();
     this.showMethod();
     this.previewCustom();

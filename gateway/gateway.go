@@ -49,7 +49,7 @@ type Options struct {
 	// second per visitor socket (a burst of three seconds' worth is
 	// allowed); 0 is off.
 	VisitorFrameLimit int
-	Logger       *slog.Logger
+	Logger            *slog.Logger
 }
 
 // Gateway serves the widget socket and health, and runs the HTTP server

@@ -69,7 +69,7 @@ func NewRegistry(opts Options) *Registry {
 	return &Registry{
 		batches: sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
 		opts:    opts,
-		conns: map[*Conn]struct{}{},
+		conns:   map[*Conn]struct{}{},
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:   1024,
 			WriteBufferPool:  &sync.Pool{},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -77,7 +78,8 @@ func (c *Console) socket(g *gin.Context) {
 	}
 	s := &consoleSocket{c: c, conn: conn, log: c.log, limit: rate.NewLimiter(30, 60),
 		feeds: map[string]*session.Feed{}, wanted: map[string]int64{}}
-	s.run()
+	// As for visitors: let the request go, keep only the socket.
+	go s.run()
 }
 
 func (s *consoleSocket) send(b []byte) { s.conn.Send(b) }
@@ -93,6 +95,13 @@ func (s *consoleSocket) fatal(code, msg string) {
 
 func (s *consoleSocket) run() {
 	defer s.finish()
+	defer func() {
+		// A bug in one console's handling must not take the process down.
+		if r := recover(); r != nil {
+			s.log.Error("console socket panicked", "panic", r, "stack", string(debug.Stack()))
+			s.conn.CloseNow(websocket.CloseInternalServerErr, "internal error")
+		}
+	}()
 	// The deadline ends a silent socket; the timer, just before it, says
 	// why (after a read timeout nothing could be written any more).
 	s.conn.SetReadDeadline(time.Now().Add(authTimeout + time.Second))

@@ -153,8 +153,10 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	// The socket outlives the request's context: gin recycles it.
-	g.newVisitor(conn, m).run(context.Background())
+	// The socket lives on in a goroutine of its own, so that net/http's
+	// connection state, the request and gin's context (some 10 KB) are
+	// freed now rather than held for the socket's life.
+	go g.newVisitor(conn, m).run(context.Background())
 }
 
 // OriginAllowed applies the widget's origin rule: Baton's own origin always;

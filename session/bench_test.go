@@ -55,7 +55,7 @@ func BenchmarkDispatchEntry(b *testing.B) {
 	r := &room{channel: "c", convID: "c_1", feeds: map[*Feed]struct{}{}, watchers: map[MerchantWatcher]struct{}{}}
 	ws := []*nopWatcher{{}, {}}
 	for _, w := range ws {
-		f := &Feed{hub: h, room: r, convID: "c_1", w: w, stopped: make(chan struct{})}
+		f := &Feed{hub: h, room: r, convID: "c_1", w: w}
 		r.feeds[f] = struct{}{}
 	}
 	h.rooms["c"] = r

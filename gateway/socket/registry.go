@@ -71,7 +71,9 @@ func NewRegistry(opts Options) *Registry {
 		opts:    opts,
 		conns:   map[*Conn]struct{}{},
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:   1024,
+			// Chat frames are small: a half-kilobyte buffer reads most in
+			// one call, and idle sockets hold less.
+			ReadBufferSize:   512,
 			WriteBufferPool:  &sync.Pool{},
 			HandshakeTimeout: 10 * time.Second,
 			// Origins are the adapters' business: they know the merchant.

@@ -75,7 +75,7 @@ const (
 	// cIntegrationPrefix + method: one field per helpdesk, so connecting
 	// one never overwrites another.
 	cIntegrationPrefix = "int_"
-	cCreated      = "created"
+	cCreated           = "created"
 )
 
 func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {

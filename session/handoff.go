@@ -168,7 +168,11 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 		convID: c.ID, need: transitions[EventTicket].from, cond: transitions[EventTicket].from,
 		now: now, newStatus: StatusTicketed, state: State{Status: StatusTicketed, Reason: "ticketed"},
 		fields: fields, once: []string{fRouted}, wantMeta: true,
-		condEntries: []entryTail{s.systemEntry(fmtText(tx.Ticketed, addr), now)},
+		// A base entry (need and cond are the same statuses, so it is
+		// written exactly when the step runs) is published before the new
+		// status: the visitor reads the promise of an email before the
+		// chat is closed.
+		base: []entryTail{s.systemEntry(fmtText(tx.Ticketed, addr), now)},
 	}
 	res, err := s.apply(ctx, op)
 	if err != nil {

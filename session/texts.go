@@ -39,6 +39,7 @@ type TicketWords struct {
 	Reason       string
 	Conversation string
 	Times        string // %s: the merchant's zone
+	TimesUTC     string // when the merchant's zone is UTC
 	Omitted      string // %s: how many earlier lines were left out
 	None         string // an unknown profile id or page
 	Visitor      string
@@ -96,6 +97,7 @@ func textsEN() texts {
 			Reason:       "Reason for the handoff",
 			Conversation: "Conversation",
 			Times:        "Times are in %s and UTC.",
+			TimesUTC:     "Times are in UTC.",
 			Omitted:      "%s earlier lines are not shown here; Baton keeps the whole conversation.",
 			None:         "none",
 			Visitor:      "Visitor",
@@ -137,6 +139,7 @@ func textsNL() texts {
 			Reason:       "Reden van de overdracht",
 			Conversation: "Gesprek",
 			Times:        "Tijden in %s en UTC.",
+			TimesUTC:     "Tijden in UTC.",
 			Omitted:      "%s eerdere regels staan hier niet; Baton bewaart het hele gesprek.",
 			None:         "geen",
 			Visitor:      "Bezoeker",

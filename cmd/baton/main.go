@@ -28,6 +28,11 @@ environment:
   BATON_DRAIN_TIMEOUT        how long SIGTERM waits for sockets to move (default 10s)
   BATON_LOG_LEVEL            debug, info, warn, error (default info)
   BATON_LOG_FORMAT           text or json (default text)
+  BATON_HELPDESK_TIMEOUT     bound on each call to Zendesk or Gorgias (default 15s)
+  BATON_HELPDESK_WORKERS     tickets one node makes at once (default 4)
+  BATON_HELPDESK_RETRY_BASE  first delay before retrying a ticket; doubles each time (default 2s)
+  BATON_HELPDESK_RETRY_MAX   longest delay between retries (default 10m)
+  BATON_HELPDESK_MAX_ATTEMPTS  attempts before a ticket becomes a dead letter (default 30)
 `
 
 func main() {

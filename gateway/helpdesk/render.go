@@ -74,6 +74,9 @@ func render(r session.TicketRequest) content {
 		Reason: w.ReasonText(r.Reason), Conversation: r.ConversationID,
 		Times: strings.Replace(w.Times, "%s", loc.String(), 1),
 	}
+	if loc.String() == "UTC" {
+		p.Times = w.TimesUTC
+	}
 	all := make([]line, 0, len(r.Transcript))
 	for _, m := range r.Transcript {
 		all = append(all, toLine(m, loc, w))

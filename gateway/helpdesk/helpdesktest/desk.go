@@ -40,9 +40,10 @@ type Fault struct {
 	Hang time.Duration
 	// AfterMake: the ticket is made first, then Status, Drop or Hang.
 	AfterMake bool
-	// Then is called once the ticket is made, before anything is answered:
-	// a test's chance to kill the worker that is waiting for the answer.
-	Then func()
+	// Then is called once the ticket is made, before anything is answered,
+	// with the request (its User-Agent names the node): a test's chance to
+	// kill the worker that is waiting for the answer.
+	Then func(r *http.Request)
 }
 
 // Plan picks the fault for the n-th ticket request (from 0) about one

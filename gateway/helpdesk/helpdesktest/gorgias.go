@@ -123,7 +123,7 @@ func (g *Gorgias) create(w http.ResponseWriter, r *http.Request, authed bool) {
 	t.Text, _ = msg["body_text"].(string)
 	t = g.make(t)
 	if f.Then != nil {
-		f.Then()
+		f.Then(r)
 	}
 	if f.AfterMake {
 		if f.Hang > 0 && !hang(r, f.Hang) {

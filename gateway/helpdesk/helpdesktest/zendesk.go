@@ -185,7 +185,7 @@ func (z *Zendesk) create(w http.ResponseWriter, r *http.Request, authed bool) {
 	w.Header().Set("X-Idempotency-Lookup", "miss")
 
 	if f.Then != nil {
-		f.Then()
+		f.Then(r)
 	}
 	if f.AfterMake {
 		if f.Hang > 0 && !hang(r, f.Hang) {

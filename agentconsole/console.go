@@ -25,6 +25,7 @@ type Team interface {
 	Conversations(ctx context.Context, merchantID string, status session.Status) ([]*session.Conversation, error)
 	Conversation(ctx context.Context, merchantID, convID string) (*session.Conversation, []session.RawEntry, error)
 	AssignedTo(ctx context.Context, a session.Actor) ([]*session.Conversation, error)
+	IsAssigned(ctx context.Context, a session.Actor, convID string) (bool, error)
 	Claim(ctx context.Context, a session.Actor, convID string) (*session.Conversation, error)
 	Release(ctx context.Context, a session.Actor, convID string) (*session.Conversation, error)
 	CloseByAgent(ctx context.Context, a session.Actor, convID string) (*session.Conversation, error)

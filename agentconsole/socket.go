@@ -29,6 +29,8 @@ type consoleSocket struct {
 	log   *slog.Logger
 	limit *rate.Limiter
 
+	cursors map[string]int64 // from the auth frame, used once per conversation
+
 	mu       sync.Mutex // guards below
 	feeds    map[string]*session.Feed
 	wanted   map[string]int64 // conversations to follow, with the cursor to start at
@@ -44,6 +46,9 @@ type consoleIn struct {
 	Text           string `json:"text"`
 	Active         *bool  `json:"active"`
 	Status         string `json:"status"`
+	// Cursors (auth only) are the last seq a reconnecting console holds per
+	// conversation: its feeds resume from there instead of from now.
+	Cursors map[string]int64 `json:"cursors"`
 }
 
 type consoleError struct {
@@ -114,6 +119,7 @@ func (s *consoleSocket) run() {
 		return
 	}
 	s.actor = actor
+	s.cursors = in.Cursors
 	s.log = s.c.log.With("merchant", actor.MerchantID, "agent", actor.ID)
 	if err := s.start(agent); err != nil {
 		e := session.ErrorOf(err)
@@ -164,7 +170,11 @@ func (s *consoleSocket) syncAssigned(ctx context.Context) error {
 	for _, conv := range convs {
 		mine[conv.ID] = true
 		s.send(frame(gin.H{"type": "conversation", "conversation": conv}))
-		s.follow(conv.ID, conv.LastSeq)
+		cursor := conv.LastSeq
+		if c, ok := s.cursors[conv.ID]; ok && c >= 0 && c < cursor {
+			cursor = c // replay what the console missed while away
+		}
+		s.follow(conv.ID, cursor)
 	}
 	s.mu.Lock()
 	var drop []string
@@ -271,8 +281,11 @@ func (s *consoleSocket) handle(data []byte) {
 			return
 		}
 		if !s.following(in.ConversationID) {
-			s.sendError("not_assigned", "the conversation is not assigned to you", in.ConversationID, "")
-			return
+			mine, err := s.c.team.IsAssigned(ctx, s.actor, in.ConversationID)
+			if err != nil || !mine {
+				s.sendError("not_assigned", "the conversation is not assigned to you", in.ConversationID, "")
+				return
+			}
 		}
 		if err := s.c.team.Typing(ctx, in.ConversationID, session.RoleAgent, *in.Active); err != nil {
 			e := session.ErrorOf(err)

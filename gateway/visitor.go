@@ -21,8 +21,8 @@ type visitor struct {
 	m    *session.Merchant
 	log  *slog.Logger
 
-	msgLimit   *rate.Limiter // BATON_VISITOR_RATE_LIMIT, messages only
-	frameLimit *rate.Limiter // any frame, against floods
+	msgLimit   *rate.Limiter // BATON_VISITOR_RATE_LIMIT, messages only; nil when off
+	frameLimit *rate.Limiter // any frame, against floods; nil when limits are off
 	refused    int           // frames refused for flooding, in a row
 
 	lastTyping     time.Time
@@ -53,10 +53,12 @@ const (
 )
 
 func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant) *visitor {
-	v := &visitor{g: g, conn: conn, m: m, log: g.log.With("merchant", m.ID),
-		frameLimit: rate.NewLimiter(framesPerSecond, frameBurst)}
+	v := &visitor{g: g, conn: conn, m: m, log: g.log.With("merchant", m.ID)}
+	// BATON_VISITOR_RATE_LIMIT=0 turns limits off altogether, the flood
+	// guard included: the operator has chosen (load tests do).
 	if g.opts.VisitorRateLimit > 0 {
 		v.msgLimit = rate.NewLimiter(rate.Limit(float64(g.opts.VisitorRateLimit)/60), g.opts.VisitorBurst)
+		v.frameLimit = rate.NewLimiter(framesPerSecond, frameBurst)
 	}
 	return v
 }
@@ -141,7 +143,7 @@ func (v *visitor) sendErr(err error, clientID string) {
 }
 
 func (v *visitor) handle(ctx context.Context, data []byte) {
-	if !v.frameLimit.Allow() {
+	if v.frameLimit != nil && !v.frameLimit.Allow() {
 		v.refused++
 		if v.refused > maxRefused {
 			v.send(encode(errorFrame{Type: "error", Code: "rate_limited", Message: "too many frames; closing", Fatal: true}))

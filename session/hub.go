@@ -214,18 +214,19 @@ func (h *Hub) janitor(ctx context.Context) {
 	}
 }
 
-// join adds a member to the room for channel, subscribing when it is new, and
-// returns the room and whether the subscription is confirmed.
-func (h *Hub) join(ctx context.Context, channel string, init func(*room)) *room {
+// join adds a member to the room for channel, subscribing when it is new.
+// A room's ids are set when it is made and never change, so the room's
+// goroutines may read them without the lock.
+func (h *Hub) join(ctx context.Context, channel, convID, merchantID string, add func(*room)) *room {
 	h.mu.Lock()
 	r := h.rooms[channel]
 	created := r == nil
 	if created {
-		r = &room{channel: channel, ready: make(chan struct{}),
+		r = &room{channel: channel, convID: convID, merchantID: merchantID, ready: make(chan struct{}),
 			feeds: map[*Feed]struct{}{}, watchers: map[MerchantWatcher]struct{}{}}
 		h.rooms[channel] = r
 	}
-	init(r)
+	add(r)
 	r.emptyAt = time.Time{}
 	h.mu.Unlock()
 	if created {
@@ -255,8 +256,7 @@ func (h *Hub) awaitReady(ctx context.Context, r *room) {
 func (h *Hub) WatchConversation(ctx context.Context, convID string, cursor int64, w ConversationWatcher) *Feed {
 	f := &Feed{hub: h, convID: convID, w: w, cursor: cursor, stateV: -1, stopped: make(chan struct{})}
 	f.filling = true // nothing live reaches w before the first fill
-	r := h.join(ctx, h.svc.keys.convChannel(convID), func(r *room) {
-		r.convID = convID
+	r := h.join(ctx, h.svc.keys.convChannel(convID), convID, "", func(r *room) {
 		r.feeds[f] = struct{}{}
 	})
 	f.room = r
@@ -282,8 +282,7 @@ func (h *Hub) leaveConversation(f *Feed) {
 // WatchMerchant subscribes w to a merchant's team events and delivers the
 // current queue snapshot. Call the returned function to stop.
 func (h *Hub) WatchMerchant(ctx context.Context, merchantID string, w MerchantWatcher) (stop func()) {
-	r := h.join(ctx, h.svc.keys.merchantChannel(merchantID), func(r *room) {
-		r.merchantID = merchantID
+	r := h.join(ctx, h.svc.keys.merchantChannel(merchantID), "", merchantID, func(r *room) {
 		r.watchers[w] = struct{}{}
 	})
 	h.awaitReady(ctx, r)

@@ -109,13 +109,23 @@ func (h OfficeHours) Normalize() OfficeHours {
 		if len(ivs) == 0 {
 			continue
 		}
-		c := append([]Interval(nil), ivs...)
-		sort.Slice(c, func(i, j int) bool { return c[i].Open < c[j].Open })
-		out.Weekly[d] = c
+		out.Weekly[d] = sortedIntervals(ivs)
 	}
-	out.Exceptions = append(out.Exceptions, h.Exceptions...)
+	for _, ex := range h.Exceptions {
+		ex.Hours = sortedIntervals(ex.Hours)
+		out.Exceptions = append(out.Exceptions, ex)
+	}
 	sort.Slice(out.Exceptions, func(i, j int) bool { return out.Exceptions[i].Date < out.Exceptions[j].Date })
 	return out
+}
+
+func sortedIntervals(ivs []Interval) []Interval {
+	if len(ivs) == 0 {
+		return nil
+	}
+	c := append([]Interval(nil), ivs...)
+	sort.Slice(c, func(i, j int) bool { return c[i].Open < c[j].Open })
+	return c
 }
 
 func weekdayIndex(day string) (time.Weekday, bool) {
@@ -157,9 +167,14 @@ func parseClock(s string, isClose bool) (int, bool) {
 	if len(s) != 5 || s[2] != ':' {
 		return 0, false
 	}
-	h, err1 := strconv.Atoi(s[:2])
-	m, err2 := strconv.Atoi(s[3:])
-	if err1 != nil || err2 != nil || m < 0 || m > 59 || h < 0 {
+	for _, c := range s[:2] + s[3:] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	h, _ := strconv.Atoi(s[:2])
+	m, _ := strconv.Atoi(s[3:])
+	if m > 59 {
 		return 0, false
 	}
 	if h == 24 && m == 0 && isClose {
@@ -182,16 +197,19 @@ func (s *Schedule) spansOn(y int, m time.Month, d int) []span {
 // OfficeState answers "are we open now, and if not, when next".
 type OfficeState struct {
 	Open     bool
-	NextOpen time.Time // zero when open, or when no opening lies within a year
+	NextOpen time.Time // zero when open, or when no opening lies within 400 days
 }
 
 // horizon bounds the search for the next opening.
 const horizon = 400
 
 // At reports the office's state at instant now. Intervals are wall-clock
-// times in the office's zone, so a 09:00 opening stays at 09:00 local across
-// DST changes; an opening inside a spring-forward gap happens at the first
-// instant after the gap.
+// times in the office's zone: a 09:00 opening stays at 09:00 local across DST
+// changes. The office is open while the local clock reads inside an
+// interval, and NextOpen is the first instant after now at which that
+// becomes true: an opening skipped by a spring-forward gap happens when the
+// clock jumps past it, and one in a repeated hour at its first occurrence
+// still ahead.
 func (s *Schedule) At(now time.Time) OfficeState {
 	local := now.In(s.loc)
 	y, m, d := local.Date()
@@ -205,14 +223,60 @@ func (s *Schedule) At(now time.Time) OfficeState {
 		day := time.Date(y, m, d+i, 12, 0, 0, 0, s.loc)
 		dy, dm, dd := day.Date()
 		for _, sp := range s.spansOn(dy, dm, dd) {
-			at := time.Date(dy, dm, dd, sp.open/3600, sp.open%3600/60, 0, 0, s.loc)
-			if at.After(now) {
+			if at, ok := s.opening(dy, dm, dd, sp, now); ok {
 				return OfficeState{NextOpen: at}
 			}
-			// An opening whose wall-clock time was skipped by a DST jump
-			// normalises to before now only if now is past it; a span that
-			// started earlier today and ended is simply behind us.
 		}
 	}
 	return OfficeState{}
+}
+
+// opening returns the first instant after now at which the local clock on
+// the given date enters span, if there is one.
+func (s *Schedule) opening(y int, m time.Month, d int, sp span, now time.Time) (time.Time, bool) {
+	wall := time.Date(y, m, d, 0, 0, sp.open, 0, time.UTC) // the wall clock, read as if UTC
+	// The offsets in force around that wall-clock time: DST changes are
+	// never closer together than a day.
+	_, before := wall.Add(-26 * time.Hour).In(s.loc).Zone()
+	_, after := wall.Add(26 * time.Hour).In(s.loc).Zone()
+	var best time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (best.IsZero() || t.Before(best)) {
+			best = t
+		}
+	}
+	found := false
+	for _, off := range []int{before, after} {
+		t := wall.Add(-time.Duration(off) * time.Second)
+		if sameWall(t.In(s.loc), y, m, d, sp.open) {
+			found = true
+			consider(t)
+		}
+	}
+	if !found && before != after {
+		// The clock skips the opening: the office opens at the jump, the
+		// first instant whose local reading is past it, if still in span.
+		lo := wall.Add(-time.Duration(max(before, after)) * time.Second)
+		hi := wall.Add(-time.Duration(min(before, after)) * time.Second)
+		for hi.Sub(lo) > time.Second {
+			mid := lo.Add(hi.Sub(lo) / 2)
+			if _, off := mid.In(s.loc).Zone(); off == before {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		l := hi.In(s.loc)
+		if ly, lm, ld := l.Date(); ly == y && lm == m && ld == d {
+			if c := l.Hour()*3600 + l.Minute()*60 + l.Second(); c >= sp.open && c < sp.close {
+				consider(hi)
+			}
+		}
+	}
+	return best, !best.IsZero()
+}
+
+func sameWall(l time.Time, y int, m time.Month, d, sec int) bool {
+	ly, lm, ld := l.Date()
+	return ly == y && lm == m && ld == d && l.Hour()*3600+l.Minute()*60+l.Second() == sec
 }

@@ -146,6 +146,20 @@ func (s *Service) AssignedTo(ctx context.Context, a Actor) ([]*Conversation, err
 	return out, nil
 }
 
+// IsAssigned reports whether the conversation is assigned to the actor now,
+// from Redis: for the rare frame that arrives before the console has heard
+// of its own claim.
+func (s *Service) IsAssigned(ctx context.Context, a Actor, convID string) (bool, error) {
+	if !validID(convID) {
+		return false, nil
+	}
+	v, err := s.rdb.HMGet(ctx, s.keys.convMeta(convID), fMerchant, fStatus, fAgent).Result()
+	if err != nil {
+		return false, err
+	}
+	return v[0] == a.MerchantID && v[1] == string(StatusAssigned) && v[2] == a.ID, nil
+}
+
 // Claim gives a queued conversation to the actor. Of many agents claiming at
 // once exactly one wins; claiming one's own conversation again succeeds.
 func (s *Service) Claim(ctx context.Context, a Actor, convID string) (*Conversation, error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
@@ -42,6 +43,13 @@ type envOption func(*appConfig)
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	rdb, prefix := sessiontest.Redis(t)
+	return newEnvOn(t, rdb, prefix, opts...)
+}
+
+// newEnvOn starts a Baton node on a given Redis and prefix: several nodes on
+// one prefix are one gateway, as behind a load balancer.
+func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...envOption) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := appConfig{Redis: rdb, Prefix: prefix, Secret: []byte("test-secret-0123456789"),
 		VisitorRateLimit: 0, BcryptCost: bcrypt.MinCost,

@@ -11,13 +11,14 @@ import (
 // Tuning. k1 and b are BM25's usual values; a question counts twice as
 // much as an answer; an answer is given only when the best entry covers at
 // least minCoverage of the question's weight (by idf) and scores at least
-// minScore.
+// minScore. Coverage does the real work; minScore only rules out matches on
+// words every entry shares.
 const (
 	k1             = 1.2
 	bm25B          = 0.75
 	questionWeight = 2
 	minCoverage    = 0.5
-	minScore       = 1.0
+	minScore       = 0.2
 	cacheSize      = 1024
 )
 
@@ -45,6 +46,7 @@ type index struct {
 	docs    []doc
 	df      map[string]int
 	avgLen  float64
+	maxIDF  float64
 }
 
 func (a *Assistant) build(ks *session.KnowledgeSet) *index {
@@ -68,6 +70,9 @@ func (a *Assistant) build(ks *session.KnowledgeSet) *index {
 	}
 	if len(ix.docs) > 0 {
 		ix.avgLen = total / float64(len(ix.docs))
+	}
+	for t := range ix.df {
+		ix.maxIDF = max(ix.maxIDF, ix.idf(t))
 	}
 	return ix
 }
@@ -111,9 +116,10 @@ func (a *Assistant) Answer(_ context.Context, q session.Question) (session.Answe
 	if len(qterms) == 0 {
 		return session.Answer{Kind: session.Unsure}, nil
 	}
-	// A word no entry uses weighs like the rarest word there is: asking
-	// about something unknown lowers confidence.
-	unknownIDF := math.Log(1 + (float64(len(ix.docs))+0.5)/0.5)
+	// A word no entry uses weighs like the rarest word the knowledge has:
+	// asking about something unknown lowers confidence, but one unknown
+	// word does not outweigh a rare known one.
+	unknownIDF := ix.maxIDF
 	var totalWeight float64
 	for _, t := range qterms {
 		if ix.df[t] > 0 {

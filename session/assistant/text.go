@@ -75,7 +75,7 @@ ben bent wordt worden werd heb hebt heeft hebben had doe doet deed ik mij me mij
 jouw u uw hij hem zijn zij ze haar het wij we ons onze jullie hun hen dit dat deze die wat
 welk welke wie waar wanneer waarom hoe kan kun kunt kunnen zou zouden moet moeten mag mogen
 wil wilt willen zal zullen niet geen wel ja nee dus dan ook al alle elke er hier daar graag
-hallo hoi bedankt dank even nog toch eens`
+hallo hoi bedankt dank even nog toch eens hoeveel veel much many often vaak zo`
 	m := map[string]bool{}
 	for _, w := range strings.Fields(list) {
 		m[w] = true
@@ -106,6 +106,11 @@ func stem(w string) string {
 	// bestell(en) / bestel: undouble a final consonant pair.
 	if n := len(w); n >= 4 && w[n-1] == w[n-2] && !strings.ContainsRune("aeiou", rune(w[n-1])) {
 		w = w[:n-1]
+	}
+	// retourneer / retourner(en), maak / mak(en): Dutch doubles a vowel in
+	// an open syllable; one vowel stands for both.
+	for _, v := range []string{"aa", "ee", "oo", "uu"} {
+		w = strings.ReplaceAll(w, v, v[:1])
 	}
 	return w
 }

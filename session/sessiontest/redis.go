@@ -109,20 +109,29 @@ func Prefix() string {
 	return "bt" + hex.EncodeToString(b) + ":"
 }
 
-// Cleanup deletes every key under prefix.
+// Cleanup deletes every key under prefix, one key per command so that it
+// also works on a cluster node, where keys of different slots cannot meet.
 func Cleanup(c redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	var batch []string
+	pipe := c.Pipeline()
+	n := 0
 	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			c.Del(ctx, batch...)
-			batch = batch[:0]
+		pipe.Unlink(ctx, iter.Val())
+		if n++; n%500 == 0 {
+			_, _ = pipe.Exec(ctx)
 		}
 	}
-	if len(batch) > 0 {
-		c.Del(ctx, batch...)
-	}
+	_, _ = pipe.Exec(ctx)
+}
+
+// CleanupCluster deletes every key under prefix on every master.
+func CleanupCluster(c *redis.ClusterClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		Cleanup(m, prefix)
+		return nil
+	})
 }

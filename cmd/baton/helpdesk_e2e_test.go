@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -27,42 +25,25 @@ func fastHelpdesk(c *appConfig) {
 		RetryMax: 200 * time.Millisecond, MaxAttempts: 40, StopGrace: 50 * time.Millisecond, Recover: 500 * time.Millisecond}
 }
 
-// node is another Baton on the env's Redis prefix, with a Redis client and
-// HTTP server of its own, so a test can take its Redis away.
-type node struct {
-	app *app
-	srv *httptest.Server
+// worker is another Baton node on the env's Redis prefix with a Redis
+// client of its own, so a test can take its Redis away.
+type worker struct {
+	env *env
 	rdb *redis.Client
 }
 
-func (e *env) node(name string, opts ...envOption) *node {
+func (e *env) worker(name string, opts ...envOption) *worker {
 	e.t.Helper()
 	opt, err := redis.ParseURL(sessiontest.Shared(e.t).URL)
 	require.NoError(e.t, err)
 	rdb := redis.NewClient(opt)
-	cfg := e.cfg
-	cfg.Redis = rdb
-	cfg.HelpdeskAgent = name
-	for _, o := range opts {
-		o(&cfg)
-	}
-	ctx, cancel := context.WithCancel(e.ctx)
-	a := newApp(ctx, cfg)
-	srv := httptest.NewServer(a.gw.Handler())
-	e.t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		a.Close()
-		_ = rdb.Close()
-	})
-	return &node{app: a, srv: srv, rdb: rdb}
-}
-
-// onNode points the env's helpers at another node's HTTP server.
-func (e *env) onNode(n *node) *env {
-	c := *e
-	c.srv = n.srv
-	return &c
+	e.t.Cleanup(func() { _ = rdb.Close() }) // after the node's own cleanup
+	opts = append([]envOption{func(c *appConfig) {
+		own := c.Redis
+		*c = e.cfg
+		c.Redis, c.HelpdeskAgent = own, name
+	}}, opts...)
+	return &worker{env: newEnvOn(e.t, rdb, e.cfg.Prefix, opts...), rdb: rdb}
 }
 
 // ticketed runs an anonymous visitor through the handoff on the socket: a
@@ -299,7 +280,7 @@ func TestGorgiasDeadLetterRetriedByAdmin(t *testing.T) {
 type faultPlan struct {
 	mu    sync.Mutex
 	order map[string]int // external id -> index
-	kill  func(r *http.Request)
+	kill  func(r *http.Request, externalID string)
 }
 
 // scenarios are the troubles, cycled over the conversations.
@@ -350,7 +331,7 @@ func (p *faultPlan) fault(ext string, n int) helpdesktest.Fault {
 		}
 	case "killed after the answer":
 		if n == 0 && i < 2*len(scenarios) {
-			return helpdesktest.Fault{Then: p.kill}
+			return helpdesktest.Fault{Then: func(r *http.Request) { p.kill(r, ext) }}
 		}
 	}
 	return helpdesktest.Fault{}
@@ -366,13 +347,14 @@ func (p *faultPlan) fault(ext string, n int) helpdesktest.Fault {
 func TestHelpdeskHandoffsUnderFaults(t *testing.T) {
 	const perDesk = 27                                                     // three rounds of the scenarios
 	e := newEnv(t, fastHelpdesk, func(c *appConfig) { c.NoOutbox = true }) // the front: sockets, no tickets
-	workers := map[string]*node{}
+	workers := map[string]*worker{}
 	for _, name := range []string{"node-a", "node-b", "node-c"} {
-		workers[name] = e.node(name, func(c *appConfig) { c.NoOutbox = false })
+		workers[name] = e.worker(name, func(c *appConfig) { c.NoOutbox = false })
 	}
 	var kmu sync.Mutex
 	killed := map[string]bool{}
-	kill := func(r *http.Request) {
+	var killedAt []string // the tickets whose workers died
+	kill := func(r *http.Request, ext string) {
 		// The node making this call loses Redis before it hears the answer:
 		// from Redis's side, a worker that died between the helpdesk's
 		// answer and its acknowledgement. One node is kept alive.
@@ -381,6 +363,7 @@ func TestHelpdeskHandoffsUnderFaults(t *testing.T) {
 		name := r.Header.Get("User-Agent")
 		if n := workers[name]; n != nil && !killed[name] && len(killed) < len(workers)-1 {
 			killed[name] = true
+			killedAt = append(killedAt, ext)
 			_ = n.rdb.Close()
 		}
 	}
@@ -464,6 +447,20 @@ func TestHelpdeskHandoffsUnderFaults(t *testing.T) {
 	nKilled := len(killed)
 	kmu.Unlock()
 	require.Equal(t, len(workers)-1, nKilled, "the kill scenario did not kill the workers it should have")
+	// Each killed worker's ticket was taken over by another node, which
+	// asked the helpdesk again (the same Idempotency-Key to Zendesk, a
+	// look-up by external_id to Gorgias) and got the one ticket back.
+	kmu.Lock()
+	for _, ext := range killedAt {
+		var again int
+		for _, q := range append(z.Requests(), g.Requests()...) {
+			if q.ExternalID == ext {
+				again++
+			}
+		}
+		require.GreaterOrEqual(t, again, 2, "nobody took over the ticket %s of a killed worker", ext)
+	}
+	kmu.Unlock()
 	report := fmt.Sprintf("%d handoffs (%d Zendesk, %d Gorgias) on 3 worker nodes, %d killed mid-flight, in %v\n  zendesk: %v\n  gorgias: %v",
 		2*perDesk, perDesk, perDesk, nKilled, elapsed.Round(time.Millisecond), zf, gf)
 	t.Log(report)

@@ -280,9 +280,8 @@ func reasonOf(a *answer) string {
 			return truncate(strings.Join(parts, "; "), 500)
 		}
 	}
-	if t := strings.TrimSpace(string(a.body)); t != "" && !strings.HasPrefix(t, "<") {
-		return truncate(t, 200)
-	}
+	// Anything but a JSON error is not repeated: base_url can point at any
+	// address, and an admin must not read arbitrary pages through Baton.
 	return http.StatusText(a.status)
 }
 

@@ -166,4 +166,3 @@ func (ob *outbox) handle(ctx context.Context, consumer string, m redis.XMessage)
 		ob.svc.log.Warn("outbox: acknowledging an entry", "conversation", convID, "err", err)
 	}
 }
-

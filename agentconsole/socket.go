@@ -170,11 +170,7 @@ func (s *consoleSocket) syncAssigned(ctx context.Context) error {
 	for _, conv := range convs {
 		mine[conv.ID] = true
 		s.send(frame(gin.H{"type": "conversation", "conversation": conv}))
-		cursor := conv.LastSeq
-		if c, ok := s.cursors[conv.ID]; ok && c >= 0 && c < cursor {
-			cursor = c // replay what the console missed while away
-		}
-		s.follow(conv.ID, cursor)
+		s.follow(conv.ID, conv.LastSeq)
 	}
 	s.mu.Lock()
 	var drop []string
@@ -191,8 +187,12 @@ func (s *consoleSocket) syncAssigned(ctx context.Context) error {
 }
 
 // follow opens a feed of a conversation assigned to this agent, from cursor
-// (what the console already fetched over REST).
+// (what the console already fetched over REST), or from earlier when the
+// console said on auth that it holds less: it then gets what it missed.
 func (s *consoleSocket) follow(convID string, cursor int64) {
+	if c, ok := s.cursors[convID]; ok && c >= 0 && c < cursor {
+		cursor = c
+	}
 	s.mu.Lock()
 	if s.finished {
 		s.mu.Unlock()

@@ -199,9 +199,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duratio
 	defer cancel()
 	// Stop accepting first, so reconnecting clients go to another node.
 	_ = ln.Close()
+	start := time.Now()
 	g.sockets.Drain(dctx)
+	g.log.Info("sockets drained", "left", g.sockets.Len(), "took", time.Since(start))
 	if err := srv.Shutdown(dctx); err != nil {
 		_ = srv.Close()
 	}
+	g.log.Info("http server stopped", "took", time.Since(start))
 	return nil
 }

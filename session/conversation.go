@@ -67,6 +67,7 @@ type Conversation struct {
 	Agent         *AgentRef  `json:"agent"`
 	LastMessage   *Message   `json:"last_message"`
 	LastSeq       int64      `json:"last_seq"`
+	Version       int64      `json:"version"`
 	QueuePosition int        `json:"queue_position,omitempty"`
 	HandoffReason string     `json:"handoff_reason,omitempty"`
 	ClosedReason  string     `json:"closed_reason,omitempty"`
@@ -77,7 +78,6 @@ type Conversation struct {
 	UpdatedAt     Time       `json:"updated_at"`
 	ClosedAt      Time       `json:"closed_at"`
 
-	version int64
 	prompt  string // the offer or email request, while one is open
 	queueEp string // the queue episode this conversation holds, if queued
 	day     string // creation date in the merchant's zone, for metrics
@@ -200,7 +200,7 @@ func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) 
 		counted:       m[fCounted] != "",
 		prompt:        m[fPrompt],
 	}
-	c.version, _ = strconv.ParseInt(m[fVersion], 10, 64)
+	c.Version, _ = strconv.ParseInt(m[fVersion], 10, 64)
 	c.LastSeq, _ = strconv.ParseInt(m[fSeq], 10, 64)
 	if c.Status == StatusQueued {
 		c.QueuePosition, _ = strconv.Atoi(m[fQueuePos])
@@ -226,7 +226,7 @@ func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) 
 
 // State returns the conversation's socket-facing state.
 func (c *Conversation) State() State {
-	st := State{Version: c.version, Status: c.Status, Agent: c.Agent, QueuePosition: c.QueuePosition}
+	st := State{Version: c.Version, Status: c.Status, Agent: c.Agent, QueuePosition: c.QueuePosition}
 	if promptStatus(c.Status) {
 		st.Prompt = c.prompt
 	}

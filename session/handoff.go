@@ -172,7 +172,8 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 		// written exactly when the step runs) is published before the new
 		// status: the visitor reads the promise of an email before the
 		// chat is closed.
-		base: []entryTail{s.systemEntry(fmtText(tx.Ticketed, addr), now)},
+		base:     []entryTail{s.systemEntry(fmtText(tx.Ticketed, addr), now)},
+		announce: m.ID,
 	}
 	res, err := s.apply(ctx, op)
 	if err != nil {
@@ -192,15 +193,11 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 	}
 	// The chat has ended: from the active conversations to the recent ones,
 	// where agents list ticketed conversations.
-	out, _ := conversationFromMeta(c.ID, res.meta)
 	pipe = s.rdb.Pipeline()
 	pipe.XAdd(ctx, outboxEntry(s.keys.outbox(), c.ID, h.ID))
 	pipe.ZRem(ctx, s.keys.active(m.ID), c.ID)
 	pipe.ZAdd(ctx, s.keys.recent(m.ID), zmember(float64(now.UnixMilli()), c.ID))
 	pipe.ZRemRangeByRank(ctx, s.keys.recent(m.ID), 0, -5001)
-	if out != nil {
-		s.announcePipe(ctx, pipe, m.ID, out, false)
-	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		// The recovery entry wakes a worker instead, Recover later.
 		s.log.Warn("ticketed: notifying the outbox and updating indexes", "conversation", c.ID, "err", err)

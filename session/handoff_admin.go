@@ -110,7 +110,7 @@ func (s *Service) RetryHandoff(ctx context.Context, merchantID, convID string) (
 		next.Gen++
 		next.Tries, next.KeyAt, next.NextAt, next.Updated = 0, 0, now, now
 		next.Lease, next.LeaseUntil, next.Inflight = "", 0, false
-		_, meta, err := s.casHandoff(ctx, convID, ver, &next)
+		_, err = s.casHandoff(ctx, convID, merchantID, ver, &next)
 		switch {
 		case errors.Is(err, errConflict):
 			continue
@@ -123,7 +123,6 @@ func (s *Service) RetryHandoff(ctx context.Context, merchantID, convID string) (
 			s.log.Warn("retrying a handoff: waking the outbox; the recovery entry will", "conversation", convID, "err", err)
 		}
 		_ = s.rdb.ZRem(ctx, s.keys.failedHandoffs(merchantID), convID).Err()
-		_ = s.announce(ctx, merchantID, convID, meta, false)
 		s.log.Info("helpdesk handoff retried by an admin", "conversation", convID, "generation", next.Gen)
 		return next.view(convID), nil
 	}

@@ -245,6 +245,7 @@ func (h *Hub) awaitReady(ctx context.Context, r *room) {
 	select {
 	case <-r.ready:
 	case <-ctx.Done():
+	case <-h.ctx.Done():
 	case <-time.After(3 * time.Second):
 		h.log.Warn("subscription not confirmed in time; relying on gap detection", "channel", r.channel)
 	}
@@ -434,19 +435,35 @@ func (h *Hub) watchersOf(r *room) []MerchantWatcher {
 func (h *Hub) dispatchMerchant(r *room, payload string) {
 	switch payload[0] {
 	case 'c':
-		// c<0|1><frame>: 1 when the queue changed too.
+		// c<0|1>{"id":..,"meta":[field,value,...]}: 1 when the queue
+		// changed too. Decoded and encoded once per node, not per socket.
 		if len(payload) < 3 {
 			return
 		}
-		frame := []byte(payload[2:])
-		var env struct {
-			Conversation *Conversation `json:"conversation"`
+		var ann struct {
+			ID   string   `json:"id"`
+			Meta []string `json:"meta"`
 		}
-		if json.Unmarshal(frame, &env) != nil || env.Conversation == nil {
+		if json.Unmarshal([]byte(payload[2:]), &ann) != nil {
+			return
+		}
+		m := make(map[string]string, len(ann.Meta)/2)
+		for i := 0; i+1 < len(ann.Meta); i += 2 {
+			m[ann.Meta[i]] = ann.Meta[i+1]
+		}
+		c, ok := conversationFromMeta(ann.ID, m)
+		if !ok {
+			return
+		}
+		frame, err := json.Marshal(struct {
+			Type         string        `json:"type"`
+			Conversation *Conversation `json:"conversation"`
+		}{"conversation", c})
+		if err != nil {
 			return
 		}
 		for _, w := range h.watchersOf(r) {
-			w.ConversationChanged(env.Conversation, frame)
+			w.ConversationChanged(c, frame)
 		}
 		if payload[1] == '1' {
 			h.rebuildQueue(r)

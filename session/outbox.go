@@ -111,30 +111,27 @@ var (
 )
 
 // casHandoff stores h if the record is still at version ver, and returns the
-// new version and the conversation's meta.
-func (s *Service) casHandoff(ctx context.Context, convID, ver string, h *handoff) (string, map[string]string, error) {
+// new version. With a merchant id, the merchant's consoles hear of the
+// change.
+func (s *Service) casHandoff(ctx context.Context, convID, merchantID, ver string, h *handoff) (string, error) {
+	channel := ""
+	if merchantID != "" {
+		channel = s.keys.merchantChannel(merchantID)
+	}
 	v, err := s.outboxScript.Run(ctx, s.rdb, []string{s.keys.convMeta(convID)},
-		ver, h.encode(), h.ticketJSON(), s.now().UnixMilli()).Slice()
+		ver, h.encode(), h.ticketJSON(), s.now().UnixMilli(), channel, convID).Slice()
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
 	code, _ := v[0].(string)
 	switch code {
 	case "nf":
-		return "", nil, errNoHandoff
+		return "", errNoHandoff
 	case "conflict":
-		return "", nil, errConflict
+		return "", errConflict
 	}
 	nv, _ := v[1].(string)
-	meta := map[string]string{}
-	if m, ok := v[2].([]any); ok {
-		for i := 0; i+1 < len(m); i += 2 {
-			k, _ := m[i].(string)
-			val, _ := m[i+1].(string)
-			meta[k] = val
-		}
-	}
-	return nv, meta, nil
+	return nv, nil
 }
 
 func outboxEntry(stream, convID, handoffID string) *redis.XAddArgs {
@@ -180,7 +177,8 @@ func (ob *outbox) process(ctx context.Context, consumer, convID, hid string) (bo
 			next.KeyAt = now.UnixMilli()
 		}
 		next.Updated = now.UnixMilli()
-		nv, _, err := s.casHandoff(ctx, convID, ver, &next)
+		// Taking the lease changes nothing agents see worth a frame.
+		nv, err := s.casHandoff(ctx, convID, "", ver, &next)
 		switch {
 		case errors.Is(err, errConflict):
 			continue
@@ -337,7 +335,7 @@ func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h 
 				}
 			}
 		}
-		_, meta, err := s.casHandoff(rctx, convID, ver, &next)
+		_, err := s.casHandoff(rctx, convID, mid, ver, &next)
 		switch {
 		case errors.Is(err, errConflict):
 			c, v, _, rerr := s.readHandoff(rctx, convID)
@@ -367,7 +365,6 @@ func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h 
 			_ = s.rdb.ZRem(rctx, s.keys.failedHandoffs(mid), convID).Err()
 		}
 		s.logOutcome(convID, &next, sendErr)
-		_ = s.announce(rctx, mid, convID, meta, false)
 		return true, nil
 	}
 	return false, nil

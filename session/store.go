@@ -30,6 +30,10 @@ type applyOp struct {
 	base        []entryTail
 	condEntries []entryTail
 	wantMeta    bool
+	// announce tells the merchant's consoles when the conditional part ran;
+	// queueChanged says whether their queue moved too.
+	announce     string // merchant id
+	queueChanged bool
 }
 
 // applyResult is what apply.lua answered.
@@ -53,6 +57,10 @@ const (
 )
 
 func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
+	announceChannel := ""
+	if op.announce != "" {
+		announceChannel = s.keys.merchantChannel(op.announce)
+	}
 	ttl := liveTTL
 	if op.newStatus.Terminal() {
 		ttl = closedTTL
@@ -70,6 +78,9 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 		maxTranscript,
 		ttl.Milliseconds(),
 		boolArg(op.wantMeta),
+		announceChannel,
+		boolArg(op.queueChanged),
+		op.convID,
 	)
 	args = append(args, len(op.once))
 	for _, f := range op.once {

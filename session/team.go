@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"strconv"
 	"time"
@@ -185,7 +184,7 @@ func (s *Service) Claim(ctx context.Context, a Actor, convID string) (*Conversat
 		now: now, newStatus: StatusAssigned, state: State{Status: StatusAssigned, Agent: agent},
 		fields:      []string{fAgent, a.ID, fAgentName, a.Name, fQueuePos, "", "assigned_at", strconv.FormatInt(now.UnixMilli(), 10)},
 		condEntries: []entryTail{s.systemEntry(fmtText(textsFor(c.Locale).Joined, a.Name), now)},
-		wantMeta:    true,
+		wantMeta:    true, announce: a.MerchantID, queueChanged: true,
 	})
 	if err != nil {
 		return nil, err
@@ -202,11 +201,8 @@ func (s *Service) Claim(ctx context.Context, a Actor, convID string) (*Conversat
 		return nil, s.refusal(res)
 	}
 	out, _ := conversationFromMeta(convID, res.meta)
-	pipe := s.rdb.Pipeline()
-	pipe.ZRem(ctx, s.keys.queue(a.MerchantID), queueMember(convID, res.meta[fQueueEp]))
-	s.announcePipe(ctx, pipe, a.MerchantID, out, true)
-	_, err = pipe.Exec(ctx)
-	if err != nil {
+	if err := s.rdb.ZRem(ctx, s.keys.queue(a.MerchantID), queueMember(convID, res.meta[fQueueEp])).Err(); err != nil {
+		// Harmless: snapshots drop entries that no longer match.
 		s.log.Warn("claim: cleaning the queue index", "conversation", convID, "err", err)
 	}
 	return out, nil
@@ -252,7 +248,7 @@ func (s *Service) Release(ctx context.Context, a Actor, convID string) (*Convers
 		agent: requiredAgent, now: now, newStatus: StatusQueued, state: State{Status: StatusQueued, QueuePosition: pos},
 		fields:      []string{fAgent, "", fAgentName, "", fQueueEp, ep, fQueuePos, strconv.Itoa(pos)},
 		condEntries: []entryTail{s.systemEntry(fmtText(textsFor(c.Locale).Left, c.Agent.Name), now)},
-		wantMeta:    true,
+		wantMeta:    true, announce: a.MerchantID, queueChanged: true,
 	})
 	if err != nil {
 		return nil, err
@@ -262,11 +258,8 @@ func (s *Service) Release(ctx context.Context, a Actor, convID string) (*Convers
 		return nil, s.refusal(res)
 	}
 	out, _ := conversationFromMeta(convID, res.meta)
-	pipe = s.rdb.Pipeline()
-	pipe.SRem(ctx, s.keys.assigned(a.MerchantID, requiredAgent), convID)
-	s.announcePipe(ctx, pipe, a.MerchantID, out, true)
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("release: announcing", "conversation", convID, "err", err)
+	if err := s.rdb.SRem(ctx, s.keys.assigned(a.MerchantID, requiredAgent), convID).Err(); err != nil {
+		s.log.Warn("release: cleaning the agent's index", "conversation", convID, "err", err)
 	}
 	return out, nil
 }
@@ -294,7 +287,7 @@ func (s *Service) close(ctx context.Context, merchantID, convID, reason, _ strin
 		convID: convID, need: transitions[EventClose].from, cond: transitions[EventClose].from,
 		now: now, newStatus: StatusClosed, state: State{Status: StatusClosed, Reason: reason},
 		fields:   []string{fClosedReason, reason, fClosedAt, strconv.FormatInt(now.UnixMilli(), 10), fQueuePos, "", fPrompt, ""},
-		wantMeta: true,
+		wantMeta: true, announce: merchantID, queueChanged: true,
 	})
 	if err != nil {
 		return nil, err
@@ -316,7 +309,6 @@ func (s *Service) close(ctx context.Context, merchantID, convID, reason, _ strin
 	if res.meta[fCounted] != "" && res.meta[fRouted] == "" {
 		pipe.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(res.meta[fDay], metricResolved), 1)
 	}
-	s.announcePipe(ctx, pipe, merchantID, out, res.meta[fQueueEp] != "")
 	if _, err := pipe.Exec(ctx); err != nil {
 		s.log.Warn("close: updating indexes", "conversation", convID, "err", err)
 	}
@@ -360,36 +352,6 @@ func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, t
 		return RawEntry{}, false, s.stateError(res.status)
 	}
 	return RawEntry{}, false, &Error{Kind: KindConflict, Code: "not_assigned", Message: "the conversation is not assigned to you"}
-}
-
-// announce tells the merchant's consoles that a conversation changed.
-func (s *Service) announce(ctx context.Context, merchantID, convID string, meta map[string]string, queueChanged bool) error {
-	c, ok := conversationFromMeta(convID, meta)
-	if !ok {
-		return nil
-	}
-	pipe := s.rdb.Pipeline()
-	s.announcePipe(ctx, pipe, merchantID, c, queueChanged)
-	_, err := pipe.Exec(ctx)
-	if err != nil {
-		s.log.Warn("announcing a conversation change", "conversation", convID, "err", err)
-	}
-	return nil
-}
-
-func (s *Service) announcePipe(ctx context.Context, pipe redis.Pipeliner, merchantID string, c *Conversation, queueChanged bool) {
-	frame, err := json.Marshal(struct {
-		Type         string        `json:"type"`
-		Conversation *Conversation `json:"conversation"`
-	}{"conversation", c})
-	if err != nil {
-		return
-	}
-	flag := "0"
-	if queueChanged {
-		flag = "1"
-	}
-	pipe.Publish(ctx, s.keys.merchantChannel(merchantID), "c"+flag+string(frame))
 }
 
 func zmember(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }

@@ -81,7 +81,6 @@ func (s *Service) StartConversation(ctx context.Context, m *Merchant, v VisitorI
 		return nil, "", err
 	}
 	c, _ := conversationFromMeta(id, stringify(fields))
-	c.version = 1
 	return c, token, nil
 }
 
@@ -406,6 +405,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 		now: now, newStatus: StatusQueued, state: State{Status: StatusQueued, QueuePosition: pos},
 		fields: fields, once: []string{fRouted}, wantMeta: true,
 		condEntries: []entryTail{s.systemEntry(text, now)},
+		announce:    m.ID, queueChanged: true,
 	}
 	res, err := s.apply(ctx, op)
 	if err != nil {
@@ -419,7 +419,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	if len(res.once) > 0 && res.once[0] {
 		s.count(ctx, m.ID, res.day, metricRouted)
 	}
-	return s.announce(ctx, m.ID, c.ID, res.meta, true)
+	return nil
 }
 
 // CloseByVisitor ends the conversation at the visitor's request.

@@ -23,11 +23,24 @@ func knowledge() map[string]any {
 // socket; the visitor drops, resumes and misses nothing.
 func TestHandoffToAgentOnSameSocket(t *testing.T) {
 	e := newEnv(t)
+	spineFlow(t, e, e)
+}
+
+// TestSpineAcrossNodes: the visitor on one node, the agent on another, the
+// visitor resuming on the agent's.
+func TestSpineAcrossNodes(t *testing.T) {
+	ns := nodes(t, 2)
+	spineFlow(t, ns[0], ns[1])
+}
+
+// spineFlow runs the spine with the visitor starting on e and the agent (and
+// the visitor's resume) on a.
+func spineFlow(t *testing.T, e, a *env) {
 	s := e.shop("Spine Shop")
 	code, _ := e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
 	require.Equal(t, 200, code)
 	agentToken := e.addAgent(s, "anna@spine.example", "Anna")
-	console := e.console(agentToken)
+	console := a.console(agentToken)
 	console.expect("queue")
 
 	v := e.visitor(s.m.WidgetKey)
@@ -83,7 +96,7 @@ func TestHandoffToAgentOnSameSocket(t *testing.T) {
 	require.Equal(t, "visitor@example.com", entry["visitor"].(map[string]any)["email"])
 
 	// The agent claims; the visitor's same socket learns of it.
-	code, body := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
+	code, body := a.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
 	require.Equal(t, 200, code, "%v", body)
 	require.Equal(t, "assigned", body["conversation"].(map[string]any)["status"])
 	require.Equal(t, "assigned", v.expect("status")["status"])
@@ -118,11 +131,11 @@ func TestHandoffToAgentOnSameSocket(t *testing.T) {
 	// resumes and gets exactly those, in order.
 	require.NoError(t, v.conn.Close())
 	for i := 1; i <= 2; i++ {
-		code, body = e.do("POST", "/v1/agent/conversations/"+convID+"/messages", agentToken,
+		code, body = a.do("POST", "/v1/agent/conversations/"+convID+"/messages", agentToken,
 			map[string]string{"client_id": fmt.Sprintf("r%d", i), "text": fmt.Sprintf("while you were away %d", i)})
 		require.Equal(t, 201, code, "%v", body)
 	}
-	v2 := e.visitor(s.m.WidgetKey)
+	v2 := a.visitor(s.m.WidgetKey)
 	v2.send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": lastSeen})
 	w2 := v2.expect("welcome")
 	require.Equal(t, convID, w2["conversation_id"])
@@ -136,7 +149,7 @@ func TestHandoffToAgentOnSameSocket(t *testing.T) {
 	require.Equal(t, "Anna", v2.expect("agent_joined")["agent"].(map[string]any)["name"])
 
 	// The transcript over REST holds everything once, in seq order.
-	code, body = e.do("GET", "/v1/agent/conversations/"+convID, agentToken, nil)
+	code, body = a.do("GET", "/v1/agent/conversations/"+convID, agentToken, nil)
 	require.Equal(t, 200, code)
 	msgs := body["messages"].([]any)
 	require.Len(t, msgs, int(lastSeen+2))
@@ -150,7 +163,7 @@ func TestHandoffToAgentOnSameSocket(t *testing.T) {
 	require.Equal(t, "visitor,assistant,visitor,system,system,agent,visitor,agent,agent", strings.Join(roles, ","))
 
 	// The agent closes; the visitor is told.
-	code, _ = e.do("POST", "/v1/agent/conversations/"+convID+"/close", agentToken, nil)
+	code, _ = a.do("POST", "/v1/agent/conversations/"+convID+"/close", agentToken, nil)
 	require.Equal(t, 200, code)
 	require.Equal(t, "agent_closed", v2.expect("closed")["reason"])
 	v2.send(map[string]any{"type": "message", "client_id": "c9", "text": "still there?"})
@@ -160,7 +173,10 @@ func TestHandoffToAgentOnSameSocket(t *testing.T) {
 // TestManyAgentsClaimOneConversation: of many agents claiming at once,
 // exactly one wins and the rest get 409.
 func TestManyAgentsClaimOneConversation(t *testing.T) {
-	e := newEnv(t)
+	claimRace(t, newEnv(t))
+}
+
+func claimRace(t *testing.T, e *env) {
 	s := e.shop("Claim Shop")
 	tokens := make([]string, 12)
 	for i := range tokens {

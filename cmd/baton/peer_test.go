@@ -52,7 +52,9 @@ func wsBase(u string) string { return "ws" + strings.TrimPrefix(u, "http") }
 func (p *peer) connect() error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		p.mu.Lock()
 		node := p.nodes[rand.IntN(len(p.nodes))]
+		p.mu.Unlock()
 		err := p.dialOnce(node)
 		if err == nil {
 			return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/batonchat/baton/session"
@@ -19,6 +20,11 @@ import (
 func nodes(t *testing.T, n int, opts ...envOption) []*env {
 	t.Helper()
 	rdb, prefix := sessiontest.Redis(t)
+	return nodesOn(t, rdb, prefix, n, opts...)
+}
+
+func nodesOn(t *testing.T, rdb redis.UniversalClient, prefix string, n int, opts ...envOption) []*env {
+	t.Helper()
 	out := make([]*env, n)
 	for i := range out {
 		out[i] = newEnvOn(t, rdb, prefix, opts...)
@@ -53,7 +59,10 @@ func queueToHandoff(t *testing.T, v *client, email string) string {
 // consoles see the queue, one claim wins, and the visitor and the winner
 // talk live in both directions, with typing, across nodes.
 func TestNodesBehaveAsOneGateway(t *testing.T) {
-	ns := nodes(t, 3)
+	nodesBehaveAsOne(t, nodes(t, 3))
+}
+
+func nodesBehaveAsOne(t *testing.T, ns []*env) {
 	s := ns[0].shop("Nodes Shop")
 	var tokens []string
 	var consoles []*client
@@ -122,12 +131,15 @@ func TestReconnectStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("storm skipped in -short")
 	}
+	reconnectStorm(t, nodes(t, 3))
+}
+
+func reconnectStorm(t *testing.T, ns []*env) {
 	const (
 		pairs     = 10
 		perClient = 250 // messages each visitor and each agent sends
 		drops     = 50
 	)
-	ns := nodes(t, 3)
 	s := ns[0].shop("Storm Shop")
 	pool := urls(ns)
 	svc := ns[0].app.svc
@@ -234,4 +246,37 @@ func TestReconnectStorm(t *testing.T) {
 
 func turnOf(convID string, s shop) session.Turn {
 	return session.Turn{ConversationID: convID, MerchantID: s.m.ID, Locale: "en", Status: session.StatusAssistant}
+}
+
+// TestOnRedisCluster runs the end-to-end scenarios on a real three-master
+// Redis Cluster that the test starts on local ports.
+func TestOnRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster skipped in -short")
+	}
+	cluster := sessiontest.StartCluster(t)
+	cc := cluster.Client(t)
+	onCluster := func(t *testing.T, n int) []*env {
+		prefix := sessiontest.Prefix()
+		t.Cleanup(func() { sessiontest.CleanupCluster(cc, prefix) })
+		return nodesOn(t, cc, prefix, n)
+	}
+	t.Run("spine across nodes", func(t *testing.T) {
+		ns := onCluster(t, 2)
+		spineFlow(t, ns[0], ns[1])
+	})
+	t.Run("nodes behave as one", func(t *testing.T) { nodesBehaveAsOne(t, onCluster(t, 3)) })
+	t.Run("claims", func(t *testing.T) { claimRace(t, onCluster(t, 1)[0]) })
+	t.Run("reconnect storm", func(t *testing.T) { reconnectStorm(t, onCluster(t, 3)) })
+	t.Run("baton reads a cluster REDIS_URL", func(t *testing.T) {
+		opts, err := redisOptions(cluster.URL())
+		require.NoError(t, err)
+		require.True(t, opts.IsClusterMode)
+		require.ElementsMatch(t, cluster.Addrs(), opts.Addrs)
+		c := redis.NewUniversalClient(opts)
+		defer c.Close()
+		_, isCluster := c.(*redis.ClusterClient)
+		require.True(t, isCluster)
+		require.NoError(t, c.Ping(context.Background()).Err())
+	})
 }

@@ -63,7 +63,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	defer rdb.Close()
 
-	a := newApp(ctx, appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
+	// The core outlives the signal: sockets drain first, then it stops.
+	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
 		Demo: demo, Logger: log, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox})
 	defer a.Close()
 

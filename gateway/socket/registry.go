@@ -176,6 +176,10 @@ func (r *Registry) Drain(ctx context.Context) {
 	select {
 	case <-empty:
 	case <-ctx.Done():
+		r.mu.Lock()
+		left := len(r.conns)
+		r.mu.Unlock()
+		r.opts.Logger.Warn("drain timed out; cutting the sockets left", "left", left)
 		for _, c := range conns {
 			c.finish()
 		}

@@ -14,6 +14,9 @@
 --  9 transcript length limit
 -- 10 key TTL in ms
 -- 11 "1" to return the whole meta hash
+-- 12 merchant channel to announce the change on ("" = no announcement)
+-- 13 "1" when the change moves the merchant's queue, else "0"
+-- 14 the conversation id, for the announcement
 -- then: n, n "once" fields (HSETNX now whenever the step runs; the reply
 --       says which were new)
 -- then: n, n strings: field, value, field, value... set by the conditional part
@@ -27,7 +30,7 @@
 -- code: ok | dup (entry1 is the stored one) | nf | state | agent | full
 local meta, log, cids = KEYS[1], KEYS[2], KEYS[3]
 local a = ARGV
-local i = 12
+local i = 15
 local function list()
   local n = tonumber(a[i]); i = i + 1
   local t = {}
@@ -114,6 +117,19 @@ if ttl > 0 then
   redis.call('PEXPIRE', cids, ttl)
 end
 for k = 1, #pubs do redis.call('PUBLISH', a[1], pubs[k]) end
+-- Announced from here, not by the caller afterwards, so the team hears of
+-- one conversation's changes in the order they happened.
+if applied and a[12] ~= '' then
+  local all = redis.call('HGETALL', meta)
+  local shown = {}
+  for k = 1, #all, 2 do
+    if all[k] ~= 'rt' then
+      shown[#shown + 1] = all[k]
+      shown[#shown + 1] = all[k + 1]
+    end
+  end
+  redis.call('PUBLISH', a[12], 'c' .. a[13] .. '{"id":"' .. a[14] .. '","meta":' .. cjson.encode(shown) .. '}')
+end
 
 local m = {}
 if a[11] == '1' then m = redis.call('HGETALL', meta) end

@@ -7,8 +7,10 @@
 -- ARGV[2] the new record (JSON, field "hd")
 -- ARGV[3] its public view (JSON of session.Ticket, field "ticket")
 -- ARGV[4] now, ms
+-- ARGV[5] the merchant's channel, to announce the change on ("" = none)
+-- ARGV[6] the conversation id, for the announcement
 --
--- Reply: {'ok', version, meta...} | {'conflict', version} | {'nf'}
+-- Reply: {'ok', version} | {'conflict', version} | {'nf'}
 -- 'nf': no handoff (the conversation expired, or never was handed off); the
 -- hash is never recreated.
 local v = redis.call('HGET', KEYS[1], 'hd_v')
@@ -16,4 +18,18 @@ if not v then return {'nf'} end
 if v ~= ARGV[1] then return {'conflict', v} end
 v = redis.call('HINCRBY', KEYS[1], 'hd_v', 1)
 redis.call('HSET', KEYS[1], 'hd', ARGV[2], 'ticket', ARGV[3], 'updated', ARGV[4])
-return {'ok', tostring(v), redis.call('HGETALL', KEYS[1])}
+if ARGV[5] ~= '' then
+  local all = redis.call('HGETALL', KEYS[1])
+  -- Announced from here, like apply.lua's changes, so consoles hear of one
+  -- conversation's changes in the order they happened. The resume token's
+  -- hash is no one's business, and the record is the outbox's.
+  local shown = {}
+  for k = 1, #all, 2 do
+    if all[k] ~= 'rt' and all[k] ~= 'hd' then
+      shown[#shown + 1] = all[k]
+      shown[#shown + 1] = all[k + 1]
+    end
+  end
+  redis.call('PUBLISH', ARGV[5], 'c0{"id":"' .. ARGV[6] .. '","meta":' .. cjson.encode(shown) .. '}')
+end
+return {'ok', tostring(v)}

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -11,23 +10,44 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The outbox's goroutines: one scheduler and Workers workers per node (see
-// outbox.go for what they do with an entry).
+// The outbox's goroutines, per node: a scheduler, one reader and Workers
+// workers (see outbox.go for what a worker does with an entry).
+//
+// One reader, not one per worker: a blocking XREADGROUP holds a connection
+// of the Redis client's pool for as long as it blocks, and the pool is
+// shared with every socket of the node. The reader reads only as many
+// entries as there are idle workers, so a busy node leaves the rest to
+// others, and entries never wait in this process long enough to be claimed
+// away.
 
 // run works the outbox until ctx ends.
 func (ob *outbox) run(ctx context.Context) {
 	if !ob.ensureGroup(ctx) {
 		return
 	}
+	jobs := make(chan redis.XMessage)
+	idle := make(chan struct{}, ob.opts.Workers) // one token per idle worker
+	for range ob.opts.Workers {
+		idle <- struct{}{}
+	}
 	var wg sync.WaitGroup
-	wg.Add(1 + ob.opts.Workers)
+	wg.Add(2 + ob.opts.Workers)
 	go func() { defer wg.Done(); ob.schedule(ctx) }()
-	for i := 0; i < ob.opts.Workers; i++ {
-		name := ob.svc.nodeID + "-" + strconv.Itoa(i)
-		go func() { defer wg.Done(); ob.work(ctx, name) }()
+	go func() { defer wg.Done(); defer close(jobs); ob.read(ctx, jobs, idle) }()
+	for range ob.opts.Workers {
+		go func() {
+			defer wg.Done()
+			for m := range jobs {
+				ob.handle(ctx, ob.consumer(), m)
+				idle <- struct{}{}
+			}
+		}()
 	}
 	wg.Wait()
 }
+
+// consumer is this node's name in the consumer group.
+func (ob *outbox) consumer() string { return ob.svc.nodeID }
 
 // ensureGroup creates the consumer group, from the stream's start so that
 // entries written before any node ever ran are not skipped.
@@ -83,44 +103,64 @@ func (ob *outbox) pruneConsumers(ctx context.Context) {
 		return
 	}
 	for _, c := range cs {
-		if c.Pending == 0 && c.Idle > time.Hour && !strings.HasPrefix(c.Name, ob.svc.nodeID+"-") {
+		if c.Pending == 0 && c.Idle > time.Hour && c.Name != ob.consumer() {
 			_ = ob.svc.rdb.XGroupDelConsumer(ctx, ob.svc.keys.outbox(), outboxGroup, c.Name).Err()
 		}
 	}
 }
 
-// work is one worker: it claims entries other workers left idle, and reads
-// new ones.
-func (ob *outbox) work(ctx context.Context, consumer string) {
+// read hands entries to idle workers: entries other nodes left idle
+// (claimed every Poll), then new ones.
+func (ob *outbox) read(ctx context.Context, jobs chan<- redis.XMessage, idle chan struct{}) {
 	stream := ob.svc.keys.outbox()
 	cursor := "0-0"
 	var nextClaim time.Time
-	for ctx.Err() == nil {
+	for {
+		// Wait for a worker, then count every idle one.
+		select {
+		case <-ctx.Done():
+			return
+		case <-idle:
+		}
+		free := 1
+	count:
+		for free < ob.opts.Workers {
+			select {
+			case <-idle:
+				free++
+			default:
+				break count
+			}
+		}
+		dispatch := func(ms []redis.XMessage) {
+			for _, m := range ms {
+				jobs <- m // an idle worker takes it at once
+				free--
+			}
+		}
 		if now := time.Now(); !now.Before(nextClaim) {
 			nextClaim = now.Add(ob.opts.Poll)
 			msgs, next, err := ob.svc.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: outboxGroup,
-				Consumer: consumer, MinIdle: ob.opts.ClaimIdle, Start: cursor, Count: 8}).Result()
+				Consumer: ob.consumer(), MinIdle: ob.opts.ClaimIdle, Start: cursor, Count: int64(free)}).Result()
 			if err != nil {
 				ob.readFailed(ctx, err)
-				continue
-			}
-			cursor = next
-			for _, m := range msgs {
-				ob.handle(ctx, consumer, m)
+			} else {
+				cursor = next
+				dispatch(msgs)
 			}
 		}
-		streams, err := ob.svc.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: outboxGroup, Consumer: consumer,
-			Streams: []string{stream, ">"}, Count: 1, Block: ob.opts.Poll}).Result()
-		if err != nil {
-			if !errors.Is(err, redis.Nil) {
+		if free > 0 {
+			streams, err := ob.svc.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: outboxGroup, Consumer: ob.consumer(),
+				Streams: []string{stream, ">"}, Count: int64(free), Block: ob.opts.Poll}).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
 				ob.readFailed(ctx, err)
 			}
-			continue
-		}
-		for _, st := range streams {
-			for _, m := range st.Messages {
-				ob.handle(ctx, consumer, m)
+			for _, st := range streams {
+				dispatch(st.Messages)
 			}
+		}
+		for ; free > 0; free-- {
+			idle <- struct{}{}
 		}
 	}
 }

@@ -48,7 +48,8 @@ type Ticket struct {
 	Provider      string `json:"provider"`
 	State         string `json:"state"`
 	ID            string `json:"id,omitempty"`
-	URL           string `json:"url,omitempty"`
+	URL           string `json:"url,omitempty"`     // the ticket in the helpdesk's agent interface
+	APIURL        string `json:"api_url,omitempty"` // the ticket in the helpdesk's API, as it answered
 	Error         string `json:"error,omitempty"`
 	Attempts      int    `json:"attempts"`
 	NextAttemptAt Time   `json:"next_attempt_at"`

@@ -105,7 +105,7 @@ func (h *handoff) idempotencyKey() string {
 
 // ticket is the public view of the record.
 func (h *handoff) ticket() Ticket {
-	t := Ticket{Provider: string(h.Provider), State: h.State, ID: h.TicketID, URL: h.TicketURL,
+	t := Ticket{Provider: string(h.Provider), State: h.State, ID: h.TicketID, URL: h.TicketURL, APIURL: h.APIURL,
 		Attempts: h.Total, UpdatedAt: msTime(strconv.FormatInt(h.Updated, 10))}
 	if h.State != TicketCreated {
 		t.Error = h.Error

@@ -161,6 +161,7 @@ func TestZendeskHandoffEndToEnd(t *testing.T) {
 	require.Len(t, tickets, 1)
 	require.Equal(t, fmt.Sprint(tickets[0].ID), tk["id"])
 	require.Equal(t, z.URL()+"/agent/tickets/"+fmt.Sprint(tickets[0].ID), tk["url"])
+	require.Equal(t, z.URL()+"/api/v2/tickets/"+fmt.Sprint(tickets[0].ID)+".json", tk["api_url"])
 	require.Empty(t, z.Problems())
 	// The console heard of the change.
 	console.next("conversation with its ticket", func(f map[string]any) bool {

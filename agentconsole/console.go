@@ -82,10 +82,10 @@ func (c *Console) Register(r gin.IRouter) {
 	agent.GET("/me", c.me)
 	agent.GET("/conversations", c.listConversations)
 	agent.GET("/conversations/:id", c.getConversation)
-	agent.POST("/conversations/:id/claim", c.claim)
+	agent.POST("/conversations/:id/claim", c.conversationAction(c.team.Claim))
 	agent.POST("/conversations/:id/messages", c.postMessage)
-	agent.POST("/conversations/:id/release", c.release)
-	agent.POST("/conversations/:id/close", c.closeConversation)
+	agent.POST("/conversations/:id/release", c.conversationAction(c.team.Release))
+	agent.POST("/conversations/:id/close", c.conversationAction(c.team.CloseByAgent))
 	agent.GET("/presence", c.getPresence)
 	agent.PUT("/presence", c.putPresence)
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -77,7 +78,8 @@ func (c *Console) socket(g *gin.Context) {
 	}
 	s := &consoleSocket{c: c, conn: conn, log: c.log, limit: rate.NewLimiter(30, 60),
 		feeds: map[string]*session.Feed{}, wanted: map[string]int64{}}
-	s.run()
+	// As for visitors: let the request go, keep only the socket.
+	go s.run()
 }
 
 func (s *consoleSocket) send(b []byte) { s.conn.Send(b) }
@@ -93,12 +95,28 @@ func (s *consoleSocket) fatal(code, msg string) {
 
 func (s *consoleSocket) run() {
 	defer s.finish()
-	s.conn.SetReadDeadline(time.Now().Add(authTimeout))
-	data, binary, err := s.conn.Read()
-	if err != nil {
-		if socket.IsTimeout(err) {
+	defer func() {
+		// A bug in one console's handling must not take the process down.
+		if r := recover(); r != nil {
+			s.log.Error("console socket panicked", "panic", r, "stack", string(debug.Stack()))
+			s.conn.CloseNow(websocket.CloseInternalServerErr, "internal error")
+		}
+	}()
+	// The deadline ends a silent socket; the timer, just before it, says
+	// why (after a read timeout nothing could be written any more).
+	s.conn.SetReadDeadline(time.Now().Add(authTimeout + time.Second))
+	authed := make(chan struct{})
+	timer := time.AfterFunc(authTimeout-200*time.Millisecond, func() {
+		select {
+		case <-authed:
+		default:
 			s.fatal("auth_timeout", `send {"type":"auth","token":...} first, within 10 seconds`)
 		}
+	})
+	defer timer.Stop()
+	data, binary, err := s.conn.Read()
+	close(authed)
+	if err != nil {
 		return
 	}
 	var in consoleIn

@@ -225,6 +225,9 @@ func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) 
 	return c, true
 }
 
+// Engaged reports whether the visitor has written or asked for a person.
+func (c *Conversation) Engaged() bool { return c.counted }
+
 // State returns the conversation's socket-facing state.
 func (c *Conversation) State() State {
 	st := State{Version: c.Version, Status: c.Status, Agent: c.Agent, QueuePosition: c.QueuePosition}

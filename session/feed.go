@@ -31,7 +31,6 @@ type Feed struct {
 	room    *room
 	convID  string
 	w       ConversationWatcher
-	stopped chan struct{}
 
 	mu        sync.Mutex // guards below, and serialises calls to w
 	cursor    int64
@@ -58,7 +57,6 @@ func (f *Feed) Stop() {
 		return
 	}
 	f.closed = true
-	close(f.stopped)
 	f.mu.Unlock()
 	f.hub.leaveConversation(f)
 }
@@ -147,7 +145,6 @@ func (f *Feed) fill() {
 		if err != nil {
 			f.hub.log.Warn("catching up a conversation feed", "conversation", f.convID, "err", err)
 			select {
-			case <-f.stopped:
 			case <-f.hub.ctx.Done():
 			case <-time.After(backoff):
 			}

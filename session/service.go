@@ -64,6 +64,9 @@ type Options struct {
 	// InactiveAfter closes conversations the assistant was handling once the
 	// visitor has been silent this long; 30 minutes when zero.
 	InactiveAfter time.Duration
+	// NoAutoPipeline sends every message's script on its own round trip
+	// instead of batching concurrent ones (go-redis's autopipeliner).
+	NoAutoPipeline bool
 	// Tickets makes helpdesk tickets. A node without one still hands
 	// conversations off (the outbox is in Redis); nodes with one make the
 	// tickets.
@@ -83,7 +86,11 @@ type Service struct {
 	inactive   time.Duration
 	nodeID     string
 
+	// hot runs the per-message script: an autopipeliner, so that messages
+	// of many sockets share round trips (and Redis's syscalls) under load.
+	hot           redis.Scripter
 	applyScript   *redis.Script
+	appendScript  *redis.Script
 	outboxScript  *redis.Script
 	promoteScript *redis.Script
 	outbox        *outbox // nil without a TicketSender
@@ -112,6 +119,7 @@ func New(opts Options) *Service {
 		inactive:      opts.InactiveAfter,
 		nodeID:        newID("n", 8),
 		applyScript:   redis.NewScript(applySource),
+		appendScript:  redis.NewScript(appendSource),
 		outboxScript:  redis.NewScript(outboxSource),
 		promoteScript: redis.NewScript(promoteSource),
 		done:          make(chan struct{}),
@@ -124,6 +132,14 @@ func New(opts Options) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.hot = s.rdb
+	if !opts.NoAutoPipeline && s.rdb != nil {
+		if ap, err := s.rdb.AutoPipeline(); err == nil {
+			s.hot = ap
+		} else {
+			s.log.Warn("redis autopipelining unavailable; one round trip per message", "err", err)
+		}
 	}
 	if s.inactive == 0 {
 		s.inactive = 30 * time.Minute

@@ -15,14 +15,17 @@ import (
 )
 
 type config struct {
-	Addr             string
-	RedisURL         string
-	Secret           string
-	VisitorRateLimit int
-	Prefix           string
-	DrainTimeout     time.Duration
-	LogLevel         slog.Level
-	LogJSON          bool
+	Addr              string
+	RedisURL          string
+	Secret            string
+	VisitorRateLimit  int
+	VisitorFrameLimit int
+	Prefix            string
+	DrainTimeout      time.Duration
+	LogLevel          slog.Level
+	LogJSON           bool
+	DebugAddr         string
+	NoAutoPipeline    bool
 	// Helpdesk handoffs (Zendesk, Gorgias).
 	HelpdeskTimeout time.Duration
 	Outbox          session.OutboxOptions
@@ -30,14 +33,17 @@ type config struct {
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Addr:             getenv("BATON_ADDR"),
-		RedisURL:         strings.TrimSpace(getenv("REDIS_URL")),
-		Secret:           getenv("BATON_SECRET"),
-		VisitorRateLimit: 120,
-		Prefix:           getenv("BATON_KEY_PREFIX"),
-		DrainTimeout:     10 * time.Second,
-		LogJSON:          getenv("BATON_LOG_FORMAT") == "json",
-		HelpdeskTimeout:  15 * time.Second,
+		Addr:              getenv("BATON_ADDR"),
+		RedisURL:          strings.TrimSpace(getenv("REDIS_URL")),
+		Secret:            getenv("BATON_SECRET"),
+		VisitorRateLimit:  120,
+		VisitorFrameLimit: 20,
+		Prefix:            getenv("BATON_KEY_PREFIX"),
+		DrainTimeout:      10 * time.Second,
+		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
+		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
+		NoAutoPipeline:    getenv("BATON_REDIS_AUTOPIPELINE") == "0",
+		HelpdeskTimeout:   15 * time.Second,
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -51,6 +57,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("BATON_VISITOR_RATE_LIMIT=%q: want a number of messages per minute, 0 for no limit", v)
 		}
 		c.VisitorRateLimit = n
+	}
+	if v := getenv("BATON_VISITOR_FRAME_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("BATON_VISITOR_FRAME_LIMIT=%q: want a number of frames per second, 0 for no limit", v)
+		}
+		c.VisitorFrameLimit = n
 	}
 	if v := getenv("BATON_DRAIN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

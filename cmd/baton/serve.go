@@ -64,10 +64,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	defer rdb.Close()
 
 	// The core outlives the signal: sockets drain first, then it stops.
-	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
-		Demo: demo, Logger: log, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox})
+	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
+		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log,
+		NoAutoPipeline: cfg.NoAutoPipeline, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox})
 	defer a.Close()
 
+	if cfg.DebugAddr != "" {
+		go serveDebug(ctx, cfg.DebugAddr, a.sockets, log)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -88,8 +92,11 @@ type appConfig struct {
 	Prefix           string
 	Secret           []byte
 	VisitorRateLimit int
-	Demo             bool
-	Logger           *slog.Logger
+	// VisitorFrameLimit: frames per second per visitor socket (0 off).
+	VisitorFrameLimit int
+	Demo              bool
+	Logger            *slog.Logger
+	NoAutoPipeline    bool
 	// HelpdeskTimeout bounds each call to Zendesk or Gorgias; Outbox tunes
 	// the workers that make tickets (see session.OutboxOptions).
 	HelpdeskTimeout time.Duration
@@ -126,11 +133,13 @@ func newApp(ctx context.Context, c appConfig) *app {
 		tickets = nil
 	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
-		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Tickets: tickets, Outbox: outbox})
+		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, NoAutoPipeline: c.NoAutoPipeline,
+		Tickets: tickets, Outbox: outbox})
 	svc.Run(ctx)
 	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
 	go sockets.Run(ctx)
-	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit, Logger: c.Logger})
+	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
+		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger})
 	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).
 		WithHelpdesks(desks).Register(gw.Engine())
 	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})

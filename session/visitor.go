@@ -367,12 +367,15 @@ func (s *Service) route(ctx context.Context, t Turn, c *Conversation, email stri
 	if err != nil {
 		return err
 	}
-	switch m.Settings.Handoff.Method {
+	switch method := m.Settings.Handoff.Method; method {
 	case MethodZendesk, MethodGorgias:
-		// Helpdesk tickets are not built yet and settings refuse these
-		// methods; should one be stored anyway, the inbox takes the
-		// conversation rather than leaving the visitor waiting on nothing.
-		s.log.Warn("helpdesk handoff unavailable; using the inbox", "merchant", m.ID, "method", m.Settings.Handoff.Method)
+		if m.Integrations.Connected(method) {
+			return s.routeHelpdesk(ctx, m, t, c, email)
+		}
+		// Settings refuse a helpdesk that is not connected; should one be
+		// stored anyway, the inbox takes the conversation rather than
+		// leaving the visitor waiting on a ticket nobody can make.
+		s.log.Warn("helpdesk not connected; using the inbox", "merchant", m.ID, "method", method)
 	}
 	return s.routeInbox(ctx, m, t, c, email)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/batonchat/baton/session"
 )
 
 type config struct {
@@ -24,6 +26,9 @@ type config struct {
 	LogJSON           bool
 	DebugAddr         string
 	NoAutoPipeline    bool
+	// Helpdesk handoffs (Zendesk, Gorgias).
+	HelpdeskTimeout time.Duration
+	Outbox          session.OutboxOptions
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -38,6 +43,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
 		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
 		NoAutoPipeline:    getenv("BATON_REDIS_AUTOPIPELINE") == "0",
+		HelpdeskTimeout:   15 * time.Second,
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -66,6 +72,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.DrainTimeout = d
 	}
+	if err := c.loadHelpdesk(getenv); err != nil {
+		return c, err
+	}
 	if v := getenv("BATON_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("BATON_LOG_LEVEL=%q: want debug, info, warn or error", v)
@@ -75,6 +84,47 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, errors.New("BATON_SECRET must be set (at least 16 characters) when REDIS_URL is")
 	}
 	return c, nil
+}
+
+// loadHelpdesk reads the helpdesk outbox's settings.
+func (c *config) loadHelpdesk(getenv func(string) string) error {
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"BATON_HELPDESK_TIMEOUT", &c.HelpdeskTimeout},
+		{"BATON_HELPDESK_RETRY_BASE", &c.Outbox.RetryBase},
+		{"BATON_HELPDESK_RETRY_MAX", &c.Outbox.RetryMax},
+	}
+	for _, d := range durations {
+		if v := getenv(d.name); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return fmt.Errorf("%s=%q: want a duration like 15s", d.name, v)
+			}
+			*d.dst = t
+		}
+	}
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"BATON_HELPDESK_WORKERS", &c.Outbox.Workers},
+		{"BATON_HELPDESK_MAX_ATTEMPTS", &c.Outbox.MaxAttempts},
+	}
+	for _, n := range ints {
+		if v := getenv(n.name); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 1 {
+				return fmt.Errorf("%s=%q: want a whole number of at least 1", n.name, v)
+			}
+			*n.dst = i
+		}
+	}
+	if c.Outbox.RetryMax > 0 && c.Outbox.RetryBase > c.Outbox.RetryMax {
+		return fmt.Errorf("BATON_HELPDESK_RETRY_BASE (%s) is more than BATON_HELPDESK_RETRY_MAX (%s)", c.Outbox.RetryBase, c.Outbox.RetryMax)
+	}
+	return nil
 }
 
 // redisOptions reads REDIS_URL: redis://host:port/db (or rediss://) for one

@@ -31,6 +31,11 @@ environment:
   BATON_LOG_FORMAT           text or json (default text)
   BATON_REDIS_AUTOPIPELINE   0 sends each message's Redis step on its own round trip (default: batch concurrent ones)
   BATON_DEBUG_ADDR           opt-in pprof and /debug/baton listener for load tests (keep private)
+  BATON_HELPDESK_TIMEOUT     bound on each call to Zendesk or Gorgias (default 15s)
+  BATON_HELPDESK_WORKERS     tickets one node makes at once (default 4)
+  BATON_HELPDESK_RETRY_BASE  first delay before retrying a ticket; doubles each time (default 2s)
+  BATON_HELPDESK_RETRY_MAX   longest delay between retries (default 10m)
+  BATON_HELPDESK_MAX_ATTEMPTS  attempts before a ticket becomes a dead letter (default 30)
 `
 
 func main() {

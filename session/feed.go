@@ -27,10 +27,10 @@ type ConversationWatcher interface {
 // cursor (the last seq delivered) and state version, drops what the watcher
 // has seen, and fills gaps from the transcript in Redis.
 type Feed struct {
-	hub     *Hub
-	room    *room
-	convID  string
-	w       ConversationWatcher
+	hub    *Hub
+	room   *room
+	convID string
+	w      ConversationWatcher
 
 	mu        sync.Mutex // guards below, and serialises calls to w
 	cursor    int64

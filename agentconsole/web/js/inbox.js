@@ -1,9 +1,10 @@
 // The inbox: the live queue with how long each visitor has waited, the
-// agent's own conversations, the open panes, and the alerts (badge, sound,
-// desktop notification) for every new handoff.
+// agent's own conversations, recent ones by status, the open panes, and
+// the alerts (badge, sound, desktop notification) for every new handoff.
 
 import { el, clear, $, fmtWait } from "./dom.js";
 import { Pane, visitorName } from "./pane.js";
+import { Recent } from "./recent.js";
 import { api } from "./api.js";
 
 const SOUND = "baton.console.sound";
@@ -27,6 +28,7 @@ export class Inbox {
     this.notifyBtn = $("#notify");
     this.notifyBtn.addEventListener("click", () => this.askNotifications());
     this.renderAlertsControls();
+    this.recent = new Recent(this);
     this.ticker = setInterval(() => this.tick(), 1000);
     // Back in the tab, what is on screen has been seen.
     document.addEventListener("visibilitychange", () => {
@@ -124,12 +126,14 @@ export class Inbox {
     } else if (mine) {
       this.open(c, false);
     }
+    this.recent.conversation(c);
     this.renderMine();
   }
 
   // resync reads back what may have been missed while the socket was down:
   // the agent's conversations and every open transcript.
   async resync() {
+    this.recent.load();
     try {
       const r = await api("GET", "/v1/agent/conversations?status=assigned");
       for (const c of r.conversations || []) {
@@ -151,12 +155,15 @@ export class Inbox {
     if (p && role === "visitor") p.showTyping(active);
   }
 
-  open(c, focus) {
+  // open shows a conversation's pane, reading its transcript unless data
+  // (what GET /v1/agent/conversations/:id answered) is at hand.
+  open(c, focus, data) {
     let p = this.panes.get(c.id);
     if (!p) {
       p = new Pane(this.app, c);
       this.panes.set(c.id, p);
-      p.refresh();
+      if (data) p.apply(data);
+      else p.refresh();
     }
     if (!p.node.isConnected) this.panesNode.prepend(p.node);
     p.unread = 0;
@@ -165,6 +172,22 @@ export class Inbox {
     this.app.badge();
     if (focus) p.focus();
     return p;
+  }
+
+  // openByID opens a conversation known by its id alone (a link from the
+  // handoffs view).
+  async openByID(id) {
+    const known = this.panes.get(id);
+    if (known) {
+      this.open(known.conv, true);
+      return;
+    }
+    try {
+      const r = await api("GET", "/v1/agent/conversations/" + encodeURIComponent(id));
+      this.open(r.conversation, true, r);
+    } catch (e) {
+      this.app.toast(e.status === 404 ? "That conversation is not there." : "Could not open the conversation: " + e.message, true);
+    }
   }
 
   hide(p) {

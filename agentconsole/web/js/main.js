@@ -117,9 +117,33 @@ function connState(s) {
 }
 
 // --- views -------------------------------------------------------------------
-const VIEWS = ["inbox", "settings", "overview"];
+const VIEWS = ["inbox", "settings", "overview", "handoffs"];
 
-async function go(view) {
+// Admins' views are loaded when first needed.
+const MODULES = {
+  settings: () => import("./settings.js"),
+  overview: () => import("./overview.js"),
+  handoffs: () => import("./handoffs.js"),
+};
+
+// loadView makes each view once, however many ask for it at once.
+const making = {};
+function loadView(name) {
+  if (!making[name]) {
+    making[name] = MODULES[name]().then((mod) => {
+      app.views[name] = new mod.View(app);
+      return app.views[name];
+    });
+    making[name].catch(() => { delete making[name]; });
+  }
+  return making[name];
+}
+
+// go shows a view: "#inbox", "#settings", … and "#inbox/ID", which opens
+// that conversation in the inbox.
+async function go(target) {
+  const [name, arg] = String(target || "").split("/");
+  let view = name;
   if (!VIEWS.includes(view) || (view !== "inbox" && app.me.role !== "admin")) view = "inbox";
   if (location.hash !== "#" + view) history.replaceState(null, "", "#" + view);
   for (const v of VIEWS) {
@@ -128,11 +152,15 @@ async function go(view) {
     if (v === view) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  if (view !== "inbox" && !app.views[view]) {
-    const mod = await import(view === "settings" ? "./settings.js" : "./overview.js");
-    app.views[view] = new mod.View(app);
+  if (view === "inbox") {
+    if (name === "inbox" && arg) {
+      let id = "";
+      try { id = decodeURIComponent(arg); } catch { id = ""; }
+      if (/^[\w-]{1,100}$/.test(id)) app.inbox.openByID(id);
+    }
+    return;
   }
-  if (app.views[view]) app.views[view].show();
+  (await loadView(view)).show();
 }
 
 function onFrame(f) {
@@ -144,7 +172,10 @@ function onFrame(f) {
       app.inbox.resync();
       break;
     case "queue": app.inbox.setQueue(f.conversations, f.total); break;
-    case "conversation": app.inbox.conversation(f.conversation); break;
+    case "conversation":
+      app.inbox.conversation(f.conversation);
+      if (app.views.handoffs) app.views.handoffs.ticket(f.conversation);
+      break;
     case "message": app.inbox.message(f.conversation_id, f.message); break;
     case "typing": app.inbox.typing(f.conversation_id, f.role, f.active); break;
     case "presence": setPresence(f.status); break;
@@ -164,6 +195,8 @@ function start(me) {
   app.live = new Live(auth, onFrame, connState, () => logout("Your session has ended. Please sign in again."));
   app.live.start();
   go(location.hash.slice(1) || "inbox");
+  // Admins see the count of failed handoffs on their tab from the start.
+  if (me.role === "admin") loadView("handoffs").catch(() => {});
 }
 
 async function boot() {

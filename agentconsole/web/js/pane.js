@@ -1,9 +1,11 @@
 // One open conversation: who the visitor is, the whole transcript (the
-// assistant's part too), and for the agent it is assigned to a composer
-// with a typing indicator, release and close.
+// assistant's part too), the helpdesk ticket it became, and for the agent
+// it is assigned to a composer with a typing indicator, release and close.
+// Ended conversations (closed, sent to a helpdesk) are shown read-only.
 
 import { el, clear, richText, fmtTime, uid, say, safeURL } from "./dom.js";
 import { api } from "./api.js";
+import { ticketFacts, retryHandoff, retryError, providerName, laterTicket } from "./ticket.js";
 
 const STATUS = {
   assistant: "With the assistant",
@@ -36,6 +38,7 @@ export class Pane {
     this.typingAt = 0;
     this.typingIdle = 0;
     this.typingShown = 0;
+    this.ticketKey = "";
     this.build();
     this.update(conv);
   }
@@ -48,6 +51,9 @@ export class Pane {
     const hid = "pane-h-" + this.id;
     this.title = el("h2", { id: hid, class: "pane-title" });
     this.details = el("dl", { class: "facts" });
+    // The ticket's box stays put and is polite-live: a ticket being made
+    // while the pane is open is read out once it is made (or failed).
+    this.ticketBox = el("section", { class: "ticket", "aria-label": "Helpdesk ticket", "aria-live": "polite", tabindex: "-1", hidden: true });
     this.claimBtn = el("button", { type: "button", class: "primary", text: "Claim", onclick: () => this.claim() });
     this.releaseBtn = el("button", { type: "button", text: "Release to queue", onclick: () => this.release() });
     this.closeBtn = el("button", { type: "button", class: "danger", text: "Close conversation", onclick: () => this.closeConversation() });
@@ -71,6 +77,7 @@ export class Pane {
       el("header", { class: "pane-head" }, [
         el("div", { class: "pane-top" }, [this.title, this.hideBtn]),
         this.details,
+        this.ticketBox,
         el("div", { class: "pane-tools" }, [this.claimBtn, this.releaseBtn, this.closeBtn]),
       ]),
       this.log, this.typingLine, this.status, this.composer,
@@ -79,7 +86,9 @@ export class Pane {
 
   update(conv) {
     const wasMine = this.mine();
+    const before = this.conv.ticket;
     this.conv = Object.assign({}, this.conv, conv);
+    this.conv.ticket = laterTicket(before, conv.ticket);
     const c = this.conv;
     const name = visitorName(c);
     this.title.textContent = name + (c.visitor && c.visitor.authenticated ? " (signed in)" : "");
@@ -92,6 +101,7 @@ export class Pane {
     fact("Status", st);
     if (c.page) fact("Page", safeURL(c.page) ? el("a", { href: c.page, target: "_blank", rel: "noopener noreferrer", text: c.page }) : c.page);
     if (c.handoff_reason) fact("Why", c.handoff_reason === "visitor_request" ? "The visitor asked for a person" : "The assistant had no answer");
+    this.renderTicket(c.ticket);
     const live = c.status !== "closed" && c.status !== "ticketed";
     this.claimBtn.hidden = c.status !== "queued";
     this.releaseBtn.hidden = !(c.status === "assigned" && (this.mine() || this.app.me.role === "admin"));
@@ -108,6 +118,42 @@ export class Pane {
     if (wasMine !== this.mine() && this.loaded) this.refresh();
   }
 
+  // renderTicket shows the helpdesk ticket, redrawn only when it changed so
+  // that a screen reader hears each change once. Admins may retry a failed
+  // one here.
+  renderTicket(t) {
+    const key = t ? JSON.stringify(t) : "";
+    if (key === this.ticketKey) return;
+    this.ticketKey = key;
+    const box = clear(this.ticketBox);
+    box.hidden = !t;
+    if (!t) return;
+    box.dataset.state = t.state || "";
+    const dl = el("dl", { class: "ticket-facts" });
+    ticketFacts(dl, t);
+    box.append(dl);
+    if (t.state === "failed" && this.app.me.role === "admin") {
+      const status = el("p", { class: "form-status", role: "status", tabindex: "-1" });
+      const btn = el("button", { type: "button", class: "small", text: "Retry the ticket" });
+      btn.setAttribute("aria-label", "Retry the " + providerName(t.provider) + " ticket for " + visitorName(this.conv));
+      btn.addEventListener("click", async () => {
+        btn.disabled = true;
+        say(status, "Retrying…");
+        try {
+          const h = await retryHandoff(this.id);
+          const next = h && h.ticket ? h.ticket : Object.assign({}, t, { state: "pending", error: "" });
+          this.update({ ticket: next });
+          // The button is gone with the failure; the box says what happens.
+          this.ticketBox.focus();
+        } catch (e) {
+          btn.disabled = false;
+          say(status, retryError(e), true);
+        }
+      });
+      box.append(el("div", { class: "save-row" }, [btn, status]));
+    }
+  }
+
   async refresh() {
     if (this.refreshing) {
       this.again = true;
@@ -115,10 +161,7 @@ export class Pane {
     }
     this.refreshing = (async () => {
       try {
-        const r = await api("GET", "/v1/agent/conversations/" + encodeURIComponent(this.id));
-        this.update(r.conversation);
-        for (const m of r.messages || []) this.addMessage(m);
-        this.loaded = true;
+        this.apply(await api("GET", "/v1/agent/conversations/" + encodeURIComponent(this.id)));
       } catch (e) {
         say(this.status, "Could not load the transcript: " + e.message, true);
       }
@@ -129,6 +172,14 @@ export class Pane {
       this.again = false;
       await this.refresh();
     }
+  }
+
+  // apply shows a conversation as GET /v1/agent/conversations/:id answers
+  // it: the conversation and its whole transcript.
+  apply(r) {
+    this.update(r.conversation);
+    for (const m of r.messages || []) this.addMessage(m);
+    this.loaded = true;
   }
 
   who(m) {

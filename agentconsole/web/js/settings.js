@@ -3,7 +3,7 @@
 // snippet and allowed origins, and the team. Office hours and knowledge have
 // their own files.
 
-import { el, clear, $, $$, say, richText, safeURL } from "./dom.js";
+import { el, clear, $, $$, say, richText, safeURL, fmtTime } from "./dom.js";
 import { api } from "./api.js";
 import { Hours } from "./hours.js";
 import { Knowledge } from "./knowledge.js";
@@ -33,11 +33,35 @@ export class View {
     this.app = app;
     this.settings = null;
     this.merchant = null;
+    this.integrations = null;
+    this.editing = { zendesk: false, gorgias: false };
     this.hours = new Hours();
     this.knowledge = new Knowledge();
     $("#handoff-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveHandoff(); });
     for (const r of $$("input[name=method]")) r.addEventListener("change", () => this.showMethod());
     for (const b of $$("[data-connect]")) b.addEventListener("click", () => this.connect(b.dataset.connect));
+    for (const b of $$("[data-change]")) b.addEventListener("click", () => this.change(b.dataset.change));
+    for (const b of $$("[data-cancel]")) {
+      b.addEventListener("click", () => {
+        const h = b.dataset.cancel;
+        this.editing[h] = false;
+        say($("[data-status=" + h + "]"), "");
+        this.showMethod();
+        $("#connected-" + h + " button").focus();
+      });
+    }
+    // Enter in a connection field connects that helpdesk; it must not
+    // submit the handoff form around it.
+    for (const h of ["zendesk", "gorgias"]) {
+      for (const i of $$("#integration-" + h + " input")) {
+        i.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" && !e.isComposing) {
+            e.preventDefault();
+            this.connect(h);
+          }
+        });
+      }
+    }
     $("#add-link").addEventListener("click", () => { this.addLink({ label: "", url: "" }).querySelector("input").focus(); this.previewCustom(); });
     $("#custom-text").addEventListener("input", () => this.previewCustom());
     $("#messages-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveMessages(); });
@@ -62,8 +86,10 @@ export class View {
     view.setAttribute("aria-busy", "true");
     for (const f of forms) f.inert = true;
     const settings = (async () => {
-      const [s, m] = await Promise.all([api("GET", "/v1/admin/settings"), api("GET", "/v1/admin/merchant")]);
+      const [s, m, i] = await Promise.all([api("GET", "/v1/admin/settings"), api("GET", "/v1/admin/merchant"), api("GET", "/v1/admin/integrations")]);
       this.merchant = m;
+      this.integrations = i;
+      this.editing = { zendesk: false, gorgias: false };
       this.fill(s);
     })().catch((e) => this.app.toast("Could not load the settings: " + e.message, true));
     await Promise.all([settings, this.hours.load(), this.knowledge.load(), this.loadTeam()]);
@@ -73,6 +99,7 @@ export class View {
 
   connected(method) {
     if (method !== "zendesk" && method !== "gorgias") return true;
+    if (this.integrations && this.integrations[method]) return !!this.integrations[method].connected;
     return !!(this.merchant && this.merchant.integrations && this.merchant.integrations[method]);
   }
 
@@ -104,6 +131,10 @@ export class View {
       n.textContent = on ? "Connected" : "Not connected yet";
       n.classList.toggle("on", on);
     }
+    for (const n of $$("[data-summary]")) {
+      const h = n.dataset.summary;
+      n.textContent = this.connected(h) ? integrationSummary(h, this.integrations && this.integrations[h]) : "";
+    }
   }
 
   method() {
@@ -116,8 +147,36 @@ export class View {
   showMethod() {
     const m = this.method();
     $("#custom-message").hidden = m !== "message";
-    for (const h of ["zendesk", "gorgias"]) $("#integration-" + h).hidden = !(m === h && !this.connected(h));
+    for (const h of ["zendesk", "gorgias"]) {
+      const on = this.connected(h);
+      $("#integration-" + h).hidden = !(m === h && (!on || this.editing[h]));
+      $("#connected-" + h).hidden = !(m === h && on && !this.editing[h]);
+      // Once connected, the secret may be left out: Baton keeps its own.
+      const keep = $("[data-keep=" + h + "]");
+      keep.hidden = !on;
+      $("[data-cancel=" + h + "]").hidden = !on;
+      const secret = $("#integration-" + h + " input[type=password]");
+      if (on) secret.setAttribute("aria-describedby", keep.id);
+      else secret.removeAttribute("aria-describedby");
+    }
     say($("#handoff-status"), "");
+  }
+
+  // change opens a connected helpdesk's form with what Baton has; the
+  // secret is never sent to the page, so its field starts empty.
+  change(h) {
+    const acc = (this.integrations && this.integrations[h]) || {};
+    const box = $("#integration-" + h);
+    for (const i of box.querySelectorAll("input")) {
+      const v = i.name === "subdomain" || i.name === "domain" ? acc.subdomain || acc.domain : acc[i.name];
+      i.value = i.type === "password" ? "" : v || "";
+      i.removeAttribute("aria-invalid");
+    }
+    if (acc.base_url) box.querySelector("details").open = true;
+    this.editing[h] = true;
+    this.showMethod();
+    say($("[data-status=" + h + "]"), "");
+    box.querySelector("input").focus();
   }
 
   addLink(l) {
@@ -208,11 +267,13 @@ export class View {
     const status = $("[data-status=" + h + "]");
     const body = {};
     let missing = null;
+    // A connected helpdesk's secret may stay empty: Baton keeps its own.
+    const optional = (i) => i.name === "base_url" || (i.type === "password" && this.connected(h));
     for (const i of box.querySelectorAll("input")) {
       const v = i.value.trim();
       if (v) body[i.name] = v;
-      else if (i.name !== "base_url" && !missing) missing = i;
-      if (!v && i.name !== "base_url") i.setAttribute("aria-invalid", "true");
+      else if (!optional(i) && !missing) missing = i;
+      if (!v && !optional(i)) i.setAttribute("aria-invalid", "true");
       else i.removeAttribute("aria-invalid");
     }
     if (missing) {
@@ -225,17 +286,26 @@ export class View {
       return;
     }
     say(status, "Checking with " + label(h) + "…");
+    const btn = box.querySelector("[data-connect]");
+    btn.disabled = true;
+    let acc;
     try {
-      await api("PUT", "/v1/admin/integrations/" + h, body);
+      acc = await api("PUT", "/v1/admin/integrations/" + h, body);
     } catch (e) {
       say(status, label(h) + " is not connected: " + e.message, true);
       return;
+    } finally {
+      btn.disabled = false;
     }
     for (const i of box.querySelectorAll("input[type=password]")) i.value = "";
-    this.merchant.integrations = Object.assign({}, this.merchant.integrations, { [h]: true });
+    if (this.merchant) this.merchant.integrations = Object.assign({}, this.merchant.integrations, { [h]: true });
+    this.integrations = Object.assign({}, this.integrations, { [h]: acc });
+    this.editing[h] = false;
     this.renderConnections();
     say(status, label(h) + " is connected.");
     await this.saveHandoff();
+    // The form made way for the summary; the save's answer is next to it.
+    if (!$("#connected-" + h).hidden) $("#connected-" + h + " button").focus();
   }
 
   async saveMessages() {
@@ -317,6 +387,19 @@ export class View {
       say(status, "Not added: " + e.message, true);
     }
   }
+}
+
+// integrationSummary says which account a connected helpdesk uses, with
+// its secret as Baton shows it (masked) and when it was last checked.
+export function integrationSummary(h, acc) {
+  if (!acc || !acc.connected) return label(h) + " is connected.";
+  const site = acc.subdomain || acc.domain;
+  const secret = acc.api_token || acc.api_key;
+  const parts = [label(h) + " is connected" + (site ? " to " + site : "") + (acc.email ? " as " + acc.email : "")];
+  if (acc.base_url) parts.push("through " + acc.base_url);
+  if (secret) parts.push((h === "zendesk" ? "API token " : "API key ") + secret);
+  if (acc.verified_at) parts.push("checked " + fmtTime(acc.verified_at));
+  return parts.join("; ") + ".";
 }
 
 function label(method) {

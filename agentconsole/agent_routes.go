@@ -1,6 +1,7 @@
 package agentconsole
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -87,37 +88,19 @@ func (c *Console) getConversation(g *gin.Context) {
 	g.JSON(http.StatusOK, gin.H{"conversation": conv, "messages": rawMessages(entries)})
 }
 
-func (c *Console) claim(g *gin.Context) {
-	ctx, cancel := ctxOf(g)
-	defer cancel()
-	conv, err := c.team.Claim(ctx, actorOf(g), g.Param("id"))
-	if err != nil {
-		c.fail(g, err)
-		return
+// conversationAction serves claim, release and close: an action on one
+// conversation that answers with the conversation as it now is.
+func (c *Console) conversationAction(act func(context.Context, session.Actor, string) (*session.Conversation, error)) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		ctx, cancel := ctxOf(g)
+		defer cancel()
+		conv, err := act(ctx, actorOf(g), g.Param("id"))
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		g.JSON(http.StatusOK, gin.H{"conversation": conv})
 	}
-	g.JSON(http.StatusOK, gin.H{"conversation": conv})
-}
-
-func (c *Console) release(g *gin.Context) {
-	ctx, cancel := ctxOf(g)
-	defer cancel()
-	conv, err := c.team.Release(ctx, actorOf(g), g.Param("id"))
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	g.JSON(http.StatusOK, gin.H{"conversation": conv})
-}
-
-func (c *Console) closeConversation(g *gin.Context) {
-	ctx, cancel := ctxOf(g)
-	defer cancel()
-	conv, err := c.team.CloseByAgent(ctx, actorOf(g), g.Param("id"))
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	g.JSON(http.StatusOK, gin.H{"conversation": conv})
 }
 
 func (c *Console) postMessage(g *gin.Context) {

@@ -41,6 +41,11 @@ type Team interface {
 	SetKnowledge(ctx context.Context, merchantID string, entries []session.KnowledgeEntry) ([]session.KnowledgeEntry, error)
 	Metrics(ctx context.Context, merchantID, from, to string) (*session.Metrics, error)
 	Office(m *session.Merchant) session.OfficeState
+
+	SetIntegration(ctx context.Context, merchantID string, method session.HandoffMethod, acc *session.HelpdeskAccount) (*session.HelpdeskAccount, error)
+	HelpdeskHandoffs(ctx context.Context, merchantID, state string) ([]*session.HelpdeskHandoff, error)
+	HelpdeskHandoff(ctx context.Context, merchantID, convID string) (*session.HelpdeskHandoff, error)
+	RetryHandoff(ctx context.Context, merchantID, convID string) (*session.HelpdeskHandoff, error)
 }
 
 // Watcher is where console sockets follow conversations and the queue.
@@ -51,11 +56,12 @@ type Watcher interface {
 
 // Console serves the agent and admin APIs, the console socket and page.
 type Console struct {
-	team    Team
-	hub     Watcher
-	tokens  *Tokens
-	sockets *socket.Registry
-	log     *slog.Logger
+	team      Team
+	hub       Watcher
+	tokens    *Tokens
+	sockets   *socket.Registry
+	log       *slog.Logger
+	helpdesks Helpdesks // nil: integrations cannot be connected here
 }
 
 // New returns a console.
@@ -76,10 +82,10 @@ func (c *Console) Register(r gin.IRouter) {
 	agent.GET("/me", c.me)
 	agent.GET("/conversations", c.listConversations)
 	agent.GET("/conversations/:id", c.getConversation)
-	agent.POST("/conversations/:id/claim", c.claim)
+	agent.POST("/conversations/:id/claim", c.conversationAction(c.team.Claim))
 	agent.POST("/conversations/:id/messages", c.postMessage)
-	agent.POST("/conversations/:id/release", c.release)
-	agent.POST("/conversations/:id/close", c.closeConversation)
+	agent.POST("/conversations/:id/release", c.conversationAction(c.team.Release))
+	agent.POST("/conversations/:id/close", c.conversationAction(c.team.CloseByAgent))
 	agent.GET("/presence", c.getPresence)
 	agent.PUT("/presence", c.putPresence)
 
@@ -94,6 +100,7 @@ func (c *Console) Register(r gin.IRouter) {
 	admin.GET("/agents", c.listAgents)
 	admin.POST("/agents", c.createAgent)
 	admin.GET("/merchant", c.getMerchant)
+	c.registerHelpdesk(admin)
 
 	registerWeb(r)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -29,13 +30,24 @@ type consoleSocket struct {
 	log   *slog.Logger
 	limit *rate.Limiter
 
-	cursors map[string]int64 // from the auth frame, used once per conversation
+	cursors map[string]int64 // from the auth frame: what the console already holds
 
-	mu       sync.Mutex // guards below
-	feeds    map[string]*session.Feed
-	wanted   map[string]int64 // conversations to follow, with the cursor to start at
+	mu       sync.Mutex // guards below; taken inside Feed calls (lock order: Feed, then this)
+	follows  map[string]*following
 	stop     func()
 	finished bool
+}
+
+// following is one conversation assigned to the agent, as this socket
+// follows it. Feeds come and go (reassignments, stale events); delivered
+// and version make sure the console never sees an entry twice nor acts on
+// an older change after a newer one.
+type following struct {
+	wanted    bool
+	opening   bool // a feed is being opened
+	feed      *session.Feed
+	delivered int64 // last seq sent to the console
+	version   int64 // newest conversation version seen
 }
 
 type consoleIn struct {
@@ -76,8 +88,9 @@ func (c *Console) socket(g *gin.Context) {
 		return
 	}
 	s := &consoleSocket{c: c, conn: conn, log: c.log, limit: rate.NewLimiter(30, 60),
-		feeds: map[string]*session.Feed{}, wanted: map[string]int64{}}
-	s.run()
+		follows: map[string]*following{}}
+	// As for visitors: let the request go, keep only the socket.
+	go s.run()
 }
 
 func (s *consoleSocket) send(b []byte) { s.conn.Send(b) }
@@ -93,12 +106,28 @@ func (s *consoleSocket) fatal(code, msg string) {
 
 func (s *consoleSocket) run() {
 	defer s.finish()
-	s.conn.SetReadDeadline(time.Now().Add(authTimeout))
-	data, binary, err := s.conn.Read()
-	if err != nil {
-		if socket.IsTimeout(err) {
+	defer func() {
+		// A bug in one console's handling must not take the process down.
+		if r := recover(); r != nil {
+			s.log.Error("console socket panicked", "panic", r, "stack", string(debug.Stack()))
+			s.conn.CloseNow(websocket.CloseInternalServerErr, "internal error")
+		}
+	}()
+	// The deadline ends a silent socket; the timer, just before it, says
+	// why (after a read timeout nothing could be written any more).
+	s.conn.SetReadDeadline(time.Now().Add(authTimeout + time.Second))
+	authed := make(chan struct{})
+	timer := time.AfterFunc(authTimeout-200*time.Millisecond, func() {
+		select {
+		case <-authed:
+		default:
 			s.fatal("auth_timeout", `send {"type":"auth","token":...} first, within 10 seconds`)
 		}
+	})
+	defer timer.Stop()
+	data, binary, err := s.conn.Read()
+	close(authed)
+	if err != nil {
 		return
 	}
 	var in consoleIn
@@ -169,13 +198,15 @@ func (s *consoleSocket) syncAssigned(ctx context.Context) error {
 	mine := map[string]bool{}
 	for _, conv := range convs {
 		mine[conv.ID] = true
-		s.send(frame(gin.H{"type": "conversation", "conversation": conv}))
-		s.follow(conv.ID, conv.LastSeq)
+		if s.newer(conv) {
+			s.send(frame(gin.H{"type": "conversation", "conversation": conv}))
+			s.follow(conv.ID, conv.LastSeq)
+		}
 	}
 	s.mu.Lock()
 	var drop []string
-	for id := range s.wanted {
-		if !mine[id] {
+	for id, fl := range s.follows {
+		if fl.wanted && !mine[id] {
 			drop = append(drop, id)
 		}
 	}
@@ -186,43 +217,75 @@ func (s *consoleSocket) syncAssigned(ctx context.Context) error {
 	return nil
 }
 
+// newer records c's version for a conversation this socket follows (or is
+// about to) and reports whether c is news: not older than what it has.
+func (s *consoleSocket) newer(c *session.Conversation) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fl := s.follows[c.ID]
+	mine := c.Status == session.StatusAssigned && string(c.AgentID) == s.actor.ID
+	if fl == nil {
+		if !mine {
+			return true // not ours: shown, not tracked
+		}
+		fl = &following{}
+		s.follows[c.ID] = fl
+	}
+	if c.Version < fl.version {
+		return false
+	}
+	fl.version = c.Version
+	return true
+}
+
 // follow opens a feed of a conversation assigned to this agent, from cursor
-// (what the console already fetched over REST), or from earlier when the
-// console said on auth that it holds less: it then gets what it missed.
+// (what the console already fetched over REST), from earlier when the
+// console said on auth that it holds less, and never from before what this
+// socket already delivered.
 func (s *consoleSocket) follow(convID string, cursor int64) {
 	if c, ok := s.cursors[convID]; ok && c >= 0 && c < cursor {
 		cursor = c
 	}
 	s.mu.Lock()
-	if s.finished {
+	fl := s.follows[convID]
+	if s.finished || fl == nil {
 		s.mu.Unlock()
 		return
 	}
-	if _, ok := s.wanted[convID]; ok {
+	fl.wanted = true
+	if fl.delivered > 0 {
+		cursor = max(cursor, fl.delivered)
+	}
+	if fl.feed != nil || fl.opening {
 		s.mu.Unlock()
 		return
 	}
-	s.wanted[convID] = cursor
+	fl.opening = true
 	s.mu.Unlock()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
 		f := s.c.hub.WatchConversation(ctx, convID, cursor, s)
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		if _, ok := s.wanted[convID]; !ok || s.finished || s.feeds[convID] != nil {
-			go f.Stop()
-			return
+		fl.opening = false
+		keep := fl.wanted && !s.finished && fl.feed == nil
+		if keep {
+			fl.feed = f
 		}
-		s.feeds[convID] = f
+		s.mu.Unlock()
+		if !keep {
+			f.Stop()
+		}
 	}()
 }
 
 func (s *consoleSocket) unfollow(convID string) {
 	s.mu.Lock()
-	delete(s.wanted, convID)
-	f := s.feeds[convID]
-	delete(s.feeds, convID)
+	var f *session.Feed
+	if fl := s.follows[convID]; fl != nil {
+		fl.wanted = false
+		f, fl.feed = fl.feed, nil
+	}
 	s.mu.Unlock()
 	if f != nil {
 		f.Stop()
@@ -232,16 +295,20 @@ func (s *consoleSocket) unfollow(convID string) {
 func (s *consoleSocket) following(convID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.wanted[convID]
-	return ok
+	fl := s.follows[convID]
+	return fl != nil && fl.wanted
 }
 
 func (s *consoleSocket) finish() {
 	s.mu.Lock()
 	s.finished = true
-	feeds := s.feeds
-	s.feeds = map[string]*session.Feed{}
-	s.wanted = map[string]int64{}
+	var feeds []*session.Feed
+	for _, fl := range s.follows {
+		if fl.feed != nil {
+			feeds = append(feeds, fl.feed)
+			fl.feed = nil
+		}
+	}
 	stop := s.stop
 	s.mu.Unlock()
 	for _, f := range feeds {
@@ -307,6 +374,16 @@ func (s *consoleSocket) handle(data []byte) {
 
 // Entry implements session.ConversationWatcher.
 func (s *consoleSocket) Entry(convID string, e session.RawEntry) {
+	s.mu.Lock()
+	fl := s.follows[convID]
+	if fl != nil {
+		if e.Seq <= fl.delivered {
+			s.mu.Unlock()
+			return // a second feed of the same conversation: already sent
+		}
+		fl.delivered = e.Seq
+	}
+	s.mu.Unlock()
 	const head = `{"type":"message","conversation_id":`
 	id, _ := json.Marshal(convID)
 	b := make([]byte, 0, len(head)+len(id)+len(e.JSON)+16)
@@ -335,6 +412,9 @@ func (s *consoleSocket) Gone(convID string) { go s.unfollow(convID) }
 
 // ConversationChanged implements session.MerchantWatcher.
 func (s *consoleSocket) ConversationChanged(c *session.Conversation, f []byte) {
+	if !s.newer(c) {
+		return // older than what this socket already acted on
+	}
 	s.send(f)
 	if c.Status == session.StatusAssigned && string(c.AgentID) == s.actor.ID {
 		s.follow(c.ID, c.LastSeq)

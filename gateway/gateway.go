@@ -42,9 +42,14 @@ type Watcher interface {
 type Options struct {
 	// VisitorRateLimit is messages per minute per visitor socket; 0 is off.
 	VisitorRateLimit int
-	// VisitorBurst is how many messages may come at once within the limit.
+	// VisitorBurst is how many messages may come at once within the limit;
+	// at most 10, and never more than the limit itself.
 	VisitorBurst int
-	Logger       *slog.Logger
+	// VisitorFrameLimit guards against floods: frames of any kind per
+	// second per visitor socket (a burst of three seconds' worth is
+	// allowed); 0 is off.
+	VisitorFrameLimit int
+	Logger            *slog.Logger
 }
 
 // Gateway serves the widget socket and health, and runs the HTTP server
@@ -64,7 +69,7 @@ func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options)
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.VisitorBurst <= 0 {
-		opts.VisitorBurst = 10
+		opts.VisitorBurst = min(10, max(1, opts.VisitorRateLimit))
 	}
 	g := &Gateway{svc: svc, hub: hub, sockets: sockets, opts: opts, log: opts.Logger}
 	e := gin.New()
@@ -148,8 +153,10 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	// The socket outlives the request's context: gin recycles it.
-	g.newVisitor(conn, m).run(context.Background())
+	// The socket lives on in a goroutine of its own, so that net/http's
+	// connection state, the request and gin's context (some 10 KB) are
+	// freed now rather than held for the socket's life.
+	go g.newVisitor(conn, m).run(context.Background())
 }
 
 // OriginAllowed applies the widget's origin rule: Baton's own origin always;

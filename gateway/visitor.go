@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -19,7 +20,6 @@ type visitor struct {
 	g    *Gateway
 	conn *socket.Conn
 	m    *session.Merchant
-	log  *slog.Logger
 
 	msgLimit   *rate.Limiter // BATON_VISITOR_RATE_LIMIT, messages only; nil when off
 	frameLimit *rate.Limiter // any frame, against floods; nil when limits are off
@@ -27,6 +27,7 @@ type visitor struct {
 
 	lastTyping     time.Time
 	lastTypingFlag bool
+	watchdog       *time.Timer // until hello
 
 	// Set once by hello, read by the reader goroutine only.
 	feed *session.Feed
@@ -43,40 +44,48 @@ type visitor struct {
 	finished      bool
 }
 
-// Flood control on top of the message limit: any frame type.
 const (
-	framesPerSecond = 20
-	frameBurst      = 60
-	maxRefused      = 200
-	helloTimeout    = 10 * time.Second
-	opTimeout       = 5 * time.Second
+	maxRefused   = 200 // frames refused in a row for flooding before the socket is closed
+	helloTimeout = 10 * time.Second
+	opTimeout    = 5 * time.Second
 )
 
 func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant) *visitor {
-	v := &visitor{g: g, conn: conn, m: m, log: g.log.With("merchant", m.ID)}
-	// BATON_VISITOR_RATE_LIMIT=0 turns limits off altogether, the flood
-	// guard included: the operator has chosen (load tests do).
-	if g.opts.VisitorRateLimit > 0 {
-		v.msgLimit = rate.NewLimiter(rate.Limit(float64(g.opts.VisitorRateLimit)/60), g.opts.VisitorBurst)
-		v.frameLimit = rate.NewLimiter(framesPerSecond, frameBurst)
-	}
+	v := &visitor{g: g, conn: conn, m: m}
 	return v
 }
 
 // run reads frames until the socket ends.
 func (v *visitor) run(ctx context.Context) {
-	defer v.finish()
 	v.conn.SetReadDeadline(time.Now().Add(helloTimeout + time.Second))
-	go v.helloWatchdog()
+	v.helloWatchdog()
+	v.loop(ctx, true)
+}
+
+// loop reads frames until the socket ends. The hello grows the goroutine's
+// stack (Redis, JSON, the first feed); once it is done the loop goes on in a
+// fresh goroutine, so an idle socket waits on a small stack.
+func (v *visitor) loop(ctx context.Context, beforeHello bool) {
+	defer v.recover()
 	for {
+		if beforeHello {
+			v.mu.Lock()
+			started := v.started
+			v.mu.Unlock()
+			if started {
+				go v.loop(ctx, false)
+				return
+			}
+		}
 		data, binary, err := v.conn.Read()
 		if err != nil {
 			v.mu.Lock()
 			started := v.started
 			v.mu.Unlock()
 			if !started && socket.IsTimeout(err) {
-				v.log.Debug("visitor socket never said hello")
+				v.logger().Debug("visitor socket never said hello")
 			}
+			v.finish()
 			return
 		}
 		if binary {
@@ -88,15 +97,10 @@ func (v *visitor) run(ctx context.Context) {
 }
 
 // helloWatchdog closes a socket that has not said hello in time, with a clear
-// error first. The read deadline alone would close it without a word.
+// error first; the read deadline alone would close it without a word. A
+// timer, not a goroutine: an idle socket keeps only its reader.
 func (v *visitor) helloWatchdog() {
-	t := time.NewTimer(helloTimeout - 200*time.Millisecond)
-	defer t.Stop()
-	done := make(chan struct{})
-	v.conn.OnDone(func() { close(done) })
-	select {
-	case <-done:
-	case <-t.C:
+	v.watchdog = time.AfterFunc(helloTimeout-200*time.Millisecond, func() {
 		v.mu.Lock()
 		started := v.started
 		v.mu.Unlock()
@@ -104,7 +108,8 @@ func (v *visitor) helloWatchdog() {
 			v.conn.Send(encode(errorFrame{Type: "error", Code: "hello_timeout", Message: "send hello first, within 10 seconds", Fatal: true}))
 			v.conn.Close(websocket.ClosePolicyViolation, "hello timeout")
 		}
-	}
+	})
+	v.conn.OnDone(func() { v.watchdog.Stop() })
 }
 
 func (v *visitor) finish() {
@@ -130,6 +135,24 @@ func (v *visitor) finish() {
 
 func (v *visitor) send(frame []byte) { v.conn.Send(frame) }
 
+// recover keeps a bug in one socket's handling from taking the process
+// down: the socket is closed with 1011 and the panic logged.
+func (v *visitor) recover() {
+	if r := recover(); r != nil {
+		v.logger().Error("visitor socket panicked", "panic", r, "stack", string(debug.Stack()))
+		v.conn.CloseNow(websocket.CloseInternalServerErr, "internal error")
+		v.finish()
+	}
+}
+
+// logger is made when there is something to log, not kept per socket.
+func (v *visitor) logger() *slog.Logger {
+	v.mu.Lock()
+	conv := v.turn.ConversationID
+	v.mu.Unlock()
+	return v.g.log.With("merchant", v.m.ID, "conversation", conv)
+}
+
 func (v *visitor) sendError(code, message, clientID string) {
 	v.send(encode(errorFrame{Type: "error", Code: code, Message: message, ClientID: clientID}))
 }
@@ -137,12 +160,19 @@ func (v *visitor) sendError(code, message, clientID string) {
 func (v *visitor) sendErr(err error, clientID string) {
 	e := session.ErrorOf(err)
 	if e.Kind == session.KindInternal || e.Kind == session.KindUnavailable {
-		v.log.Warn("visitor frame failed", "code", e.Code, "err", err)
+		v.logger().Warn("visitor frame failed", "code", e.Code, "err", err)
 	}
 	v.sendError(e.Code, e.Message, clientID)
 }
 
 func (v *visitor) handle(ctx context.Context, data []byte) {
+	var f inFrame
+	err := json.Unmarshal(data, &f)
+	if v.frameLimit == nil && v.g.opts.VisitorFrameLimit > 0 {
+		// Made at the first frame after hello, not per idle socket.
+		n := v.g.opts.VisitorFrameLimit
+		v.frameLimit = rate.NewLimiter(rate.Limit(n), 3*n)
+	}
 	if v.frameLimit != nil && !v.frameLimit.Allow() {
 		v.refused++
 		if v.refused > maxRefused {
@@ -150,12 +180,12 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 			v.conn.Close(websocket.ClosePolicyViolation, "flood")
 			return
 		}
-		v.sendError("rate_limited", "too many frames; slow down", "")
+		// With the client_id, so the widget knows which message to resend.
+		v.sendError("rate_limited", "too many frames; slow down", f.ClientID)
 		return
 	}
 	v.refused = 0
-	var f inFrame
-	if err := json.Unmarshal(data, &f); err != nil {
+	if err != nil {
 		v.sendError("bad_frame", "a frame must be a JSON object with a \"type\"", "")
 		return
 	}
@@ -191,9 +221,11 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	svc := v.g.svc
-	var err error
 	switch f.Type {
 	case "message":
+		if v.msgLimit == nil && v.g.opts.VisitorRateLimit > 0 {
+			v.msgLimit = rate.NewLimiter(rate.Limit(float64(v.g.opts.VisitorRateLimit)/60), v.g.opts.VisitorBurst)
+		}
 		if v.msgLimit != nil && !v.msgLimit.Allow() {
 			v.sendError("rate_limited", "you are sending messages too fast; nothing was stored", f.ClientID)
 			return
@@ -201,10 +233,15 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 		err = svc.VisitorMessage(ctx, turn, f.ClientID, f.Text)
 		if err != nil {
 			v.sendErr(err, f.ClientID)
+			return
 		}
+		v.engaged()
 		return
 	case "handoff_request":
 		err = svc.RequestHandoff(ctx, turn)
+		if err == nil {
+			v.engaged()
+		}
 	case "handoff_reply":
 		if f.Accept == nil {
 			v.sendError("bad_frame", "handoff_reply needs \"accept\": true or false", "")
@@ -231,6 +268,13 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 	if err != nil {
 		v.sendErr(err, "")
 	}
+}
+
+// engaged notes that the conversation now counts in the metrics.
+func (v *visitor) engaged() {
+	v.mu.Lock()
+	v.turn.Engaged = true
+	v.mu.Unlock()
 }
 
 func isKnownType(t string) bool {
@@ -308,7 +352,7 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 		recovered = &ok
 		if info.Authenticated {
 			if err := svc.Identify(ctx, session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID}, info); err != nil {
-				v.log.Warn("recording identity", "err", err)
+				v.logger().Warn("recording identity", "err", err)
 			}
 		}
 	} else {
@@ -319,12 +363,13 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 		}
 	}
 	office := svc.Office(v.m)
+	v.watchdog.Stop()
 	v.mu.Lock()
 	v.started = true
-	v.turn = session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID, Locale: conv.Locale, Status: conv.Status}
+	v.turn = session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID, Locale: conv.Locale, Status: conv.Status,
+		Engaged: conv.Engaged()}
 	v.welcomeStatus = conv.Status
 	v.mu.Unlock()
-	v.log = v.log.With("conversation", conv.ID)
 	v.send(encode(welcomeFrame{
 		Type: "welcome", ConversationID: conv.ID, ResumeToken: token, Status: conv.Status,
 		LastSeq: conv.LastSeq, Office: officeJSON{Open: office.Open, NextOpen: session.Time{Time: office.NextOpen}},

@@ -135,14 +135,19 @@ func (s *Service) SetKnowledge(ctx context.Context, merchantID string, entries [
 }
 
 // SetIntegration stores a verified helpdesk connection (verification is the
-// adapter's: it speaks HTTP).
-func (s *Service) SetIntegration(ctx context.Context, merchantID string, method HandoffMethod, acc *HelpdeskAccount) error {
+// adapter's: it speaks HTTP) and returns it as stored.
+func (s *Service) SetIntegration(ctx context.Context, merchantID string, method HandoffMethod, acc *HelpdeskAccount) (*HelpdeskAccount, error) {
 	if _, err := s.Merchant(ctx, merchantID); err != nil {
-		return err
+		return nil, err
 	}
-	if method != MethodZendesk && method != MethodGorgias {
-		return newErr(KindInvalid, "invalid_integration", "no integration called %q", method)
+	a := *acc
+	if err := a.Validate(method); err != nil {
+		return nil, err
 	}
-	b, _ := json.Marshal(acc)
-	return s.writeConfig(ctx, merchantID, cIntegrationPrefix+string(method), b)
+	a.VerifiedAt = Time{s.now()}
+	b, _ := json.Marshal(a)
+	if err := s.writeConfig(ctx, merchantID, cIntegrationPrefix+string(method), b); err != nil {
+		return nil, err
+	}
+	return &a, nil
 }

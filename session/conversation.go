@@ -41,13 +41,19 @@ type AgentRef struct {
 	Name string `json:"name"`
 }
 
-// Ticket is where a helpdesk handoff ended up.
+// Ticket is where a helpdesk handoff stands: pending (waiting for its first
+// attempt or a retry), created (ID and URL say where) or failed (a dead
+// letter: Error says why, and an admin may retry it).
 type Ticket struct {
-	Provider string `json:"provider"`
-	State    string `json:"state"`
-	ID       string `json:"id,omitempty"`
-	URL      string `json:"url,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Provider      string `json:"provider"`
+	State         string `json:"state"`
+	ID            string `json:"id,omitempty"`
+	URL           string `json:"url,omitempty"`     // the ticket in the helpdesk's agent interface
+	APIURL        string `json:"api_url,omitempty"` // the ticket in the helpdesk's API, as it answered
+	Error         string `json:"error,omitempty"`
+	Attempts      int    `json:"attempts"`
+	NextAttemptAt Time   `json:"next_attempt_at"`
+	UpdatedAt     Time   `json:"updated_at"`
 }
 
 // Conversation is one chat between a visitor and a merchant, as agents and
@@ -218,6 +224,9 @@ func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) 
 	}
 	return c, true
 }
+
+// Engaged reports whether the visitor has written or asked for a person.
+func (c *Conversation) Engaged() bool { return c.counted }
 
 // State returns the conversation's socket-facing state.
 func (c *Conversation) State() State {

@@ -15,4 +15,11 @@
 // fanned out locally. The transcript list in Redis is the source of truth;
 // pub/sub only wakes nodes up, and a Feed fills any gap from the list, so a
 // watcher sees every entry once, in seq order.
+//
+// Helpdesk handoffs (Zendesk, Gorgias) go through an outbox whose truth is a
+// record in the conversation's own keys, written by the same step that marks
+// it ticketed (handoff.go). Every node given a TicketSender runs workers that
+// share the outbox through a Redis stream's consumer group, hold a lease on a
+// record while they work on it, retry with backoff, keep dead letters for
+// admins, and take over what a dead node left (outbox.go).
 package session

@@ -27,11 +27,10 @@ type ConversationWatcher interface {
 // cursor (the last seq delivered) and state version, drops what the watcher
 // has seen, and fills gaps from the transcript in Redis.
 type Feed struct {
-	hub     *Hub
-	room    *room
-	convID  string
-	w       ConversationWatcher
-	stopped chan struct{}
+	hub    *Hub
+	room   *room
+	convID string
+	w      ConversationWatcher
 
 	mu        sync.Mutex // guards below, and serialises calls to w
 	cursor    int64
@@ -58,7 +57,6 @@ func (f *Feed) Stop() {
 		return
 	}
 	f.closed = true
-	close(f.stopped)
 	f.mu.Unlock()
 	f.hub.leaveConversation(f)
 }
@@ -147,7 +145,6 @@ func (f *Feed) fill() {
 		if err != nil {
 			f.hub.log.Warn("catching up a conversation feed", "conversation", f.convID, "err", err)
 			select {
-			case <-f.stopped:
 			case <-f.hub.ctx.Done():
 			case <-time.After(backoff):
 			}

@@ -222,8 +222,7 @@ func (h *Hub) join(ctx context.Context, channel, convID, merchantID string, add 
 	r := h.rooms[channel]
 	created := r == nil
 	if created {
-		r = &room{channel: channel, convID: convID, merchantID: merchantID, ready: make(chan struct{}),
-			feeds: map[*Feed]struct{}{}, watchers: map[MerchantWatcher]struct{}{}}
+		r = &room{channel: channel, convID: convID, merchantID: merchantID, ready: make(chan struct{})}
 		h.rooms[channel] = r
 	}
 	add(r)
@@ -255,9 +254,12 @@ func (h *Hub) awaitReady(ctx context.Context, r *room) {
 // watcher first receives every entry with seq > cursor and the current
 // state, then live events.
 func (h *Hub) WatchConversation(ctx context.Context, convID string, cursor int64, w ConversationWatcher) *Feed {
-	f := &Feed{hub: h, convID: convID, w: w, cursor: cursor, stateV: -1, stopped: make(chan struct{})}
+	f := &Feed{hub: h, convID: convID, w: w, cursor: cursor, stateV: -1}
 	f.filling = true // nothing live reaches w before the first fill
 	r := h.join(ctx, h.svc.keys.convChannel(convID), convID, "", func(r *room) {
+		if r.feeds == nil {
+			r.feeds = make(map[*Feed]struct{}, 2)
+		}
 		r.feeds[f] = struct{}{}
 	})
 	f.room = r
@@ -284,6 +286,9 @@ func (h *Hub) leaveConversation(f *Feed) {
 // current queue snapshot. Call the returned function to stop.
 func (h *Hub) WatchMerchant(ctx context.Context, merchantID string, w MerchantWatcher) (stop func()) {
 	r := h.join(ctx, h.svc.keys.merchantChannel(merchantID), "", merchantID, func(r *room) {
+		if r.watchers == nil {
+			r.watchers = map[MerchantWatcher]struct{}{}
+		}
 		r.watchers[w] = struct{}{}
 	})
 	h.awaitReady(ctx, r)
@@ -407,6 +412,19 @@ func (h *Hub) localApply(convID string, res *applyResult, op applyOp) {
 		for _, f := range feeds {
 			f.entry(e)
 		}
+	}
+}
+
+// localEntry delivers an entry append.lua stored to this node's watchers.
+func (h *Hub) localEntry(convID string, e RawEntry) {
+	h.mu.Lock()
+	r := h.rooms[h.svc.keys.convChannel(convID)]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	for _, f := range h.feedsOf(r) {
+		f.entry(e)
 	}
 }
 

@@ -26,6 +26,19 @@ func (k keyspace) assigned(mid, aid string) string     { return k.merchant(mid) 
 func (k keyspace) metrics(id string) string            { return k.merchant(id) + ":x" }
 func (k keyspace) merchantLock(id, what string) string { return k.merchant(id) + ":lock:" + what }
 
+// handoffs indexes the merchant's helpdesk handoffs by time; failed holds
+// its dead letters until they are retried. Both are supersets that readers
+// check against the conversation.
+func (k keyspace) handoffs(id string) string       { return k.merchant(id) + ":hd" }
+func (k keyspace) failedHandoffs(id string) string { return k.merchant(id) + ":hdf" }
+
+// The helpdesk outbox: a stream (consumed by a group shared by every node)
+// that says "look at this conversation's handoff", and the retries waiting
+// for their time. They share the hash tag {hd} so one script moves due
+// retries into the stream atomically on a Redis Cluster too.
+func (k keyspace) outbox() string    { return k.prefix + "{hd}:s" }
+func (k keyspace) outboxDue() string { return k.prefix + "{hd}:due" }
+
 // merchantChannel carries conversation changes and queue changes for agents.
 func (k keyspace) merchantChannel(id string) string { return k.merchant(id) }
 

@@ -93,9 +93,13 @@ func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
 		mer.Settings.AllowedOrigins = []string{}
 	}
 	if v := m[cHours]; v != "" {
-		if err := json.Unmarshal([]byte(v), &mer.Hours); err != nil {
+		// Into a fresh value: decoding into AlwaysOpen() would merge the
+		// stored week into the always-open one and reopen closed days.
+		var h OfficeHours
+		if err := json.Unmarshal([]byte(v), &h); err != nil {
 			return nil, err
 		}
+		mer.Hours = h.Normalize()
 	}
 	sched, err := mer.Hours.Compile()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -127,10 +128,15 @@ func ValidateClientID(id string) error {
 	return nil
 }
 
+// isBlank reports whether s has nothing to read: only white space (in any
+// script) and invisible formatting characters.
 func isBlank(s string) bool {
 	for _, r := range s {
+		if unicode.IsSpace(r) {
+			continue
+		}
 		switch r {
-		case ' ', '\t', '\n', '\r', '\u00a0', '\u200b', '\ufeff':
+		case '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u180e', '\u00ad':
 		default:
 			return false
 		}

@@ -3,7 +3,9 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -29,6 +31,27 @@ func (q *QueueSnapshot) Position(convID string) int { return q.positions[convID]
 func (q *QueueSnapshot) Frame() []byte { return q.frame }
 
 func queueMember(convID, episode string) string { return convID + "|" + episode }
+
+// newEpisode names one stay of a conversation in the queue. It carries the
+// time it was made, so a snapshot can tell an entry whose step is still
+// under way (keep it, unshown) from one whose step never completed.
+func newEpisode(now time.Time) string {
+	return "q" + strconv.FormatInt(now.UnixMilli(), 36) + newID("", 4)
+}
+
+// episodeAge is how long ago episode was made; long ago when unreadable.
+func episodeAge(episode string, now time.Time) time.Duration {
+	stamp, _, _ := strings.Cut(strings.TrimPrefix(episode, "q"), "_")
+	ms, err := strconv.ParseInt(stamp, 36, 64)
+	if err != nil {
+		return time.Hour
+	}
+	return now.Sub(time.UnixMilli(ms))
+}
+
+// staleAfter is how long an entry may disagree with its conversation before
+// a snapshot removes it: far longer than any step takes.
+const staleAfter = time.Minute
 
 // queueSnapshot reads the queue index and checks each entry against its
 // conversation, dropping entries left behind by transitions that never
@@ -57,6 +80,7 @@ func (s *Service) queueSnapshot(ctx context.Context, merchantID string) (*QueueS
 			return nil, err
 		}
 	}
+	now := s.now()
 	snap := &QueueSnapshot{MerchantID: merchantID, positions: make(map[string]int, len(items))}
 	var stale []any
 	pos := 0
@@ -64,7 +88,9 @@ func (s *Service) queueSnapshot(ctx context.Context, merchantID string) (*QueueS
 		if i < n {
 			c, ok := conversationFromMeta(it.conv, metas[i].Val())
 			if !ok || c.Status != StatusQueued || c.queueEp != it.ep {
-				stale = append(stale, it.member)
+				if episodeAge(it.ep, now) > staleAfter {
+					stale = append(stale, it.member)
+				}
 				continue
 			}
 			pos++

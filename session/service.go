@@ -64,6 +64,15 @@ type Options struct {
 	// InactiveAfter closes conversations the assistant was handling once the
 	// visitor has been silent this long; 30 minutes when zero.
 	InactiveAfter time.Duration
+	// NoAutoPipeline sends every message's script on its own round trip
+	// instead of batching concurrent ones (go-redis's autopipeliner).
+	NoAutoPipeline bool
+	// Tickets makes helpdesk tickets. A node without one still hands
+	// conversations off (the outbox is in Redis); nodes with one make the
+	// tickets.
+	Tickets TicketSender
+	// Outbox tunes the helpdesk outbox's workers, retries and timeouts.
+	Outbox OutboxOptions
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -77,10 +86,18 @@ type Service struct {
 	inactive   time.Duration
 	nodeID     string
 
-	applyScript *redis.Script
-	cfg         *configCache
-	hub         *Hub
-	consoles    *consoleLeases
+	// hot runs the per-message script: an autopipeliner, so that messages
+	// of many sockets share round trips (and Redis's syscalls) under load.
+	hot           redis.Scripter
+	applyScript   *redis.Script
+	appendScript  *redis.Script
+	outboxScript  *redis.Script
+	promoteScript *redis.Script
+	outbox        *outbox // nil without a TicketSender
+	outboxOpts    OutboxOptions
+	cfg           *configCache
+	hub           *Hub
+	consoles      *consoleLeases
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -93,16 +110,19 @@ type Service struct {
 // New returns a Service over the given Redis.
 func New(opts Options) *Service {
 	s := &Service{
-		rdb:         opts.Redis,
-		keys:        keyspace{prefix: opts.Prefix},
-		log:         opts.Logger,
-		now:         opts.Now,
-		assistant:   opts.Assistant,
-		bcryptCost:  opts.BcryptCost,
-		inactive:    opts.InactiveAfter,
-		nodeID:      newID("n", 8),
-		applyScript: redis.NewScript(applySource),
-		done:        make(chan struct{}),
+		rdb:           opts.Redis,
+		keys:          keyspace{prefix: opts.Prefix},
+		log:           opts.Logger,
+		now:           opts.Now,
+		assistant:     opts.Assistant,
+		bcryptCost:    opts.BcryptCost,
+		inactive:      opts.InactiveAfter,
+		nodeID:        newID("n", 8),
+		applyScript:   redis.NewScript(applySource),
+		appendScript:  redis.NewScript(appendSource),
+		outboxScript:  redis.NewScript(outboxSource),
+		promoteScript: redis.NewScript(promoteSource),
+		done:          make(chan struct{}),
 	}
 	if s.keys.prefix == "" {
 		s.keys.prefix = "baton:"
@@ -112,6 +132,14 @@ func New(opts Options) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.hot = s.rdb
+	if !opts.NoAutoPipeline && s.rdb != nil {
+		if ap, err := s.rdb.AutoPipeline(); err == nil {
+			s.hot = ap
+		} else {
+			s.log.Warn("redis autopipelining unavailable; one round trip per message", "err", err)
+		}
 	}
 	if s.inactive == 0 {
 		s.inactive = 30 * time.Minute
@@ -123,6 +151,10 @@ func New(opts Options) *Service {
 	s.cfg = newConfigCache(ttl)
 	s.hub = newHub(s)
 	s.consoles = newConsoleLeases(s)
+	s.outboxOpts = opts.Outbox.withDefaults()
+	if opts.Tickets != nil {
+		s.outbox = &outbox{svc: s, send: opts.Tickets, opts: s.outboxOpts}
+	}
 	return s
 }
 
@@ -138,6 +170,10 @@ func (s *Service) Run(ctx context.Context) {
 			wg.Add(2)
 			go func() { defer wg.Done(); s.consoles.run(ctx) }()
 			go func() { defer wg.Done(); s.sweep(ctx) }()
+			if s.outbox != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.outbox.run(ctx) }()
+			}
 			wg.Wait()
 		}()
 	})

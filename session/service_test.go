@@ -409,3 +409,24 @@ func TestStatesReachWatchersWithVersions(t *testing.T) {
 	// visitor, offer (state only), ... , the queued notice
 	require.Equal(t, RoleSystem, func() Role { m, _ := rec.entries[len(rec.entries)-1].Decode(); return m.Role }())
 }
+
+func TestIdentifyWhileAskedForEmailRoutes(t *testing.T) {
+	n, ctx := newTestNode(t)
+	m, err := n.CreateMerchant(ctx, "Identify", nil, "")
+	require.NoError(t, err)
+	turn, _ := n.start(t, m, VisitorInfo{})
+	require.NoError(t, n.RequestHandoff(ctx, turn))
+	turn.Status = StatusHandoffOffered
+	require.NoError(t, n.ReplyToOffer(ctx, turn, true))
+	c, _, err := n.Conversation(ctx, m.ID, turn.ConversationID)
+	require.NoError(t, err)
+	require.Equal(t, StatusAwaitingEmail, c.Status)
+
+	require.NoError(t, n.Identify(ctx, turn, VisitorInfo{Email: "signed@example.com", ProfileID: "p-9", Authenticated: true}))
+	c, _, err = n.Conversation(ctx, m.ID, turn.ConversationID)
+	require.NoError(t, err)
+	require.Equal(t, StatusQueued, c.Status, "signing in with an address answers the email request")
+	require.Equal(t, NullString("signed@example.com"), c.Visitor.Email)
+	require.Equal(t, NullString("p-9"), c.Visitor.ProfileID)
+	require.True(t, c.Visitor.Authenticated)
+}

@@ -14,6 +14,9 @@ import (
 //go:embed scripts/apply.lua
 var applySource string
 
+//go:embed scripts/append.lua
+var appendSource string
+
 // applyOp is one call of apply.lua: see the script for the meaning of each
 // part. Building it from named fields keeps the argument layout in one place.
 type applyOp struct {
@@ -169,6 +172,56 @@ func parseApply(v []any) (*applyResult, error) {
 	for i := 7; i+1 < len(v); i += 2 {
 		seq, _ := strconv.ParseInt(str(i), 10, 64)
 		r.entries = append(r.entries, RawEntry{Seq: seq, JSON: []byte(str(i + 1))})
+	}
+	return r, nil
+}
+
+// appendOp is one call of append.lua: an entry added without a change of
+// status, the path every message to or from a person takes.
+type appendOp struct {
+	convID   string
+	need     []Status
+	agent    string
+	clientID string
+	now      time.Time
+	entry    entryTail
+	engage   bool // mark the conversation engaged, for metrics
+}
+
+func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, error) {
+	keys := []string{s.keys.convMeta(op.convID), s.keys.convLog(op.convID), s.keys.convClient(op.convID)}
+	v, err := s.appendScript.Run(ctx, s.hot, keys,
+		s.keys.convChannel(op.convID), statusSet(op.need...), op.agent, op.clientID, op.entry.encode(),
+		op.now.UnixMilli(), maxTranscript, liveTTL.Milliseconds(), boolArg(op.engage)).Slice()
+	if err != nil {
+		return nil, err
+	}
+	str := func(i int) string {
+		if i < len(v) {
+			switch x := v[i].(type) {
+			case string:
+				return x
+			case int64:
+				return strconv.FormatInt(x, 10)
+			}
+		}
+		return ""
+	}
+	r := &applyResult{code: str(0), status: Status(str(1))}
+	switch r.code {
+	case "state", "agent":
+		r.agent = str(2)
+	case "dup", "ok":
+		seq, _ := strconv.ParseInt(str(2), 10, 64)
+		r.entries = []RawEntry{{Seq: seq, JSON: []byte(str(3))}}
+		if r.code == "ok" {
+			r.once = []bool{str(4) == "1"}
+			r.day = str(5)
+			s.hub.localEntry(op.convID, r.entries[0])
+		}
+	case "nf", "full":
+	default:
+		return nil, fmt.Errorf("append.lua reply: unknown code %q", r.code)
 	}
 	return r, nil
 }

@@ -233,7 +233,7 @@ func (s *Service) Release(ctx context.Context, a Actor, convID string) (*Convers
 	if c.QueuedAt.IsZero() {
 		score = now.UnixMilli()
 	}
-	ep := newID("q", 6)
+	ep := newEpisode(now)
 	member := queueMember(convID, ep)
 	pipe := s.rdb.Pipeline()
 	pipe.ZAdd(ctx, s.keys.queue(a.MerchantID), zmember(float64(score), member))
@@ -329,9 +329,9 @@ func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, t
 		return RawEntry{}, false, ErrNotFound
 	}
 	now := s.now()
-	res, err := s.apply(ctx, applyOp{
+	res, err := s.appendEntry(ctx, appendOp{
 		convID: convID, need: []Status{StatusAssigned}, agent: a.ID, clientID: clientID, now: now,
-		base: []entryTail{{ID: newID("m", 10), ClientID: clientID, Role: RoleAgent, Author: a.Name, AuthorID: a.ID, Text: text, TS: Time{now}}},
+		entry: entryTail{ID: newID("m", 10), ClientID: clientID, Role: RoleAgent, Author: a.Name, AuthorID: a.ID, Text: text, TS: Time{now}},
 	})
 	if err != nil {
 		return RawEntry{}, false, err

@@ -25,6 +25,49 @@ type texts struct {
 	Weekdays       [7]string // Sunday first, as time.Weekday
 	Months         [12]string
 	At             string // between date and clock time
+	Ticket         TicketWords
+}
+
+// TicketWords are the words of a helpdesk ticket, in the merchant's
+// language: the team reads them, not the visitor.
+type TicketWords struct {
+	Subject      string // %s: the visitor's email address
+	Intro        string
+	Email        string
+	Profile      string
+	Page         string
+	Reason       string
+	Conversation string
+	Times        string // %s: the merchant's zone
+	TimesUTC     string // when the merchant's zone is UTC
+	Omitted      string // %s: how many earlier lines were left out
+	None         string // an unknown profile id or page
+	Visitor      string
+	Assistant    string
+	Person       string
+	System       string
+	Reasons      map[string]string // handoff reason -> words
+}
+
+// RoleName is how the ticket names who wrote a line.
+func (w TicketWords) RoleName(r Role) string {
+	switch r {
+	case RoleVisitor:
+		return w.Visitor
+	case RoleAssistant:
+		return w.Assistant
+	case RoleAgent:
+		return w.Person
+	}
+	return w.System
+}
+
+// ReasonText describes a handoff reason, or returns it as it is.
+func (w TicketWords) ReasonText(reason string) string {
+	if t, ok := w.Reasons[reason]; ok {
+		return t
+	}
+	return reason
 }
 
 func textsEN() texts {
@@ -45,6 +88,27 @@ func textsEN() texts {
 		Months: [12]string{"January", "February", "March", "April", "May", "June", "July",
 			"August", "September", "October", "November", "December"},
 		At: "at",
+		Ticket: TicketWords{
+			Subject:      "Web chat from %s",
+			Intro:        "A visitor asked for a person in the web chat. Reply to this ticket to answer them by email.",
+			Email:        "Email",
+			Profile:      "Profile ID",
+			Page:         "Page",
+			Reason:       "Reason for the handoff",
+			Conversation: "Conversation",
+			Times:        "Times are in %s and UTC.",
+			TimesUTC:     "Times are in UTC.",
+			Omitted:      "%s earlier lines are not shown here; Baton keeps the whole conversation.",
+			None:         "none",
+			Visitor:      "Visitor",
+			Assistant:    "Assistant",
+			Person:       "Person",
+			System:       "System",
+			Reasons: map[string]string{
+				"no_answer":       "the assistant could not answer",
+				"visitor_request": "the visitor asked for a person",
+			},
+		},
 	}
 }
 
@@ -66,6 +130,27 @@ func textsNL() texts {
 		Months: [12]string{"januari", "februari", "maart", "april", "mei", "juni", "juli",
 			"augustus", "september", "oktober", "november", "december"},
 		At: "om",
+		Ticket: TicketWords{
+			Subject:      "Webchat van %s",
+			Intro:        "Een bezoeker vroeg in de webchat naar een medewerker. Beantwoord dit ticket om per e-mail te antwoorden.",
+			Email:        "E-mail",
+			Profile:      "Profiel-ID",
+			Page:         "Pagina",
+			Reason:       "Reden van de overdracht",
+			Conversation: "Gesprek",
+			Times:        "Tijden in %s en UTC.",
+			TimesUTC:     "Tijden in UTC.",
+			Omitted:      "%s eerdere regels staan hier niet; Baton bewaart het hele gesprek.",
+			None:         "geen",
+			Visitor:      "Bezoeker",
+			Assistant:    "Assistent",
+			Person:       "Medewerker",
+			System:       "Systeem",
+			Reasons: map[string]string{
+				"no_answer":       "de assistent wist het antwoord niet",
+				"visitor_request": "de bezoeker vroeg om een medewerker",
+			},
+		},
 	}
 }
 
@@ -115,6 +200,10 @@ func (tx texts) formatOpening(t time.Time, loc *time.Location) string {
 	return fmt.Sprintf("%s %d %s %s %02d:%02d (%s)", tx.Weekdays[l.Weekday()], l.Day(),
 		tx.Months[l.Month()-1], tx.At, l.Hour(), l.Minute(), loc.String())
 }
+
+// TicketWordsFor returns the ticket's words in locale (English when Baton
+// does not speak it).
+func TicketWordsFor(locale string) TicketWords { return textsFor(locale).Ticket }
 
 // FormatOpening renders an opening time for people in the given locale.
 func FormatOpening(locale string, t time.Time, loc *time.Location) string {

@@ -33,6 +33,9 @@ type Turn struct {
 	// Status is the last status the socket saw. It only picks the optimistic
 	// path; the Lua script checks the real one.
 	Status Status
+	// Engaged: the visitor already wrote or asked for a person, so the
+	// conversation is counted in the metrics (spares a write per message).
+	Engaged bool
 }
 
 const tokenBytes = 24
@@ -104,10 +107,11 @@ func (s *Service) ResumeConversation(ctx context.Context, merchantID, convID, to
 	return c, nil
 }
 
-// Identify records who the visitor is, when they sign in mid-conversation.
-// An address already given is kept unless the new one is authenticated.
+// Identify records who the visitor is, when they sign in mid-conversation,
+// and tells the team. A visitor who was being asked for an address and now
+// has one goes on to the team at once.
 func (s *Service) Identify(ctx context.Context, t Turn, v VisitorInfo) error {
-	fields := []any{}
+	var fields []string
 	if v.Email != "" {
 		fields = append(fields, fEmail, v.Email)
 	}
@@ -117,10 +121,28 @@ func (s *Service) Identify(ctx context.Context, t Turn, v VisitorInfo) error {
 	if v.Authenticated {
 		fields = append(fields, fAuth, "1")
 	}
-	if len(fields) == 0 {
+	if len(fields) == 0 || !validID(t.ConversationID) {
 		return nil
 	}
-	return s.rdb.HSet(ctx, s.keys.convMeta(t.ConversationID), fields...).Err()
+	live := liveStatuses()
+	res, err := s.apply(ctx, applyOp{convID: t.ConversationID, need: live, cond: live, now: s.now(),
+		fields: fields, wantMeta: true, announce: t.MerchantID})
+	if err != nil {
+		return err
+	}
+	if res.code == "state" {
+		return nil // ended: nothing to update
+	}
+	if err := s.refusal(res); err != nil {
+		return err
+	}
+	if res.status == StatusAwaitingEmail && v.Email != "" {
+		c, ok := conversationFromMeta(t.ConversationID, res.meta)
+		if ok {
+			return s.route(ctx, t, c, v.Email)
+		}
+	}
+	return nil
 }
 
 func (s *Service) assistantEntry(text string, now time.Time) entryTail {
@@ -180,7 +202,14 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 			follow = func() error { return s.SubmitEmail(ctx, t, addr) }
 		}
 	}
-	res, err := s.apply(ctx, op)
+	var res *applyResult
+	if op.cond == nil {
+		// Nothing but the entry: the lean script.
+		res, err = s.appendEntry(ctx, appendOp{convID: op.convID, need: op.need, clientID: clientID,
+			now: now, entry: op.base[0], engage: !t.Engaged})
+	} else {
+		res, err = s.apply(ctx, op)
+	}
 	if err != nil {
 		return err
 	}
@@ -338,12 +367,15 @@ func (s *Service) route(ctx context.Context, t Turn, c *Conversation, email stri
 	if err != nil {
 		return err
 	}
-	switch m.Settings.Handoff.Method {
+	switch method := m.Settings.Handoff.Method; method {
 	case MethodZendesk, MethodGorgias:
-		// Helpdesk tickets are not built yet and settings refuse these
-		// methods; should one be stored anyway, the inbox takes the
-		// conversation rather than leaving the visitor waiting on nothing.
-		s.log.Warn("helpdesk handoff unavailable; using the inbox", "merchant", m.ID, "method", m.Settings.Handoff.Method)
+		if m.Integrations.Connected(method) {
+			return s.routeHelpdesk(ctx, m, t, c, email)
+		}
+		// Settings refuse a helpdesk that is not connected; should one be
+		// stored anyway, the inbox takes the conversation rather than
+		// leaving the visitor waiting on a ticket nobody can make.
+		s.log.Warn("helpdesk not connected; using the inbox", "merchant", m.ID, "method", method)
 	}
 	return s.routeInbox(ctx, m, t, c, email)
 }
@@ -352,7 +384,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	now := s.now()
 	tx := textsFor(t.Locale)
 	office := m.Schedule.At(now)
-	ep := newID("q", 6)
+	ep := newEpisode(now)
 	queuedAt := now.UnixMilli()
 	member := queueMember(c.ID, ep)
 

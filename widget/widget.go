@@ -5,6 +5,7 @@ package widget
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -68,6 +69,15 @@ func Script() ([]byte, error) {
 	return out, nil
 }
 
+// Gzip returns b compressed, for serving and for measuring the widget.
+func Gzip(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
 // Register serves /widget.js (and the demo page when asked).
 func Register(r gin.IRouter, opts Options) {
 	script, err := Script()
@@ -75,6 +85,8 @@ func Register(r gin.IRouter, opts Options) {
 		// The assets are compiled in; a broken one is a build defect.
 		panic("widget: " + err.Error())
 	}
+	// Compressed once here: every page view of every shop fetches it.
+	zipped := Gzip(script)
 	sum := sha256.Sum256(script)
 	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
 	r.GET("/widget.js", func(g *gin.Context) {
@@ -82,11 +94,18 @@ func Register(r gin.IRouter, opts Options) {
 		h.Set("Content-Type", "text/javascript; charset=utf-8")
 		h.Set("Cache-Control", "public, max-age=300")
 		h.Set("ETag", etag)
+		h.Set("Vary", "Accept-Encoding")
 		// Any shop may load the script; it carries no secrets.
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		h.Set("X-Content-Type-Options", "nosniff")
 		if g.GetHeader("If-None-Match") == etag {
 			g.Status(http.StatusNotModified)
+			return
+		}
+		if acceptsGzip(g.GetHeader("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+			g.Data(http.StatusOK, "text/javascript; charset=utf-8", zipped)
 			return
 		}
 		g.Data(http.StatusOK, "text/javascript; charset=utf-8", script)
@@ -99,4 +118,14 @@ func Register(r gin.IRouter, opts Options) {
 			_ = page.Execute(g.Writer, map[string]string{"Key": opts.DemoKey})
 		})
 	}
+}
+
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
 }

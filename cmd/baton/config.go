@@ -10,30 +10,40 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/batonchat/baton/session"
 )
 
 type config struct {
-	Addr             string
-	RedisURL         string
-	Secret           string
-	VisitorRateLimit int
-	Prefix           string
-	DrainTimeout     time.Duration
-	LogLevel         slog.Level
-	LogJSON          bool
-	DebugAddr        string
+	Addr              string
+	RedisURL          string
+	Secret            string
+	VisitorRateLimit  int
+	VisitorFrameLimit int
+	Prefix            string
+	DrainTimeout      time.Duration
+	LogLevel          slog.Level
+	LogJSON           bool
+	DebugAddr         string
+	NoAutoPipeline    bool
+	// Helpdesk handoffs (Zendesk, Gorgias).
+	HelpdeskTimeout time.Duration
+	Outbox          session.OutboxOptions
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Addr:             getenv("BATON_ADDR"),
-		RedisURL:         strings.TrimSpace(getenv("REDIS_URL")),
-		Secret:           getenv("BATON_SECRET"),
-		VisitorRateLimit: 120,
-		Prefix:           getenv("BATON_KEY_PREFIX"),
-		DrainTimeout:     10 * time.Second,
-		LogJSON:          getenv("BATON_LOG_FORMAT") == "json",
-		DebugAddr:        getenv("BATON_DEBUG_ADDR"),
+		Addr:              getenv("BATON_ADDR"),
+		RedisURL:          strings.TrimSpace(getenv("REDIS_URL")),
+		Secret:            getenv("BATON_SECRET"),
+		VisitorRateLimit:  120,
+		VisitorFrameLimit: 20,
+		Prefix:            getenv("BATON_KEY_PREFIX"),
+		DrainTimeout:      10 * time.Second,
+		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
+		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
+		NoAutoPipeline:    getenv("BATON_REDIS_AUTOPIPELINE") == "0",
+		HelpdeskTimeout:   15 * time.Second,
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -48,12 +58,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.VisitorRateLimit = n
 	}
+	if v := getenv("BATON_VISITOR_FRAME_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("BATON_VISITOR_FRAME_LIMIT=%q: want a number of frames per second, 0 for no limit", v)
+		}
+		c.VisitorFrameLimit = n
+	}
 	if v := getenv("BATON_DRAIN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			return c, fmt.Errorf("BATON_DRAIN_TIMEOUT=%q: want a duration like 10s", v)
 		}
 		c.DrainTimeout = d
+	}
+	if err := c.loadHelpdesk(getenv); err != nil {
+		return c, err
 	}
 	if v := getenv("BATON_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -64,6 +84,47 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, errors.New("BATON_SECRET must be set (at least 16 characters) when REDIS_URL is")
 	}
 	return c, nil
+}
+
+// loadHelpdesk reads the helpdesk outbox's settings.
+func (c *config) loadHelpdesk(getenv func(string) string) error {
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"BATON_HELPDESK_TIMEOUT", &c.HelpdeskTimeout},
+		{"BATON_HELPDESK_RETRY_BASE", &c.Outbox.RetryBase},
+		{"BATON_HELPDESK_RETRY_MAX", &c.Outbox.RetryMax},
+	}
+	for _, d := range durations {
+		if v := getenv(d.name); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return fmt.Errorf("%s=%q: want a duration like 15s", d.name, v)
+			}
+			*d.dst = t
+		}
+	}
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"BATON_HELPDESK_WORKERS", &c.Outbox.Workers},
+		{"BATON_HELPDESK_MAX_ATTEMPTS", &c.Outbox.MaxAttempts},
+	}
+	for _, n := range ints {
+		if v := getenv(n.name); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 1 {
+				return fmt.Errorf("%s=%q: want a whole number of at least 1", n.name, v)
+			}
+			*n.dst = i
+		}
+	}
+	if c.Outbox.RetryMax > 0 && c.Outbox.RetryBase > c.Outbox.RetryMax {
+		return fmt.Errorf("BATON_HELPDESK_RETRY_BASE (%s) is more than BATON_HELPDESK_RETRY_MAX (%s)", c.Outbox.RetryBase, c.Outbox.RetryMax)
+	}
+	return nil
 }
 
 // redisOptions reads REDIS_URL: redis://host:port/db (or rediss://) for one

@@ -26,7 +26,9 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
-	os.Exit(m.Run())
+	code := m.Run()
+	stopBrowser()
+	os.Exit(code)
 }
 
 // env is one Baton on a test Redis prefix, served by httptest.
@@ -35,6 +37,7 @@ type env struct {
 	app *app
 	srv *httptest.Server
 	ctx context.Context
+	cfg appConfig // what app was made from: more nodes can share its Redis prefix
 }
 
 type envOption func(*appConfig)
@@ -61,7 +64,7 @@ func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...en
 	}
 	a := newApp(ctx, cfg)
 	srv := httptest.NewServer(a.gw.Handler())
-	e := &env{t: t, app: a, srv: srv, ctx: ctx}
+	e := &env{t: t, app: a, srv: srv, ctx: ctx, cfg: cfg}
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Second)
 		a.sockets.Drain(dctx)

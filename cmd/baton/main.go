@@ -24,11 +24,18 @@ environment:
                              for a Redis Cluster; without it serve runs a demo on an embedded store
   BATON_SECRET               signs agent tokens; required with REDIS_URL
   BATON_VISITOR_RATE_LIMIT   messages per minute per visitor socket (default 120, 0 = off)
+  BATON_VISITOR_FRAME_LIMIT  frames of any kind per second per visitor socket, against floods (default 20, 0 = off)
   BATON_KEY_PREFIX           Redis key prefix (default baton:)
   BATON_DRAIN_TIMEOUT        how long SIGTERM waits for sockets to move (default 10s)
   BATON_LOG_LEVEL            debug, info, warn, error (default info)
   BATON_LOG_FORMAT           text or json (default text)
+  BATON_REDIS_AUTOPIPELINE   0 sends each message's Redis step on its own round trip (default: batch concurrent ones)
   BATON_DEBUG_ADDR           opt-in pprof and /debug/baton listener for load tests (keep private)
+  BATON_HELPDESK_TIMEOUT     bound on each call to Zendesk or Gorgias (default 15s)
+  BATON_HELPDESK_WORKERS     tickets one node makes at once (default 4)
+  BATON_HELPDESK_RETRY_BASE  first delay before retrying a ticket; doubles each time (default 2s)
+  BATON_HELPDESK_RETRY_MAX   longest delay between retries (default 10m)
+  BATON_HELPDESK_MAX_ATTEMPTS  attempts before a ticket becomes a dead letter (default 30)
 `
 
 func main() {

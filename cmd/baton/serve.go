@@ -16,6 +16,7 @@ import (
 
 	"github.com/batonchat/baton/agentconsole"
 	"github.com/batonchat/baton/gateway"
+	"github.com/batonchat/baton/gateway/helpdesk"
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
 	"github.com/batonchat/baton/session/assistant"
@@ -63,8 +64,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	defer rdb.Close()
 
 	// The core outlives the signal: sockets drain first, then it stops.
-	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret, VisitorRateLimit: cfg.VisitorRateLimit,
-		Demo: demo, Logger: log})
+	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
+		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log,
+		NoAutoPipeline: cfg.NoAutoPipeline, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox})
 	defer a.Close()
 
 	if cfg.DebugAddr != "" {
@@ -90,8 +92,20 @@ type appConfig struct {
 	Prefix           string
 	Secret           []byte
 	VisitorRateLimit int
-	Demo             bool
-	Logger           *slog.Logger
+	// VisitorFrameLimit: frames per second per visitor socket (0 off).
+	VisitorFrameLimit int
+	Demo              bool
+	Logger            *slog.Logger
+	NoAutoPipeline    bool
+	// HelpdeskTimeout bounds each call to Zendesk or Gorgias; Outbox tunes
+	// the workers that make tickets (see session.OutboxOptions).
+	HelpdeskTimeout time.Duration
+	Outbox          session.OutboxOptions
+	// NoOutbox: this node hands conversations off but makes no tickets
+	// (others do). For tests that need a node whose workers never run.
+	NoOutbox bool
+	// HelpdeskAgent names this node to the helpdesks (User-Agent).
+	HelpdeskAgent string
 	// BcryptCost and Now are for tests.
 	BcryptCost int
 	Now        func() time.Time
@@ -108,13 +122,26 @@ type app struct {
 
 func newApp(ctx context.Context, c appConfig) *app {
 	ctx, stop := context.WithCancel(ctx)
+	desks := helpdesk.New(helpdesk.Options{Timeout: c.HelpdeskTimeout, Logger: c.Logger, Now: c.Now, UserAgent: c.HelpdeskAgent})
+	outbox := c.Outbox
+	if outbox.CallTimeout == 0 && c.HelpdeskTimeout > 0 {
+		// An attempt is at most a look-up and a post.
+		outbox.CallTimeout = 2*c.HelpdeskTimeout + time.Second
+	}
+	var tickets session.TicketSender = desks
+	if c.NoOutbox {
+		tickets = nil
+	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
-		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now})
+		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, NoAutoPipeline: c.NoAutoPipeline,
+		Tickets: tickets, Outbox: outbox})
 	svc.Run(ctx)
 	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
 	go sockets.Run(ctx)
-	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit, Logger: c.Logger})
-	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).Register(gw.Engine())
+	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
+		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger})
+	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).
+		WithHelpdesks(desks).Register(gw.Engine())
 	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})
 	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}
 }

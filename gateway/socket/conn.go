@@ -16,8 +16,9 @@ const (
 
 // Conn is one WebSocket with a bounded send queue.
 type Conn struct {
-	ws  *websocket.Conn
-	reg *Registry
+	ws    *websocket.Conn
+	reg   *Registry
+	batch *batchConn // the connection under ws
 
 	mu        sync.Mutex
 	queue     [][]byte
@@ -30,9 +31,6 @@ type Conn struct {
 	done      bool // the socket is finished; everything is dropped
 	onDone    []func()
 }
-
-// ErrClosed is returned by Read after the connection is finished.
-var ErrClosed = errors.New("socket: closed")
 
 // Send queues a text frame. It never blocks: when the queue is over its
 // byte budget the client is too slow, and the connection is closed with
@@ -104,14 +102,26 @@ func (c *Conn) writer() {
 	}
 }
 
+// writeBatch frames every queued message and sends them in one write.
 func (c *Conn) writeBatch(batch [][]byte) error {
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.reg.opts.WriteTimeout))
+	deadline := time.Now().Add(c.reg.opts.WriteTimeout)
+	_ = c.ws.SetWriteDeadline(deadline)
+	if len(batch) == 1 || c.batch == nil {
+		for _, f := range batch {
+			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c.batch.begin()
 	for _, f := range batch {
 		if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			_ = c.batch.flush(deadline)
 			return err
 		}
 	}
-	return nil
+	return c.batch.flush(deadline)
 }
 
 // Close sends what is queued, then a close frame with code and reason, and

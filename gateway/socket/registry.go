@@ -52,6 +52,7 @@ func (o *Options) defaults() {
 type Registry struct {
 	opts     Options
 	upgrader websocket.Upgrader
+	batches  sync.Pool // *[]byte for batchConn
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -66,10 +67,13 @@ var ErrDraining = errors.New("socket: shutting down")
 func NewRegistry(opts Options) *Registry {
 	opts.defaults()
 	return &Registry{
-		opts:  opts,
-		conns: map[*Conn]struct{}{},
+		batches: sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
+		opts:    opts,
+		conns:   map[*Conn]struct{}{},
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:   1024,
+			// Chat frames are small: a half-kilobyte buffer reads most in
+			// one call, and idle sockets hold less.
+			ReadBufferSize:   512,
 			WriteBufferPool:  &sync.Pool{},
 			HandshakeTimeout: 10 * time.Second,
 			// Origins are the adapters' business: they know the merchant.
@@ -88,12 +92,13 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return nil, ErrDraining
 	}
-	ws, err := r.upgrader.Upgrade(w, req, nil)
+	hw := &hijackWriter{ResponseWriter: w, pool: &r.batches}
+	ws, err := r.upgrader.Upgrade(hw, req, nil)
 	if err != nil {
 		return nil, err
 	}
 	ws.SetReadLimit(r.opts.ReadLimit)
-	c := &Conn{ws: ws, reg: r}
+	c := &Conn{ws: ws, reg: r, batch: hw.conn}
 	ws.SetPongHandler(func(string) error {
 		c.extendDeadline()
 		return nil

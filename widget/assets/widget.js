@@ -1,10 +1,11 @@
 // Baton chat widget. Served by /widget.js with I18N (one JSON file per
-// language in widget/i18n) passed in by the server. Everything lives in an
-// open shadow root so the shop's CSS and ours never meet, and every text is
-// put into the page as text, never as HTML.
+// language in widget/i18n) and CSS passed in by the server. Everything lives
+// in an open shadow root so the shop's CSS and ours never meet, and every
+// text is put into the page as text, never as HTML.
 (function (I18N, CSS) {
   "use strict";
-  if (window.Baton && window.Baton.__loaded) return;
+  var early = window.Baton;
+  if (early && early.__loaded) return;
 
   var script = document.currentScript ||
     document.querySelector('script[src*="widget.js"][data-key]');
@@ -16,24 +17,39 @@
     "/v1/widget/ws?key=" + encodeURIComponent(KEY);
   var STORE = "baton:" + KEY;
 
+  // --- language: the page's, else the merchant's (learnt from welcome) ------
   function pickLocale(l) {
     l = String(l || "").toLowerCase().split(/[-_]/)[0];
     return I18N[l] ? l : "";
   }
-  var locale = pickLocale(script.getAttribute("data-locale")) ||
-    pickLocale(document.documentElement.lang) || "en";
+  var pageLocale = pickLocale(script.getAttribute("data-locale")) ||
+    pickLocale(document.documentElement.lang);
+  var locale = pageLocale || "en";
   function t(k, vars) {
     var s = (I18N[locale] && I18N[locale][k]) || I18N.en[k] || k;
     if (vars) for (var v in vars) s = s.split("{" + v + "}").join(String(vars[v]));
     return s;
   }
-
-  // --- storage: the conversation survives reloads --------------------------
-  function load() {
-    try { return JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
+  // Dates in the visitor's own regional format when it is of our language.
+  function fmtLocale() {
+    var nav = navigator.language || "";
+    return nav.toLowerCase().indexOf(locale) === 0 ? nav : locale;
   }
-  function save(s) {
-    try { if (s) localStorage.setItem(STORE, JSON.stringify(s)); else localStorage.removeItem(STORE); } catch (e) { /* private mode */ }
+  function fmt(iso, opts) {
+    try { return new Intl.DateTimeFormat(fmtLocale(), opts).format(new Date(iso)); } catch (e) { return ""; }
+  }
+
+  // --- storage: the conversation survives reloads; the open panel per tab ---
+  function load(store, k) {
+    try { return JSON.parse(store.getItem(k) || "null"); } catch (e) { return null; }
+  }
+  function save(store, k, v) {
+    try { if (v) store.setItem(k, JSON.stringify(v)); else store.removeItem(k); } catch (e) { /* private mode */ }
+  }
+  function persist() {
+    if (!conv) { save(localStorage, STORE, null); return; }
+    conv.pending = Object.keys(pending).map(function (id) { return { id: id, text: pending[id].text }; });
+    save(localStorage, STORE, conv);
   }
 
   // --- DOM -----------------------------------------------------------------
@@ -48,19 +64,36 @@
     (kids || []).forEach(function (k) { if (k) n.appendChild(k); });
     return n;
   }
+  function icon(d) {
+    var ns = "http://www.w3.org/2000/svg";
+    var s = document.createElementNS(ns, "svg");
+    s.setAttribute("viewBox", "0 0 24 24");
+    s.setAttribute("aria-hidden", "true");
+    s.setAttribute("focusable", "false");
+    var p = document.createElementNS(ns, "path");
+    p.setAttribute("d", d);
+    s.appendChild(p);
+    return s;
+  }
+  var ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  var ICON_SEND = "M3 20.5 21 12 3 3.5V10l12 2-12 2z";
 
-  // Text with http(s) links made clickable, and [label](url) links shown by
-  // label. Nothing is ever parsed as HTML.
+  function safeURL(href) {
+    try { var u = new URL(href); return u.protocol === "http:" || u.protocol === "https:"; } catch (e) { return false; }
+  }
+
+  // Merchant-side text with http(s) links made clickable, and [label](url)
+  // shown by label. Nothing is ever parsed as HTML; any other scheme stays
+  // plain text.
   function richText(text) {
     var frag = document.createDocumentFragment();
-    var re = /\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])/g;
+    var re = /\[([^\]\n]{1,200})\]\(([^)\s]+)\)|(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])/g;
     var last = 0, m;
     while ((m = re.exec(text))) {
       if (m.index > last) frag.appendChild(document.createTextNode(text.slice(last, m.index)));
-      var href = m[2] || m[3], label = m[1] || m[3], ok = false;
-      try { var u = new URL(href); ok = u.protocol === "http:" || u.protocol === "https:"; } catch (e) { ok = false; }
-      if (ok) {
-        frag.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", text: label }));
+      var href = m[2] || m[3];
+      if (safeURL(href)) {
+        frag.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[1] || m[3] }));
       } else {
         frag.appendChild(document.createTextNode(m[0]));
       }
@@ -70,68 +103,92 @@
     return frag;
   }
 
+  // Static labels are registered so a change of language relabels them.
+  var labels = [];
+  function label(node, attr, key) { labels.push([node, attr, key]); return node; }
+  function applyTexts() {
+    labels.forEach(function (l) {
+      if (l[1] === "text") l[0].textContent = t(l[2]); else l[0].setAttribute(l[1], t(l[2]));
+    });
+    renderBadge();
+    renderStatus();
+  }
+
   var host = el("div", { id: "baton-chat", "data-baton": "" });
   var root = host.attachShadow({ mode: "open" });
-  root.appendChild(el("style", { text: CSS }));
+  // A constructed sheet is not blocked by a shop's style-src policy; a
+  // <style> element is the fallback for older browsers.
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    root.appendChild(el("style", { text: CSS }));
+  }
 
   var badge = el("span", { class: "badge", hidden: "", "aria-hidden": "true" });
-  var launcher = el("button", { class: "launcher", type: "button", "aria-label": t("launcher"),
-    "aria-expanded": "false", "aria-controls": "baton-panel", part: "launcher" }, [
-    el("span", { class: "icon", "aria-hidden": "true", text: "💬" }), badge]);
-  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": t("title"), tabindex: "0" });
-  var statusLine = el("div", { class: "status", role: "status", "aria-live": "polite" });
+  var launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false",
+    "aria-controls": "baton-panel", part: "launcher" }, [icon(ICON_CHAT), badge]);
+  var title = label(el("h2", { id: "baton-title" }), "text", "title");
+  var log = label(el("div", { class: "log", role: "log", "aria-live": "polite", tabindex: "0" }), "aria-label", "transcript");
   var typingLine = el("div", { class: "typing", "aria-live": "polite" });
-  var input = el("textarea", { class: "input", rows: "1", "aria-label": t("composer"), placeholder: t("composer"), maxlength: "4000" });
-  var sendBtn = el("button", { class: "send", type: "submit", "aria-label": t("send"), text: "➤" });
+  var statusLine = el("div", { class: "status", role: "status" });
+  var input = label(label(el("textarea", { class: "input", rows: "1", maxlength: "4000" }), "aria-label", "composer"), "placeholder", "composer");
+  var sendBtn = label(el("button", { class: "send", type: "submit" }, [icon(ICON_SEND)]), "aria-label", "send");
   var form = el("form", { class: "composer", onsubmit: function (e) { e.preventDefault(); submit(); } }, [input, sendBtn]);
-  var personBtn = el("button", { class: "person", type: "button", text: t("person"), onclick: function () { send({ type: "handoff_request" }); } });
-  var endBtn = el("button", { class: "end", type: "button", text: t("endChat"), onclick: function () { send({ type: "close" }); } });
-  var closeBtn = el("button", { class: "x", type: "button", "aria-label": t("close"), text: "×", onclick: function () { toggle(false); } });
+  var personBtn = label(el("button", { class: "person", type: "button", onclick: function () { send({ type: "handoff_request" }); } }), "text", "person");
+  var endBtn = label(el("button", { class: "end", type: "button", onclick: function () { send({ type: "close" }); } }), "text", "endChat");
+  var closeBtn = label(el("button", { class: "x", type: "button", text: "×", onclick: function () { toggle(false); } }), "aria-label", "close");
   var actions = el("div", { class: "actions" }, [personBtn, endBtn]);
-  var panel = el("div", { class: "panel", id: "baton-panel", role: "dialog", "aria-label": t("title"), hidden: "" }, [
-    el("div", { class: "head" }, [el("h2", { text: t("title") }), closeBtn]),
-    log, typingLine, statusLine, actions, form]);
+  var panel = el("div", { class: "panel", id: "baton-panel", role: "dialog", "aria-labelledby": "baton-title", hidden: "" }, [
+    el("div", { class: "head" }, [title, closeBtn]), log, typingLine, statusLine, actions, form]);
   root.appendChild(launcher);
   root.appendChild(panel);
 
   launcher.addEventListener("click", function () { toggle(panel.hidden); });
-  panel.addEventListener("keydown", function (e) {
-    if (e.key === "Escape") { toggle(false); }
-  });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
   input.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
   });
-  input.addEventListener("input", function () { typing(input.value.length > 0); });
+  input.addEventListener("input", function () {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+    typing(input.value.trim().length > 0);
+  });
 
   // --- state ---------------------------------------------------------------
-  var saved = load();
+  var saved = load(localStorage, STORE);
   var conv = saved && saved.conversation_id ? saved : null;
   var lastSeq = 0;          // highest seq shown in this page
+  var historySeq = 0;       // entries up to here were history when we connected
   var shown = {};           // seq -> true
   var pending = {};         // client_id -> {text, node}
-  var ws = null, attempts = 0, timer = null, started = false, wantOpen = false;
+  var ws = null, started = false, attempts = 0, timer = null;
   var identity = script.getAttribute("data-identity") || "";
-  var status = "", unread = 0, agentName = "", handoffAvailable = true, ended = false;
+  var status = "", queuePos = 0, office = null, agentName = "";
+  var handoffAvailable = true, ended = false, conn = "", unread = 0;
   var typingTimer = null, typingSent = false, typingRemote = null;
+  var pingSent = 0, welcomed = false;
 
-  function toggle(open) {
+  // quiet: restoring the panel on page load must not steal the focus.
+  function toggle(open, quiet) {
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
-    launcher.setAttribute("aria-label", open ? t("launcherClose") : t("launcher"));
+    save(sessionStorage, STORE + ":open", open ? 1 : null);
     if (open) {
-      wantOpen = true;
-      unread = 0; renderBadge();
+      unread = 0;
       connect();
-      setTimeout(function () { input.focus(); }, 0);
-    } else {
+      setTimeout(function () { if (!quiet) (ended ? log : input).focus(); scrollDown(); }, 0);
+    } else if (!quiet) {
       launcher.focus();
     }
+    renderBadge();
   }
 
   function renderBadge() {
     badge.hidden = unread === 0;
     badge.textContent = unread > 9 ? "9+" : String(unread);
-    launcher.setAttribute("aria-label", (panel.hidden ? t("launcher") : t("launcherClose")) +
+    launcher.setAttribute("aria-label", t(panel.hidden ? "launcher" : "launcherClose") +
       (unread ? " (" + t("unread", { n: unread }) + ")" : ""));
   }
 
@@ -144,52 +201,79 @@
     return t("system");
   }
 
+  function bubble(role, who, text, ts) {
+    var meta = el("div", { class: "meta" }, [el("span", { class: "who", text: who })]);
+    if (ts) meta.appendChild(el("time", { datetime: ts, text: fmt(ts, { hour: "2-digit", minute: "2-digit" }) }));
+    var body = el("p", { class: "text" });
+    // The visitor's own words are never made into links.
+    if (role === "visitor") body.textContent = text; else body.appendChild(richText(text));
+    return el("div", { class: "msg " + role }, [meta, body]);
+  }
+
+  // Messages sit in seq order above pending bubbles and prompts, whatever
+  // order they arrive in.
+  function place(node, seq) {
+    var kids = log.children;
+    for (var i = 0; i < kids.length; i++) {
+      var s = Number(kids[i].getAttribute("data-seq"));
+      if (s ? s > seq : !kids[i].classList.contains("greeting")) { log.insertBefore(node, kids[i]); return; }
+    }
+    log.appendChild(node);
+  }
+
   function renderMessage(m) {
-    if (shown[m.seq]) return;
+    if (!m.seq || shown[m.seq]) return;
     shown[m.seq] = true;
     if (m.seq > lastSeq) lastSeq = m.seq;
     if (m.client_id && pending[m.client_id]) {
       var p = pending[m.client_id];
       if (p.node.parentNode) p.node.parentNode.removeChild(p.node);
       delete pending[m.client_id];
+      persist();
     }
-    var node = el("div", { class: "msg " + m.role, "data-seq": String(m.seq), "data-role": m.role }, [
-      el("span", { class: "who", text: roleLabel(m) }),
-      el("p", { class: "text" }, [richText(m.text)])]);
-    // Entries arrive in seq order; pending bubbles stay below them.
-    var firstPending = log.querySelector(".msg.pending");
-    log.insertBefore(node, firstPending);
-    if (panel.hidden && m.role !== "visitor") { unread++; renderBadge(); }
+    var node = bubble(m.role, roleLabel(m), m.text, m.ts);
+    node.setAttribute("data-seq", String(m.seq));
+    node.setAttribute("data-role", m.role);
+    place(node, m.seq);
+    if (panel.hidden && m.role !== "visitor" && m.seq > historySeq) { unread++; renderBadge(); }
     scrollDown();
-    if (conv) { conv.last_seq = lastSeq; save(conv); }
   }
 
   function removePrompt() {
     var p = log.querySelectorAll(".prompt");
-    for (var i = 0; i < p.length; i++) p[i].parentNode.removeChild(p[i]);
+    var had = false;
+    for (var i = 0; i < p.length; i++) {
+      had = had || p[i].contains(root.activeElement);
+      p[i].parentNode.removeChild(p[i]);
+    }
+    // The focus was in what just went away: keep it in the chat.
+    if (had && !panel.hidden) (ended ? log : input).focus();
   }
 
   function showOffer(text) {
     removePrompt();
-    var yes = el("button", { type: "button", class: "yes", text: t("yes"), onclick: function () { send({ type: "handoff_reply", accept: true }); removePrompt(); } });
-    var no = el("button", { type: "button", class: "no", text: t("no"), onclick: function () { send({ type: "handoff_reply", accept: false }); removePrompt(); } });
-    log.appendChild(el("div", { class: "prompt offer", role: "group", "aria-label": text }, [
-      el("p", { text: text }), el("div", { class: "buttons" }, [yes, no])]));
+    function reply(accept) { return function () { if (send({ type: "handoff_reply", accept: accept })) removePrompt(); }; }
+    var yes = el("button", { type: "button", class: "yes", text: t("yes"), onclick: reply(true) });
+    var no = el("button", { type: "button", class: "no", text: t("no"), onclick: reply(false) });
+    log.appendChild(el("div", { class: "prompt offer", role: "group", "aria-labelledby": "baton-offer" }, [
+      el("p", { id: "baton-offer", text: text }), el("div", { class: "buttons" }, [yes, no])]));
     scrollDown();
-    if (!panel.hidden) yes.focus();
+    // To the answer, unless the visitor is in the middle of typing.
+    if (!panel.hidden && !(root.activeElement === input && input.value.trim())) yes.focus();
   }
 
   function showEmailRequest(text) {
     removePrompt();
-    var field = el("input", { type: "email", class: "email", required: "", autocomplete: "email", "aria-label": t("emailLabel"), placeholder: t("emailLabel") });
-    var err = el("p", { class: "field-error", role: "alert", hidden: "" });
-    field.setAttribute("aria-describedby", "baton-email-error");
-    err.id = "baton-email-error";
-    var f = el("form", { class: "prompt email-form", onsubmit: function (e) {
+    var field = el("input", { type: "email", class: "email", id: "baton-email", required: "", autocomplete: "email",
+      "aria-label": t("emailLabel"), placeholder: t("emailLabel"), "aria-describedby": "baton-email-error" });
+    var err = el("p", { class: "field-error", id: "baton-email-error", role: "alert", hidden: "" });
+    var f = el("form", { class: "prompt email-form", novalidate: "", onsubmit: function (e) {
       e.preventDefault();
+      var v = field.value.trim();
+      if (!v) { emailError(t("invalidEmail")); return; }
       err.hidden = true;
       field.removeAttribute("aria-invalid");
-      send({ type: "email", email: field.value.trim() });
+      send({ type: "email", email: v });
     } }, [el("p", { text: text }), field, el("button", { type: "submit", text: t("emailSend") }), err]);
     log.appendChild(f);
     scrollDown();
@@ -198,61 +282,96 @@
 
   function emailError(msg) {
     var err = root.getElementById("baton-email-error");
-    var field = root.querySelector(".email");
-    if (!err) { setStatus(msg); return; }
+    var field = root.getElementById("baton-email");
+    if (!err) { setNotice(msg); return; }
     err.textContent = msg;
     err.hidden = false;
     if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
   }
 
-  function setStatus(text) { statusLine.textContent = text || ""; }
+  // A notice replaces the status line until the state next changes.
+  var notice = "";
+  function setNotice(text) { notice = text; renderStatus(); }
+
+  function awayText() {
+    if (!office || office.open || (office.next_open && Date.parse(office.next_open) <= Date.now())) return "";
+    var s = t("closedHours");
+    if (office.next_open) s += " " + t("opensAt", { when: fmt(office.next_open, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" }) });
+    return s;
+  }
+
+  function renderStatus() {
+    var s;
+    if (conn) s = t(conn);
+    else if (notice) s = notice;
+    else if (ended) s = "";
+    else if (status === "queued") s = (queuePos ? t("queued", { n: queuePos }) : t("queuedNoPos")) + (awayText() ? " " + awayText() : "");
+    else if (status === "assigned") s = agentName ? t("joined", { name: agentName }) : "";
+    else s = awayText();
+    if (statusLine.textContent !== s) statusLine.textContent = s;
+    personBtn.hidden = !handoffAvailable || ended || (status !== "assistant" && status !== "");
+    actions.hidden = ended;
+    form.hidden = ended;
+  }
 
   function showEnded(reason) {
+    if (ended) return;
     ended = true;
     removePrompt();
-    form.hidden = true;
-    actions.hidden = true;
+    showTyping(null);
     var again = el("button", { type: "button", class: "new", text: t("newChat"), onclick: newConversation });
     log.appendChild(el("div", { class: "ended prompt" }, [el("p", { text: reason === "ticketed" ? t("ticketed") : t("ended") }), again]));
-    setStatus("");
+    renderStatus();
     scrollDown();
+    if (!panel.hidden) again.focus();
+    // The next page load starts afresh; this page keeps the transcript.
+    pending = {};
+    conv = null;
+    persist();
+  }
+
+  function clearLog() {
+    while (log.firstChild) log.removeChild(log.firstChild);
+    greet();
+    for (var id in pending) log.appendChild(pending[id].node);
   }
 
   function newConversation() {
-    save(null);
-    conv = null; lastSeq = 0; shown = {}; pending = {}; ended = false; status = "";
-    while (log.firstChild) log.removeChild(log.firstChild);
-    greet();
-    form.hidden = false; actions.hidden = false;
-    if (ws) { try { ws.close(1000); } catch (e) { /* closed */ } }
-    ws = null; started = false;
+    conv = null; lastSeq = 0; historySeq = 0; shown = {}; pending = {}; ended = false;
+    status = ""; queuePos = 0; agentName = ""; notice = "";
+    persist();
+    clearLog();
+    if (ws) { var s = ws; ws = null; started = false; try { s.close(1000); } catch (e) { /* closed */ } }
+    renderStatus();
     connect();
     input.focus();
   }
 
   function greet() {
     log.appendChild(el("div", { class: "msg assistant greeting" }, [
-      el("span", { class: "who", text: t("assistant") }), el("p", { class: "text", text: t("greeting") })]));
+      el("div", { class: "meta" }, [el("span", { class: "who", text: t("assistant") })]),
+      el("p", { class: "text", text: t("greeting") })]));
   }
 
   // --- socket ----------------------------------------------------------------
+  function hello() {
+    var h = { type: "hello", page: location.href.slice(0, 2000) };
+    if (pageLocale) h.locale = pageLocale;
+    if (conv) { h.conversation_id = conv.conversation_id; h.resume_token = conv.resume_token; h.last_seq = lastSeq; }
+    if (identity) h.identity = identity;
+    return h;
+  }
+
   function connect() {
-    if (ws || timer) return;
-    if (navigator.onLine === false) { setStatus(t("offline")); return; }
+    if (ws || timer || ended) return;
+    if (navigator.onLine === false) { conn = "offline"; renderStatus(); return; }
     var s;
-    try { s = new WebSocket(WS_URL); } catch (e) { retry(); return; }
+    try { s = new WebSocket(WS_URL); } catch (e) { retry(false); return; }
     ws = s;
-    s.onopen = function () {
-      var hello = { type: "hello", locale: locale, page: location.href.slice(0, 2000) };
-      if (conv) {
-        hello.conversation_id = conv.conversation_id;
-        hello.resume_token = conv.resume_token;
-        hello.last_seq = lastSeq;
-      }
-      if (identity) hello.identity = identity;
-      s.send(JSON.stringify(hello));
-    };
+    s.onopen = function () { s.send(JSON.stringify(hello())); };
     s.onmessage = function (ev) {
+      if (ws !== s) return;
+      pingSent = 0;
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       onFrame(f);
@@ -260,23 +379,33 @@
     s.onclose = function (ev) {
       if (ws !== s) return;
       ws = null; started = false;
-      if (ev.code === 1000 && ended) return;
-      if (ev.code === 1008 && !conv) return; // refused outright
       retry(ev.code === 1012 || ev.code === 1013);
     };
-    s.onerror = function () { /* onclose follows */ };
   }
 
+  // Reconnect with exponential backoff and jitter, so that a restarted node
+  // is not hit by every widget at the same instant.
   function retry(soon) {
-    if (timer) return;
-    setStatus(t("reconnecting"));
-    var base = soon ? 250 : Math.min(15000, 500 * Math.pow(2, attempts));
+    if (timer || ended) return;
+    // A widget that never got in (a wrong key, an origin the shop did not
+    // allow) says so rather than promising a reconnect.
+    conn = !welcomed && attempts >= 3 ? "unavailable" : "reconnecting";
+    renderStatus();
+    var base = soon ? 500 : Math.min(30000, 500 * Math.pow(2, attempts));
     attempts++;
-    var delay = base / 2 + Math.random() * base / 2; // jitter: never all at once
-    timer = setTimeout(function () { timer = null; connect(); }, delay);
+    timer = setTimeout(function () { timer = null; connect(); }, base / 2 + Math.random() * base / 2);
   }
 
-  window.addEventListener("online", function () { if (!ws && (wantOpen || conv)) connect(); });
+  window.addEventListener("online", function () { if (!ws && conn) { clearTimeout(timer); timer = null; connect(); } });
+  window.addEventListener("offline", function () { if (ws) ws.close(); });
+
+  // A socket that has gone quiet (a sleeping laptop, a dead proxy) is
+  // noticed by a ping that gets no answer.
+  setInterval(function () {
+    if (!ws || !started) return;
+    if (pingSent && Date.now() - pingSent > 10000) { ws.close(); return; }
+    if (!pingSent) { pingSent = Date.now(); send({ type: "ping" }); }
+  }, 20000);
 
   function send(f) {
     if (ws && started && ws.readyState === 1) { ws.send(JSON.stringify(f)); return true; }
@@ -285,73 +414,61 @@
 
   function onFrame(f) {
     switch (f.type) {
-      case "welcome":
-        attempts = 0; started = true;
-        if (!conv || conv.conversation_id !== f.conversation_id) {
-          conv = { conversation_id: f.conversation_id, resume_token: f.resume_token, last_seq: 0 };
-        }
-        if (f.recovered === false) { lastSeq = 0; shown = {}; clearMessages(); }
-        save(conv);
-        handoffAvailable = f.handoff_available !== false;
-        personBtn.hidden = !handoffAvailable;
-        status = f.status;
-        setStatus(f.office && !f.office.open && f.office.next_open ? t("closedHours") : "");
-        // Messages typed while the socket was down go now, with the same
-        // client_id: the gateway stores each once.
-        Object.keys(pending).forEach(function (id) { send({ type: "message", client_id: id, text: pending[id].text }); });
-        break;
+      case "welcome": onWelcome(f); break;
       case "message":
         if (f.role === "agent" || f.role === "assistant") showTyping(null);
         renderMessage(f);
         break;
-      case "handoff_offer":
-        showOffer(f.text); break;
-      case "email_request":
-        showEmailRequest(f.text); break;
+      case "handoff_offer": showOffer(f.text); break;
+      case "email_request": showEmailRequest(f.text); break;
       case "status":
-        status = f.status;
+        status = f.status; notice = "";
         if (f.status !== "handoff_offered" && f.status !== "awaiting_email") removePrompt();
-        if (f.status === "queued") setStatus(f.queue_position ? t("queued", { n: f.queue_position }) : t("queuedNoPos"));
-        else if (f.status === "assigned") setStatus(agentName ? t("joined", { name: agentName }) : "");
-        else if (f.status === "assistant") setStatus("");
-        personBtn.hidden = !handoffAvailable || f.status !== "assistant";
+        if (f.status === "queued") queuePos = f.queue_position || queuePos;
+        else queuePos = 0;
+        if (f.status === "closed" || f.status === "ticketed") showEnded(f.status);
+        renderStatus();
         break;
-      case "agent_joined":
-        agentName = (f.agent && f.agent.name) || t("agent");
-        setStatus(t("joined", { name: agentName })); break;
-      case "agent_left":
-        setStatus(t("left", { name: (f.agent && f.agent.name) || t("agent") })); agentName = ""; break;
-      case "typing":
-        showTyping(f.active ? f.role : null); break;
-      case "closed":
-        showEnded(f.reason); break;
-      case "error":
-        onError(f); break;
+      case "agent_joined": agentName = (f.agent && f.agent.name) || t("agent"); renderStatus(); break;
+      case "agent_left": agentName = ""; renderStatus(); break;
+      case "typing": showTyping(f.active ? f.role : null); break;
+      case "closed": showEnded(f.reason); break;
+      case "error": onError(f); break;
     }
   }
 
-  function clearMessages() {
-    var ms = log.querySelectorAll(".msg:not(.greeting):not(.pending)");
-    for (var i = 0; i < ms.length; i++) ms[i].parentNode.removeChild(ms[i]);
+  function onWelcome(f) {
+    attempts = 0; started = true; welcomed = true; conn = ""; notice = "";
+    if (!conv || conv.conversation_id !== f.conversation_id) {
+      conv = { conversation_id: f.conversation_id, resume_token: f.resume_token };
+    }
+    if (f.recovered === false) { lastSeq = 0; shown = {}; clearLog(); }
+    historySeq = Math.max(historySeq, f.last_seq || 0);
+    if (!pageLocale && f.locale && I18N[f.locale] && f.locale !== locale) { locale = f.locale; applyTexts(); }
+    handoffAvailable = f.handoff_available !== false;
+    status = f.status; office = f.office || null;
+    persist();
+    renderStatus();
+    // Messages typed while the socket was down go now, with the same
+    // client_id: the gateway stores each once.
+    Object.keys(pending).forEach(function (id) { send({ type: "message", client_id: id, text: pending[id].text }); });
   }
 
   function onError(f) {
     switch (f.code) {
       case "invalid_resume_token":
       case "not_found":
-        if (!started) { // the stored conversation is gone: start afresh
-          save(null); conv = null; lastSeq = 0; shown = {}; clearMessages();
-          if (ws) ws.send(JSON.stringify({ type: "hello", locale: locale, page: location.href.slice(0, 2000), identity: identity || undefined }));
+        if (!started && ws) { // the stored conversation is gone: start afresh
+          conv = null; lastSeq = 0; historySeq = 0; shown = {}; persist(); clearLog();
+          ws.send(JSON.stringify(hello()));
         }
         break;
-      case "invalid_email":
-        emailError(t("invalidEmail")); break;
+      case "invalid_email": emailError(t("invalidEmail")); break;
       case "rate_limited":
-        setStatus(t("rateLimited"));
+        setNotice(t("rateLimited"));
         if (f.client_id) markFailed(f.client_id);
         break;
-      case "conversation_closed":
-        showEnded(""); break;
+      case "conversation_closed": showEnded(""); break;
       default:
         if (f.client_id) markFailed(f.client_id);
     }
@@ -359,16 +476,16 @@
 
   function markFailed(clientID) {
     var p = pending[clientID];
-    if (!p) return;
+    if (!p || p.node.classList.contains("failed")) return;
     p.node.classList.add("failed");
-    if (!p.node.querySelector(".retry")) {
-      p.node.appendChild(el("button", { type: "button", class: "retry", text: t("retry"), onclick: function () {
-        p.node.classList.remove("failed");
-        var r = p.node.querySelector(".retry"); if (r) r.parentNode.removeChild(r);
-        send({ type: "message", client_id: clientID, text: p.text });
-      } }));
-      p.node.setAttribute("aria-label", t("sendFailed"));
-    }
+    p.node.setAttribute("aria-label", t("sendFailed"));
+    var again = el("button", { type: "button", class: "retry", text: t("retry"), onclick: function () {
+      p.node.classList.remove("failed");
+      p.node.removeAttribute("aria-label");
+      again.parentNode.removeChild(again);
+      if (!send({ type: "message", client_id: clientID, text: p.text })) connect();
+    } });
+    p.node.appendChild(again);
   }
 
   function showTyping(role) {
@@ -389,25 +506,37 @@
     return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
+  function addPending(id, text) {
+    var node = bubble("visitor", t("you"), text, "");
+    node.classList.add("pending");
+    node.setAttribute("data-client-id", id);
+    log.appendChild(node);
+    pending[id] = { text: text, node: node };
+  }
+
   function submit() {
     var text = input.value.trim();
     if (!text || ended) return;
     input.value = "";
+    input.style.height = "";
     typing(false);
     var id = newClientID();
-    var node = el("div", { class: "msg visitor pending", "data-client-id": id }, [
-      el("span", { class: "who", text: t("you") }), el("p", { class: "text" }, [richText(text)])]);
-    log.appendChild(node);
-    pending[id] = { text: text, node: node };
+    addPending(id, text);
+    persist();
     scrollDown();
     if (!send({ type: "message", client_id: id, text: text })) connect();
   }
 
   greet();
-  document.body.appendChild(host);
-  if (conv) connect(); // a conversation under way: show its news at once
+  if (conv && conv.pending) conv.pending.forEach(function (p) { if (p && p.id) addPending(p.id, String(p.text)); });
+  applyTexts();
+  (document.body || document.documentElement).appendChild(host);
+  // A conversation under way shows its news at once; an open panel stays
+  // open across the shop's page loads.
+  if (load(sessionStorage, STORE + ":open")) toggle(true, true);
+  else if (conv) connect();
 
-  window.Baton = {
+  var api = {
     __loaded: true,
     open: function () { toggle(true); },
     close: function () { toggle(false); },
@@ -416,4 +545,9 @@
       if (!send({ type: "identify", identity: identity })) connect();
     }
   };
+  window.Baton = api;
+  // Calls made before the script loaded: window.Baton = {q: [["identify", [jwt]]]}.
+  if (early && early.q && early.q.forEach) {
+    early.q.forEach(function (c) { if (api[c[0]]) api[c[0]].apply(null, c[1] || []); });
+  }
 })(/*I18N*/, /*CSS*/);

@@ -1,0 +1,317 @@
+// The inbox: the live queue with how long each visitor has waited, the
+// agent's own conversations, recent ones by status, the open panes, and
+// the alerts (badge, sound, desktop notification) for every new handoff.
+
+import { el, clear, $, fmtWait } from "./dom.js";
+import { Pane, visitorName } from "./pane.js";
+import { Recent } from "./recent.js";
+import { api } from "./api.js";
+
+const SOUND = "baton.console.sound";
+
+export class Inbox {
+  constructor(app) {
+    this.app = app;
+    this.queue = [];
+    this.total = 0;
+    this.seen = new Set();
+    this.first = true;
+    this.fresh = new Set();
+    this.panes = new Map();
+    this.audio = null;
+    this.queueList = $("#queue");
+    this.mineList = $("#mine");
+    this.panesNode = $("#panes");
+    this.sound = localStorage.getItem(SOUND) !== "off";
+    this.soundBtn = $("#sound");
+    this.soundBtn.addEventListener("click", () => this.toggleSound());
+    this.notifyBtn = $("#notify");
+    this.notifyBtn.addEventListener("click", () => this.askNotifications());
+    this.renderAlertsControls();
+    this.recent = new Recent(this);
+    this.ticker = setInterval(() => this.tick(), 1000);
+    // Back in the tab, what is on screen has been seen.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) return;
+      for (const p of this.panes.values()) if (p.node.isConnected) p.unread = 0;
+      this.renderMine();
+      this.app.badge();
+    });
+    // Browsers let a page play sound only after a gesture; any click will do.
+    document.addEventListener("pointerdown", () => this.unlockAudio(), { once: true });
+    document.addEventListener("keydown", () => this.unlockAudio(), { once: true });
+  }
+
+  // setQueue takes a snapshot. Conversations not seen before are new
+  // handoffs, except in the very first snapshot after signing in.
+  setQueue(list, total) {
+    this.queue = list || [];
+    this.total = total || this.queue.length;
+    const arrived = this.queue.filter((c) => !this.seen.has(c.id));
+    for (const c of this.queue) this.seen.add(c.id);
+    if (!this.first) {
+      for (const c of arrived) {
+        this.fresh.add(c.id);
+        this.alert(c);
+      }
+    }
+    this.first = false;
+    for (const c of this.queue) {
+      const p = this.panes.get(c.id);
+      if (p) {
+        p.update(c);
+        if (c.last_seq > p.lastSeq && p.loaded) p.refresh();
+      }
+    }
+    this.renderQueue();
+    this.app.badge();
+  }
+
+  // keepFocus re-renders a list without losing a keyboard user's place: the
+  // focused control is found again by its conversation and its class.
+  keepFocus(list, render) {
+    const a = document.activeElement;
+    const li = a && list.contains(a) ? a.closest("[data-conversation]") : null;
+    const key = li ? [li.dataset.conversation, a.className] : null;
+    render();
+    if (!key) return;
+    const again = list.querySelector('[data-conversation="' + CSS.escape(key[0]) + '"] ' + (key[1] ? "." + key[1].trim().split(/\s+/).map(CSS.escape).join(".") : "button"));
+    (again || list.querySelector("button") || list.closest("aside")).focus();
+  }
+
+  renderQueue() {
+    this.keepFocus(this.queueList, () => this.drawQueue());
+  }
+
+  drawQueue() {
+    clear(this.queueList);
+    $("#queue-count").textContent = String(this.total);
+    if (!this.queue.length) {
+      this.queueList.append(el("li", { class: "empty", text: "Nobody is waiting." }));
+      return;
+    }
+    for (const c of this.queue) {
+      const last = c.last_message ? c.last_message.text : "";
+      const wait = el("span", { class: "wait", "data-since": c.queued_at || "" });
+      const open = el("button", { type: "button", class: "link", onclick: () => this.open(c, true) }, [
+        el("span", { class: "name", text: visitorName(c) }),
+        this.fresh.has(c.id) ? el("span", { class: "new", text: "New" }) : null,
+      ]);
+      const claim = el("button", { type: "button", class: "primary small", text: "Claim", onclick: () => this.claim(c) });
+      claim.setAttribute("aria-label", "Claim the conversation with " + visitorName(c));
+      this.queueList.append(el("li", { class: "queue-item", "data-conversation": c.id }, [
+        el("div", { class: "row" }, [open, wait]),
+        last ? el("p", { class: "last", text: last.length > 120 ? last.slice(0, 120) + "…" : last }) : null,
+        el("div", { class: "row" }, [el("span", { class: "muted", text: "#" + (c.queue_position || "") }), claim]),
+      ]));
+    }
+    this.tick();
+  }
+
+  tick() {
+    const now = Date.now();
+    for (const w of this.queueList.querySelectorAll(".wait")) {
+      const since = Date.parse(w.dataset.since);
+      w.textContent = isNaN(since) ? "" : "waiting " + fmtWait((now - since) / 1000);
+    }
+  }
+
+  // conversation takes one changed conversation from the socket.
+  conversation(c) {
+    const p = this.panes.get(c.id);
+    const mine = c.status === "assigned" && c.agent_id === this.app.me.id;
+    if (p) {
+      p.update(c);
+      if (!p.node.isConnected && !p.mine()) this.panes.delete(c.id);
+    } else if (mine) {
+      this.open(c, false);
+    }
+    this.recent.conversation(c);
+    this.renderMine();
+  }
+
+  // resync reads back what may have been missed while the socket was down:
+  // the agent's conversations and every open transcript.
+  async resync() {
+    this.recent.load();
+    try {
+      const r = await api("GET", "/v1/agent/conversations?status=assigned");
+      for (const c of r.conversations || []) {
+        if (c.agent_id === this.app.me.id) this.conversation(c);
+      }
+      for (const p of this.panes.values()) p.refresh();
+    } catch (e) {
+      this.app.toast("Could not resync: " + e.message, true);
+    }
+  }
+
+  message(convID, m) {
+    const p = this.panes.get(convID);
+    if (p) p.addMessage(m, true);
+  }
+
+  typing(convID, role, active) {
+    const p = this.panes.get(convID);
+    if (p && role === "visitor") p.showTyping(active);
+  }
+
+  // open shows a conversation's pane, reading its transcript unless data
+  // (what GET /v1/agent/conversations/:id answered) is at hand.
+  open(c, focus, data) {
+    let p = this.panes.get(c.id);
+    if (!p) {
+      p = new Pane(this.app, c);
+      this.panes.set(c.id, p);
+      if (data) p.apply(data);
+      else p.refresh();
+    }
+    if (!p.node.isConnected) this.panesNode.prepend(p.node);
+    p.unread = 0;
+    this.fresh.delete(c.id);
+    this.renderMine();
+    this.app.badge();
+    if (focus) p.focus();
+    return p;
+  }
+
+  // openByID opens a conversation known by its id alone (a link from the
+  // handoffs view).
+  async openByID(id) {
+    const known = this.panes.get(id);
+    if (known) {
+      this.open(known.conv, true);
+      return;
+    }
+    try {
+      const r = await api("GET", "/v1/agent/conversations/" + encodeURIComponent(id));
+      this.open(r.conversation, true, r);
+    } catch (e) {
+      this.app.toast(e.status === 404 ? "That conversation is not there." : "Could not open the conversation: " + e.message, true);
+    }
+  }
+
+  hide(p) {
+    p.node.remove();
+    if (!p.mine()) this.panes.delete(p.id);
+    this.renderMine();
+  }
+
+  async claim(c) {
+    const p = this.open(c, false);
+    await p.claim();
+    this.renderMine();
+  }
+
+  mine() {
+    return Array.from(this.panes.values()).filter((p) => p.mine());
+  }
+
+  renderMine() {
+    this.keepFocus(this.mineList, () => this.drawMine());
+  }
+
+  drawMine() {
+    clear(this.mineList);
+    const mine = this.mine();
+    $("#mine-count").textContent = String(mine.length);
+    if (!mine.length) {
+      this.mineList.append(el("li", { class: "empty", text: "No conversations assigned to you." }));
+    }
+    for (const p of mine) {
+      const label = visitorName(p.conv) + (p.unread ? " (" + p.unread + " new)" : "");
+      this.mineList.append(el("li", { "data-conversation": p.id }, [
+        el("button", { type: "button", class: "link" + (p.node.isConnected ? " current" : ""), text: label, onclick: () => this.open(p.conv, true) }),
+      ]));
+    }
+    const empty = $("#panes-empty");
+    empty.hidden = this.panesNode.children.length > 0;
+  }
+
+  // cursors: how far each of the agent's transcripts has been shown.
+  cursors() {
+    const out = {};
+    for (const p of this.panes.values()) if (p.mine() && p.loaded) out[p.id] = p.lastSeq;
+    return out;
+  }
+
+  unreadTotal() {
+    let n = 0;
+    for (const p of this.panes.values()) n += p.unread;
+    return n;
+  }
+
+  // --- alerts ----------------------------------------------------------------
+  alert(c) {
+    if (this.sound) this.beep();
+    if ("Notification" in window && Notification.permission === "granted") {
+      try {
+        const n = new Notification("New chat waiting", {
+          body: visitorName(c) + (c.last_message ? ": " + c.last_message.text.slice(0, 140) : ""),
+          tag: "baton-" + c.id,
+        });
+        n.onclick = () => {
+          window.focus();
+          this.app.go("inbox");
+          this.open(c, true);
+          n.close();
+        };
+      } catch {
+        // Some browsers allow notifications only from a service worker.
+      }
+    }
+    this.app.announce("New chat waiting from " + visitorName(c) + ".");
+  }
+
+  unlockAudio() {
+    try {
+      if (!this.audio) this.audio = new AudioContext();
+      if (this.audio.state === "suspended") this.audio.resume();
+    } catch {
+      this.audio = null;
+    }
+  }
+
+  // beep plays two short tones made on the spot: no sound file to fetch.
+  beep() {
+    this.unlockAudio();
+    const a = this.audio;
+    if (!a) return;
+    const t = a.currentTime;
+    for (const [freq, at] of [[880, 0], [1175, 0.16]]) {
+      const o = a.createOscillator();
+      const g = a.createGain();
+      o.type = "sine";
+      o.frequency.value = freq;
+      g.gain.setValueAtTime(0.0001, t + at);
+      g.gain.exponentialRampToValueAtTime(0.25, t + at + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, t + at + 0.14);
+      o.connect(g).connect(a.destination);
+      o.start(t + at);
+      o.stop(t + at + 0.15);
+    }
+  }
+
+  toggleSound() {
+    this.sound = !this.sound;
+    localStorage.setItem(SOUND, this.sound ? "on" : "off");
+    this.renderAlertsControls();
+    if (this.sound) this.beep();
+  }
+
+  async askNotifications() {
+    if (!("Notification" in window)) return;
+    try {
+      await Notification.requestPermission();
+    } catch {
+      // Older browsers take a callback instead; the button stays.
+    }
+    this.renderAlertsControls();
+  }
+
+  renderAlertsControls() {
+    // A toggle keeps its name; aria-pressed (and the style) say the state.
+    this.soundBtn.setAttribute("aria-pressed", String(this.sound));
+    const can = "Notification" in window;
+    this.notifyBtn.hidden = !can || Notification.permission !== "default";
+  }
+}

@@ -1,0 +1,97 @@
+// The knowledge editor: the questions the assistant can answer and the
+// answers it gives, exactly as written.
+
+import { el, clear, $, $$, say, debounce } from "./dom.js";
+import { api } from "./api.js";
+
+export class Knowledge {
+  constructor() {
+    $("#knowledge-form").addEventListener("submit", (e) => { e.preventDefault(); this.save(); });
+    $("#add-entry").addEventListener("click", () => {
+      $("#knowledge-filter").value = "";
+      this.filter();
+      const row = this.add({ question: "", answer: "" });
+      row.scrollIntoView({ block: "nearest" });
+      row.querySelector("textarea").focus();
+    });
+    $("#knowledge-filter").addEventListener("input", debounce(() => this.filter(), 150));
+  }
+
+  async load() {
+    try {
+      const r = await api("GET", "/v1/admin/knowledge");
+      this.fill(r.entries || []);
+    } catch (e) {
+      say($("#knowledge-status"), "Could not load the knowledge: " + e.message, true);
+    }
+  }
+
+  fill(entries) {
+    clear($("#knowledge-list"));
+    for (const e of entries) this.add(e);
+    this.count();
+  }
+
+  add(e) {
+    const list = $("#knowledge-list");
+    const q = el("textarea", { class: "q", rows: "2", maxlength: "1000" });
+    const a = el("textarea", { class: "a", rows: "3", maxlength: "4000" });
+    q.value = e.question;
+    a.value = e.answer;
+    const row = el("li", { class: "entry", "data-id": e.id || "" }, [
+      el("label", {}, [el("span", { text: "Question" }), q]),
+      el("label", {}, [el("span", { text: "Answer" }), a]),
+      el("button", { type: "button", class: "small", text: "Delete", onclick: () => {
+        const next = row.nextElementSibling || row.previousElementSibling;
+        row.remove();
+        this.count();
+        (next ? next.querySelector("textarea") : $("#add-entry")).focus();
+      } }),
+    ]);
+    list.append(row);
+    this.count();
+    return row;
+  }
+
+  count() {
+    const n = $$("#knowledge-list .entry").length;
+    say($("#knowledge-status"), n + (n === 1 ? " entry" : " entries"));
+  }
+
+  filter() {
+    const f = $("#knowledge-filter").value.trim().toLowerCase();
+    for (const row of $$("#knowledge-list .entry")) {
+      const text = (row.querySelector(".q").value + " " + row.querySelector(".a").value).toLowerCase();
+      row.hidden = !!f && !text.includes(f);
+    }
+  }
+
+  async save() {
+    const entries = [];
+    let bad = null;
+    for (const row of $$("#knowledge-list .entry")) {
+      const question = row.querySelector(".q").value.trim();
+      const answer = row.querySelector(".a").value.trim();
+      if (!question && !answer) continue;
+      if (!question || !answer) { bad = bad || row; continue; }
+      const e = { question, answer };
+      if (row.dataset.id) e.id = row.dataset.id;
+      entries.push(e);
+    }
+    const status = $("#knowledge-status");
+    if (bad) {
+      bad.hidden = false;
+      say(status, "Not saved: every entry needs a question and an answer.", true);
+      bad.querySelector(bad.querySelector(".q").value.trim() ? ".a" : ".q").focus();
+      return;
+    }
+    try {
+      const r = await api("PUT", "/v1/admin/knowledge", { entries });
+      this.fill(r.entries || []);
+      this.filter();
+      say(status, "Saved " + entries.length + (entries.length === 1 ? " entry." : " entries."));
+    } catch (e) {
+      say(status, "Not saved: " + e.message, true);
+    }
+  }
+}

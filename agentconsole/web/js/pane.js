@@ -1,0 +1,316 @@
+// One open conversation: who the visitor is, the whole transcript (the
+// assistant's part too), the helpdesk ticket it became, and for the agent
+// it is assigned to a composer with a typing indicator, release and close.
+// Ended conversations (closed, sent to a helpdesk) are shown read-only.
+
+import { el, clear, richText, fmtTime, uid, say, safeURL } from "./dom.js";
+import { api } from "./api.js";
+import { ticketFacts, retryHandoff, retryError, providerName, laterTicket } from "./ticket.js";
+
+const STATUS = {
+  assistant: "With the assistant",
+  handoff_offered: "Offered a person",
+  awaiting_email: "Asked for an email address",
+  queued: "Waiting in the queue",
+  assigned: "With an agent",
+  closed: "Closed",
+  ticketed: "Sent to the helpdesk",
+};
+
+export function visitorName(c) {
+  return (c.visitor && c.visitor.email) || "Anonymous visitor";
+}
+
+export class Pane {
+  // app: {me, live, toast(text, isError), hide(pane), changed(pane)}
+  constructor(app, conv) {
+    this.app = app;
+    this.id = conv.id;
+    this.conv = conv;
+    this.lastSeq = 0;
+    this.shown = new Set();
+    this.pending = new Map();
+    this.unread = 0;
+    this.loaded = false;
+    this.refreshing = null;
+    this.again = false;
+    this.typingSent = false;
+    this.typingAt = 0;
+    this.typingIdle = 0;
+    this.typingShown = 0;
+    this.ticketKey = "";
+    this.build();
+    this.update(conv);
+  }
+
+  mine() {
+    return this.conv.status === "assigned" && this.conv.agent_id === this.app.me.id;
+  }
+
+  build() {
+    const hid = "pane-h-" + this.id;
+    this.title = el("h2", { id: hid, class: "pane-title" });
+    this.details = el("dl", { class: "facts" });
+    // The ticket's box stays put and is polite-live: a ticket being made
+    // while the pane is open is read out once it is made (or failed).
+    this.ticketBox = el("section", { class: "ticket", "aria-label": "Helpdesk ticket", "aria-live": "polite", tabindex: "-1", hidden: true });
+    this.claimBtn = el("button", { type: "button", class: "primary", text: "Claim", onclick: () => this.claim() });
+    this.releaseBtn = el("button", { type: "button", text: "Release to queue", onclick: () => this.release() });
+    this.closeBtn = el("button", { type: "button", class: "danger", text: "Close conversation", onclick: () => this.closeConversation() });
+    this.hideBtn = el("button", { type: "button", class: "icon", text: "×", onclick: () => this.app.hide(this) });
+    this.hideBtn.setAttribute("aria-label", "Hide this conversation");
+    this.log = el("div", { class: "transcript", role: "log", tabindex: "0" });
+    this.log.setAttribute("aria-label", "Transcript");
+    this.typingLine = el("p", { class: "typing", "aria-live": "polite" });
+    this.status = el("p", { class: "pane-status", role: "status" });
+    this.input = el("textarea", { rows: "2", maxlength: "4000", class: "reply" });
+    this.input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener("input", () => this.typing(this.input.value.trim() !== ""));
+    this.composer = el("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this.submit(); } }, [
+      this.input, el("button", { type: "submit", class: "primary", text: "Send" })]);
+    this.node = el("section", { class: "pane", "aria-labelledby": hid, "data-conversation": this.id }, [
+      el("header", { class: "pane-head" }, [
+        el("div", { class: "pane-top" }, [this.title, this.hideBtn]),
+        this.details,
+        this.ticketBox,
+        el("div", { class: "pane-tools" }, [this.claimBtn, this.releaseBtn, this.closeBtn]),
+      ]),
+      this.log, this.typingLine, this.status, this.composer,
+    ]);
+  }
+
+  update(conv) {
+    const wasMine = this.mine();
+    const before = this.conv.ticket;
+    this.conv = Object.assign({}, this.conv, conv);
+    this.conv.ticket = laterTicket(before, conv.ticket);
+    const c = this.conv;
+    const name = visitorName(c);
+    this.title.textContent = name + (c.visitor && c.visitor.authenticated ? " (signed in)" : "");
+    clear(this.details);
+    const fact = (k, v) => { if (v) this.details.append(el("dt", { text: k }), el("dd", {}, [v])); };
+    fact("Email", (c.visitor && c.visitor.email) || "not given");
+    fact("Profile id", (c.visitor && c.visitor.profile_id) || "none");
+    let st = STATUS[c.status] || c.status;
+    if (c.status === "assigned" && c.agent) st = c.agent_id === this.app.me.id ? "With you" : "With " + c.agent.name;
+    fact("Status", st);
+    if (c.page) fact("Page", safeURL(c.page) ? el("a", { href: c.page, target: "_blank", rel: "noopener noreferrer", text: c.page }) : c.page);
+    if (c.handoff_reason) fact("Why", c.handoff_reason === "visitor_request" ? "The visitor asked for a person" : "The assistant had no answer");
+    this.renderTicket(c.ticket);
+    const live = c.status !== "closed" && c.status !== "ticketed";
+    this.claimBtn.hidden = c.status !== "queued";
+    this.releaseBtn.hidden = !(c.status === "assigned" && (this.mine() || this.app.me.role === "admin"));
+    this.closeBtn.hidden = !live || (c.status === "assigned" && !this.mine() && this.app.me.role !== "admin");
+    this.composer.hidden = !this.mine();
+    this.input.setAttribute("aria-label", "Reply to " + name);
+    this.log.setAttribute("aria-label", "Transcript with " + name);
+    if (!live) say(this.status, c.status === "ticketed" ? "This conversation went to the helpdesk." : "This conversation has ended.");
+    else if (c.status === "assigned" && !this.mine()) say(this.status, "Another agent has this conversation.");
+    else if (c.status === "queued") say(this.status, "Claim it to reply.");
+    else if (c.status !== "assigned") say(this.status, "The assistant is handling this conversation.");
+    else say(this.status, "");
+    if (!this.mine()) this.showTyping(false);
+    if (wasMine !== this.mine() && this.loaded) this.refresh();
+  }
+
+  // renderTicket shows the helpdesk ticket, redrawn only when it changed so
+  // that a screen reader hears each change once. Admins may retry a failed
+  // one here.
+  renderTicket(t) {
+    const key = t ? JSON.stringify(t) : "";
+    if (key === this.ticketKey) return;
+    this.ticketKey = key;
+    const box = clear(this.ticketBox);
+    box.hidden = !t;
+    if (!t) return;
+    box.dataset.state = t.state || "";
+    const dl = el("dl", { class: "ticket-facts" });
+    ticketFacts(dl, t);
+    box.append(dl);
+    if (t.state === "failed" && this.app.me.role === "admin") {
+      const status = el("p", { class: "form-status", role: "status", tabindex: "-1" });
+      const btn = el("button", { type: "button", class: "small", text: "Retry the ticket" });
+      btn.setAttribute("aria-label", "Retry the " + providerName(t.provider) + " ticket for " + visitorName(this.conv));
+      btn.addEventListener("click", async () => {
+        btn.disabled = true;
+        say(status, "Retrying…");
+        try {
+          const h = await retryHandoff(this.id);
+          const next = h && h.ticket ? h.ticket : Object.assign({}, t, { state: "pending", error: "" });
+          this.update({ ticket: next });
+          // The button is gone with the failure; the box says what happens.
+          this.ticketBox.focus();
+        } catch (e) {
+          btn.disabled = false;
+          say(status, retryError(e), true);
+        }
+      });
+      box.append(el("div", { class: "save-row" }, [btn, status]));
+    }
+  }
+
+  async refresh() {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        this.apply(await api("GET", "/v1/agent/conversations/" + encodeURIComponent(this.id)));
+      } catch (e) {
+        say(this.status, "Could not load the transcript: " + e.message, true);
+      }
+    })();
+    await this.refreshing;
+    this.refreshing = null;
+    if (this.again) {
+      this.again = false;
+      await this.refresh();
+    }
+  }
+
+  // apply shows a conversation as GET /v1/agent/conversations/:id answers
+  // it: the conversation and its whole transcript.
+  apply(r) {
+    this.update(r.conversation);
+    for (const m of r.messages || []) this.addMessage(m);
+    this.loaded = true;
+  }
+
+  who(m) {
+    if (m.role === "visitor") return "Visitor";
+    if (m.role === "assistant") return "Assistant";
+    if (m.role === "agent") return m.author_id === this.app.me.id ? "You" : (m.author || "Agent");
+    return "System";
+  }
+
+  bubble(m) {
+    const body = el("p", { class: "text" });
+    // What visitors write is never made into links.
+    if (m.role === "visitor") body.textContent = m.text;
+    else body.append(richText(m.text));
+    return el("div", { class: "msg " + m.role }, [
+      el("div", { class: "meta" }, [el("span", { class: "who", text: this.who(m) }),
+        m.ts ? el("time", { datetime: m.ts, text: fmtTime(m.ts) }) : null]),
+      body]);
+  }
+
+  // addMessage shows an entry once, in seq order. A hole in the seqs means
+  // frames were missed: the transcript is read again.
+  addMessage(m, live) {
+    if (!m || !m.seq || this.shown.has(m.seq)) return;
+    if (live && this.loaded && m.seq > this.lastSeq + 1) this.refresh();
+    this.shown.add(m.seq);
+    this.lastSeq = Math.max(this.lastSeq, m.seq);
+    if (m.client_id && this.pending.has(m.client_id)) {
+      this.pending.get(m.client_id).node.remove();
+      this.pending.delete(m.client_id);
+    }
+    const node = this.bubble(m);
+    node.dataset.seq = String(m.seq);
+    node.dataset.role = m.role;
+    const after = Array.from(this.log.children).find((k) => !k.dataset.seq || Number(k.dataset.seq) > m.seq);
+    this.log.insertBefore(node, after || null);
+    if (m.role === "visitor") this.showTyping(false);
+    if (live && m.role === "visitor" && (!this.node.isConnected || document.hidden)) {
+      this.unread++;
+      this.app.changed(this);
+    }
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  showTyping(active) {
+    clearTimeout(this.typingShown);
+    this.typingLine.textContent = active ? "The visitor is typing…" : "";
+    if (active) this.typingShown = setTimeout(() => this.showTyping(false), 8000);
+  }
+
+  // typing tells the visitor, at most every few seconds, and stops by
+  // itself when the agent pauses.
+  typing(active) {
+    clearTimeout(this.typingIdle);
+    const now = Date.now();
+    if (active !== this.typingSent || (active && now - this.typingAt > 3000)) {
+      this.typingSent = active;
+      this.typingAt = now;
+      this.app.live.send({ type: "typing", conversation_id: this.id, active });
+    }
+    if (active) this.typingIdle = setTimeout(() => this.typing(false), 3000);
+  }
+
+  async submit() {
+    const text = this.input.value.trim();
+    if (!text || !this.mine()) return;
+    this.input.value = "";
+    this.typing(false);
+    this.post(uid(), text);
+  }
+
+  async post(clientID, text) {
+    let p = this.pending.get(clientID);
+    if (!p) {
+      const node = this.bubble({ role: "agent", author_id: this.app.me.id, text });
+      node.classList.add("pending");
+      this.log.append(node);
+      p = { node, text };
+      this.pending.set(clientID, p);
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+    p.node.classList.remove("failed");
+    p.node.querySelector(".retry")?.remove();
+    try {
+      const r = await api("POST", "/v1/agent/conversations/" + encodeURIComponent(this.id) + "/messages", { client_id: clientID, text });
+      this.addMessage(r.message);
+    } catch (e) {
+      // The same client_id again is stored once, so retrying is safe.
+      p.node.classList.add("failed");
+      p.node.append(el("p", { class: "retry" }, [
+        el("span", { text: "Not sent: " + e.message + " " }),
+        el("button", { type: "button", text: "Retry", onclick: () => this.post(clientID, text) })]));
+    }
+  }
+
+  async act(what, done) {
+    try {
+      const r = await api("POST", "/v1/agent/conversations/" + encodeURIComponent(this.id) + "/" + what);
+      this.update(r.conversation);
+      if (done) done(r.conversation);
+    } catch (e) {
+      say(this.status, e.message, true);
+      this.app.toast(e.message, true);
+    }
+  }
+
+  claim() {
+    return this.act("claim", () => {
+      this.refresh();
+      this.input.focus();
+    });
+  }
+
+  release() { return this.act("release"); }
+
+  closeConversation() {
+    if (this.closeBtn.dataset.confirm !== "1") {
+      this.closeBtn.dataset.confirm = "1";
+      this.closeBtn.textContent = "Confirm close";
+      setTimeout(() => {
+        this.closeBtn.dataset.confirm = "";
+        this.closeBtn.textContent = "Close conversation";
+      }, 5000);
+      return;
+    }
+    this.closeBtn.dataset.confirm = "";
+    this.closeBtn.textContent = "Close conversation";
+    return this.act("close");
+  }
+
+  focus() {
+    (this.mine() ? this.input : this.log).focus();
+  }
+}

@@ -1,0 +1,407 @@
+// Merchant settings for admins: the handoff method (with the helpdesk
+// integrations and the custom message editor), Baton's messages, the widget
+// snippet and allowed origins, and the team. Office hours and knowledge have
+// their own files.
+
+import { el, clear, $, $$, say, richText, safeURL, fmtTime } from "./dom.js";
+import { api } from "./api.js";
+import { Hours } from "./hours.js";
+import { Knowledge } from "./knowledge.js";
+
+const LINK_LINE = /^\[([^\]\n]{1,200})\]\((\S+)\)$/;
+
+// splitMessage takes a custom message apart into its text and the links on
+// its last lines, so the editor shows them as rows again.
+export function splitMessage(msg) {
+  const lines = String(msg || "").split("\n");
+  const links = [];
+  while (lines.length && LINK_LINE.test(lines[lines.length - 1].trim())) {
+    const m = lines.pop().trim().match(LINK_LINE);
+    links.unshift({ label: m[1], url: m[2] });
+  }
+  while (lines.length && !lines[lines.length - 1].trim()) lines.pop();
+  return { text: lines.join("\n"), links };
+}
+
+export function joinMessage(text, links) {
+  const rows = links.map((l) => "[" + l.label + "](" + l.url + ")");
+  return [String(text || "").trim()].concat(rows.length ? ["", ...rows] : []).join("\n").trim();
+}
+
+export class View {
+  constructor(app) {
+    this.app = app;
+    this.settings = null;
+    this.merchant = null;
+    this.integrations = null;
+    this.editing = { zendesk: false, gorgias: false };
+    this.hours = new Hours();
+    this.knowledge = new Knowledge();
+    $("#handoff-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveHandoff(); });
+    for (const r of $$("input[name=method]")) r.addEventListener("change", () => this.showMethod());
+    for (const b of $$("[data-connect]")) b.addEventListener("click", () => this.connect(b.dataset.connect));
+    for (const b of $$("[data-change]")) b.addEventListener("click", () => this.change(b.dataset.change));
+    for (const b of $$("[data-cancel]")) {
+      b.addEventListener("click", () => {
+        const h = b.dataset.cancel;
+        this.editing[h] = false;
+        say($("[data-status=" + h + "]"), "");
+        this.showMethod();
+        $("#connected-" + h + " button").focus();
+      });
+    }
+    // Enter in a connection field connects that helpdesk; it must not
+    // submit the handoff form around it.
+    for (const h of ["zendesk", "gorgias"]) {
+      for (const i of $$("#integration-" + h + " input")) {
+        i.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" && !e.isComposing) {
+            e.preventDefault();
+            this.connect(h);
+          }
+        });
+      }
+    }
+    $("#add-link").addEventListener("click", () => { this.addLink({ label: "", url: "" }).querySelector("input").focus(); this.previewCustom(); });
+    $("#custom-text").addEventListener("input", () => this.previewCustom());
+    $("#messages-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveMessages(); });
+    for (const id of ["auto-response", "away-message"]) {
+      $("#" + id).addEventListener("input", () => this.preview(id));
+    }
+    $("#widget-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveOrigins(); });
+    $("#copy-snippet").addEventListener("click", () => this.copySnippet());
+    $("#reveal-secret").addEventListener("click", (e) => {
+      const shown = e.currentTarget.getAttribute("aria-pressed") !== "true";
+      e.currentTarget.setAttribute("aria-pressed", String(shown));
+      $("#identity-secret").type = shown ? "text" : "password";
+    });
+    $("#agent-form").addEventListener("submit", (e) => { e.preventDefault(); this.addAgent(); });
+  }
+
+  // show reads everything afresh. Until it is in, the forms are inert (an
+  // edit made meanwhile would be overwritten) and the view says it is busy.
+  async show() {
+    const view = $("#settings-view");
+    const forms = $$("#settings-view .card");
+    view.setAttribute("aria-busy", "true");
+    for (const f of forms) f.inert = true;
+    const settings = (async () => {
+      const [s, m, i] = await Promise.all([api("GET", "/v1/admin/settings"), api("GET", "/v1/admin/merchant"), api("GET", "/v1/admin/integrations")]);
+      this.merchant = m;
+      this.integrations = i;
+      this.editing = { zendesk: false, gorgias: false };
+      this.fill(s);
+    })().catch((e) => this.app.toast("Could not load the settings: " + e.message, true));
+    await Promise.all([settings, this.hours.load(), this.knowledge.load(), this.loadTeam()]);
+    for (const f of forms) f.inert = false;
+    view.removeAttribute("aria-busy");
+  }
+
+  connected(method) {
+    if (method !== "zendesk" && method !== "gorgias") return true;
+    if (this.integrations && this.integrations[method]) return !!this.integrations[method].connected;
+    return !!(this.merchant && this.merchant.integrations && this.merchant.integrations[method]);
+  }
+
+  fill(s) {
+    this.settings = s;
+    const method = (s.handoff && s.handoff.method) || "inbox";
+    for (const r of $$("input[name=method]")) r.checked = r.value === method;
+    const parts = splitMessage(s.handoff && s.handoff.message);
+    $("#custom-text").value = parts.text;
+    clear($("#custom-links"));
+    for (const l of parts.links) this.addLink(l);
+    $("#auto-response").value = s.auto_response || "";
+    $("#away-message").value = s.away_message || "";
+    $("#locale").value = s.locale || "en";
+    $("#origins").value = (s.allowed_origins || []).join("\n");
+    const host = location.origin;
+    $("#snippet").value = '<script src="' + host + '/widget.js" data-key="' + (this.merchant ? this.merchant.widget_key : "") + '" async></script>';
+    $("#identity-secret").value = (this.merchant && this.merchant.identity_secret) || "";
+    this.renderConnections();
+    this.showMethod();
+    this.previewCustom();
+    this.preview("auto-response");
+    this.preview("away-message");
+  }
+
+  renderConnections() {
+    for (const n of $$(".conn-state")) {
+      const on = this.connected(n.dataset.integration);
+      n.textContent = on ? "Connected" : "Not connected yet";
+      n.classList.toggle("on", on);
+    }
+    for (const n of $$("[data-summary]")) {
+      const h = n.dataset.summary;
+      n.textContent = this.connected(h) ? integrationSummary(h, this.integrations && this.integrations[h]) : "";
+    }
+  }
+
+  method() {
+    const r = $("input[name=method]:checked");
+    return r ? r.value : "inbox";
+  }
+
+  // showMethod shows the editor the chosen method needs: a helpdesk that is
+  // not connected yet shows its connection form first.
+  showMethod() {
+    const m = this.method();
+    $("#custom-message").hidden = m !== "message";
+    for (const h of ["zendesk", "gorgias"]) {
+      const on = this.connected(h);
+      $("#integration-" + h).hidden = !(m === h && (!on || this.editing[h]));
+      $("#connected-" + h).hidden = !(m === h && on && !this.editing[h]);
+      // Once connected, the secret may be left out: Baton keeps its own.
+      const keep = $("[data-keep=" + h + "]");
+      keep.hidden = !on;
+      $("[data-cancel=" + h + "]").hidden = !on;
+      const secret = $("#integration-" + h + " input[type=password]");
+      if (on) secret.setAttribute("aria-describedby", keep.id);
+      else secret.removeAttribute("aria-describedby");
+    }
+    say($("#handoff-status"), "");
+  }
+
+  // change opens a connected helpdesk's form with what Baton has; the
+  // secret is never sent to the page, so its field starts empty.
+  change(h) {
+    const acc = (this.integrations && this.integrations[h]) || {};
+    const box = $("#integration-" + h);
+    for (const i of box.querySelectorAll("input")) {
+      const v = i.name === "subdomain" || i.name === "domain" ? acc.subdomain || acc.domain : acc[i.name];
+      i.value = i.type === "password" ? "" : v || "";
+      i.removeAttribute("aria-invalid");
+    }
+    if (acc.base_url) box.querySelector("details").open = true;
+    this.editing[h] = true;
+    this.showMethod();
+    say($("[data-status=" + h + "]"), "");
+    box.querySelector("input").focus();
+  }
+
+  addLink(l) {
+    const n = $("#custom-links").children.length + 1;
+    const label = el("input", { type: "text", value: l.label, class: "link-label", maxlength: "200", "aria-label": "Link " + n + " text" });
+    const url = el("input", { type: "url", value: l.url, class: "link-url", placeholder: "https://", "aria-label": "Link " + n + " address" });
+    const err = el("span", { class: "error row-error", role: "alert" });
+    const row = el("li", { class: "link-row" }, [label, url,
+      el("button", { type: "button", text: "Remove", "aria-label": "Remove link " + n, onclick: () => { row.remove(); this.previewCustom(); } }), err]);
+    label.addEventListener("input", () => this.previewCustom());
+    url.addEventListener("input", () => this.previewCustom());
+    $("#custom-links").append(row);
+    return row;
+  }
+
+  // links reads the link rows, marking the ones that are not http(s).
+  links() {
+    const out = [];
+    let ok = true;
+    for (const row of $$("#custom-links li")) {
+      const label = row.querySelector(".link-label").value.trim().replace(/[\[\]\n]/g, "");
+      const url = row.querySelector(".link-url").value.trim();
+      const err = row.querySelector(".row-error");
+      if (!label && !url) { err.textContent = ""; continue; }
+      if (!safeURL(url)) {
+        ok = false;
+        err.textContent = "Use a web address that starts with https:// or http://";
+        row.querySelector(".link-url").setAttribute("aria-invalid", "true");
+        continue;
+      }
+      err.textContent = "";
+      row.querySelector(".link-url").removeAttribute("aria-invalid");
+      out.push({ label: label || url, url });
+    }
+    return { ok, links: out };
+  }
+
+  previewCustom() {
+    const p = clear($("#custom-preview"));
+    const msg = joinMessage($("#custom-text").value, this.links().links);
+    p.append(msg ? richText(msg) : "(empty)");
+  }
+
+  preview(id) {
+    const p = clear($("[data-preview=" + id + "]"));
+    const v = $("#" + id).value;
+    p.hidden = !v.trim();
+    p.append(richText(v));
+  }
+
+  async saveHandoff() {
+    const method = this.method();
+    const status = $("#handoff-status");
+    if (!this.connected(method)) {
+      this.showMethod();
+      say(status, "Connect " + label(method) + " first: fill in the form above.", true);
+      $("#integration-" + method + " input").focus();
+      return;
+    }
+    const body = { handoff: { method } };
+    if (method === "message") {
+      const { ok, links } = this.links();
+      if (!ok) { say(status, "Fix the link addresses first.", true); return; }
+      const message = joinMessage($("#custom-text").value, links);
+      if (!message) { say(status, "Write the message visitors will see.", true); $("#custom-text").focus(); return; }
+      body.handoff.message = message;
+    }
+    try {
+      const s = await api("PUT", "/v1/admin/settings", body);
+      this.fill(s);
+      say(status, "Saved. The assistant now uses " + label(method) + ".");
+    } catch (e) {
+      if (e.code === "integration_required") {
+        if (this.merchant && this.merchant.integrations) this.merchant.integrations[method] = false;
+        this.renderConnections();
+        this.showMethod();
+        say(status, "Connect " + label(method) + " first: fill in the form above.", true);
+        return;
+      }
+      say(status, "Not saved: " + e.message, true);
+    }
+  }
+
+  // connect sends the helpdesk's credentials; once they are accepted the
+  // chosen method is saved, which is what the admin set out to do.
+  async connect(h) {
+    const box = $("#integration-" + h);
+    const status = $("[data-status=" + h + "]");
+    const body = {};
+    let missing = null;
+    // A connected helpdesk's secret may stay empty: Baton keeps its own.
+    const optional = (i) => i.name === "base_url" || (i.type === "password" && this.connected(h));
+    for (const i of box.querySelectorAll("input")) {
+      const v = i.value.trim();
+      if (v) body[i.name] = v;
+      else if (!optional(i) && !missing) missing = i;
+      if (!v && !optional(i)) i.setAttribute("aria-invalid", "true");
+      else i.removeAttribute("aria-invalid");
+    }
+    if (missing) {
+      say(status, "Fill in every field.", true);
+      missing.focus();
+      return;
+    }
+    if (body.base_url && !safeURL(body.base_url)) {
+      say(status, "The base URL must start with https:// or http://.", true);
+      return;
+    }
+    say(status, "Checking with " + label(h) + "…");
+    const btn = box.querySelector("[data-connect]");
+    btn.disabled = true;
+    let acc;
+    try {
+      acc = await api("PUT", "/v1/admin/integrations/" + h, body);
+    } catch (e) {
+      say(status, label(h) + " is not connected: " + e.message, true);
+      return;
+    } finally {
+      btn.disabled = false;
+    }
+    for (const i of box.querySelectorAll("input[type=password]")) i.value = "";
+    if (this.merchant) this.merchant.integrations = Object.assign({}, this.merchant.integrations, { [h]: true });
+    this.integrations = Object.assign({}, this.integrations, { [h]: acc });
+    this.editing[h] = false;
+    this.renderConnections();
+    say(status, label(h) + " is connected.");
+    await this.saveHandoff();
+    // The form made way for the summary; the save's answer is next to it.
+    if (!$("#connected-" + h).hidden) $("#connected-" + h + " button").focus();
+  }
+
+  async saveMessages() {
+    const status = $("#messages-status");
+    try {
+      const s = await api("PUT", "/v1/admin/settings", {
+        auto_response: $("#auto-response").value.trim(),
+        away_message: $("#away-message").value.trim(),
+        locale: $("#locale").value,
+      });
+      this.fill(s);
+      say(status, "Saved.");
+    } catch (e) {
+      say(status, "Not saved: " + e.message, true);
+    }
+  }
+
+  async saveOrigins() {
+    const status = $("#widget-status");
+    const origins = $("#origins").value.split(/\s+/).map((s) => s.trim()).filter(Boolean);
+    const bad = origins.find((o) => !safeURL(o));
+    if (bad) {
+      say(status, bad + " is not an origin like https://shop.example", true);
+      $("#origins").focus();
+      return;
+    }
+    try {
+      const s = await api("PUT", "/v1/admin/settings", { allowed_origins: origins });
+      this.fill(s);
+      say(status, origins.length ? "Saved." : "Saved. Any site may open the chat.");
+    } catch (e) {
+      say(status, "Not saved: " + e.message, true);
+    }
+  }
+
+  async copySnippet() {
+    const t = $("#snippet");
+    try {
+      await navigator.clipboard.writeText(t.value);
+    } catch {
+      t.select();
+      document.execCommand("copy");
+    }
+    say($("#copy-status"), "Copied.");
+  }
+
+  async loadTeam() {
+    try {
+      const r = await api("GET", "/v1/admin/agents");
+      const body = clear($("#team-list"));
+      for (const a of r.agents || []) {
+        body.append(el("tr", {}, [el("td", { text: a.name }), el("td", { text: a.email }), el("td", { text: a.role }),
+          el("td", { text: a.online ? a.presence : "offline" })]));
+      }
+    } catch (e) {
+      say($("#agent-status"), "Could not load the team: " + e.message, true);
+    }
+  }
+
+  async addAgent() {
+    const status = $("#agent-status");
+    const body = {
+      name: $("#agent-name").value.trim(),
+      email: $("#agent-email").value.trim(),
+      password: $("#agent-password").value,
+      role: $("#agent-admin").checked ? "admin" : "agent",
+    };
+    if (!body.name || !body.email || !body.password) {
+      say(status, "Fill in the name, email address and password.", true);
+      return;
+    }
+    try {
+      await api("POST", "/v1/admin/agents", body);
+      for (const id of ["agent-name", "agent-email", "agent-password"]) $("#" + id).value = "";
+      $("#agent-admin").checked = false;
+      say(status, body.name + " can now sign in.");
+      this.loadTeam();
+    } catch (e) {
+      say(status, "Not added: " + e.message, true);
+    }
+  }
+}
+
+// integrationSummary says which account a connected helpdesk uses, with
+// its secret as Baton shows it (masked) and when it was last checked.
+export function integrationSummary(h, acc) {
+  if (!acc || !acc.connected) return label(h) + " is connected.";
+  const site = acc.subdomain || acc.domain;
+  const secret = acc.api_token || acc.api_key;
+  const parts = [label(h) + " is connected" + (site ? " to " + site : "") + (acc.email ? " as " + acc.email : "")];
+  if (acc.base_url) parts.push("through " + acc.base_url);
+  if (secret) parts.push((h === "zendesk" ? "API token " : "API key ") + secret);
+  if (acc.verified_at) parts.push("checked " + fmtTime(acc.verified_at));
+  return parts.join("; ") + ".";
+}
+
+function label(method) {
+  return { inbox: "the inbox", zendesk: "Zendesk", gorgias: "Gorgias", message: "the custom message" }[method] || method;
+}

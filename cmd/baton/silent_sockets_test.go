@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// settled is how a socket ended: the frames it got, its close code (1006
+// without a close frame) and when it closed.
+type settled struct {
+	frames []map[string]any
+	code   int
+	after  time.Duration
+}
+
+// settle waits until c is closed (or the deadline passes) without failing
+// anything itself, so that subtests can judge the outcome.
+func settle(c *client, start time.Time, deadline time.Time) (settled, bool) {
+	select {
+	case <-c.closed:
+	case <-time.After(time.Until(deadline)):
+		return settled{frames: c.snapshot()}, false
+	}
+	out := settled{frames: c.snapshot(), code: websocket.CloseAbnormalClosure, after: time.Since(start)}
+	var ce *websocket.CloseError
+	if errors.As(c.closeErr(), &ce) {
+		out.code = ce.Code
+	}
+	return out, true
+}
+
+func errorFrame(frames []map[string]any, code string) map[string]any {
+	for _, f := range frames {
+		if f["type"] == "error" && f["code"] == code {
+			return f
+		}
+	}
+	return nil
+}
+
+// TestSocketsThatNeverStart: a visitor socket that never says hello gets
+// an error frame hello_timeout and a close with 1008 after about 10
+// seconds, whether it stays silent or keeps sending other frames; a console
+// socket that never authenticates gets auth_timeout and 1008 the same way.
+// The three sockets wait side by side, so the test takes ~10s in all.
+func TestSocketsThatNeverStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.shop("Silent Shop")
+	start := time.Now()
+	deadline := start.Add(13 * time.Second)
+
+	silent := e.visitor(s.m.WidgetKey)
+	chatty := e.visitor(s.m.WidgetKey)
+	console, _, err := e.dial("/v1/agent/ws", nil)
+	require.NoError(t, err)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(700 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-chatty.closed:
+				return
+			case <-tick.C:
+				if chatty.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"typing","active":true}`)) != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	for _, tc := range []struct {
+		name string
+		c    *client
+		code string
+	}{
+		{"visitor, silent", silent, "hello_timeout"},
+		{"visitor, sending frames but never hello", chatty, "hello_timeout"},
+		{"console, no auth frame", console, "auth_timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, closed := settle(tc.c, start, deadline)
+			require.True(t, closed, "still open after %s; frames %v", time.Since(start), got.frames)
+			require.Greater(t, got.after, 8*time.Second, "closed too early")
+			require.Less(t, got.after, 12*time.Second, "closed too late")
+			f := errorFrame(got.frames, tc.code)
+			// The error frame and the 1008 close come before the deadline
+			// (a past bug closed the console's socket bare, 1006).
+			require.NotNil(t, f, "no error %s before the close (close code %d); frames %v", tc.code, got.code, got.frames)
+			require.NotEmpty(t, f["message"])
+			require.Equal(t, websocket.ClosePolicyViolation, got.code)
+		})
+	}
+}

@@ -1,0 +1,131 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// serve runs a registry behind httptest; each upgraded Conn is handed to
+// onConn, and its reader loop runs until the socket ends.
+func serve(t *testing.T, opts Options, onConn func(*Conn)) (*Registry, string) {
+	t.Helper()
+	reg := NewRegistry(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	go reg.Run(ctx)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := reg.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		onConn(c)
+		for {
+			if _, _, err := c.Read(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(func() { cancel(); srv.Close() })
+	return reg, "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+func TestFramesArriveInOrderWithPingsInterleaved(t *testing.T) {
+	const n = 20000
+	conns := make(chan *Conn, 1)
+	_, url := serve(t, Options{PingEvery: time.Millisecond, PongWait: 5 * time.Second}, func(c *Conn) { conns <- c })
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	pings := 0
+	ws.SetPingHandler(func(string) error { pings++; return nil })
+	c := <-conns
+	go func() {
+		for i := 0; i < n; i++ {
+			for !c.Send([]byte(strconv.Itoa(i))) {
+				// only a full queue refuses; this test's queue is large
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	for i := 0; i < n; i++ {
+		_, data, err := ws.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, strconv.Itoa(i), string(data))
+	}
+	require.Positive(t, pings, "pings were interleaved with the batches")
+}
+
+func TestSlowConsumerIsClosed(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	_, url := serve(t, Options{MaxQueueBytes: 64 << 10, WriteTimeout: 500 * time.Millisecond}, func(c *Conn) { conns <- c })
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	c := <-conns
+	done := make(chan struct{})
+	c.OnDone(func() { close(done) })
+	// The client reads nothing: the kernel's buffers fill, then the queue.
+	frame := []byte(strings.Repeat("x", 16<<10))
+	refused := false
+	for i := 0; i < 10000 && !refused; i++ {
+		refused = !c.Send(frame)
+	}
+	require.True(t, refused, "a client that never reads must be refused, not waited for")
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow socket was not finished")
+	}
+}
+
+func TestReadLimitClosesWith1009(t *testing.T) {
+	_, url := serve(t, Options{ReadLimit: 1024}, func(*Conn) {})
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("y", 2048))))
+	_, _, err = ws.ReadMessage()
+	require.True(t, websocket.IsCloseError(err, websocket.CloseMessageTooBig), "got %v", err)
+}
+
+func TestDrainAsksEveryoneToReconnect(t *testing.T) {
+	reg, url := serve(t, Options{}, func(*Conn) {})
+	var clients []*websocket.Conn
+	for i := 0; i < 5; i++ {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		require.NoError(t, err)
+		defer ws.Close()
+		clients = append(clients, ws)
+	}
+	require.Eventually(t, func() bool { return reg.Len() == 5 }, 2*time.Second, 5*time.Millisecond)
+	var wg sync.WaitGroup
+	codes := make([]error, len(clients))
+	for i, ws := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, codes[i] = ws.ReadMessage()
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	reg.Drain(ctx)
+	require.Less(t, time.Since(start), 2*time.Second, "clients answered; no need to wait for the deadline")
+	wg.Wait()
+	for _, err := range codes {
+		require.True(t, websocket.IsCloseError(err, websocket.CloseServiceRestart), fmt.Sprint(err))
+	}
+	_, res, err := websocket.DefaultDialer.Dial(url, nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+}

@@ -1,0 +1,135 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/batonchat/baton/session/sessiontest"
+)
+
+// BenchmarkAppendVisitorMessage is the transcript append a visitor's message
+// costs: one apply.lua round trip to the test's Redis, with no watcher.
+func BenchmarkAppendVisitorMessage(b *testing.B) {
+	rdb, prefix := sessiontest.Redis(b)
+	s := New(Options{Redis: rdb, Prefix: prefix, Assistant: fixedAssistant{}})
+	ctx := context.Background()
+	m, err := s.CreateMerchant(ctx, "Bench", nil, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var turn Turn
+	fresh := func() {
+		c, _, err := s.StartConversation(ctx, m, VisitorInfo{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		turn = Turn{ConversationID: c.ID, MerchantID: m.ID, Locale: "en", Status: StatusQueued}
+	}
+	fresh()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%(maxTranscript-1) == maxTranscript-2 {
+			fresh()
+		}
+		if err := s.VisitorMessage(ctx, turn, fmt.Sprintf("c%d", i), "hello there"); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+type nopWatcher struct{ n int }
+
+func (w *nopWatcher) Entry(string, RawEntry)    { w.n++ }
+func (w *nopWatcher) State(string, State)       {}
+func (w *nopWatcher) Typing(string, Role, bool) {}
+func (w *nopWatcher) Gone(string)               {}
+
+// BenchmarkDispatchEntry is what a node does with one pub/sub envelope for a
+// conversation two local sockets watch (a visitor's and an agent's).
+func BenchmarkDispatchEntry(b *testing.B) {
+	s := New(Options{Prefix: "bench:"})
+	h := s.hub
+	r := &room{channel: "c", convID: "c_1", feeds: map[*Feed]struct{}{}, watchers: map[MerchantWatcher]struct{}{}}
+	ws := []*nopWatcher{{}, {}}
+	for _, w := range ws {
+		f := &Feed{hub: h, room: r, convID: "c_1", w: w}
+		r.feeds[f] = struct{}{}
+	}
+	h.rooms["c"] = r
+	entry := `{"seq":%d,"id":"m_abcdefghijklmnop","client_id":"5f0c2d6e","role":"visitor","text":"Hi there, a question about my order","ts":"2026-11-25T09:30:00.120Z"}`
+	payloads := make([]string, 4096)
+	b.ReportAllocs()
+	seq := 0
+	for b.Loop() {
+		seq++
+		p := payloads[seq%len(payloads)]
+		if p == "" || seq >= len(payloads) {
+			p = fmt.Sprintf("e%d "+entry, seq, seq)
+		}
+		h.dispatch("c", p)
+	}
+	if ws[0].n != seq {
+		b.Fatalf("delivered %d of %d", ws[0].n, seq)
+	}
+}
+
+// BenchmarkPlanAnswer is the routing decision for a visitor's message with
+// the built-in-like fixed assistant: which entries and transition to apply.
+func BenchmarkPlanAnswer(b *testing.B) {
+	s := New(Options{Prefix: "bench:", Assistant: fixedAssistant{}})
+	m := &Merchant{ID: "m", Settings: DefaultSettings(), Knowledge: &KnowledgeSet{}}
+	t := Turn{ConversationID: "c", MerchantID: "m", Locale: "en", Status: StatusAssistant}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		op := applyOp{convID: "c"}
+		s.planAnswer(ctx, m, t, "human please", &op)
+		s.planAnswer(ctx, m, t, "shipping times?", &op)
+	}
+}
+
+// BenchmarkAppendParallel appends from many goroutines at once (as many
+// sockets do) and reports Redis's own CPU per append, from INFO cpu.
+func BenchmarkAppendParallel(b *testing.B) {
+	rdb, prefix := sessiontest.Redis(b)
+	s := New(Options{Redis: rdb, Prefix: prefix, Assistant: fixedAssistant{}})
+	ctx := context.Background()
+	m, err := s.CreateMerchant(ctx, "Bench", nil, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	turns := make(chan Turn, 512)
+	for i := 0; i < 256; i++ {
+		c, _, err := s.StartConversation(ctx, m, VisitorInfo{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		turns <- Turn{ConversationID: c.ID, MerchantID: m.ID, Locale: "en", Status: StatusQueued, Engaged: true}
+	}
+	before := redisCPU(b, rdb)
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n atomicCounter
+	b.RunParallel(func(pb *testing.PB) {
+		t := <-turns
+		defer func() { turns <- t }()
+		i := 0
+		for pb.Next() {
+			i++
+			if i%(maxTranscript-10) == 0 {
+				c, _, _ := s.StartConversation(ctx, m, VisitorInfo{})
+				t.ConversationID = c.ID
+			}
+			if err := s.VisitorMessage(ctx, t, fmt.Sprintf("p%d-%d", n.add(), i), "hello there"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric((redisCPU(b, rdb)-before)/float64(b.N)*1e6, "redis-µs/op")
+}

@@ -102,6 +102,7 @@ type relayRun struct {
 	slots    []*rconv
 	nextFree atomic.Int64
 	readers  []*reader
+	consoles []*console
 	closed   atomic.Int64 // steps below this are accounted; later arrivals count as late
 	windows  []window
 	nextStep int  // the accounting slot of the next step (o.attempts() in all)
@@ -129,6 +130,7 @@ func newRelayRun(t relayTarget, o *relayOpts, pool, cap int) *relayRun {
 func (r *relayRun) setup(ctx context.Context, logf func(string, ...any)) error {
 	start := time.Now()
 	cs, err := r.t.consoles(ctx, r.o.agents)
+	r.consoles = cs
 	if err != nil {
 		return err
 	}
@@ -229,11 +231,15 @@ func (r *relayRun) quiesce(ctx context.Context, quiet, limit time.Duration) {
 	}
 }
 
+// close ends every socket the run opened; their readers end with them.
 func (r *relayRun) close() {
 	for _, c := range r.convs {
 		if c != nil && c.visitor != nil {
 			_ = c.visitor.Close()
 		}
+	}
+	for _, c := range r.consoles {
+		_ = c.conn.Close()
 	}
 }
 

@@ -48,7 +48,6 @@ func TestSmoke(t *testing.T) {
 		t.Skip("baton processes need a Redis they can reach")
 	}
 	rdb, prefix := sessiontest.Redis(t)
-	_ = rdb
 	bin := buildBaton(t)
 	env := []string{"REDIS_URL=" + b.URL, "BATON_SECRET=loadgen-smoke-secret-0123", "BATON_KEY_PREFIX=" + prefix}
 	a, bnode := startNode(t, bin, env), startNode(t, bin, env)

@@ -99,7 +99,7 @@ func (t *baselineTarget) consoles(ctx context.Context, n int) ([]*console, error
 	for i := 0; i < n; i++ {
 		c, err := openConsole(ctx, t.d, t.b, "baseline")
 		if err != nil {
-			return nil, err
+			return out, err // the caller closes those opened
 		}
 		out = append(out, c)
 	}

@@ -80,7 +80,7 @@ func (t *batonTarget) consoles(ctx context.Context, n int) ([]*console, error) {
 	for _, s := range sessions {
 		c, err := openConsole(ctx, t.d, t.b, s.Token)
 		if err != nil {
-			return nil, err
+			return out, err // the caller closes those opened
 		}
 		out = append(out, c)
 	}

@@ -225,13 +225,13 @@ func (c *Conn) extendDeadline() {
 	}
 }
 
-// ping is called by the registry's timer.
+// ping is called by the registry's timer. A ping that cannot be written in
+// time ends nothing by itself: a client that stops answering is ended by its
+// read deadline, a slow one by its send queue.
 func (c *Conn) ping(deadline time.Time) {
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) || errors.Is(err, websocket.ErrCloseSent) || errors.Is(err, net.ErrClosed) {
-			c.finish()
-		}
+	err := c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+	if errors.Is(err, websocket.ErrCloseSent) || errors.Is(err, net.ErrClosed) {
+		c.finish()
 	}
 }
 

@@ -133,24 +133,35 @@ func (r *Registry) Len() int {
 	return len(r.conns)
 }
 
+// pingSlices spreads pings over the period: each tick pings one slice of
+// the sockets, so 19,000 of them are not pinged in one burst.
+const pingSlices = 16
+
 // Run pings every socket from one timer until ctx ends.
 func (r *Registry) Run(ctx context.Context) {
-	t := time.NewTicker(r.opts.PingEvery)
+	t := time.NewTicker(r.opts.PingEvery / pingSlices)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			slice := tick % pingSlices
 			r.mu.Lock()
-			conns := make([]*Conn, 0, len(r.conns))
+			conns := make([]*Conn, 0, len(r.conns)/pingSlices+1)
+			i := 0
 			for c := range r.conns {
-				conns = append(conns, c)
+				if i%pingSlices == slice {
+					conns = append(conns, c)
+				}
+				i++
 			}
 			r.mu.Unlock()
-			deadline := time.Now().Add(time.Second)
 			for _, c := range conns {
-				c.ping(deadline)
+				// Each ping gets its own deadline: one shared by the whole
+				// slice would run out on a busy machine and cut sockets
+				// that did nothing wrong.
+				c.ping(time.Now().Add(r.opts.WriteTimeout))
 			}
 		}
 	}

@@ -64,9 +64,9 @@ type Options struct {
 	// InactiveAfter closes conversations the assistant was handling once the
 	// visitor has been silent this long; 30 minutes when zero.
 	InactiveAfter time.Duration
-	// NoAutoPipeline sends every message's script on its own round trip
-	// instead of batching concurrent ones (go-redis's autopipeliner).
-	NoAutoPipeline bool
+	// Unbatched sends every message's script on its own round trip instead
+	// of sharing round trips among concurrent messages.
+	Unbatched bool
 	// Tickets makes helpdesk tickets. A node without one still hands
 	// conversations off (the outbox is in Redis); nodes with one make the
 	// tickets.
@@ -86,9 +86,9 @@ type Service struct {
 	inactive   time.Duration
 	nodeID     string
 
-	// hot runs the per-message script: an autopipeliner, so that messages
-	// of many sockets share round trips (and Redis's syscalls) under load.
-	hot           redis.Scripter
+	// hot runs the per-message script: batched, so that messages of many
+	// sockets share round trips (and Redis's system calls) under load.
+	hot           *batcher
 	applyScript   *redis.Script
 	appendScript  *redis.Script
 	outboxScript  *redis.Script
@@ -133,14 +133,7 @@ func New(opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.hot = s.rdb
-	if !opts.NoAutoPipeline && s.rdb != nil {
-		if ap, err := s.rdb.AutoPipeline(); err == nil {
-			s.hot = ap
-		} else {
-			s.log.Warn("redis autopipelining unavailable; one round trip per message", "err", err)
-		}
-	}
+	s.hot = newBatcher(s.rdb, !opts.Unbatched)
 	if s.inactive == 0 {
 		s.inactive = 30 * time.Minute
 	}

@@ -190,9 +190,9 @@ type appendOp struct {
 
 func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, error) {
 	keys := []string{s.keys.convMeta(op.convID), s.keys.convLog(op.convID), s.keys.convClient(op.convID)}
-	v, err := s.appendScript.Run(ctx, s.hot, keys,
+	v, err := s.hot.run(ctx, s.appendScript, keys,
 		s.keys.convChannel(op.convID), statusSet(op.need...), op.agent, op.clientID, op.entry.encode(),
-		op.now.UnixMilli(), maxTranscript, liveTTL.Milliseconds(), boolArg(op.engage)).Slice()
+		op.now.UnixMilli(), maxTranscript, liveTTL.Milliseconds(), boolArg(op.engage))
 	if err != nil {
 		return nil, err
 	}

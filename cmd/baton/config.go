@@ -25,7 +25,7 @@ type config struct {
 	LogLevel          slog.Level
 	LogJSON           bool
 	DebugAddr         string
-	NoAutoPipeline    bool
+	Unbatched         bool
 	// Helpdesk handoffs (Zendesk, Gorgias).
 	HelpdeskTimeout time.Duration
 	Outbox          session.OutboxOptions
@@ -42,7 +42,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DrainTimeout:      10 * time.Second,
 		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
 		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
-		NoAutoPipeline:    getenv("BATON_REDIS_AUTOPIPELINE") == "0",
+		Unbatched:         getenv("BATON_REDIS_BATCHING") == "0",
 		HelpdeskTimeout:   15 * time.Second,
 	}
 	if c.Addr == "" {

@@ -29,7 +29,7 @@ environment:
   BATON_DRAIN_TIMEOUT        how long SIGTERM waits for sockets to move (default 10s)
   BATON_LOG_LEVEL            debug, info, warn, error (default info)
   BATON_LOG_FORMAT           text or json (default text)
-  BATON_REDIS_AUTOPIPELINE   0 sends each message's Redis step on its own round trip (default: batch concurrent ones)
+  BATON_REDIS_BATCHING       0 sends each message's Redis step on its own round trip (default: concurrent ones share)
   BATON_DEBUG_ADDR           opt-in pprof and /debug/baton listener for load tests (keep private)
   BATON_HELPDESK_TIMEOUT     bound on each call to Zendesk or Gorgias (default 15s)
   BATON_HELPDESK_WORKERS     tickets one node makes at once (default 4)

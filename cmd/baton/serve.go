@@ -66,7 +66,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	// The core outlives the signal: sockets drain first, then it stops.
 	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log,
-		NoAutoPipeline: cfg.NoAutoPipeline, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox})
+		Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox})
 	defer a.Close()
 
 	if cfg.DebugAddr != "" {
@@ -96,7 +96,7 @@ type appConfig struct {
 	VisitorFrameLimit int
 	Demo              bool
 	Logger            *slog.Logger
-	NoAutoPipeline    bool
+	Unbatched         bool
 	// HelpdeskTimeout bounds each call to Zendesk or Gorgias; Outbox tunes
 	// the workers that make tickets (see session.OutboxOptions).
 	HelpdeskTimeout time.Duration
@@ -133,7 +133,7 @@ func newApp(ctx context.Context, c appConfig) *app {
 		tickets = nil
 	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
-		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, NoAutoPipeline: c.NoAutoPipeline,
+		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
 		Tickets: tickets, Outbox: outbox})
 	svc.Run(ctx)
 	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})

@@ -1,0 +1,153 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// batcher sends the per-message scripts of many sockets in shared round
+// trips without making any of them wait for company: a caller that finds a
+// free slot sends at once, taking along whatever others queued meanwhile;
+// callers that find every slot busy queue and are sent by the next caller
+// to finish. At low load each script goes alone, as fast as a plain call;
+// under load they go in pipelines, which spares both sides most of their
+// system calls.
+type batcher struct {
+	rdb     redis.UniversalClient
+	batched bool          // false: every script alone (BATON_REDIS_BATCHING=0)
+	slots   chan struct{} // round trips that may be under way at once
+
+	mu    sync.Mutex
+	queue []*batchCall
+	last  time.Time // the last call's arrival
+	gap   float64   // moving average of the time between calls, seconds
+}
+
+// Lingering: only above lingerRate calls per second, for as long as it
+// takes lingerBatch calls to arrive at the current rate, at most maxLinger.
+const (
+	lingerRate  = 3000
+	lingerBatch = 8
+	maxLinger   = 500 * time.Microsecond
+)
+
+// linger is how long a leader waits for company at the current rate.
+func (b *batcher) linger() time.Duration {
+	b.mu.Lock()
+	gap := b.gap
+	b.mu.Unlock()
+	if gap <= 0 || 1/gap < lingerRate {
+		return 0
+	}
+	return min(maxLinger, time.Duration(gap*lingerBatch*float64(time.Second)))
+}
+
+type batchCall struct {
+	cmd  *redis.Cmd
+	done chan struct{}
+}
+
+// batchSlots and maxBatch bound the batcher: a few round trips at once, each
+// of at most a couple of hundred scripts.
+const (
+	batchSlots = 2
+	maxBatch   = 256
+)
+
+func newBatcher(rdb redis.UniversalClient, batched bool) *batcher {
+	return &batcher{rdb: rdb, batched: batched, slots: make(chan struct{}, batchSlots)}
+}
+
+// run runs script with keys and args, alone or with others.
+func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, args ...any) ([]any, error) {
+	if !b.batched {
+		return script.Run(ctx, b.rdb, keys, args...).Slice()
+	}
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, "evalsha", script.Hash(), len(keys))
+	for _, k := range keys {
+		cmdArgs = append(cmdArgs, k)
+	}
+	cmdArgs = append(cmdArgs, args...)
+	c := &batchCall{cmd: redis.NewCmd(ctx, cmdArgs...), done: make(chan struct{})}
+
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	now := time.Now()
+	if !b.last.IsZero() {
+		g := min(now.Sub(b.last).Seconds(), 1)
+		b.gap = 0.9*b.gap + 0.1*g
+	}
+	b.last = now
+	b.mu.Unlock()
+	b.lead(ctx, script)
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+		// The script cache was flushed (a restarted Redis): load it again.
+		return script.Run(ctx, b.rdb, keys, args...).Slice()
+	}
+	return c.cmd.Slice()
+}
+
+// lead sends what is queued while a slot is free; a caller that finds none
+// leaves its call to the caller holding one.
+func (b *batcher) lead(ctx context.Context, script *redis.Script) {
+	for {
+		select {
+		case b.slots <- struct{}{}:
+		default:
+			return
+		}
+		// Under load, wait a moment for company: every script that joins
+		// this round trip saves a write and a read on both ends, and its
+		// publications reach the other nodes together. At low rates nothing
+		// waits.
+		if d := b.linger(); d > 0 {
+			time.Sleep(d)
+		}
+		b.mu.Lock()
+		batch := b.queue
+		if len(batch) > maxBatch {
+			batch, b.queue = batch[:maxBatch], append([]*batchCall(nil), batch[maxBatch:]...)
+		} else {
+			b.queue = nil
+		}
+		b.mu.Unlock()
+		if len(batch) == 0 {
+			<-b.slots
+			return
+		}
+		b.send(batch)
+		<-b.slots
+		b.mu.Lock()
+		more := len(b.queue) > 0
+		b.mu.Unlock()
+		if !more {
+			return
+		}
+	}
+}
+
+func (b *batcher) send(batch []*batchCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if len(batch) == 1 {
+		_ = b.rdb.Process(ctx, batch[0].cmd)
+	} else {
+		pipe := b.rdb.Pipeline()
+		for _, c := range batch {
+			_ = pipe.Process(ctx, c.cmd)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	for _, c := range batch {
+		close(c.done)
+	}
+}

@@ -92,10 +92,21 @@ func BenchmarkPlanAnswer(b *testing.B) {
 }
 
 // BenchmarkAppendParallel appends from many goroutines at once (as many
-// sockets do) and reports Redis's own CPU per append, from INFO cpu.
+// sockets do), with the batcher and without, and reports Redis's own CPU
+// per append, from INFO cpu.
 func BenchmarkAppendParallel(b *testing.B) {
+	for _, unbatched := range []bool{false, true} {
+		name := "batched"
+		if unbatched {
+			name = "unbatched"
+		}
+		b.Run(name, func(b *testing.B) { appendParallel(b, unbatched) })
+	}
+}
+
+func appendParallel(b *testing.B, unbatched bool) {
 	rdb, prefix := sessiontest.Redis(b)
-	s := New(Options{Redis: rdb, Prefix: prefix, Assistant: fixedAssistant{}})
+	s := New(Options{Redis: rdb, Prefix: prefix, Assistant: fixedAssistant{}, Unbatched: unbatched})
 	ctx := context.Background()
 	m, err := s.CreateMerchant(ctx, "Bench", nil, "")
 	if err != nil {

@@ -39,10 +39,12 @@ type room struct {
 	stale     bool // signals may have been missed since the last confirmation
 	emptyAt   time.Time
 
-	// merchant rooms: queue snapshots are built one at a time.
+	// merchant rooms: queue snapshots are built one at a time, each from
+	// the last one and the conversations announced as changed since.
 	building bool
 	again    bool
 	snap     *QueueSnapshot
+	dirty    map[string]bool
 }
 
 func (r *room) empty() bool { return len(r.feeds) == 0 && len(r.watchers) == 0 }
@@ -176,6 +178,9 @@ func (h *Hub) confirmed(channel string) {
 		f.kick()
 	}
 	if r.merchantID != "" {
+		h.mu.Lock()
+		r.snap = nil // changes may have gone unannounced: check every entry
+		h.mu.Unlock()
 		for _, w := range watchers {
 			w.Resync()
 		}
@@ -480,6 +485,12 @@ func (h *Hub) dispatchMerchant(r *room, payload string) {
 		if err != nil {
 			return
 		}
+		h.mu.Lock()
+		if r.dirty == nil {
+			r.dirty = map[string]bool{}
+		}
+		r.dirty[c.ID] = true
+		h.mu.Unlock()
 		for _, w := range h.watchersOf(r) {
 			w.ConversationChanged(c, frame)
 		}
@@ -510,8 +521,12 @@ func (h *Hub) rebuildQueue(r *room) {
 	go func() {
 		defer h.wg.Done()
 		for {
+			h.mu.Lock()
+			prev, dirty := r.snap, r.dirty
+			r.dirty = nil
+			h.mu.Unlock()
 			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
-			snap, err := h.svc.queueSnapshot(ctx, r.merchantID)
+			snap, err := h.svc.queueSnapshot(ctx, r.merchantID, prev, dirty)
 			cancel()
 			if err == nil {
 				// Delivered while still building, so no newer snapshot
@@ -527,6 +542,13 @@ func (h *Hub) rebuildQueue(r *room) {
 				r.snap = snap
 			} else {
 				r.stale = true // the next confirmation retries
+				r.snap = nil   // and then checks every entry
+				for id := range dirty {
+					if r.dirty == nil {
+						r.dirty = map[string]bool{}
+					}
+					r.dirty[id] = true
+				}
 			}
 			again := r.again && h.ctx.Err() == nil
 			r.again = false

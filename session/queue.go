@@ -21,6 +21,7 @@ type QueueSnapshot struct {
 	Conversations []*Conversation
 	Total         int
 	positions     map[string]int
+	byMember      map[string]*Conversation // the checked entries, for the next snapshot
 	frame         []byte
 }
 
@@ -55,8 +56,11 @@ const staleAfter = time.Minute
 
 // queueSnapshot reads the queue index and checks each entry against its
 // conversation, dropping entries left behind by transitions that never
-// completed (see the package doc).
-func (s *Service) queueSnapshot(ctx context.Context, merchantID string) (*QueueSnapshot, error) {
+// completed (see the package doc). Entries already checked in prev whose
+// conversations have not been announced as changed since (dirty) are taken
+// from prev, so a queue of hundreds costs a read of the one that changed,
+// not of all of them.
+func (s *Service) queueSnapshot(ctx context.Context, merchantID string, prev *QueueSnapshot, dirty map[string]bool) (*QueueSnapshot, error) {
 	qkey := s.keys.queue(merchantID)
 	zs, err := s.rdb.ZRangeWithScores(ctx, qkey, 0, -1).Result()
 	if err != nil {
@@ -71,31 +75,50 @@ func (s *Service) queueSnapshot(ctx context.Context, merchantID string) (*QueueS
 	}
 	n := min(len(items), snapshotCap)
 	metas := make([]*redis.MapStringStringCmd, n)
-	if n > 0 {
-		pipe := s.rdb.Pipeline()
-		for i := 0; i < n; i++ {
-			metas[i] = pipe.HGetAll(ctx, s.keys.convMeta(items[i].conv))
+	reused := make([]*Conversation, n)
+	var pipe redis.Pipeliner
+	for i := 0; i < n; i++ {
+		if prev != nil && !dirty[items[i].conv] {
+			if c, ok := prev.byMember[items[i].member]; ok {
+				reused[i] = c
+				continue
+			}
 		}
+		if pipe == nil {
+			pipe = s.rdb.Pipeline()
+		}
+		metas[i] = pipe.HGetAll(ctx, s.keys.convMeta(items[i].conv))
+	}
+	if pipe != nil {
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 			return nil, err
 		}
 	}
 	now := s.now()
-	snap := &QueueSnapshot{MerchantID: merchantID, positions: make(map[string]int, len(items))}
+	snap := &QueueSnapshot{MerchantID: merchantID, positions: make(map[string]int, len(items)),
+		byMember: make(map[string]*Conversation, n)}
 	var stale []any
 	pos := 0
 	for i, it := range items {
 		if i < n {
-			c, ok := conversationFromMeta(it.conv, metas[i].Val())
-			if !ok || c.Status != StatusQueued || c.queueEp != it.ep {
-				if episodeAge(it.ep, now) > staleAfter {
-					stale = append(stale, it.member)
+			var c *Conversation
+			if reused[i] != nil {
+				cc := *reused[i] // the previous snapshot's stays as it was
+				c = &cc
+			} else {
+				var ok bool
+				c, ok = conversationFromMeta(it.conv, metas[i].Val())
+				if !ok || c.Status != StatusQueued || c.queueEp != it.ep {
+					if episodeAge(it.ep, now) > staleAfter {
+						stale = append(stale, it.member)
+					}
+					continue
 				}
-				continue
 			}
 			pos++
 			c.QueuePosition = pos
 			snap.Conversations = append(snap.Conversations, c)
+			snap.byMember[it.member] = c
 		} else {
 			pos++
 		}

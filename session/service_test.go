@@ -270,7 +270,7 @@ func TestClaimHasExactlyOneWinner(t *testing.T) {
 		require.Equal(t, "already_claimed", ErrorOf(err).Code)
 	}
 	require.Equal(t, 1, winners)
-	snap, err := n.queueSnapshot(ctx, m.ID)
+	snap, err := n.queueSnapshot(ctx, m.ID, nil, nil)
 	require.NoError(t, err)
 	require.Empty(t, snap.Conversations)
 }
@@ -293,7 +293,7 @@ func TestQueueIndexIsVerifiedAgainstConversations(t *testing.T) {
 	require.NoError(t, n.rdb.ZAdd(ctx, n.keys.queue(m.ID), zmember(1, queueMember("c_ghost", "q_x"))).Err())
 	require.NoError(t, n.CloseByVisitor(ctx, turns[1]))
 
-	snap, err := n.queueSnapshot(ctx, m.ID)
+	snap, err := n.queueSnapshot(ctx, m.ID, nil, nil)
 	require.NoError(t, err)
 	require.Len(t, snap.Conversations, 2)
 	require.Equal(t, turns[0].ConversationID, snap.Conversations[0].ID)
@@ -335,7 +335,7 @@ func TestReleaseKeepsThePlaceInTheQueue(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StatusQueued, got.Status)
 	require.Equal(t, 1, got.QueuePosition)
-	snap, err := n.queueSnapshot(ctx, m.ID)
+	snap, err := n.queueSnapshot(ctx, m.ID, nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, 1, snap.Position(turns[0].ConversationID))
 	require.Equal(t, 2, snap.Position(turns[1].ConversationID))
@@ -429,4 +429,41 @@ func TestIdentifyWhileAskedForEmailRoutes(t *testing.T) {
 	require.Equal(t, NullString("signed@example.com"), c.Visitor.Email)
 	require.Equal(t, NullString("p-9"), c.Visitor.ProfileID)
 	require.True(t, c.Visitor.Authenticated)
+}
+
+// TestQueueSnapshotFromThePreviousOne: a snapshot built from the last one
+// re-reads only the conversations announced as changed.
+func TestQueueSnapshotFromThePreviousOne(t *testing.T) {
+	n, ctx := newTestNode(t)
+	m, err := n.CreateMerchant(ctx, "Incremental", nil, "")
+	require.NoError(t, err)
+	a, err := n.CreateAgent(ctx, m.ID, "inc@example.com", "Inc", "password1", false)
+	require.NoError(t, err)
+	var turns []Turn
+	for i := 0; i < 3; i++ {
+		turn, _ := n.start(t, m, VisitorInfo{Email: "v@example.com"})
+		require.NoError(t, n.RequestHandoff(ctx, turn))
+		turn.Status = StatusHandoffOffered
+		require.NoError(t, n.ReplyToOffer(ctx, turn, true))
+		turns = append(turns, turn)
+		time.Sleep(2 * time.Millisecond)
+	}
+	first, err := n.queueSnapshot(ctx, m.ID, nil, nil)
+	require.NoError(t, err)
+	require.Len(t, first.Conversations, 3)
+
+	_, err = n.Claim(ctx, a.Actor(), turns[1].ConversationID)
+	require.NoError(t, err)
+	// A change nobody announced to this builder is not seen: the point of
+	// building from the last snapshot. (Real changes are all announced.)
+	require.NoError(t, n.rdb.HSet(ctx, n.keys.convMeta(turns[2].ConversationID), fLast, "").Err())
+
+	next, err := n.queueSnapshot(ctx, m.ID, first, map[string]bool{turns[1].ConversationID: true})
+	require.NoError(t, err)
+	require.Len(t, next.Conversations, 2)
+	require.Equal(t, turns[0].ConversationID, next.Conversations[0].ID)
+	require.Equal(t, turns[2].ConversationID, next.Conversations[1].ID)
+	require.Equal(t, 2, next.Position(turns[2].ConversationID))
+	require.NotNil(t, next.Conversations[1].LastMessage, "taken from the previous snapshot, not re-read")
+	require.Equal(t, 3, first.Conversations[2].QueuePosition, "the previous snapshot is left as it was")
 }

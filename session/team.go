@@ -55,7 +55,7 @@ func (s *Service) Conversations(ctx context.Context, merchantID string, status S
 		return nil, newErr(KindInvalid, "invalid_status", "unknown status %q", status)
 	}
 	if status == StatusQueued {
-		snap, err := s.queueSnapshot(ctx, merchantID)
+		snap, err := s.queueSnapshot(ctx, merchantID, nil, nil)
 		if err != nil {
 			return nil, err
 		}

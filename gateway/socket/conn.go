@@ -20,6 +20,8 @@ type Conn struct {
 	reg   *Registry
 	batch *batchConn // the connection under ws
 
+	pingSlice int // which tick of the ping period pings this socket
+
 	mu        sync.Mutex
 	queue     [][]byte
 	spare     [][]byte // the previous batch's slice, reused

@@ -54,10 +54,11 @@ type Registry struct {
 	upgrader websocket.Upgrader
 	batches  sync.Pool // *[]byte for batchConn
 
-	mu       sync.Mutex
-	conns    map[*Conn]struct{}
-	draining bool
-	empty    chan struct{} // closed when draining and the last conn goes
+	mu        sync.Mutex
+	conns     map[*Conn]struct{}
+	nextSlice int // the ping slice the next socket joins
+	draining  bool
+	empty     chan struct{} // closed when draining and the last conn goes
 }
 
 // ErrDraining is returned by Upgrade while the process shuts down.
@@ -111,6 +112,8 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 		c.finish()
 		return nil, ErrDraining
 	}
+	c.pingSlice = r.nextSlice
+	r.nextSlice = (r.nextSlice + 1) % pingSlices
 	r.conns[c] = struct{}{}
 	r.mu.Unlock()
 	return c, nil
@@ -149,12 +152,12 @@ func (r *Registry) Run(ctx context.Context) {
 			slice := tick % pingSlices
 			r.mu.Lock()
 			conns := make([]*Conn, 0, len(r.conns)/pingSlices+1)
-			i := 0
 			for c := range r.conns {
-				if i%pingSlices == slice {
+				// By the slice fixed at registration: map order is random,
+				// so counting positions would skip some sockets for long.
+				if c.pingSlice == slice {
 					conns = append(conns, c)
 				}
-				i++
 			}
 			r.mu.Unlock()
 			for _, c := range conns {

@@ -129,3 +129,43 @@ func TestDrainAsksEveryoneToReconnect(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
 }
+
+// TestEverySocketIsPingedEachPeriod: with many sockets, each gets a ping in
+// every ping period, so none outlives its pong deadline by being skipped.
+func TestEverySocketIsPingedEachPeriod(t *testing.T) {
+	const n = 64
+	period := 160 * time.Millisecond
+	_, url := serve(t, Options{PingEvery: period, PongWait: 10 * time.Second}, func(*Conn) {})
+	var mu sync.Mutex
+	last := map[int]time.Time{}
+	worst := map[int]time.Duration{}
+	for i := 0; i < n; i++ {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		require.NoError(t, err)
+		defer ws.Close()
+		ws.SetPingHandler(func(string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			now := time.Now()
+			if p, ok := last[i]; ok && now.Sub(p) > worst[i] {
+				worst[i] = now.Sub(p)
+			}
+			last[i] = now
+			return nil
+		})
+		go func() {
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(12 * period)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, last, n, "every socket was pinged")
+	for i, w := range worst {
+		require.Less(t, w, 2*period, "socket %d went %v between pings", i, w)
+	}
+}

@@ -1,48 +1,42 @@
 package session
 
 import (
-	"context"
-	"fmt"
-	"sync"
 	"testing"
+	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-
-	"github.com/batonchat/baton/session/sessiontest"
 )
 
-// TestBatcherGivesEachCallItsOwnReply: however calls are grouped into round
-// trips, each gets the reply to its own script, also after Redis lost its
-// script cache.
-func TestBatcherGivesEachCallItsOwnReply(t *testing.T) {
-	rdb, prefix := sessiontest.Redis(t)
-	script := redis.NewScript(`return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}`)
-	for _, batched := range []bool{true, false} {
-		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) {
-			b := newBatcher(rdb, batched)
-			ctx := context.Background()
-			var wg sync.WaitGroup
-			for g := 0; g < 32; g++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := 0; i < 50; i++ {
-						key := fmt.Sprintf("%sbatch:%v:%d", prefix, batched, g)
-						arg := fmt.Sprintf("g%d-%d", g, i)
-						v, err := b.run(ctx, script, []string{key}, arg)
-						if !sessiontest.Shared(t).Embedded && i == 25 && g == 0 {
-							// Mid-run, Redis forgets every script.
-							require.NoError(t, rdb.ScriptFlush(ctx).Err())
-						}
-						require.NoError(t, err)
-						require.Equal(t, key, v[0])
-						require.Equal(t, arg, v[1])
-						require.EqualValues(t, i+1, v[2], "this goroutine's calls run in its order")
-					}
-				}()
+func TestBatcherLingersOnlyAtSustainedRates(t *testing.T) {
+	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		calls []time.Duration // arrival offsets from start
+		want  time.Duration
+	}{
+		{"nothing yet", nil, 0},
+		{"a burst of a handoff's scripts", burst(0, 8, 50*time.Microsecond), 0},
+		{"a burst then the next window", append(burst(0, 8, 50*time.Microsecond), 150*time.Millisecond), 0},
+		{"1,000 per second", append(burst(0, 100, time.Millisecond), 100*time.Millisecond), 0},
+		{"10,000 per second", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond), 800 * time.Microsecond},
+		{"10,000 per second, then a quiet spell", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond, 400*time.Millisecond), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &batcher{window: start}
+			for _, at := range tt.calls {
+				b.countCall(start.Add(at))
 			}
-			wg.Wait()
+			require.Equal(t, min(tt.want, maxLinger), b.linger())
 		})
 	}
+}
+
+// burst is n arrival offsets from at, every gap apart.
+func burst(at time.Duration, n int, gap time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = at + time.Duration(i)*gap
+	}
+	return out
 }

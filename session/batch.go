@@ -25,6 +25,7 @@ type batcher struct {
 	window time.Time // when the current counting window began
 	count  int       // calls in the current window
 	rate   float64   // calls per second over the last whole window
+	shared bool      // the last round trip carried more than one call
 }
 
 // Lingering: only above lingerRate calls per second, for as long as it
@@ -54,12 +55,14 @@ func (b *batcher) countCall(now time.Time) {
 	b.count++
 }
 
-// linger is how long a leader waits for company at the current rate.
+// linger is how long a leader waits for company at the current rate. Only
+// callers that have had company lately wait: one busy caller alone (a
+// migration, a benchmark) would wait for nobody on every call.
 func (b *batcher) linger() time.Duration {
 	b.mu.Lock()
-	rate := b.rate
+	rate, shared := b.rate, b.shared
 	b.mu.Unlock()
-	if rate < lingerRate {
+	if rate < lingerRate || !shared {
 		return 0
 	}
 	return min(maxLinger, time.Duration(lingerBatch/rate*float64(time.Second)))
@@ -133,6 +136,9 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 			batch, b.queue = batch[:maxBatch], append([]*batchCall(nil), batch[maxBatch:]...)
 		} else {
 			b.queue = nil
+		}
+		if len(batch) > 0 {
+			b.shared = len(batch) > 1
 		}
 		b.mu.Unlock()
 		if len(batch) == 0 {

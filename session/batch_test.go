@@ -10,20 +10,22 @@ import (
 func TestBatcherLingersOnlyAtSustainedRates(t *testing.T) {
 	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name  string
-		calls []time.Duration // arrival offsets from start
-		want  time.Duration
+		name   string
+		calls  []time.Duration // arrival offsets from start
+		shared bool            // the last round trip carried several calls
+		want   time.Duration
 	}{
-		{"nothing yet", nil, 0},
-		{"a burst of a handoff's scripts", burst(0, 8, 50*time.Microsecond), 0},
-		{"a burst then the next window", append(burst(0, 8, 50*time.Microsecond), 150*time.Millisecond), 0},
-		{"1,000 per second", append(burst(0, 100, time.Millisecond), 100*time.Millisecond), 0},
-		{"10,000 per second", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond), 800 * time.Microsecond},
-		{"10,000 per second, then a quiet spell", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond, 400*time.Millisecond), 0},
+		{"nothing yet", nil, true, 0},
+		{"a burst of a handoff's scripts", burst(0, 8, 50*time.Microsecond), true, 0},
+		{"a burst then the next window", append(burst(0, 8, 50*time.Microsecond), 150*time.Millisecond), true, 0},
+		{"1,000 per second", append(burst(0, 100, time.Millisecond), 100*time.Millisecond), true, 0},
+		{"10,000 per second", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond), true, 800 * time.Microsecond},
+		{"10,000 per second from one caller alone", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond), false, 0},
+		{"10,000 per second, then a quiet spell", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond, 400*time.Millisecond), true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &batcher{window: start}
+			b := &batcher{window: start, shared: tt.shared}
 			for _, at := range tt.calls {
 				b.countCall(start.Add(at))
 			}

@@ -25,7 +25,8 @@ type batcher struct {
 	window time.Time // when the current counting window began
 	count  int       // calls in the current window
 	rate   float64   // calls per second over the last whole window
-	shared bool      // the last round trip carried more than one call
+	shared bool      // a round trip in the last whole window carried several calls
+	paired bool      // one in the current window has
 }
 
 // Lingering: only above lingerRate calls per second, for as long as it
@@ -46,11 +47,11 @@ const (
 func (b *batcher) countCall(now time.Time) {
 	if d := now.Sub(b.window); d >= rateWindow {
 		if d < 2*rateWindow {
-			b.rate = float64(b.count) / d.Seconds()
+			b.rate, b.shared = float64(b.count)/d.Seconds(), b.paired
 		} else {
-			b.rate = 0 // a quiet spell: nothing to wait for
+			b.rate, b.shared = 0, false // a quiet spell: nothing to wait for
 		}
-		b.window, b.count = now, 0
+		b.window, b.count, b.paired = now, 0, false
 	}
 	b.count++
 }
@@ -137,8 +138,8 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 		} else {
 			b.queue = nil
 		}
-		if len(batch) > 0 {
-			b.shared = len(batch) > 1
+		if len(batch) > 1 {
+			b.paired = true
 		}
 		b.mu.Unlock()
 		if len(batch) == 0 {

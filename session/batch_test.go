@@ -12,7 +12,7 @@ func TestBatcherLingersOnlyAtSustainedRates(t *testing.T) {
 	tests := []struct {
 		name   string
 		calls  []time.Duration // arrival offsets from start
-		shared bool            // the last round trip carried several calls
+		shared bool            // a round trip in the window carried several calls
 		want   time.Duration
 	}{
 		{"nothing yet", nil, true, 0},
@@ -25,7 +25,7 @@ func TestBatcherLingersOnlyAtSustainedRates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &batcher{window: start, shared: tt.shared}
+			b := &batcher{window: start, paired: tt.shared}
 			for _, at := range tt.calls {
 				b.countCall(start.Add(at))
 			}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -343,4 +344,58 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexID(s)
 	return nil
+}
+
+// listedTicket is a ticket as a helpdesk lists it.
+type listedTicket interface {
+	ids() (id, externalID string)
+}
+
+// findTicket asks a helpdesk for the tickets carrying external_id ext and
+// returns the oldest, or nil when there is none. Any failure may hide a
+// ticket that exists, so it is never taken as "none": the caller must not
+// post again on it.
+func findTicket[T listedTicket](ctx context.Context, c *Client, desk, listURL string, cred credentials, ext string,
+	list func(body []byte) ([]T, error), result func(*T) session.TicketResult) (*session.TicketResult, error) {
+	a, err := c.call(ctx, http.MethodGet, listURL, cred, nil, nil)
+	if err != nil {
+		te := unanswered(desk, err)
+		te.MayExist = true
+		return nil, te
+	}
+	if a.status != http.StatusOK {
+		te := c.refusedTicket(desk, a)
+		te.MayExist = true
+		return nil, te
+	}
+	tickets, err := list(a.body)
+	if err != nil {
+		return nil, &session.TicketError{MayExist: true, Status: a.status, Reason: desk + "'s ticket list was not JSON"}
+	}
+	var match []T
+	for _, t := range tickets {
+		if id, e := t.ids(); e == ext && id != "" {
+			match = append(match, t)
+		}
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	sort.Slice(match, func(i, j int) bool {
+		a, _ := match[i].ids()
+		b, _ := match[j].ids()
+		return idLess(a, b)
+	})
+	res := result(&match[0])
+	return &res, nil
+}
+
+// idLess orders numeric ids numerically.
+func idLess(a, b string) bool {
+	x, err1 := strconv.ParseInt(a, 10, 64)
+	y, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 == nil && err2 == nil {
+		return x < y
+	}
+	return a < b
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -48,6 +47,8 @@ type gorgiasTicketJSON struct {
 	URI        string `json:"uri"`
 	ExternalID string `json:"external_id"`
 }
+
+func (t gorgiasTicketJSON) ids() (string, string) { return string(t.ID), t.ExternalID }
 
 func (c *Client) gorgiasTicket(ctx context.Context, r session.TicketRequest) (session.TicketResult, error) {
 	base := gorgiasBase(r.Account)
@@ -114,33 +115,13 @@ func gorgiasResult(base string, t *gorgiasTicketJSON, existing bool) session.Tic
 // gorgiasFind looks the conversation's ticket up by external_id; the oldest
 // match wins.
 func (c *Client) gorgiasFind(ctx context.Context, base string, cred credentials, ext string) (*session.TicketResult, error) {
-	a, err := c.call(ctx, http.MethodGet, base+"/api/tickets?external_id="+url.QueryEscape(ext), cred, nil, nil)
-	if err != nil {
-		te := unanswered("gorgias", err)
-		te.MayExist = true
-		return nil, te
-	}
-	if a.status != http.StatusOK {
-		te := c.refusedTicket("gorgias", a)
-		te.MayExist = true
-		return nil, te
-	}
-	var v struct {
-		Data []gorgiasTicketJSON `json:"data"`
-	}
-	if err := json.Unmarshal(a.body, &v); err != nil {
-		return nil, &session.TicketError{MayExist: true, Status: a.status, Reason: "gorgias's ticket list was not JSON"}
-	}
-	var match []gorgiasTicketJSON
-	for _, t := range v.Data {
-		if t.ExternalID == ext && t.ID != "" {
-			match = append(match, t)
-		}
-	}
-	if len(match) == 0 {
-		return nil, nil
-	}
-	sort.Slice(match, func(i, j int) bool { return idLess(string(match[i].ID), string(match[j].ID)) })
-	res := gorgiasResult(base, &match[0], true)
-	return &res, nil
+	return findTicket(ctx, c, "gorgias", base+"/api/tickets?external_id="+url.QueryEscape(ext), cred, ext,
+		func(body []byte) ([]gorgiasTicketJSON, error) {
+			var v struct {
+				Data []gorgiasTicketJSON `json:"data"`
+			}
+			err := json.Unmarshal(body, &v)
+			return v.Data, err
+		},
+		func(t *gorgiasTicketJSON) session.TicketResult { return gorgiasResult(base, t, true) })
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -59,6 +58,8 @@ type zendeskTicketJSON struct {
 	URL        string `json:"url"`
 	ExternalID string `json:"external_id"`
 }
+
+func (t zendeskTicketJSON) ids() (string, string) { return string(t.ID), t.ExternalID }
 
 func (c *Client) zendeskTicket(ctx context.Context, r session.TicketRequest) (session.TicketResult, error) {
 	base := zendeskBase(r.Account)
@@ -115,45 +116,15 @@ func zendeskResult(base string, t *zendeskTicketJSON, existing bool) session.Tic
 // zendeskFind looks the conversation's ticket up by external_id (List
 // Tickets filters on it); the oldest match wins.
 func (c *Client) zendeskFind(ctx context.Context, base string, cred credentials, ext string) (*session.TicketResult, error) {
-	a, err := c.call(ctx, http.MethodGet, base+"/api/v2/tickets.json?external_id="+url.QueryEscape(ext), cred, nil, nil)
-	if err != nil {
-		te := unanswered("zendesk", err)
-		te.MayExist = true
-		return nil, te
-	}
-	if a.status != http.StatusOK {
-		te := c.refusedTicket("zendesk", a)
-		te.MayExist = true
-		return nil, te
-	}
-	var v struct {
-		Tickets []zendeskTicketJSON `json:"tickets"`
-	}
-	if err := json.Unmarshal(a.body, &v); err != nil {
-		return nil, &session.TicketError{MayExist: true, Status: a.status, Reason: "zendesk's ticket list was not JSON"}
-	}
-	var match []zendeskTicketJSON
-	for _, t := range v.Tickets {
-		if t.ExternalID == ext && t.ID != "" {
-			match = append(match, t)
-		}
-	}
-	if len(match) == 0 {
-		return nil, nil
-	}
-	sort.Slice(match, func(i, j int) bool { return idLess(string(match[i].ID), string(match[j].ID)) })
-	res := zendeskResult(base, &match[0], true)
-	return &res, nil
-}
-
-// idLess orders numeric ids numerically.
-func idLess(a, b string) bool {
-	x, err1 := strconv.ParseInt(a, 10, 64)
-	y, err2 := strconv.ParseInt(b, 10, 64)
-	if err1 == nil && err2 == nil {
-		return x < y
-	}
-	return a < b
+	return findTicket(ctx, c, "zendesk", base+"/api/v2/tickets.json?external_id="+url.QueryEscape(ext), cred, ext,
+		func(body []byte) ([]zendeskTicketJSON, error) {
+			var v struct {
+				Tickets []zendeskTicketJSON `json:"tickets"`
+			}
+			err := json.Unmarshal(body, &v)
+			return v.Tickets, err
+		},
+		func(t *zendeskTicketJSON) session.TicketResult { return zendeskResult(base, t, true) })
 }
 
 // tagSafe keeps a Zendesk tag to letters, digits and underscores.

@@ -125,21 +125,25 @@ func boolArg(b bool) string {
 	return "0"
 }
 
+// replyString is element i of a script's reply as a string: Lua numbers come
+// back as integers, everything else as strings; missing ones are empty.
+func replyString(v []any, i int) string {
+	if i < len(v) {
+		switch x := v[i].(type) {
+		case string:
+			return x
+		case int64:
+			return strconv.FormatInt(x, 10)
+		}
+	}
+	return ""
+}
+
 func parseApply(v []any) (*applyResult, error) {
 	if len(v) == 0 {
 		return nil, errors.New("empty reply")
 	}
-	str := func(i int) string {
-		if i < len(v) {
-			switch x := v[i].(type) {
-			case string:
-				return x
-			case int64:
-				return strconv.FormatInt(x, 10)
-			}
-		}
-		return ""
-	}
+	str := func(i int) string { return replyString(v, i) }
 	r := &applyResult{code: str(0), status: Status(str(1))}
 	r.version, _ = strconv.ParseInt(str(2), 10, 64)
 	switch r.code {
@@ -196,17 +200,7 @@ func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, e
 	if err != nil {
 		return nil, err
 	}
-	str := func(i int) string {
-		if i < len(v) {
-			switch x := v[i].(type) {
-			case string:
-				return x
-			case int64:
-				return strconv.FormatInt(x, 10)
-			}
-		}
-		return ""
-	}
+	str := func(i int) string { return replyString(v, i) }
 	r := &applyResult{code: str(0), status: Status(str(1))}
 	switch r.code {
 	case "state", "agent":

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -109,34 +108,12 @@ func (e *env) login(email, password string) string {
 // do sends a JSON request and decodes a JSON object back.
 func (e *env) do(method, path, token string, body any) (int, map[string]any) {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			buf, err := json.Marshal(b)
-			require.NoError(e.t, err)
-			rd = bytes.NewReader(buf)
-		}
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	require.NoError(e.t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	code, raw := e.doRaw(method, path, token, body, nil)
 	out := map[string]any{}
 	if len(raw) > 0 {
 		require.NoError(e.t, json.Unmarshal(raw, &out), "body %q", raw)
 	}
-	return res.StatusCode, out
+	return code, out
 }
 
 func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }

@@ -58,12 +58,15 @@ func (b *batcher) countCall(now time.Time) {
 
 // linger is how long a leader waits for company at the current rate. Only
 // callers that have had company lately wait: one busy caller alone (a
-// migration, a benchmark) would wait for nobody on every call.
+// migration, a benchmark) would wait for nobody on every call. Nobody waits
+// when a batch's worth is already queued: behind a stall, waiting only
+// lengthens the backlog (at 10,000 msg/s the visitor's echo p99 was 22.7 ms,
+// all of it before the publication left node A).
 func (b *batcher) linger() time.Duration {
 	b.mu.Lock()
-	rate, shared := b.rate, b.shared
+	rate, shared, queued := b.rate, b.shared, len(b.queue)
 	b.mu.Unlock()
-	if rate < lingerRate || !shared {
+	if rate < lingerRate || !shared || queued >= lingerBatch {
 		return 0
 	}
 	return min(maxLinger, time.Duration(lingerBatch/rate*float64(time.Second)))

@@ -30,6 +30,8 @@ func TestBatcherLingersOnlyAtSustainedRates(t *testing.T) {
 				b.countCall(start.Add(at))
 			}
 			require.Equal(t, min(tt.want, maxLinger), b.linger())
+			b.queue = make([]*batchCall, lingerBatch)
+			require.Zero(t, b.linger(), "a batch's worth already waits")
 		})
 	}
 }

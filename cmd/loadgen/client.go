@@ -69,21 +69,12 @@ func readLoop(c *websocket.Conn, handle func(data []byte, at time.Time)) error {
 	}
 }
 
-// discardLoop reads and drops every frame (a visitor's echoes), counting
-// error frames, until the socket ends.
-func discardLoop(c *websocket.Conn, onError func(data []byte)) error {
-	prefix := []byte(`{"type":"error"`)
-	var buf [64]byte
+// discardLoop reads and drops every frame until the socket ends.
+func discardLoop(c *websocket.Conn) error {
 	for {
 		_, r, err := c.NextReader()
 		if err != nil {
 			return err
-		}
-		n, _ := io.ReadFull(r, buf[:])
-		if bytes.HasPrefix(buf[:n], prefix) && onError != nil {
-			rest, _ := io.ReadAll(r)
-			onError(append(buf[:n:n], rest...))
-			continue
 		}
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			return err

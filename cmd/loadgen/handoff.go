@@ -353,7 +353,7 @@ func runOneHandoff(ctx context.Context, d *dialer, o *handoffOpts, key string, c
 	}
 	took := time.Since(start)
 	// Keep reading the visitor socket (agent_joined, closed…) until settled.
-	go func() { _ = discardLoop(v, nil) }()
+	go func() { _ = discardLoop(v) }()
 	select {
 	case <-h.done:
 	case <-time.After(15 * time.Second):

@@ -135,7 +135,7 @@ func (h *holder) connectOne(ctx context.Context) {
 			h.conns = append(h.conns, c)
 			h.mu.Unlock()
 			go func() {
-				err := discardLoop(c, nil)
+				err := discardLoop(c)
 				_ = c.Close()
 				if !h.closing.Load() {
 					h.dropped.Add(1)

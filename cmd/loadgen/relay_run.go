@@ -108,6 +108,9 @@ type relayRun struct {
 	nextStep int  // the accounting slot of the next step (o.attempts() in all)
 	backlog  bool // the last step left messages in flight: wait for quiet first
 
+	echoMu sync.Mutex
+	echo   []*hist // per step: latency of the visitors' own echoes
+
 	arrivals     atomic.Int64 // every load message received, for quiescence
 	visitorErrs  atomic.Int64
 	visitorDrops atomic.Int64
@@ -120,7 +123,10 @@ type window struct{ end atomic.Int64 } // offset from epoch, ns
 
 func newRelayRun(t relayTarget, o *relayOpts, pool, cap int) *relayRun {
 	r := &relayRun{t: t, o: o, cap: cap, epoch: time.Now(), convs: make([]*rconv, pool),
-		slots: make([]*rconv, o.conversations), windows: make([]window, o.attempts())}
+		slots: make([]*rconv, o.conversations), windows: make([]window, o.attempts()), echo: make([]*hist, o.attempts())}
+	for i := range r.echo {
+		r.echo[i] = newHist()
+	}
 	r.lastErr.Store("")
 	return r
 }
@@ -191,10 +197,7 @@ func (r *relayRun) setupConv(ctx context.Context, i int, c *console) error {
 	}
 	conv.id, conv.visitor = id, v
 	go func() {
-		_ = discardLoop(v, func(data []byte) {
-			r.visitorErrs.Add(1)
-			r.lastErr.Store(string(data))
-		})
+		_ = readLoop(v, func(data []byte, at time.Time) { r.visitorFrame(data, at) })
 		if ctx.Err() == nil {
 			r.visitorDrops.Add(1)
 		}
@@ -215,6 +218,27 @@ func (r *relayRun) setupConv(ctx context.Context, i int, c *console) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// visitorFrame takes a frame on a visitor's socket: an error is counted; a
+// load message's echo has its latency recorded.
+func (r *relayRun) visitorFrame(data []byte, at time.Time) {
+	if bytes.HasPrefix(data, errPrefix) {
+		r.visitorErrs.Add(1)
+		r.lastErr.Store(string(data))
+		return
+	}
+	i := bytes.Index(data, textMark)
+	if i < 0 {
+		return
+	}
+	_, _, step, due, ok := parseMark(data[i+len(textMark):])
+	if !ok || step < r.closed.Load() || step >= int64(len(r.echo)) {
+		return
+	}
+	r.echoMu.Lock()
+	r.echo[step].record(at.Sub(r.epoch) - time.Duration(due))
+	r.echoMu.Unlock()
 }
 
 // quiesce waits until no message has arrived for quiet (at most limit): a

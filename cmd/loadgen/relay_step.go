@@ -37,6 +37,11 @@ type stepResult struct {
 	// values mean the generator (or back-pressure) and not only the server.
 	SendLagP99 float64 `json:"send_lag_p99_ms"`
 	SendLagMax float64 `json:"send_lag_max_ms"`
+	// Echo is the same latency to the visitor's own echo, which leaves node
+	// A once the message is stored: the part of the path before the other
+	// node. Echoes of a step that arrive after it was accounted are left out.
+	EchoP50 float64 `json:"echo_p50_ms"`
+	EchoP99 float64 `json:"echo_p99_ms"`
 
 	CPU map[string]cpuUse `json:"cpu"`
 	// CPUPerMsg is the CPU of the target's processes (nodes and Redis, not
@@ -140,6 +145,9 @@ func (r *relayRun) step(ctx context.Context, rate float64, profile string) *step
 	res.DeliveredRate = float64(inWindow) / o.stepDur.Seconds()
 	res.P50, res.P99, res.P999, res.Max = ms(all.quantile(0.5)), ms(all.quantile(0.99)), ms(all.quantile(0.999)), ms(time.Duration(all.max))
 	res.SendLagP99, res.SendLagMax = ms(lag.quantile(0.99)), ms(time.Duration(lag.max))
+	r.echoMu.Lock()
+	res.EchoP50, res.EchoP99 = ms(r.echo[s].quantile(0.5)), ms(r.echo[s].quantile(0.99))
+	r.echoMu.Unlock()
 	wall := t1.Sub(t0).Seconds()
 	res.Others = othersPercent(ps, cpu0, cpu1, t1.Sub(t0))
 	for _, p := range ps {

@@ -128,15 +128,15 @@ func (r *relayReport) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: %d conversations, %d agents, %.0f s steps, %d-character messages; %d CPUs (%s), load at start %s\n",
 		r.Mode, r.Conversations, r.Agents, r.StepSeconds, r.Size, r.Machine.CPUs, r.Machine.Model, r.Machine.Load1)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\toffered/s\tsent/s\tdelivered/s\tlost\tunsent\tdup\treordered\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tsend lag p99\tCPU µs/msg\tvs baseline p99 / CPU\tothers' CPU %\t")
+	fmt.Fprintln(tw, "target\toffered/s\tsent/s\tdelivered/s\tlost\tunsent\tdup\treordered\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\techo p50 / p99\tsend lag p99\tCPU µs/msg\tvs baseline p99 / CPU\tothers' CPU %\t")
 	for _, s := range r.Steps {
 		vs := ""
 		if s.Ratio != nil {
 			vs = fmt.Sprintf("%.1f× / %.1f×", s.Ratio.P99, s.Ratio.CPUPerMsg)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.1f\t%s\t%.0f\t\n",
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f / %.2f\t%.2f\t%.1f\t%s\t%.0f\t\n",
 			s.Target, s.Rate, s.SentRate, s.DeliveredRate, s.Lost, s.Unsent, s.Dups, s.Reordered,
-			s.P50, s.P99, s.P999, s.Max, s.SendLagP99, s.CPUPerMsg, vs, s.Others)
+			s.P50, s.P99, s.P999, s.Max, s.EchoP50, s.EchoP99, s.SendLagP99, s.CPUPerMsg, vs, s.Others)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\nCPU per delivered message, µs (share of one core):")

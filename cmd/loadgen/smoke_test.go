@@ -74,6 +74,7 @@ func TestSmoke(t *testing.T) {
 		require.Zero(t, s.Dups, s.Target)
 		require.Zero(t, s.Misrouted+s.VisitorErrors+s.ConsoleErrors+s.Drops, "%s: %s", s.Target, s.LastError)
 		require.Positive(t, s.P99, s.Target)
+		require.Positive(t, s.EchoP99, "%s: the visitors' echoes are timed", s.Target)
 	}
 	require.Contains(t, rel.Steps[0].CPU, "baton-a")
 	require.Contains(t, rel.Steps[0].CPU, "redis")

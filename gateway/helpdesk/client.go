@@ -399,3 +399,12 @@ func idLess(a, b string) bool {
 	}
 	return a < b
 }
+
+// baseURL is where an account's API lives: its base_url override, or the
+// site under the helpdesk's domain.
+func baseURL(acc session.HelpdeskAccount, domain string) string {
+	if acc.BaseURL != "" {
+		return strings.TrimRight(acc.BaseURL, "/")
+	}
+	return "https://" + acc.Site + domain
+}

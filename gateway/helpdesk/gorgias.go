@@ -15,12 +15,7 @@ import (
 // key, so a ticket that may exist is always looked up by external_id before
 // another is posted.
 
-func gorgiasBase(acc session.HelpdeskAccount) string {
-	if acc.BaseURL != "" {
-		return strings.TrimRight(acc.BaseURL, "/")
-	}
-	return "https://" + acc.Site + ".gorgias.com"
-}
+func gorgiasBase(acc session.HelpdeskAccount) string { return baseURL(acc, ".gorgias.com") }
 
 func gorgiasCredentials(acc session.HelpdeskAccount) credentials {
 	return credentials{user: acc.Email, pass: acc.Secret}

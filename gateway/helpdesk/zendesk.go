@@ -13,12 +13,7 @@ import (
 
 // Zendesk's Support API: basic auth "EMAIL/token:API_TOKEN".
 
-func zendeskBase(acc session.HelpdeskAccount) string {
-	if acc.BaseURL != "" {
-		return strings.TrimRight(acc.BaseURL, "/")
-	}
-	return "https://" + acc.Site + ".zendesk.com"
-}
+func zendeskBase(acc session.HelpdeskAccount) string { return baseURL(acc, ".zendesk.com") }
 
 func zendeskCredentials(acc session.HelpdeskAccount) credentials {
 	return credentials{user: acc.Email + "/token", pass: acc.Secret}

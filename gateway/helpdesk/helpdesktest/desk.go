@@ -264,6 +264,27 @@ func (d *desk) fail(w http.ResponseWriter, i int, ext string, f Fault, defaultBo
 	d.answered(i, f.Status)
 }
 
+// injure answers ticket request i with fault f when f is due at this point
+// (before the ticket is made, or after when after is set), and says whether
+// it did: the handler is then done.
+func (d *desk) injure(w http.ResponseWriter, r *http.Request, i int, ext string, f Fault, after bool, failBody string) bool {
+	if f.AfterMake != after {
+		return false
+	}
+	if f.Hang > 0 && !hang(r, f.Hang) {
+		return true
+	}
+	if f.Drop {
+		d.drop(w, i)
+		return true
+	}
+	if f.Status != 0 {
+		d.fail(w, i, ext, f, failBody)
+		return true
+	}
+	return false
+}
+
 // hang waits d or until the caller gives up; it reports whether the caller
 // is still there.
 func hang(r *http.Request, d time.Duration) bool {

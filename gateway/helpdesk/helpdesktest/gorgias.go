@@ -101,18 +101,8 @@ func (g *Gorgias) create(w http.ResponseWriter, r *http.Request, authed bool) {
 		return
 	}
 	f := g.nextFault(ext)
-	if !f.AfterMake {
-		if f.Hang > 0 && !hang(r, f.Hang) {
-			return
-		}
-		if f.Drop {
-			g.drop(w, i)
-			return
-		}
-		if f.Status != 0 {
-			g.fail(w, i, ext, f, `{"error":{"msg":"fake failure"}}`)
-			return
-		}
+	if g.injure(w, r, i, ext, f, false, `{"error":{"msg":"fake failure"}}`) {
+		return
 	}
 	msg := body["messages"].([]any)[0].(map[string]any)
 	customer, _ := body["customer"].(map[string]any)
@@ -125,18 +115,8 @@ func (g *Gorgias) create(w http.ResponseWriter, r *http.Request, authed bool) {
 	if f.Then != nil {
 		f.Then(r)
 	}
-	if f.AfterMake {
-		if f.Hang > 0 && !hang(r, f.Hang) {
-			return
-		}
-		if f.Drop {
-			g.drop(w, i)
-			return
-		}
-		if f.Status != 0 {
-			g.fail(w, i, ext, f, `{"error":{"msg":"fake failure"}}`)
-			return
-		}
+	if g.injure(w, r, i, ext, f, true, `{"error":{"msg":"fake failure"}}`) {
+		return
 	}
 	writeJSON(w, 201, g.ticketJSON(t))
 	g.answered(i, 201)

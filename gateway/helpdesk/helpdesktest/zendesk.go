@@ -149,18 +149,8 @@ func (z *Zendesk) create(w http.ResponseWriter, r *http.Request, authed bool) {
 	z.kmu.Unlock()
 
 	f := z.nextFault(ext)
-	if !f.AfterMake {
-		if f.Hang > 0 && !hang(r, f.Hang) {
-			return
-		}
-		if f.Drop {
-			z.drop(w, i)
-			return
-		}
-		if f.Status != 0 {
-			z.fail(w, i, ext, f, `{"error":"ServerError","description":"fake failure"}`)
-			return
-		}
+	if z.injure(w, r, i, ext, f, false, `{"error":"ServerError","description":"fake failure"}`) {
+		return
 	}
 
 	comment, _ := tk["comment"].(map[string]any)
@@ -187,18 +177,8 @@ func (z *Zendesk) create(w http.ResponseWriter, r *http.Request, authed bool) {
 	if f.Then != nil {
 		f.Then(r)
 	}
-	if f.AfterMake {
-		if f.Hang > 0 && !hang(r, f.Hang) {
-			return
-		}
-		if f.Drop {
-			z.drop(w, i)
-			return
-		}
-		if f.Status != 0 {
-			z.fail(w, i, ext, f, `{"error":"ServerError","description":"fake failure"}`)
-			return
-		}
+	if z.injure(w, r, i, ext, f, true, `{"error":"ServerError","description":"fake failure"}`) {
+		return
 	}
 	writeRaw(w, 201, string(answer))
 	z.answered(i, 201)

@@ -49,7 +49,13 @@ func (s *Service) HelpdeskHandoffs(ctx context.Context, merchantID, state string
 			continue
 		}
 		if state == TicketFailed && h.State != TicketFailed {
-			stale = append(stale, id) // retried since, or made after all
+			// A pending record stays indexed: a worker writes the dead
+			// letter's index entry before the record says failed, and
+			// dropping it in between would hide that dead letter for
+			// good. An admin's retry takes its own entry out.
+			if h.State == TicketCreated {
+				stale = append(stale, id) // made after all
+			}
 			continue
 		}
 		if state != "" && h.State != state {

@@ -1,11 +1,14 @@
 package session
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/session/sessiontest"
 )
 
 // TestOutboxDelay: capped exponential backoff with equal jitter, never
@@ -51,4 +54,44 @@ func TestOutboxScriptsStayInOneSlot(t *testing.T) {
 	}
 	// The merchant's handoff indexes live with the merchant.
 	require.Equal(t, hashTag(k.merchant("m_1")), hashTag(k.failedHandoffs("m_1")))
+}
+
+// TestDeadLetterIndexedBeforeItFails: a worker indexes a dead letter before
+// its record says failed. A listing that runs in between must not drop the
+// entry, or the dead letter is never shown (this was the CI flake in
+// TestGorgiasDeadLetterRetriedByAdmin).
+func TestDeadLetterIndexedBeforeItFails(t *testing.T) {
+	rdb, prefix := sessiontest.Redis(t)
+	s := New(Options{Redis: rdb, Prefix: prefix})
+	ctx := context.Background()
+	const mid, conv = "m_dl", "c_dl"
+	h := &handoff{ID: "h_1", Provider: MethodGorgias, Email: "a@example.com", State: TicketPending, At: 1, Updated: 1}
+	require.NoError(t, rdb.HSet(ctx, s.keys.convMeta(conv), fMerchant, mid, fStatus, string(StatusTicketed),
+		fHandoffRec, h.encode(), fHandoffVer, "1").Err())
+
+	// The worker's first step: the index entry.
+	require.NoError(t, rdb.ZAdd(ctx, s.keys.failedHandoffs(mid), zmember(2, conv)).Err())
+	// An admin lists the dead letters now: nothing yet...
+	got, err := s.HelpdeskHandoffs(ctx, mid, TicketFailed)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	// ...then the record says failed.
+	_, err = s.casHandoff(ctx, conv, "", "1", &handoff{ID: "h_1", Provider: MethodGorgias, Email: "a@example.com",
+		State: TicketFailed, Error: "gorgias answered 400", At: 1, Updated: 3})
+	require.NoError(t, err)
+	got, err = s.HelpdeskHandoffs(ctx, mid, TicketFailed)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "the dead letter is listed")
+	require.Equal(t, conv, got[0].ID)
+
+	// A ticket made after all leaves the dead letters.
+	_, err = s.casHandoff(ctx, conv, "", "2", &handoff{ID: "h_1", Provider: MethodGorgias, Email: "a@example.com",
+		State: TicketCreated, TicketID: "9", At: 1, Updated: 4})
+	require.NoError(t, err)
+	got, err = s.HelpdeskHandoffs(ctx, mid, TicketFailed)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	n, err := rdb.ZCard(ctx, s.keys.failedHandoffs(mid)).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "a made ticket's entry is cleaned up")
 }

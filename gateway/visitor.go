@@ -235,12 +235,12 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 			v.sendErr(err, f.ClientID)
 			return
 		}
-		v.engaged()
+		v.engaged(ctx)
 		return
 	case "handoff_request":
 		err = svc.RequestHandoff(ctx, turn)
 		if err == nil {
-			v.engaged()
+			v.engaged(ctx)
 		}
 	case "handoff_reply":
 		if f.Accept == nil {
@@ -258,6 +258,13 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 		v.typing(ctx, turn, *f.Active)
 		return
 	case "close":
+		if turn.Fresh() {
+			// Nothing was said, so nothing was stored: the end is this
+			// socket's alone to show.
+			v.send(encode(statusFrame{Type: "status", Status: session.StatusClosed}))
+			v.send(encode(closedFrame{Type: "closed", Reason: "visitor_closed"}))
+			return
+		}
 		err = svc.CloseByVisitor(ctx, turn)
 	case "identify":
 		err = v.identify(ctx, turn, f.Identity)
@@ -270,11 +277,18 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 	}
 }
 
-// engaged notes that the conversation now counts in the metrics.
-func (v *visitor) engaged() {
+// engaged notes that the conversation now counts in the metrics, and is
+// stored: a fresh conversation's socket starts following it now.
+func (v *visitor) engaged(ctx context.Context) {
 	v.mu.Lock()
+	fresh := v.turn.Fresh()
 	v.turn.Engaged = true
+	v.turn = v.turn.Stored()
+	id := v.turn.ConversationID
 	v.mu.Unlock()
+	if fresh {
+		v.feed = v.g.hub.WatchConversation(ctx, id, 0, v)
+	}
 }
 
 func isKnownType(t string) bool {
@@ -310,7 +324,15 @@ func (v *visitor) identify(ctx context.Context, t session.Turn, token string) er
 	if err != nil {
 		return &session.Error{Kind: session.KindInvalid, Code: "invalid_identity", Message: "the identity token is not valid: " + err.Error()}
 	}
-	return v.g.svc.Identify(ctx, t, info)
+	next, err := v.g.svc.Identify(ctx, t, info)
+	if err == nil && t.Fresh() {
+		v.mu.Lock()
+		if v.turn.Fresh() {
+			v.turn = next // who the visitor is goes with the first step
+		}
+		v.mu.Unlock()
+	}
+	return err
 }
 
 func (v *visitor) hello(ctx context.Context, f *inFrame) {
@@ -351,7 +373,7 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 		}
 		recovered = &ok
 		if info.Authenticated {
-			if err := svc.Identify(ctx, session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID}, info); err != nil {
+			if _, err := svc.Identify(ctx, conv.Turn(), info); err != nil {
 				v.logger().Warn("recording identity", "err", err)
 			}
 		}
@@ -366,8 +388,7 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 	v.watchdog.Stop()
 	v.mu.Lock()
 	v.started = true
-	v.turn = session.Turn{ConversationID: conv.ID, MerchantID: v.m.ID, Locale: conv.Locale, Status: conv.Status,
-		Engaged: conv.Engaged()}
+	v.turn = conv.Turn()
 	v.welcomeStatus = conv.Status
 	v.mu.Unlock()
 	v.send(encode(welcomeFrame{
@@ -377,7 +398,9 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 		HandoffAvailable: v.m.Settings.Handoff.Method.OffersPerson(),
 		Authenticated:    conv.Visitor.Authenticated || info.Authenticated,
 	}))
-	v.feed = v.g.hub.WatchConversation(ctx, conv.ID, cursor, v)
+	if !v.turn.Fresh() {
+		v.feed = v.g.hub.WatchConversation(ctx, conv.ID, cursor, v)
+	}
 }
 
 // Entry implements session.ConversationWatcher.

@@ -24,7 +24,7 @@ func BenchmarkAppendVisitorMessage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		turn = Turn{ConversationID: c.ID, MerchantID: m.ID, Locale: "en", Status: StatusQueued}
+		turn = stored(b, s, c)
 	}
 	fresh()
 	b.ReportAllocs()
@@ -118,7 +118,7 @@ func appendParallel(b *testing.B, unbatched bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		turns <- Turn{ConversationID: c.ID, MerchantID: m.ID, Locale: "en", Status: StatusQueued, Engaged: true}
+		turns <- stored(b, s, c)
 	}
 	before := redisCPU(b, rdb)
 	b.SetParallelism(32)
@@ -143,4 +143,16 @@ func appendParallel(b *testing.B, unbatched bool) {
 	})
 	b.StopTimer()
 	b.ReportMetric((redisCPU(b, rdb)-before)/float64(b.N)*1e6, "redis-µs/op")
+}
+
+// stored stores a new conversation with a request for a person, and returns
+// a turn that takes the lean path of a conversation with the team.
+func stored(b *testing.B, s *Service, c *Conversation) Turn {
+	turn := c.Turn()
+	if err := s.RequestHandoff(context.Background(), turn); err != nil {
+		b.Fatal(err)
+	}
+	turn = turn.Stored()
+	turn.Status, turn.Engaged = StatusQueued, true
+	return turn
 }

@@ -84,6 +84,14 @@ type Conversation struct {
 	day     string // creation date in the merchant's zone, for metrics
 	routed  bool
 	counted bool
+	create  []string  // a new conversation's fields, until its first step stores them
+	created time.Time // when a new one began
+}
+
+// Turn is what a visitor's socket passes back with each of its frames.
+func (c *Conversation) Turn() Turn {
+	return Turn{ConversationID: c.ID, MerchantID: c.MerchantID, Locale: c.Locale, Status: c.Status,
+		Engaged: c.counted, create: c.create, created: c.created}
 }
 
 // State is the part of a conversation that its sockets react to. It travels

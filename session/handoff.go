@@ -145,62 +145,42 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 		At: now.UnixMilli(), State: TicketPending, NextAt: now.UnixMilli(), Updated: now.UnixMilli(),
 	}
 
-	// The recovery entry and the merchant's index first (see the top of
-	// this file): a worker or reader that finds no matching record drops
-	// them.
-	pipe := s.rdb.Pipeline()
-	pipe.ZAdd(ctx, s.keys.outboxDue(), zmember(float64(now.Add(s.outboxOpts.Recover).UnixMilli()), dueMember(c.ID, h.ID)))
-	pipe.ZAdd(ctx, s.keys.handoffs(m.ID), zmember(float64(now.UnixMilli()), c.ID))
-	pipe.ZRemRangeByRank(ctx, s.keys.handoffs(m.ID), 0, -maxHandoffIndex-1)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
-	}
-
-	ms := strconv.FormatInt(now.UnixMilli(), 10)
-	fields := []string{fPrompt, "", "method", string(h.Provider),
-		fHandoffRec, h.encode(), fHandoffVer, "1", fTicket, h.ticketJSON(),
+	ms := itoa(now.UnixMilli())
+	fields := []string{fPrompt, "", fHandoffRec, h.encode(), fHandoffVer, "1", fTicket, h.ticketJSON(),
 		fClosedReason, "ticketed", fClosedAt, ms}
 	if email != "" {
 		fields = append(fields, fEmail, email)
 	}
 	tx := textsFor(t.Locale)
+	due := dueMember(c.ID, h.ID)
 	op := applyOp{
-		convID: c.ID, need: transitions[EventTicket].from, cond: transitions[EventTicket].from,
-		now: now, newStatus: StatusTicketed, state: State{Status: StatusTicketed, Reason: "ticketed"},
-		fields: fields, once: []string{fRouted}, wantMeta: true,
-		// A base entry (need and cond are the same statuses, so it is
-		// written exactly when the step runs) is published before the new
-		// status: the visitor reads the promise of an email before the
-		// chat is closed.
-		base:     []entryTail{s.systemEntry(fmtText(tx.Ticketed, addr), now)},
-		announce: m.ID,
+		convID: c.ID, merchant: m.ID, on: EventTicket, now: now, state: State{Reason: "ticketed"},
+		fields: fields, once: []string{fRouted},
+		// A base entry (the step and its conditional part run in the same
+		// statuses, so it is written exactly when the step runs) is
+		// published before the new status: the visitor reads the promise
+		// of an email before the chat is closed.
+		base: []entryTail{s.systemEntry(fmtText(tx.Ticketed, addr), now)},
+		// The recovery entry and the merchant's index first (see the top
+		// of this file): a worker or reader that finds no matching record
+		// drops them. The wake-up after.
+		enter: []indexEdit{
+			{kind: editZAdd, key: s.keys.outboxDue(), member: due, score: float64(now.Add(s.outboxOpts.Recover).UnixMilli())},
+			{kind: editZAdd, key: s.keys.handoffs(m.ID), member: c.ID, score: float64(now.UnixMilli()),
+				held: func(*applyResult) bool { return true }}, // readers check it against the record
+			{kind: editTrim, key: s.keys.handoffs(m.ID), keep: maxHandoffIndex},
+		},
+		after: []indexEdit{{kind: editXAdd, key: s.keys.outbox(), values: []string{"c", c.ID, "h", h.ID}}},
 	}
 	res, err := s.apply(ctx, op)
 	if err != nil {
 		return err
 	}
-	if res.code != "ok" || !res.applied {
-		// This handoff never became the conversation's: its recovery entry
-		// would be dropped anyway; save the worker the read.
-		_ = s.rdb.ZRem(ctx, s.keys.outboxDue(), dueMember(c.ID, h.ID)).Err()
-		if res.code == "ok" {
-			return s.stateError(res.status)
-		}
-		return s.refusal(res)
+	if err := s.refusal(res); err != nil {
+		return err
 	}
 	if len(res.once) > 0 && res.once[0] {
 		s.count(ctx, m.ID, res.day, metricRouted)
-	}
-	// The chat has ended: from the active conversations to the recent ones,
-	// where agents list ticketed conversations.
-	pipe = s.rdb.Pipeline()
-	pipe.XAdd(ctx, outboxEntry(s.keys.outbox(), c.ID, h.ID))
-	pipe.ZRem(ctx, s.keys.active(m.ID), c.ID)
-	pipe.ZAdd(ctx, s.keys.recent(m.ID), zmember(float64(now.UnixMilli()), c.ID))
-	pipe.ZRemRangeByRank(ctx, s.keys.recent(m.ID), 0, -5001)
-	if _, err := pipe.Exec(ctx); err != nil {
-		// The recovery entry wakes a worker instead, Recover later.
-		s.log.Warn("ticketed: notifying the outbox and updating indexes", "conversation", c.ID, "err", err)
 	}
 	return nil
 }

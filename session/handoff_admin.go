@@ -125,7 +125,7 @@ func (s *Service) RetryHandoff(ctx context.Context, merchantID, convID string) (
 		case err != nil:
 			return nil, err
 		}
-		if err := s.rdb.XAdd(ctx, outboxEntry(s.keys.outbox(), convID, h.ID)).Err(); err != nil {
+		if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.outbox(), Values: []string{"c", convID, "h", h.ID}}).Err(); err != nil {
 			s.log.Warn("retrying a handoff: waking the outbox; the recovery entry will", "conversation", convID, "err", err)
 		}
 		_ = s.rdb.ZRem(ctx, s.keys.failedHandoffs(merchantID), convID).Err()

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // The outbox turns handoff records (see handoff.go) into tickets. Every node
@@ -110,32 +108,54 @@ var (
 	errNoHandoff = errors.New("no handoff")
 )
 
+// casArgs and casReply are outbox.lua's layout.
+type casArgs struct {
+	Meta    string `lua:"meta,key"`
+	Version string `lua:"version"` // the version the caller read ("hd_v")
+	Record  string `lua:"record"`  // the new record (JSON, field "hd")
+	Ticket  string `lua:"ticket"`  // its public view (JSON of Ticket, field "ticket")
+	Now     int64  `lua:"now"`
+	Team    string `lua:"team"` // the merchant's channel, to announce the change on ("" none)
+	ConvID  string `lua:"conv_id"`
+}
+
+type casReply struct {
+	Code    string `lua:"code"` // ok, conflict, nf
+	Version string `lua:"version"`
+}
+
+// promoteArgs and promoteReply are promote.lua's layout.
+type promoteArgs struct {
+	Due    string `lua:"due,key"`
+	Stream string `lua:"stream,key"`
+	Now    int64  `lua:"now"`
+	Limit  int64  `lua:"limit"`
+}
+
+type promoteReply struct {
+	Moved int64 `lua:"moved"`
+}
+
 // casHandoff stores h if the record is still at version ver, and returns the
 // new version. With a merchant id, the merchant's consoles hear of the
 // change.
 func (s *Service) casHandoff(ctx context.Context, convID, merchantID, ver string, h *handoff) (string, error) {
-	channel := ""
+	a := casArgs{Meta: s.keys.convMeta(convID), Version: ver, Record: h.encode(), Ticket: h.ticketJSON(),
+		Now: s.now().UnixMilli(), ConvID: convID}
 	if merchantID != "" {
-		channel = s.keys.merchantChannel(merchantID)
+		a.Team = s.keys.merchantChannel(merchantID)
 	}
-	v, err := s.outboxScript.Run(ctx, s.rdb, []string{s.keys.convMeta(convID)},
-		ver, h.encode(), h.ticketJSON(), s.now().UnixMilli(), channel, convID).Slice()
+	r, err := s.outboxScript.run(ctx, s.rdb, &a)
 	if err != nil {
 		return "", err
 	}
-	code, _ := v[0].(string)
-	switch code {
+	switch r.Code {
 	case "nf":
 		return "", errNoHandoff
 	case "conflict":
 		return "", errConflict
 	}
-	nv, _ := v[1].(string)
-	return nv, nil
-}
-
-func outboxEntry(stream, convID, handoffID string) *redis.XAddArgs {
-	return &redis.XAddArgs{Stream: stream, Values: []string{"c", convID, "h", handoffID}}
+	return r.Version, nil
 }
 
 func dueMember(convID, handoffID string) string { return convID + "|" + handoffID }

@@ -79,15 +79,15 @@ func (ob *outbox) schedule(ctx context.Context) {
 		case <-t.C:
 		}
 		for {
-			n, err := ob.svc.promoteScript.Run(ctx, ob.svc.rdb, []string{ob.svc.keys.outboxDue(), ob.svc.keys.outbox()},
-				ob.svc.now().UnixMilli(), 100).Int()
+			r, err := ob.svc.promoteScript.run(ctx, ob.svc.rdb, &promoteArgs{Due: ob.svc.keys.outboxDue(),
+				Stream: ob.svc.keys.outbox(), Now: ob.svc.now().UnixMilli(), Limit: 100})
 			if err != nil {
 				if ctx.Err() == nil {
 					ob.svc.log.Warn("outbox: promoting due retries", "err", err)
 				}
 				break
 			}
-			if n < 100 {
+			if r.Moved < 100 {
 				break
 			}
 		}

@@ -153,7 +153,7 @@ func handOff(t *testing.T, svc *session.Service, m *session.Merchant, email stri
 	c, _, err := svc.StartConversation(ctx, m, session.VisitorInfo{Email: email, ProfileID: "p-" + email, Authenticated: true,
 		Locale: "en", Page: "https://shop.example/cart"})
 	require.NoError(t, err)
-	turn := session.Turn{ConversationID: c.ID, MerchantID: m.ID, Locale: "en", Status: session.StatusAssistant}
+	turn := c.Turn()
 	require.NoError(t, svc.VisitorMessage(ctx, turn, "c1", "Where is <b>my</b> order & why?"))
 	require.NoError(t, svc.RequestHandoff(ctx, turn))
 	turn.Status = session.StatusHandoffOffered
@@ -414,6 +414,7 @@ func TestHelpdeskStaleNotificationIsDropped(t *testing.T) {
 	ctx := context.Background()
 	c, _, err := svc.StartConversation(ctx, m, session.VisitorInfo{Email: "fa@example.com", Authenticated: true})
 	require.NoError(t, err)
+	require.NoError(t, svc.VisitorMessage(ctx, c.Turn(), "c0", "hello"))
 	stream := prefix + "{hd}:s"
 	require.NoError(t, rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"c", c.ID, "h", "h_ghost"}}).Err())
 	require.Eventually(t, func() bool {

@@ -89,10 +89,10 @@ type Service struct {
 	// hot runs the per-message script: batched, so that messages of many
 	// sockets share round trips (and Redis's system calls) under load.
 	hot           *batcher
-	applyScript   *redis.Script
-	appendScript  *redis.Script
-	outboxScript  *redis.Script
-	promoteScript *redis.Script
+	applyScript   *script[applyArgs, applyReply]
+	appendScript  *script[appendArgs, appendReply]
+	outboxScript  *script[casArgs, casReply]
+	promoteScript *script[promoteArgs, promoteReply]
 	outbox        *outbox // nil without a TicketSender
 	outboxOpts    OutboxOptions
 	cfg           *configCache
@@ -118,10 +118,10 @@ func New(opts Options) *Service {
 		bcryptCost:    opts.BcryptCost,
 		inactive:      opts.InactiveAfter,
 		nodeID:        newID("n", 8),
-		applyScript:   redis.NewScript(applySource),
-		appendScript:  redis.NewScript(appendSource),
-		outboxScript:  redis.NewScript(outboxSource),
-		promoteScript: redis.NewScript(promoteSource),
+		applyScript:   newScript[applyArgs, applyReply]("apply.lua", applySource),
+		appendScript:  newScript[appendArgs, appendReply]("append.lua", appendSource),
+		outboxScript:  newScript[casArgs, casReply]("outbox.lua", outboxSource),
+		promoteScript: newScript[promoteArgs, promoteReply]("promote.lua", promoteSource),
 		done:          make(chan struct{}),
 	}
 	if s.keys.prefix == "" {

@@ -121,14 +121,28 @@ func (n *node) start(t *testing.T, m *Merchant, info VisitorInfo) (Turn, string)
 	t.Helper()
 	c, token, err := n.StartConversation(context.Background(), m, info)
 	require.NoError(t, err)
-	return Turn{ConversationID: c.ID, MerchantID: m.ID, Locale: c.Locale, Status: c.Status}, token
+	return c.Turn(), token
+}
+
+// stored starts a conversation and stores it at once, as its first step
+// would, with nothing in its transcript: for tests that watch it before the
+// visitor says anything.
+func (n *node) stored(t *testing.T, m *Merchant, info VisitorInfo) Turn {
+	t.Helper()
+	turn, _ := n.start(t, m, info)
+	op := applyOp{convID: turn.ConversationID, merchant: m.ID, on: EventWrite, now: time.Now()}
+	op.create, op.enter = n.storing(turn)
+	res, err := n.apply(context.Background(), op)
+	require.NoError(t, err)
+	require.Equal(t, "ok", res.code)
+	return turn.Stored()
 }
 
 func TestSeqContiguousAndClientIDsStoredOnce(t *testing.T) {
 	n, ctx := newTestNode(t)
 	m, err := n.CreateMerchant(ctx, "Seq", nil, "")
 	require.NoError(t, err)
-	turn, _ := n.start(t, m, VisitorInfo{})
+	turn := n.stored(t, m, VisitorInfo{})
 	turn.Status = StatusQueued // no assistant replies: only the visitor's entries
 
 	// Twenty writers, each sending its five messages twice.
@@ -164,7 +178,7 @@ func TestFeedDeliversInOrderAndFillsGaps(t *testing.T) {
 	ctx := context.Background()
 	m, err := a.CreateMerchant(ctx, "Gaps", nil, "")
 	require.NoError(t, err)
-	turn, _ := a.start(t, m, VisitorInfo{})
+	turn := a.stored(t, m, VisitorInfo{})
 	turn.Status = StatusQueued
 
 	rec := &recorder{}
@@ -382,7 +396,7 @@ func TestStatesReachWatchersWithVersions(t *testing.T) {
 	n, ctx := newTestNode(t)
 	m, err := n.CreateMerchant(ctx, "States", nil, "")
 	require.NoError(t, err)
-	turn, _ := n.start(t, m, VisitorInfo{})
+	turn := n.stored(t, m, VisitorInfo{})
 	rec := &recorder{}
 	f := n.Hub().WatchConversation(ctx, turn.ConversationID, 0, rec)
 	defer f.Stop()
@@ -422,7 +436,8 @@ func TestIdentifyWhileAskedForEmailRoutes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StatusAwaitingEmail, c.Status)
 
-	require.NoError(t, n.Identify(ctx, turn, VisitorInfo{Email: "signed@example.com", ProfileID: "p-9", Authenticated: true}))
+	_, err = n.Identify(ctx, turn, VisitorInfo{Email: "signed@example.com", ProfileID: "p-9", Authenticated: true})
+	require.NoError(t, err)
 	c, _, err = n.Conversation(ctx, m.ID, turn.ConversationID)
 	require.NoError(t, err)
 	require.Equal(t, StatusQueued, c.Status, "signing in with an address answers the email request")

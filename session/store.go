@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -17,29 +16,107 @@ var applySource string
 //go:embed scripts/append.lua
 var appendSource string
 
-// applyOp is one call of apply.lua: see the script for the meaning of each
-// part. Building it from named fields keeps the argument layout in one place.
+// applyArgs are apply.lua's keys and arguments, in the script's order.
+type applyArgs struct {
+	Meta       string   `lua:"meta,key"`
+	Log        string   `lua:"log,key"`
+	Cids       string   `lua:"cids,key"` // client_id -> seq
+	Channel    string   `lua:"channel"`  // the conversation's: entries and states
+	Need       string   `lua:"need"`     // ",s1,s2,": the statuses the step may run in
+	Cond       string   `lua:"cond"`     // those its conditional part runs in ("" never)
+	Agent      string   `lua:"agent"`    // the conversation must be assigned to this agent ("" any)
+	ClientID   string   `lua:"client_id"`
+	Now        int64    `lua:"now"`
+	Status     string   `lua:"status"` // the conditional part's new status ("" keeps it)
+	State      string   `lua:"state"`  // published with the new status
+	MaxSeq     int64    `lua:"max_seq"`
+	TTL        int64    `lua:"ttl"` // ms, for all three keys
+	WantMeta   bool     `lua:"want_meta"`
+	Team       string   `lua:"team"` // the merchant's channel, to announce the conditional part on ("" none)
+	QueueMoved bool     `lua:"queue_moved"`
+	ConvID     string   `lua:"conv_id"`
+	Create     []string `lua:"create"` // field, value...: the conversation's first fields, if it is not stored yet
+	Once       []string `lua:"once"`   // fields set to now if absent, whenever the step runs
+	Fields     []string `lua:"fields"` // field, value...: set by the conditional part
+	Base       []string `lua:"base"`   // entry tails appended whenever the step runs
+	After      []string `lua:"after"`  // entry tails appended by the conditional part
+}
+
+// applyReply is what apply.lua answers.
+type applyReply struct {
+	Code     string            `lua:"code"` // ok, dup, nf, state, agent, full
+	Status   string            `lua:"status"`
+	Version  int64             `lua:"version"`
+	Applied  bool              `lua:"applied"` // the conditional part ran
+	Once     string            `lua:"once"`    // "1" or "0" per once field: newly set
+	Meta     map[string]string `lua:"meta"`    // with want_meta, after the step
+	Was      map[string]string `lua:"was"`     // the values the fields replaced
+	Holder   string            `lua:"holder"`  // refusals: who has the conversation
+	Day      string            `lua:"day"`     // the conversation's metrics day
+	FirstSeq int64             `lua:"first_seq"`
+	Entries  []string          `lua:"entries"` // appended (dup: the stored one)
+}
+
+// appendArgs are append.lua's keys and arguments.
+type appendArgs struct {
+	Meta     string `lua:"meta,key"`
+	Log      string `lua:"log,key"`
+	Cids     string `lua:"cids,key"`
+	Channel  string `lua:"channel"`
+	Need     string `lua:"need"`
+	Agent    string `lua:"agent"`
+	ClientID string `lua:"client_id"`
+	Entry    string `lua:"entry"` // the entry's tail
+	Now      int64  `lua:"now"`
+	MaxSeq   int64  `lua:"max_seq"`
+	TTL      int64  `lua:"ttl"`
+	Engage   bool   `lua:"engage"` // mark the conversation engaged, for metrics (once)
+}
+
+// appendReply is what append.lua answers.
+type appendReply struct {
+	Code    string `lua:"code"`
+	Status  string `lua:"status"`
+	Holder  string `lua:"holder"`
+	Seq     int64  `lua:"seq"`
+	Entry   string `lua:"entry"`
+	Counted bool   `lua:"counted"` // this entry engaged the conversation
+	Day     string `lua:"day"`
+}
+
+// applyOp is one atomic step on one conversation, described by the events
+// of the transition table: the step runs in the statuses of on, and its
+// conditional part (fields, condEntries, the new status) in those of then,
+// or of on itself when then is empty. The step owns the merchant's indexes
+// around it: enter is written before it (a conversation is never in a
+// status without being listed there; see the package doc), taken back when
+// the step is refused, and what the new status no longer needs is cleaned
+// up after it.
 type applyOp struct {
 	convID      string
-	need        []Status
-	cond        []Status
-	agent       string
-	clientID    string
+	merchant    string // whose team hears of the change, and whose indexes follow it
+	on, then    Event
+	agent       string // the conversation must be assigned to this agent
+	clientID    string // deduplicates the first base entry
 	now         time.Time
-	newStatus   Status
-	state       State
+	state       State // published with the new status; Status is set from the table
+	create      []string
 	once        []string
 	fields      []string // field, value, field, value...
 	base        []entryTail
 	condEntries []entryTail
 	wantMeta    bool
-	// announce tells the merchant's consoles when the conditional part ran;
-	// queueChanged says whether their queue moved too.
-	announce     string // merchant id
-	queueChanged bool
+
+	enter []indexEdit
+	after []indexEdit // more writes once the step has applied
+	// prepare adds reads to the round trip that writes enter; what it
+	// returns completes the op from their answers.
+	prepare func(ctx context.Context, pipe redis.Pipeliner) func(*applyOp)
+
+	newStatus Status // from the table, set by apply
 }
 
-// applyResult is what apply.lua answered.
+// applyResult is what a step did.
 type applyResult struct {
 	code    string // ok, dup, nf, state, agent, full
 	status  Status
@@ -47,6 +124,7 @@ type applyResult struct {
 	applied bool
 	once    []bool
 	meta    map[string]string
+	was     map[string]string
 	agent   string // for state/agent refusals: who holds the conversation
 	day     string // the conversation's metrics day
 	entries []RawEntry
@@ -59,132 +137,198 @@ const (
 	closedTTL     = 90 * 24 * time.Hour // kept after the end, for merchants' records
 )
 
+func (s *Service) convKeys(convID string) (meta, log, cids string) {
+	return s.keys.convMeta(convID), s.keys.convLog(convID), s.keys.convClient(convID)
+}
+
 func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
-	announceChannel := ""
-	if op.announce != "" {
-		announceChannel = s.keys.merchantChannel(op.announce)
+	guard := transitions[op.on]
+	cond := guard
+	if op.then != "" {
+		cond = transitions[op.then]
 	}
-	ttl := liveTTL
-	if op.newStatus.Terminal() {
-		ttl = closedTTL
+	if len(op.enter) > 0 || op.prepare != nil {
+		pipe := s.rdb.Pipeline()
+		for _, e := range op.enter {
+			e.write(ctx, pipe)
+		}
+		var finish func(*applyOp)
+		if op.prepare != nil {
+			finish = op.prepare(ctx, pipe)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		if finish != nil {
+			finish(&op)
+		}
 	}
-	args := make([]any, 0, 24+len(op.fields)+len(op.base)+len(op.condEntries))
-	args = append(args,
-		s.keys.convChannel(op.convID),
-		statusSet(op.need...),
-		statusSet(op.cond...),
-		op.agent,
-		op.clientID,
-		op.now.UnixMilli(),
-		string(op.newStatus),
-		op.state.encode(),
-		maxTranscript,
-		ttl.Milliseconds(),
-		boolArg(op.wantMeta),
-		announceChannel,
-		boolArg(op.queueChanged),
-		op.convID,
-	)
-	args = append(args, len(op.once))
-	for _, f := range op.once {
-		args = append(args, f)
+	op.newStatus = cond.to
+	op.state.Status = cond.to
+	a := applyArgs{
+		Channel: s.keys.convChannel(op.convID), Need: statusSet(guard.from...), Cond: statusSet(cond.from...),
+		Agent: op.agent, ClientID: op.clientID, Now: op.now.UnixMilli(), Status: string(cond.to),
+		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), WantMeta: op.wantMeta || cond.to != "",
+		QueueMoved: cond.queue, ConvID: op.convID, Create: op.create, Once: op.once, Fields: op.fields,
 	}
-	args = append(args, len(op.fields))
-	for _, f := range op.fields {
-		args = append(args, f)
+	a.Meta, a.Log, a.Cids = s.convKeys(op.convID)
+	if cond.to != "" {
+		a.State = op.state.encode()
 	}
-	args = append(args, len(op.base))
-	for _, e := range op.base {
-		args = append(args, e.encode())
+	if cond.to.Terminal() {
+		a.TTL = closedTTL.Milliseconds()
 	}
-	args = append(args, len(op.condEntries))
-	for _, e := range op.condEntries {
-		args = append(args, e.encode())
+	if cond.team && op.merchant != "" {
+		a.Team = s.keys.merchantChannel(op.merchant)
 	}
-	keys := []string{s.keys.convMeta(op.convID), s.keys.convLog(op.convID), s.keys.convClient(op.convID)}
-	v, err := s.applyScript.Run(ctx, s.rdb, keys, args...).Slice()
+	a.Base = make([]string, len(op.base))
+	for i, e := range op.base {
+		a.Base[i] = e.encode()
+	}
+	a.After = make([]string, len(op.condEntries))
+	for i, e := range op.condEntries {
+		a.After[i] = e.encode()
+	}
+	rep, err := s.applyScript.run(ctx, s.rdb, &a)
 	if err != nil {
+		// The step may or may not have run: the index entries stay, as
+		// the supersets readers check.
 		return nil, err
 	}
-	res, err := parseApply(v)
-	if err != nil {
-		return nil, fmt.Errorf("apply.lua reply: %w", err)
+	res := &applyResult{code: rep.Code, status: Status(rep.Status), version: rep.Version, applied: rep.Applied,
+		meta: rep.Meta, was: rep.Was, agent: rep.Holder, day: rep.Day}
+	for _, c := range rep.Once {
+		res.once = append(res.once, c == '1')
+	}
+	for i, e := range rep.Entries {
+		res.entries = append(res.entries, RawEntry{Seq: rep.FirstSeq + int64(i), JSON: []byte(e)})
+	}
+	if res.code != "ok" || !res.applied {
+		s.takeBack(ctx, op.enter, res)
+		return res, nil
 	}
 	// Sockets on this node learn of the change at once; the same envelopes
 	// arriving later through Redis are dropped as already seen.
-	if res.code == "ok" {
-		s.hub.localApply(op.convID, res, op)
+	s.hub.localApply(op.convID, res, op)
+	if edits := append(s.leaving(op, res), op.after...); len(edits) > 0 {
+		pipe := s.rdb.Pipeline()
+		for _, e := range edits {
+			e.write(ctx, pipe)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			// Harmless: readers drop index entries that no longer match.
+			s.log.Warn("updating indexes after a step", "conversation", op.convID, "event", op.then, "err", err)
+		}
 	}
 	return res, nil
 }
 
-func boolArg(b bool) string {
-	if b {
-		return "1"
+// leaving is what the merchant's indexes no longer need once a step has
+// moved the conversation to its new status.
+func (s *Service) leaving(op applyOp, res *applyResult) []indexEdit {
+	to := op.newStatus
+	if to == "" || op.merchant == "" {
+		return nil
 	}
-	return "0"
+	var out []indexEdit
+	if ep := res.meta[fQueueEp]; ep != "" && to != StatusQueued {
+		out = append(out, indexEdit{kind: editZRem, key: s.keys.queue(op.merchant), member: queueMember(op.convID, ep)})
+	}
+	agent, ok := res.was[fAgent]
+	if !ok {
+		agent = res.meta[fAgent]
+	}
+	if agent != "" && to != StatusAssigned {
+		out = append(out, indexEdit{kind: editSRem, key: s.keys.assigned(op.merchant, agent), member: op.convID})
+	}
+	if to.Terminal() {
+		out = append(out,
+			indexEdit{kind: editZRem, key: s.keys.active(op.merchant), member: op.convID},
+			indexEdit{kind: editZAdd, key: s.keys.recent(op.merchant), member: op.convID, score: float64(op.now.UnixMilli())},
+			indexEdit{kind: editTrim, key: s.keys.recent(op.merchant), keep: maxRecent})
+	}
+	return out
 }
 
-// replyString is element i of a script's reply as a string: Lua numbers come
-// back as integers, everything else as strings; missing ones are empty.
-func replyString(v []any, i int) string {
-	if i < len(v) {
-		switch x := v[i].(type) {
-		case string:
-			return x
-		case int64:
-			return strconv.FormatInt(x, 10)
+// maxRecent bounds the merchant's index of ended conversations.
+const maxRecent = 5000
+
+// takeBack undoes a refused step's index entries, but for those that
+// already describe where the conversation is.
+func (s *Service) takeBack(ctx context.Context, edits []indexEdit, res *applyResult) {
+	pipe := s.rdb.Pipeline()
+	n := 0
+	for _, e := range edits {
+		if e.kind != editZAdd && e.kind != editSAdd || (e.held != nil && e.held(res)) {
+			continue
 		}
+		e.undo(ctx, pipe)
+		n++
 	}
-	return ""
+	if n == 0 {
+		return
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Debug("taking back index entries of a refused step", "err", err)
+	}
 }
 
-func parseApply(v []any) (*applyResult, error) {
-	if len(v) == 0 {
-		return nil, errors.New("empty reply")
+// indexEdit is one write to a merchant-wide index or the outbox, made
+// around a conversation's step.
+type indexEdit struct {
+	kind   editKind
+	key    string
+	member string
+	score  float64
+	keep   int64    // editTrim: how many of the highest scores stay
+	values []string // editXAdd
+	// held reports, for an entry written before a step that was refused,
+	// that the refusal found the conversation where the entry lists it.
+	held func(*applyResult) bool
+}
+
+type editKind int
+
+const (
+	editZAdd editKind = iota
+	editZRem
+	editSAdd
+	editSRem
+	editTrim
+	editXAdd
+)
+
+func (e indexEdit) write(ctx context.Context, pipe redis.Pipeliner) {
+	switch e.kind {
+	case editZAdd:
+		pipe.ZAdd(ctx, e.key, zmember(e.score, e.member))
+	case editZRem:
+		pipe.ZRem(ctx, e.key, e.member)
+	case editSAdd:
+		pipe.SAdd(ctx, e.key, e.member)
+	case editSRem:
+		pipe.SRem(ctx, e.key, e.member)
+	case editTrim:
+		pipe.ZRemRangeByRank(ctx, e.key, 0, -e.keep-1)
+	case editXAdd:
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.key, Values: e.values})
 	}
-	str := func(i int) string { return replyString(v, i) }
-	r := &applyResult{code: str(0), status: Status(str(1))}
-	r.version, _ = strconv.ParseInt(str(2), 10, 64)
-	switch r.code {
-	case "nf", "full":
-		return r, nil
-	case "state", "agent":
-		r.agent = str(6)
-		return r, nil
-	case "dup":
-		seq, _ := strconv.ParseInt(str(6), 10, 64)
-		r.entries = []RawEntry{{Seq: seq, JSON: []byte(str(7))}}
-		return r, nil
-	case "ok":
-	default:
-		return nil, fmt.Errorf("unknown code %q", r.code)
+}
+
+func (e indexEdit) undo(ctx context.Context, pipe redis.Pipeliner) {
+	switch e.kind {
+	case editZAdd:
+		pipe.ZRem(ctx, e.key, e.member)
+	case editSAdd:
+		pipe.SRem(ctx, e.key, e.member)
 	}
-	r.applied = str(3) == "1"
-	for _, c := range str(4) {
-		r.once = append(r.once, c == '1')
-	}
-	if m, ok := v[5].([]any); ok && len(m) > 0 {
-		r.meta = make(map[string]string, len(m)/2)
-		for i := 0; i+1 < len(m); i += 2 {
-			k, _ := m[i].(string)
-			val, _ := m[i+1].(string)
-			r.meta[k] = val
-		}
-	}
-	r.day = str(6)
-	for i := 7; i+1 < len(v); i += 2 {
-		seq, _ := strconv.ParseInt(str(i), 10, 64)
-		r.entries = append(r.entries, RawEntry{Seq: seq, JSON: []byte(str(i + 1))})
-	}
-	return r, nil
 }
 
 // appendOp is one call of append.lua: an entry added without a change of
 // status, the path every message to or from a person takes.
 type appendOp struct {
 	convID   string
-	need     []Status
+	on       Event // the statuses it may be added in
 	agent    string
 	clientID string
 	now      time.Time
@@ -193,29 +337,23 @@ type appendOp struct {
 }
 
 func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, error) {
-	keys := []string{s.keys.convMeta(op.convID), s.keys.convLog(op.convID), s.keys.convClient(op.convID)}
-	v, err := s.hot.run(ctx, s.appendScript, keys,
-		s.keys.convChannel(op.convID), statusSet(op.need...), op.agent, op.clientID, op.entry.encode(),
-		op.now.UnixMilli(), maxTranscript, liveTTL.Milliseconds(), boolArg(op.engage))
+	a := appendArgs{Channel: s.keys.convChannel(op.convID), Need: statusSet(transitions[op.on].from...),
+		Agent: op.agent, ClientID: op.clientID, Entry: op.entry.encode(), Now: op.now.UnixMilli(),
+		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), Engage: op.engage}
+	a.Meta, a.Log, a.Cids = s.convKeys(op.convID)
+	rep, err := s.appendScript.runBatched(ctx, s.hot, &a)
 	if err != nil {
 		return nil, err
 	}
-	str := func(i int) string { return replyString(v, i) }
-	r := &applyResult{code: str(0), status: Status(str(1))}
+	r := &applyResult{code: rep.Code, status: Status(rep.Status), agent: rep.Holder}
 	switch r.code {
-	case "state", "agent":
-		r.agent = str(2)
 	case "dup", "ok":
-		seq, _ := strconv.ParseInt(str(2), 10, 64)
-		r.entries = []RawEntry{{Seq: seq, JSON: []byte(str(3))}}
+		r.entries = []RawEntry{{Seq: rep.Seq, JSON: []byte(rep.Entry)}}
 		if r.code == "ok" {
-			r.once = []bool{str(4) == "1"}
-			r.day = str(5)
+			r.once = []bool{rep.Counted}
+			r.day = rep.Day
 			s.hub.localEntry(op.convID, r.entries[0])
 		}
-	case "nf", "full":
-	default:
-		return nil, fmt.Errorf("append.lua reply: unknown code %q", r.code)
 	}
 	return r, nil
 }
@@ -262,3 +400,7 @@ func (s *Service) loadConversation(ctx context.Context, convID string) (*Convers
 	}
 	return c, m, nil
 }
+
+func zmember(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

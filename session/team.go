@@ -172,39 +172,30 @@ func (s *Service) Claim(ctx context.Context, a Actor, convID string) (*Conversat
 	if c.Status != StatusQueued {
 		return nil, claimConflict(c.Status)
 	}
-	// The agent's index first, so a crash after the claim cannot hide the
-	// conversation from their console.
-	if err := s.rdb.SAdd(ctx, s.keys.assigned(a.MerchantID, a.ID), convID).Err(); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	agent := &AgentRef{ID: a.ID, Name: a.Name}
+	mine := func(res *applyResult) bool { return res.status == StatusAssigned && res.agent == a.ID }
 	res, err := s.apply(ctx, applyOp{
-		convID: convID, need: transitions[EventClaim].from, cond: transitions[EventClaim].from,
-		now: now, newStatus: StatusAssigned, state: State{Status: StatusAssigned, Agent: agent},
-		fields:      []string{fAgent, a.ID, fAgentName, a.Name, fQueuePos, "", "assigned_at", strconv.FormatInt(now.UnixMilli(), 10)},
+		convID: convID, merchant: a.MerchantID, on: EventClaim, now: now, state: State{Agent: agent},
+		fields:      []string{fAgent, a.ID, fAgentName, a.Name, fQueuePos, ""},
 		condEntries: []entryTail{s.systemEntry(fmtText(textsFor(c.Locale).Joined, a.Name), now)},
-		wantMeta:    true, announce: a.MerchantID, queueChanged: true,
+		// The agent's index first, so a crash after the claim cannot hide
+		// the conversation from their console.
+		enter: []indexEdit{{kind: editSAdd, key: s.keys.assigned(a.MerchantID, a.ID), member: convID, held: mine}},
 	})
 	if err != nil {
 		return nil, err
 	}
 	if res.code != "ok" {
-		if res.code == "state" && res.status == StatusAssigned && res.agent == a.ID {
-			c, err := s.conversationOf(ctx, a.MerchantID, convID)
-			return c, err
+		if res.code == "state" && mine(res) {
+			return s.conversationOf(ctx, a.MerchantID, convID)
 		}
-		_ = s.rdb.SRem(ctx, s.keys.assigned(a.MerchantID, a.ID), convID).Err()
 		if res.code == "state" {
 			return nil, claimConflict(res.status)
 		}
 		return nil, s.refusal(res)
 	}
 	out, _ := conversationFromMeta(convID, res.meta)
-	if err := s.rdb.ZRem(ctx, s.keys.queue(a.MerchantID), queueMember(convID, res.meta[fQueueEp])).Err(); err != nil {
-		// Harmless: snapshots drop entries that no longer match.
-		s.log.Warn("claim: cleaning the queue index", "conversation", convID, "err", err)
-	}
 	return out, nil
 }
 
@@ -234,33 +225,27 @@ func (s *Service) Release(ctx context.Context, a Actor, convID string) (*Convers
 		score = now.UnixMilli()
 	}
 	ep := newEpisode(now)
-	member := queueMember(convID, ep)
-	pipe := s.rdb.Pipeline()
-	pipe.ZAdd(ctx, s.keys.queue(a.MerchantID), zmember(float64(score), member))
-	rank := pipe.ZCount(ctx, s.keys.queue(a.MerchantID), "-inf", strconv.FormatInt(score, 10))
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	pos := int(rank.Val())
-	requiredAgent := string(c.AgentID)
-	res, err := s.apply(ctx, applyOp{
-		convID: convID, need: transitions[EventRelease].from, cond: transitions[EventRelease].from,
-		agent: requiredAgent, now: now, newStatus: StatusQueued, state: State{Status: StatusQueued, QueuePosition: pos},
-		fields:      []string{fAgent, "", fAgentName, "", fQueueEp, ep, fQueuePos, strconv.Itoa(pos)},
+	op := applyOp{
+		convID: convID, merchant: a.MerchantID, on: EventRelease, agent: string(c.AgentID), now: now,
 		condEntries: []entryTail{s.systemEntry(fmtText(textsFor(c.Locale).Left, c.Agent.Name), now)},
-		wantMeta:    true, announce: a.MerchantID, queueChanged: true,
-	})
+		enter:       []indexEdit{s.queueEntry(a.MerchantID, convID, ep, score)},
+	}
+	op.prepare = func(ctx context.Context, pipe redis.Pipeliner) func(*applyOp) {
+		rank := pipe.ZCount(ctx, s.keys.queue(a.MerchantID), "-inf", itoa(score))
+		return func(op *applyOp) {
+			pos := int(rank.Val())
+			op.state = State{QueuePosition: pos}
+			op.fields = []string{fAgent, "", fAgentName, "", fQueueEp, ep, fQueuePos, strconv.Itoa(pos)}
+		}
+	}
+	res, err := s.apply(ctx, op)
 	if err != nil {
 		return nil, err
 	}
-	if res.code != "ok" {
-		_ = s.rdb.ZRem(ctx, s.keys.queue(a.MerchantID), member).Err()
-		return nil, s.refusal(res)
+	if err := s.refusal(res); err != nil {
+		return nil, err
 	}
 	out, _ := conversationFromMeta(convID, res.meta)
-	if err := s.rdb.SRem(ctx, s.keys.assigned(a.MerchantID, requiredAgent), convID).Err(); err != nil {
-		s.log.Warn("release: cleaning the agent's index", "conversation", convID, "err", err)
-	}
 	return out, nil
 }
 
@@ -277,17 +262,15 @@ func (s *Service) CloseByAgent(ctx context.Context, a Actor, convID string) (*Co
 	if c.Status == StatusClosed {
 		return c, nil
 	}
-	return s.close(ctx, a.MerchantID, convID, "agent_closed", "")
+	return s.close(ctx, a.MerchantID, convID, "agent_closed")
 }
 
 // close ends a conversation from any live status.
-func (s *Service) close(ctx context.Context, merchantID, convID, reason, _ string) (*Conversation, error) {
+func (s *Service) close(ctx context.Context, merchantID, convID, reason string) (*Conversation, error) {
 	now := s.now()
 	res, err := s.apply(ctx, applyOp{
-		convID: convID, need: transitions[EventClose].from, cond: transitions[EventClose].from,
-		now: now, newStatus: StatusClosed, state: State{Status: StatusClosed, Reason: reason},
-		fields:   []string{fClosedReason, reason, fClosedAt, strconv.FormatInt(now.UnixMilli(), 10), fQueuePos, "", fPrompt, ""},
-		wantMeta: true, announce: merchantID, queueChanged: true,
+		convID: convID, merchant: merchantID, on: EventClose, now: now, state: State{Reason: reason},
+		fields: []string{fClosedReason, reason, fClosedAt, itoa(now.UnixMilli()), fQueuePos, "", fPrompt, ""},
 	})
 	if err != nil {
 		return nil, err
@@ -295,23 +278,10 @@ func (s *Service) close(ctx context.Context, merchantID, convID, reason, _ strin
 	if err := s.refusal(res); err != nil {
 		return nil, err
 	}
-	out, _ := conversationFromMeta(convID, res.meta)
-	pipe := s.rdb.Pipeline()
-	if ep := res.meta[fQueueEp]; ep != "" {
-		pipe.ZRem(ctx, s.keys.queue(merchantID), queueMember(convID, ep))
-	}
-	if a := res.meta[fAgent]; a != "" {
-		pipe.SRem(ctx, s.keys.assigned(merchantID, a), convID)
-	}
-	pipe.ZRem(ctx, s.keys.active(merchantID), convID)
-	pipe.ZAdd(ctx, s.keys.recent(merchantID), zmember(float64(now.UnixMilli()), convID))
-	pipe.ZRemRangeByRank(ctx, s.keys.recent(merchantID), 0, -5001)
 	if res.meta[fCounted] != "" && res.meta[fRouted] == "" {
-		pipe.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(res.meta[fDay], metricResolved), 1)
+		s.count(ctx, merchantID, res.meta[fDay], metricResolved)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("close: updating indexes", "conversation", convID, "err", err)
-	}
+	out, _ := conversationFromMeta(convID, res.meta)
 	return out, nil
 }
 
@@ -330,7 +300,7 @@ func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, t
 	}
 	now := s.now()
 	res, err := s.appendEntry(ctx, appendOp{
-		convID: convID, need: []Status{StatusAssigned}, agent: a.ID, clientID: clientID, now: now,
+		convID: convID, on: EventAgentWrite, agent: a.ID, clientID: clientID, now: now,
 		entry: entryTail{ID: newID("m", 10), ClientID: clientID, Role: RoleAgent, Author: a.Name, AuthorID: a.ID, Text: text, TS: Time{now}},
 	})
 	if err != nil {
@@ -353,8 +323,6 @@ func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, t
 	}
 	return RawEntry{}, false, &Error{Kind: KindConflict, Code: "not_assigned", Message: "the conversation is not assigned to you"}
 }
-
-func zmember(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
 
 func fmtText(format, arg string) string {
 	out := make([]byte, 0, len(format)+len(arg))
@@ -414,7 +382,7 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 			switch c.Status {
 			case StatusAssistant, StatusHandoffOffered, StatusAwaitingEmail:
 				if idle {
-					if _, err := s.close(ctx, mid, c.ID, "inactive", ""); err != nil {
+					if _, err := s.close(ctx, mid, c.ID, "inactive"); err != nil {
 						s.log.Debug("closing an inactive conversation", "conversation", c.ID, "err", err)
 					}
 				}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ type VisitorInfo struct {
 
 // Turn identifies the conversation a visitor's frame belongs to, with what
 // the socket already knows of it, so the common path needs no extra read.
+// Get one from Conversation.Turn.
 type Turn struct {
 	ConversationID string
 	MerchantID     string
@@ -36,6 +38,23 @@ type Turn struct {
 	// Engaged: the visitor already wrote or asked for a person, so the
 	// conversation is counted in the metrics (spares a write per message).
 	Engaged bool
+
+	// create holds a new conversation's first fields until its first step
+	// stores them: a hello alone writes nothing.
+	create []string
+	// created is when the new conversation began, for its index entry.
+	created time.Time
+}
+
+// Fresh reports whether the conversation is not stored yet. It is stored
+// by its first step (a message, a request for a person); until then it has
+// nothing to resume or close.
+func (t Turn) Fresh() bool { return t.create != nil }
+
+// Stored is the turn once a step has stored the conversation.
+func (t Turn) Stored() Turn {
+	t.create = nil
+	return t
 }
 
 const tokenBytes = 24
@@ -46,7 +65,9 @@ func hashToken(token string) string {
 }
 
 // StartConversation opens a new conversation for a visitor of merchant m and
-// returns it with its resume token. Only a hash of the token is stored.
+// returns it with its resume token. Nothing is stored until the visitor
+// does something: the first step stores the conversation (see Turn), so a
+// hello costs nothing lasting. Only a hash of the token is ever stored.
 func (s *Service) StartConversation(ctx context.Context, m *Merchant, v VisitorInfo) (*Conversation, string, error) {
 	now := s.now()
 	id := newID("c", 15)
@@ -57,12 +78,22 @@ func (s *Service) StartConversation(ctx context.Context, m *Merchant, v VisitorI
 	if !SupportedLocale(locale) {
 		locale = m.Settings.Locale
 	}
-	day := now.In(m.Schedule.Location()).Format(time.DateOnly)
-	fields := map[string]any{
-		fMerchant: m.ID, fStatus: string(StatusAssistant), fVersion: 1, fSeq: 0,
-		fCreated: now.UnixMilli(), fUpdated: now.UnixMilli(), fDay: day,
-		fLocale: locale, fTokenHash: hashToken(token),
+	fields := map[string]string{
+		fMerchant: m.ID, fStatus: string(StatusAssistant), fVersion: "1", fSeq: "0",
+		fCreated: itoa(now.UnixMilli()), fUpdated: itoa(now.UnixMilli()),
+		fDay: now.In(m.Schedule.Location()).Format(time.DateOnly), fLocale: locale, fTokenHash: hashToken(token),
 	}
+	visitorFields(fields, v)
+	if v.Page != "" {
+		fields[fPage] = truncate(v.Page, 2048)
+	}
+	c, _ := conversationFromMeta(id, fields)
+	c.create, c.created = flatten(fields), now
+	return c, token, nil
+}
+
+// visitorFields records who the visitor is in a conversation's fields.
+func visitorFields(fields map[string]string, v VisitorInfo) {
 	if v.Email != "" {
 		fields[fEmail] = v.Email
 	}
@@ -72,19 +103,25 @@ func (s *Service) StartConversation(ctx context.Context, m *Merchant, v VisitorI
 	if v.Authenticated {
 		fields[fAuth] = "1"
 	}
-	if v.Page != "" {
-		fields[fPage] = truncate(v.Page, 2048)
+}
+
+func flatten(fields map[string]string) []string {
+	out := make([]string, 0, 2*len(fields))
+	for k, v := range fields {
+		out = append(out, k, v)
 	}
-	pipe := s.rdb.Pipeline()
-	// The index first: a conversation must never exist unlisted.
-	pipe.ZAdd(ctx, s.keys.active(m.ID), zmember(float64(now.UnixMilli()), id))
-	pipe.HSet(ctx, s.keys.convMeta(id), fields)
-	pipe.PExpire(ctx, s.keys.convMeta(id), liveTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, "", err
+	return out
+}
+
+// storing returns what a step needs to store a fresh conversation: its
+// first fields, and its place among the merchant's live conversations,
+// written first (a conversation must never exist unlisted).
+func (s *Service) storing(t Turn) ([]string, []indexEdit) {
+	if !t.Fresh() {
+		return nil, nil
 	}
-	c, _ := conversationFromMeta(id, stringify(fields))
-	return c, token, nil
+	return t.create, []indexEdit{{kind: editZAdd, key: s.keys.active(t.MerchantID), member: t.ConversationID,
+		score: float64(t.created.UnixMilli())}}
 }
 
 // ResumeConversation checks a resume token and returns the conversation.
@@ -109,40 +146,37 @@ func (s *Service) ResumeConversation(ctx context.Context, merchantID, convID, to
 
 // Identify records who the visitor is, when they sign in mid-conversation,
 // and tells the team. A visitor who was being asked for an address and now
-// has one goes on to the team at once.
-func (s *Service) Identify(ctx context.Context, t Turn, v VisitorInfo) error {
-	var fields []string
-	if v.Email != "" {
-		fields = append(fields, fEmail, v.Email)
-	}
-	if v.ProfileID != "" {
-		fields = append(fields, fProfile, v.ProfileID)
-	}
-	if v.Authenticated {
-		fields = append(fields, fAuth, "1")
-	}
+// has one goes on to the team at once. It returns the turn as it now is (a
+// fresh conversation keeps who the visitor is for its first step).
+func (s *Service) Identify(ctx context.Context, t Turn, v VisitorInfo) (Turn, error) {
+	fields := map[string]string{}
+	visitorFields(fields, v)
 	if len(fields) == 0 || !validID(t.ConversationID) {
-		return nil
+		return t, nil
 	}
-	live := liveStatuses()
-	res, err := s.apply(ctx, applyOp{convID: t.ConversationID, need: live, cond: live, now: s.now(),
-		fields: fields, wantMeta: true, announce: t.MerchantID})
+	res, err := s.apply(ctx, applyOp{convID: t.ConversationID, merchant: t.MerchantID, on: EventIdentify,
+		now: s.now(), fields: flatten(fields), wantMeta: true})
 	if err != nil {
-		return err
+		return t, err
+	}
+	if res.code == "nf" && t.Fresh() {
+		// Not stored yet: who the visitor is goes with the first step.
+		t.create = append(append([]string(nil), t.create...), flatten(fields)...)
+		return t, nil
 	}
 	if res.code == "state" {
-		return nil // ended: nothing to update
+		return t, nil // ended: nothing to update
 	}
 	if err := s.refusal(res); err != nil {
-		return err
+		return t, err
 	}
 	if res.status == StatusAwaitingEmail && v.Email != "" {
 		c, ok := conversationFromMeta(t.ConversationID, res.meta)
 		if ok {
-			return s.route(ctx, t, c, v.Email)
+			return t, s.route(ctx, t, c, v.Email)
 		}
 	}
-	return nil
+	return t, nil
 }
 
 func (s *Service) assistantEntry(text string, now time.Time) entryTail {
@@ -171,12 +205,14 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 	now := s.now()
 	op := applyOp{
 		convID:   t.ConversationID,
-		need:     liveStatuses(),
+		merchant: t.MerchantID,
+		on:       EventWrite,
 		clientID: clientID,
 		now:      now,
 		once:     []string{fCounted},
 		base:     []entryTail{{ID: newID("m", 10), ClientID: clientID, Role: RoleVisitor, Text: text, TS: Time{now}}},
 	}
+	op.create, op.enter = s.storing(t)
 	var follow func() error
 	switch t.Status {
 	case StatusAssistant:
@@ -190,9 +226,7 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 		default:
 			// A new question instead of an answer: the offer lapses and the
 			// assistant takes the question.
-			op.cond = []Status{StatusHandoffOffered}
-			op.newStatus = StatusAssistant
-			op.state = State{Status: StatusAssistant}
+			op.then = EventLapse
 			next := t
 			next.Status = StatusAssistant
 			follow = func() error { return s.answerOnly(ctx, m, next, text) }
@@ -203,9 +237,9 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 		}
 	}
 	var res *applyResult
-	if op.cond == nil {
+	if op.then == "" && op.create == nil {
 		// Nothing but the entry: the lean script.
-		res, err = s.appendEntry(ctx, appendOp{convID: op.convID, need: op.need, clientID: clientID,
+		res, err = s.appendEntry(ctx, appendOp{convID: op.convID, on: EventWrite, clientID: clientID,
 			now: now, entry: op.base[0], engage: !t.Engaged})
 	} else {
 		res, err = s.apply(ctx, op)
@@ -227,7 +261,7 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 
 // answerOnly runs the assistant on text already stored.
 func (s *Service) answerOnly(ctx context.Context, m *Merchant, t Turn, text string) error {
-	op := applyOp{convID: t.ConversationID, need: []Status{StatusAssistant}, now: s.now()}
+	op := applyOp{convID: t.ConversationID, merchant: t.MerchantID, on: EventAnswer, now: s.now()}
 	s.planAnswer(ctx, m, t, text, &op)
 	res, err := s.apply(ctx, op)
 	if err != nil {
@@ -247,7 +281,7 @@ func (s *Service) planAnswer(ctx context.Context, m *Merchant, t Turn, text stri
 		s.log.Warn("assistant failed; treating as unsure", "conversation", t.ConversationID, "err", err)
 		ans = Answer{Kind: Unsure}
 	}
-	op.cond = []Status{StatusAssistant}
+	op.then = EventAnswer
 	switch ans.Kind {
 	case Answered, SmallTalk:
 		op.condEntries = append(op.condEntries, s.assistantEntry(ans.Text, op.now))
@@ -272,8 +306,8 @@ func (s *Service) planHandoff(m *Merchant, t Turn, requested bool, op *applyOp) 
 	if requested {
 		prompt, reason = tx.OfferRequested, "visitor_request"
 	}
-	op.newStatus = StatusHandoffOffered
-	op.state = State{Status: StatusHandoffOffered, Prompt: prompt}
+	op.then = EventOffer
+	op.state = State{Prompt: prompt}
 	op.fields = append(op.fields, fPrompt, prompt, fHandoff, reason)
 }
 
@@ -283,8 +317,8 @@ func (s *Service) RequestHandoff(ctx context.Context, t Turn) error {
 	if err != nil {
 		return err
 	}
-	op := applyOp{convID: t.ConversationID, need: []Status{StatusAssistant}, cond: []Status{StatusAssistant},
-		now: s.now(), once: []string{fCounted}}
+	op := applyOp{convID: t.ConversationID, merchant: t.MerchantID, on: EventAnswer, now: s.now(), once: []string{fCounted}}
+	op.create, op.enter = s.storing(t)
 	s.planHandoff(m, t, true, &op)
 	res, err := s.apply(ctx, op)
 	if err != nil {
@@ -314,11 +348,8 @@ func (s *Service) ReplyToOffer(ctx context.Context, t Turn, accept bool) error {
 	now := s.now()
 	tx := textsFor(t.Locale)
 	if !accept {
-		op := applyOp{convID: t.ConversationID, need: []Status{StatusHandoffOffered}, cond: []Status{StatusHandoffOffered},
-			now: now, newStatus: StatusAssistant, state: State{Status: StatusAssistant},
-			fields:      []string{fPrompt, ""},
-			condEntries: []entryTail{s.assistantEntry(tx.Declined, now)}}
-		res, err := s.apply(ctx, op)
+		res, err := s.apply(ctx, applyOp{convID: t.ConversationID, merchant: t.MerchantID, on: EventDecline,
+			now: now, fields: []string{fPrompt, ""}, condEntries: []entryTail{s.assistantEntry(tx.Declined, now)}})
 		if err != nil {
 			return err
 		}
@@ -332,10 +363,8 @@ func (s *Service) ReplyToOffer(ctx context.Context, t Turn, accept bool) error {
 		return s.stateError(c.Status)
 	}
 	if c.Visitor.Email == "" {
-		op := applyOp{convID: t.ConversationID, need: []Status{StatusHandoffOffered}, cond: []Status{StatusHandoffOffered},
-			now: now, newStatus: StatusAwaitingEmail, state: State{Status: StatusAwaitingEmail, Prompt: tx.EmailRequest},
-			fields: []string{fPrompt, tx.EmailRequest}}
-		res, err := s.apply(ctx, op)
+		res, err := s.apply(ctx, applyOp{convID: t.ConversationID, merchant: t.MerchantID, on: EventAskEmail,
+			now: now, state: State{Prompt: tx.EmailRequest}, fields: []string{fPrompt, tx.EmailRequest}})
 		if err != nil {
 			return err
 		}
@@ -386,64 +415,55 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	office := m.Schedule.At(now)
 	ep := newEpisode(now)
 	queuedAt := now.UnixMilli()
-	member := queueMember(c.ID, ep)
-
-	// Into the queue index before the conversation says "queued" (see the
-	// package doc); the same round trip learns the position and who is on.
-	pipe := s.rdb.Pipeline()
-	pipe.ZAdd(ctx, s.keys.queue(m.ID), zmember(float64(queuedAt), member))
-	rank := pipe.ZCount(ctx, s.keys.queue(m.ID), "-inf", strconv.FormatInt(queuedAt, 10))
-	presence := pipe.HGetAll(ctx, s.keys.presence(m.ID))
-	online := pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"})
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
-	}
-	available := countAvailable(presence.Val(), online.Val())
-	pos := int(rank.Val())
-
-	var text string
-	switch {
-	case !office.Open:
-		text = m.Settings.AwayMessage
-		if strings.TrimSpace(text) == "" {
-			text = tx.AwayMessage
-		}
-		if !office.NextOpen.IsZero() {
-			when := tx.formatOpening(office.NextOpen, m.Schedule.Location())
-			if strings.Contains(text, "{next_open}") {
-				text = strings.ReplaceAll(text, "{next_open}", when)
-			} else {
-				text += " " + strings.Replace(tx.NextOpen, "%s", when, 1)
-			}
-		}
-	case available == 0:
-		text = m.Settings.AutoResponse
-		if strings.TrimSpace(text) == "" {
-			text = tx.AutoResponse
-		}
-	default:
-		text = tx.QueuedOpen
-	}
-	fields := []string{fQueuedAt, strconv.FormatInt(queuedAt, 10), fQueueEp, ep, fQueuePos, strconv.Itoa(pos),
-		fPrompt, "", "method", string(MethodInbox)}
-	if email != "" {
-		fields = append(fields, fEmail, email)
-	}
 	op := applyOp{
-		convID: c.ID, need: transitions[EventQueue].from, cond: transitions[EventQueue].from,
-		now: now, newStatus: StatusQueued, state: State{Status: StatusQueued, QueuePosition: pos},
-		fields: fields, once: []string{fRouted}, wantMeta: true,
-		condEntries: []entryTail{s.systemEntry(text, now)},
-		announce:    m.ID, queueChanged: true,
+		convID: c.ID, merchant: m.ID, on: EventQueue, now: now, once: []string{fRouted}, wantMeta: true,
+		enter: []indexEdit{s.queueEntry(m.ID, c.ID, ep, queuedAt)},
+	}
+	// The round trip that lists the conversation in the queue also learns
+	// its position and who is on.
+	op.prepare = func(ctx context.Context, pipe redis.Pipeliner) func(*applyOp) {
+		rank := pipe.ZCount(ctx, s.keys.queue(m.ID), "-inf", itoa(queuedAt))
+		presence := pipe.HGetAll(ctx, s.keys.presence(m.ID))
+		online := pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"})
+		return func(op *applyOp) {
+			pos := int(rank.Val())
+			var text string
+			switch {
+			case !office.Open:
+				text = m.Settings.AwayMessage
+				if strings.TrimSpace(text) == "" {
+					text = tx.AwayMessage
+				}
+				if !office.NextOpen.IsZero() {
+					when := tx.formatOpening(office.NextOpen, m.Schedule.Location())
+					if strings.Contains(text, "{next_open}") {
+						text = strings.ReplaceAll(text, "{next_open}", when)
+					} else {
+						text += " " + strings.Replace(tx.NextOpen, "%s", when, 1)
+					}
+				}
+			case countAvailable(presence.Val(), online.Val()) == 0:
+				text = m.Settings.AutoResponse
+				if strings.TrimSpace(text) == "" {
+					text = tx.AutoResponse
+				}
+			default:
+				text = tx.QueuedOpen
+			}
+			op.state = State{QueuePosition: pos}
+			op.fields = []string{fQueuedAt, itoa(queuedAt), fQueueEp, ep, fQueuePos, strconv.Itoa(pos), fPrompt, ""}
+			if email != "" {
+				op.fields = append(op.fields, fEmail, email)
+			}
+			op.condEntries = []entryTail{s.systemEntry(text, now)}
+		}
 	}
 	res, err := s.apply(ctx, op)
 	if err != nil {
 		return err
 	}
-	if res.code != "ok" {
-		// This episode never became the conversation's: take it back out.
-		_ = s.rdb.ZRem(ctx, s.keys.queue(m.ID), member).Err()
-		return s.refusal(res)
+	if err := s.refusal(res); err != nil {
+		return err
 	}
 	if len(res.once) > 0 && res.once[0] {
 		s.count(ctx, m.ID, res.day, metricRouted)
@@ -451,9 +471,18 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	return nil
 }
 
+// queueEntry lists a conversation in its merchant's queue for one stay
+// (episode) there, scored by when it joined.
+func (s *Service) queueEntry(merchantID, convID, episode string, at int64) indexEdit {
+	return indexEdit{kind: editZAdd, key: s.keys.queue(merchantID), member: queueMember(convID, episode), score: float64(at)}
+}
+
 // CloseByVisitor ends the conversation at the visitor's request.
 func (s *Service) CloseByVisitor(ctx context.Context, t Turn) error {
-	_, err := s.close(ctx, t.MerchantID, t.ConversationID, "visitor_closed", "")
+	_, err := s.close(ctx, t.MerchantID, t.ConversationID, "visitor_closed")
+	if t.Fresh() && errors.Is(err, ErrNotFound) {
+		return nil // nothing was stored, nothing to end
+	}
 	return err
 }
 
@@ -531,19 +560,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-func stringify(m map[string]any) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		switch x := v.(type) {
-		case string:
-			out[k] = x
-		case int:
-			out[k] = strconv.Itoa(x)
-		case int64:
-			out[k] = strconv.FormatInt(x, 10)
-		}
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/session"
 )
 
 // peer is a resilient test client, visitor or agent console, that follows
@@ -290,4 +294,19 @@ func (p *peer) ensure() {
 			p.fail("%v", err)
 		}
 	}
+}
+
+// askForPerson presses "talk to a person" on a visitor peer's socket, as the
+// widget does, and waits until the core has stored the offer: a
+// conversation is stored at its first step, not at the hello.
+func (p *peer) askForPerson(t *testing.T, svc *session.Service, merchantID string) {
+	t.Helper()
+	p.mu.Lock()
+	c := p.conn
+	p.mu.Unlock()
+	require.NoError(t, c.WriteJSON(map[string]any{"type": "handoff_request"}))
+	require.Eventually(t, func() bool {
+		conv, _, err := svc.Conversation(context.Background(), merchantID, p.conv)
+		return err == nil && conv.Status == session.StatusHandoffOffered
+	}, 5*time.Second, 5*time.Millisecond)
 }

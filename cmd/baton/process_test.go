@@ -153,9 +153,7 @@ func (f *processFixture) agentToken(t *testing.T, url, email string) string {
 func (f *processFixture) handOff(t *testing.T, convID, url, token string) {
 	t.Helper()
 	ctx := context.Background()
-	turn := session.Turn{ConversationID: convID, MerchantID: f.m.ID, Locale: "en", Status: session.StatusAssistant}
-	require.NoError(t, f.svc.RequestHandoff(ctx, turn))
-	turn.Status = session.StatusHandoffOffered
+	turn := session.Turn{ConversationID: convID, MerchantID: f.m.ID, Locale: "en", Status: session.StatusHandoffOffered}
 	require.NoError(t, f.svc.ReplyToOffer(ctx, turn, true))
 	turn.Status = session.StatusAwaitingEmail
 	require.NoError(t, f.svc.SubmitEmail(ctx, turn, "killed@example.com"))
@@ -184,6 +182,7 @@ func TestNodeKilledMidConversation(t *testing.T) {
 		v.key = f.m.WidgetKey
 		require.NoError(t, v.connect())
 		tok := f.agentToken(t, b.url, fmt.Sprintf("kill%d@example.com", i))
+		v.askForPerson(t, f.svc, f.m.ID)
 		f.handOff(t, v.conv, b.url, tok)
 		ag := newPeer(t, fmt.Sprintf("a%d", i), []string{a.url, b.url})
 		ag.agent, ag.token, ag.conv = true, tok, v.conv

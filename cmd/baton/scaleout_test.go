@@ -150,8 +150,8 @@ func reconnectStorm(t *testing.T, ns []*env) {
 		v.key = s.m.WidgetKey
 		require.NoError(t, v.connect())
 		// Setup, not under test: hand off through the core, claim over REST.
+		v.askForPerson(t, svc, s.m.ID)
 		turn := turnOf(v.conv, s)
-		require.NoError(t, svc.RequestHandoff(ctx, turn))
 		turn.Status = session.StatusHandoffOffered
 		require.NoError(t, svc.ReplyToOffer(ctx, turn, true))
 		turn.Status = session.StatusAwaitingEmail

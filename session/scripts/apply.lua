@@ -1,138 +1,122 @@
--- apply.lua: one atomic step on one conversation.
+-- apply.lua: one atomic step on one conversation. Its keys, arguments and
+-- reply are declared by applyArgs and applyReply in session/store.go; the
+-- lines above this comment (k_*, a_*, reply) are generated from them.
 --
--- KEYS[1] meta hash, KEYS[2] transcript list, KEYS[3] client_id -> seq hash
+-- The step runs only in the statuses of a_need; its conditional part (the
+-- fields, the after entries, the new status) only in those of a_cond.
+-- Base entries are appended whenever the step runs, before the new status
+-- is published; after entries follow it. An entry is a JSON object without
+-- its first "{" (the script prepends {"seq":N,), so each entry is encoded
+-- once, in Go.
 --
--- ARGV (see applyOp in store.go, which builds them):
---  1 channel to publish envelopes on
---  2 need: ",s1,s2," statuses in which the step may run at all
---  3 cond: ",s1," statuses in which the conditional part runs ("" = never)
---  4 required agent id for the step ("" = any)
---  5 client_id deduplicating the first base entry ("" = none)
---  6 now, ms
---  7 new status for the conditional part ("" = keep)
---  8 state JSON published with the new status
---  9 transcript length limit
--- 10 key TTL in ms
--- 11 "1" to return the whole meta hash
--- 12 merchant channel to announce the change on ("" = no announcement)
--- 13 "1" when the change moves the merchant's queue, else "0"
--- 14 the conversation id, for the announcement
--- then: n, n "once" fields (HSETNX now whenever the step runs; the reply
---       says which were new)
--- then: n, n strings: field, value, field, value... set by the conditional part
--- then: n, n base entry tails (appended whenever the step runs)
--- then: n, n conditional entry tails
---
--- An entry tail is a JSON object without its first "{"; the script prepends
--- {"seq":N, so each entry is encoded once, in Go.
---
--- Reply: {code, status, version, applied, onceflags, meta, day, seq1, entry1, ...}
--- code: ok | dup (entry1 is the stored one) | nf | state | agent | full
-local meta, log, cids = KEYS[1], KEYS[2], KEYS[3]
-local a = ARGV
-local i = 15
-local function list()
-  local n = tonumber(a[i]); i = i + 1
-  local t = {}
-  for k = 1, n do t[k] = a[i]; i = i + 1 end
-  return t
+-- code: ok | dup (entries[1] is the stored one) | nf | state | agent | full
+local st = redis.call('HGET', k_meta, 'status')
+if not st and #a_create > 0 then
+  -- A conversation is stored at its first step, not at the hello: a hello
+  -- alone leaves nothing behind.
+  redis.call('HSET', k_meta, unpack(a_create))
+  st = redis.call('HGET', k_meta, 'status')
 end
-local once = list()
-local pairs_ = list()
-local base = list()
-local condEntries = list()
-
+if not st then return reply{code = 'nf'} end
+local ver = redis.call('HGET', k_meta, 'v') or '0'
 local function member(set, s)
   return set ~= '' and string.find(set, ',' .. s .. ',', 1, true) ~= nil
 end
-
-local st = redis.call('HGET', meta, 'status')
-if not st then return {'nf'} end
-local ver = redis.call('HGET', meta, 'v') or '0'
-if not member(a[2], st) then
-  return {'state', st, ver, '0', '', {}, redis.call('HGET', meta, 'agent') or ''}
+if not member(a_need, st) then
+  return reply{code = 'state', status = st, version = ver, holder = redis.call('HGET', k_meta, 'agent')}
 end
-if a[4] ~= '' and redis.call('HGET', meta, 'agent') ~= a[4] then
-  return {'agent', st, ver, '0', '', {}, redis.call('HGET', meta, 'agent') or ''}
+if a_agent ~= '' and redis.call('HGET', k_meta, 'agent') ~= a_agent then
+  return reply{code = 'agent', status = st, version = ver, holder = redis.call('HGET', k_meta, 'agent')}
 end
-local clientID = a[5]
-if clientID ~= '' then
-  local prev = redis.call('HGET', cids, clientID)
+if a_client_id ~= '' then
+  local prev = redis.call('HGET', k_cids, a_client_id)
   if prev then
-    return {'dup', st, ver, '0', '', {}, prev, redis.call('LINDEX', log, tonumber(prev) - 1)}
+    return reply{code = 'dup', status = st, version = ver, first_seq = prev,
+      entries = {redis.call('LINDEX', k_log, tonumber(prev) - 1)}}
   end
 end
 
-local applied = member(a[3], st)
-local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
-local adding = #base
-if applied then adding = adding + #condEntries end
-if seq + adding > tonumber(a[9]) then
-  return {'full', st, ver}
+local applied = member(a_cond, st)
+local seq = tonumber(redis.call('HGET', k_meta, 'seq') or '0')
+local adding = #a_base
+if applied then adding = adding + #a_after end
+if seq + adding > tonumber(a_max_seq) then
+  return reply{code = 'full', status = st, version = ver}
 end
 
-local now = a[6]
 local out = {}
 local pubs = {}
 local last = nil
+local first = seq + 1
 local function append(tail)
   seq = seq + 1
   local e = '{"seq":' .. seq .. ',' .. tail
-  redis.call('RPUSH', log, e)
-  out[#out + 1] = tostring(seq)
+  redis.call('RPUSH', k_log, e)
   out[#out + 1] = e
   pubs[#pubs + 1] = 'e' .. seq .. ' ' .. e
   last = e
 end
 
-for k = 1, #base do append(base[k]) end
-if clientID ~= '' and #base > 0 then
-  redis.call('HSET', cids, clientID, seq - #base + 1)
+for k = 1, #a_base do append(a_base[k]) end
+if a_client_id ~= '' and #a_base > 0 then
+  redis.call('HSET', k_cids, a_client_id, first)
 end
 
 local flags = ''
-for k = 1, #once do
-  flags = flags .. redis.call('HSETNX', meta, once[k], now)
+for k = 1, #a_once do
+  flags = flags .. redis.call('HSETNX', k_meta, a_once[k], a_now)
 end
+local was = {}
 if applied then
-  if a[7] ~= '' then
-    st = a[7]
-    ver = tostring(redis.call('HINCRBY', meta, 'v', 1))
-    redis.call('HSET', meta, 'status', st)
-    pubs[#pubs + 1] = 's' .. ver .. ' ' .. a[8]
+  if a_status ~= '' then
+    st = a_status
+    ver = tostring(redis.call('HINCRBY', k_meta, 'v', 1))
+    redis.call('HSET', k_meta, 'status', st)
+    pubs[#pubs + 1] = 's' .. ver .. ' ' .. a_state
   end
-  if #pairs_ > 0 then redis.call('HSET', meta, unpack(pairs_)) end
-  for k = 1, #condEntries do append(condEntries[k]) end
+  if #a_fields > 0 then
+    local names = {}
+    for k = 1, #a_fields, 2 do names[#names + 1] = a_fields[k] end
+    local old = redis.call('HMGET', k_meta, unpack(names))
+    for k = 1, #names do
+      if old[k] then
+        was[#was + 1] = names[k]
+        was[#was + 1] = old[k]
+      end
+    end
+    redis.call('HSET', k_meta, unpack(a_fields))
+  end
+  for k = 1, #a_after do append(a_after[k]) end
 end
 
 if last then
-  redis.call('HSET', meta, 'seq', seq, 'last', last, 'updated', now)
+  redis.call('HSET', k_meta, 'seq', seq, 'last', last, 'updated', a_now)
 else
-  redis.call('HSET', meta, 'updated', now)
+  redis.call('HSET', k_meta, 'updated', a_now)
 end
-local ttl = tonumber(a[10])
+local ttl = tonumber(a_ttl)
 if ttl > 0 then
-  redis.call('PEXPIRE', meta, ttl)
-  redis.call('PEXPIRE', log, ttl)
-  redis.call('PEXPIRE', cids, ttl)
+  redis.call('PEXPIRE', k_meta, ttl)
+  redis.call('PEXPIRE', k_log, ttl)
+  redis.call('PEXPIRE', k_cids, ttl)
 end
-for k = 1, #pubs do redis.call('PUBLISH', a[1], pubs[k]) end
+for k = 1, #pubs do redis.call('PUBLISH', a_channel, pubs[k]) end
 -- Announced from here, not by the caller afterwards, so the team hears of
--- one conversation's changes in the order they happened.
-if applied and a[12] ~= '' then
-  local all = redis.call('HGETALL', meta)
+-- one conversation's changes in the order they happened. The resume token's
+-- hash is no one's business.
+if applied and a_team ~= '' then
+  local all = redis.call('HGETALL', k_meta)
   local shown = {}
   for k = 1, #all, 2 do
-    if all[k] ~= 'rt' then
+    if all[k] ~= 'rt' and all[k] ~= 'hd' then
       shown[#shown + 1] = all[k]
       shown[#shown + 1] = all[k + 1]
     end
   end
-  redis.call('PUBLISH', a[12], 'c' .. a[13] .. '{"id":"' .. a[14] .. '","meta":' .. cjson.encode(shown) .. '}')
+  redis.call('PUBLISH', a_team, 'c' .. a_queue_moved .. '{"id":"' .. a_conv_id .. '","meta":' .. cjson.encode(shown) .. '}')
 end
 
 local m = {}
-if a[11] == '1' then m = redis.call('HGETALL', meta) end
-local reply = {'ok', st, ver, applied and '1' or '0', flags, m, redis.call('HGET', meta, 'day') or ''}
-for k = 1, #out do reply[#reply + 1] = out[k] end
-return reply
+if a_want_meta == '1' then m = redis.call('HGETALL', k_meta) end
+return reply{code = 'ok', status = st, version = ver, applied = applied, once = flags, meta = m, was = was,
+  day = redis.call('HGET', k_meta, 'day'), first_seq = first, entries = out}

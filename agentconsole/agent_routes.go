@@ -10,6 +10,37 @@ import (
 	"github.com/batonchat/baton/session"
 )
 
+// agentDesk is what an agent's own routes (sign-in, conversations,
+// presence) need.
+type agentDesk interface {
+	Login(ctx context.Context, email, password string) (*session.Agent, error)
+	Agent(ctx context.Context, merchantID, agentID string) (*session.Agent, error)
+	Conversations(ctx context.Context, merchantID string, status session.Status) ([]*session.Conversation, error)
+	Conversation(ctx context.Context, merchantID, convID string) (*session.Conversation, []session.RawEntry, error)
+	Claim(ctx context.Context, a session.Actor, convID string) (*session.Conversation, error)
+	Release(ctx context.Context, a session.Actor, convID string) (*session.Conversation, error)
+	CloseByAgent(ctx context.Context, a session.Actor, convID string) (*session.Conversation, error)
+	AgentMessage(ctx context.Context, a session.Actor, convID, clientID, text string) (session.RawEntry, bool, error)
+	SetPresence(ctx context.Context, a session.Actor, status string) error
+	Presence(ctx context.Context, a session.Actor) (string, error)
+}
+
+func (c *Console) registerAgent(r gin.IRouter) {
+	r.POST("/v1/auth/login", c.login)
+	agent := r.Group("/v1/agent")
+	agent.GET("/ws", c.socket) // authenticates with its first frame
+	agent.Use(c.authenticate)
+	agent.GET("/me", c.me)
+	agent.GET("/conversations", c.listConversations)
+	agent.GET("/conversations/:id", c.getConversation)
+	agent.POST("/conversations/:id/claim", c.conversationAction(c.desk.Claim))
+	agent.POST("/conversations/:id/messages", c.postMessage)
+	agent.POST("/conversations/:id/release", c.conversationAction(c.desk.Release))
+	agent.POST("/conversations/:id/close", c.conversationAction(c.desk.CloseByAgent))
+	agent.GET("/presence", c.getPresence)
+	agent.PUT("/presence", c.putPresence)
+}
+
 func (c *Console) login(g *gin.Context) {
 	var in struct {
 		Email    string `json:"email"`
@@ -20,7 +51,7 @@ func (c *Console) login(g *gin.Context) {
 	}
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	a, err := c.team.Login(ctx, in.Email, in.Password)
+	a, err := c.desk.Login(ctx, in.Email, in.Password)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -41,12 +72,12 @@ func (c *Console) me(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
 	actor := actorOf(g)
-	a, err := c.team.Agent(ctx, actor.MerchantID, actor.ID)
+	a, err := c.desk.Agent(ctx, actor.MerchantID, actor.ID)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	p, err := c.team.Presence(ctx, actor)
+	p, err := c.desk.Presence(ctx, actor)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -57,7 +88,7 @@ func (c *Console) me(g *gin.Context) {
 func (c *Console) listConversations(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	convs, err := c.team.Conversations(ctx, actorOf(g).MerchantID, session.Status(g.Query("status")))
+	convs, err := c.desk.Conversations(ctx, actorOf(g).MerchantID, session.Status(g.Query("status")))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -80,7 +111,7 @@ func rawMessages(entries []session.RawEntry) []json.RawMessage {
 func (c *Console) getConversation(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	conv, entries, err := c.team.Conversation(ctx, actorOf(g).MerchantID, g.Param("id"))
+	conv, entries, err := c.desk.Conversation(ctx, actorOf(g).MerchantID, g.Param("id"))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -113,7 +144,7 @@ func (c *Console) postMessage(g *gin.Context) {
 	}
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	msg, created, err := c.team.AgentMessage(ctx, actorOf(g), g.Param("id"), in.ClientID, in.Text)
+	msg, created, err := c.desk.AgentMessage(ctx, actorOf(g), g.Param("id"), in.ClientID, in.Text)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -128,7 +159,7 @@ func (c *Console) postMessage(g *gin.Context) {
 func (c *Console) getPresence(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	p, err := c.team.Presence(ctx, actorOf(g))
+	p, err := c.desk.Presence(ctx, actorOf(g))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -145,7 +176,7 @@ func (c *Console) putPresence(g *gin.Context) {
 	}
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	if err := c.team.SetPresence(ctx, actorOf(g), in.Status); err != nil {
+	if err := c.desk.SetPresence(ctx, actorOf(g), in.Status); err != nil {
 		c.fail(g, err)
 		return
 	}

@@ -7,8 +7,18 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/session"
 )
+
+// helpdeskStore is what the integration and handoff routes need.
+type helpdeskStore interface {
+	Merchant(ctx context.Context, id string) (*session.Merchant, error)
+	SetIntegration(ctx context.Context, merchantID string, method session.HandoffMethod, acc *session.HelpdeskAccount) (*session.HelpdeskAccount, error)
+	HelpdeskHandoffs(ctx context.Context, merchantID, state string) ([]*session.HelpdeskHandoff, error)
+	HelpdeskHandoff(ctx context.Context, merchantID, convID string) (*session.HelpdeskHandoff, error)
+	RetryHandoff(ctx context.Context, merchantID, convID string) (*session.HelpdeskHandoff, error)
+}
 
 // Helpdesks checks a helpdesk's credentials before an integration is kept.
 // cmd/baton provides it (package gateway/helpdesk speaks the HTTP).
@@ -64,7 +74,7 @@ func accountOf(m *session.Merchant, method session.HandoffMethod) *session.Helpd
 }
 
 func (c *Console) getIntegrations(g *gin.Context) {
-	m, ok := c.merchant(g)
+	m, ok := c.merchantFrom(g, c.desks)
 	if !ok {
 		return
 	}
@@ -76,7 +86,7 @@ func (c *Console) getIntegrations(g *gin.Context) {
 
 func (c *Console) getIntegration(method session.HandoffMethod) gin.HandlerFunc {
 	return func(g *gin.Context) {
-		m, ok := c.merchant(g)
+		m, ok := c.merchantFrom(g, c.desks)
 		if !ok {
 			return
 		}
@@ -105,7 +115,7 @@ func (c *Console) putIntegration(method session.HandoffMethod) gin.HandlerFunc {
 		if method == session.MethodGorgias {
 			acc.Site, acc.Secret = in.Domain, in.APIKey
 		}
-		m, ok := c.merchant(g)
+		m, ok := c.merchantFrom(g, c.desks)
 		if !ok {
 			return
 		}
@@ -119,7 +129,7 @@ func (c *Console) putIntegration(method session.HandoffMethod) gin.HandlerFunc {
 			return
 		}
 		if c.helpdesks == nil {
-			writeError(g, http.StatusServiceUnavailable, "unavailable", "helpdesk integrations are not available on this server")
+			rest.Fail(g, http.StatusServiceUnavailable, "unavailable", "helpdesk integrations are not available on this server")
 			return
 		}
 		ctx, cancel := context.WithTimeout(g.Request.Context(), verifyTimeout)
@@ -128,7 +138,7 @@ func (c *Console) putIntegration(method session.HandoffMethod) gin.HandlerFunc {
 			c.fail(g, err)
 			return
 		}
-		out, err := c.team.SetIntegration(ctx, m.ID, method, &acc)
+		out, err := c.desks.SetIntegration(ctx, m.ID, method, &acc)
 		if err != nil {
 			c.fail(g, err)
 			return
@@ -140,7 +150,7 @@ func (c *Console) putIntegration(method session.HandoffMethod) gin.HandlerFunc {
 func (c *Console) listHandoffs(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	hs, err := c.team.HelpdeskHandoffs(ctx, actorOf(g).MerchantID, g.Query("state"))
+	hs, err := c.desks.HelpdeskHandoffs(ctx, actorOf(g).MerchantID, g.Query("state"))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -151,7 +161,7 @@ func (c *Console) listHandoffs(g *gin.Context) {
 func (c *Console) getHandoff(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	h, err := c.team.HelpdeskHandoff(ctx, actorOf(g).MerchantID, g.Param("id"))
+	h, err := c.desks.HelpdeskHandoff(ctx, actorOf(g).MerchantID, g.Param("id"))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -162,7 +172,7 @@ func (c *Console) getHandoff(g *gin.Context) {
 func (c *Console) retryHandoff(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	h, err := c.team.RetryHandoff(ctx, actorOf(g).MerchantID, g.Param("id"))
+	h, err := c.desks.RetryHandoff(ctx, actorOf(g).MerchantID, g.Param("id"))
 	if err != nil {
 		c.fail(g, err)
 		return

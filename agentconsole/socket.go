@@ -13,9 +13,22 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
 )
+
+// liveDesk is what the console socket needs.
+type liveDesk interface {
+	Agent(ctx context.Context, merchantID, agentID string) (*session.Agent, error)
+	Presence(ctx context.Context, a session.Actor) (string, error)
+	SetPresence(ctx context.Context, a session.Actor, status string) error
+	ConsoleOpened(ctx context.Context, a session.Actor) (func(), error)
+	AssignedTo(ctx context.Context, a session.Actor) ([]*session.Conversation, error)
+	IsAssigned(ctx context.Context, a session.Actor, convID string) (bool, error)
+	AgentMessage(ctx context.Context, a session.Actor, convID, clientID, text string) (session.RawEntry, bool, error)
+	Typing(ctx context.Context, convID string, role session.Role, active bool) error
+}
 
 const (
 	authTimeout = 10 * time.Second
@@ -79,8 +92,8 @@ func frame(v any) []byte {
 // socket serves GET /v1/agent/ws. The token comes in the first frame, never
 // in the URL. Browsers must come from Baton's own origin.
 func (c *Console) socket(g *gin.Context) {
-	if o := g.GetHeader("Origin"); o != "" && !sameOrigin(g.Request, o) {
-		writeError(g, http.StatusForbidden, "origin_not_allowed", "the console socket is for Baton's own pages")
+	if o := g.GetHeader("Origin"); o != "" && !rest.SameOrigin(g.Request, o) {
+		rest.Fail(g, http.StatusForbidden, "origin_not_allowed", "the console socket is for Baton's own pages")
 		return
 	}
 	conn, err := c.sockets.Upgrade(g.Writer, g.Request)
@@ -141,7 +154,7 @@ func (s *consoleSocket) run() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	agent, err := s.c.team.Agent(ctx, actor.MerchantID, actor.ID)
+	agent, err := s.c.live.Agent(ctx, actor.MerchantID, actor.ID)
 	cancel()
 	if err != nil {
 		s.fatal("invalid_token", "the token's agent does not exist")
@@ -171,11 +184,11 @@ func (s *consoleSocket) run() {
 func (s *consoleSocket) start(agent *session.Agent) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	presence, err := s.c.team.Presence(ctx, s.actor)
+	presence, err := s.c.live.Presence(ctx, s.actor)
 	if err != nil {
 		return err
 	}
-	closed, err := s.c.team.ConsoleOpened(ctx, s.actor)
+	closed, err := s.c.live.ConsoleOpened(ctx, s.actor)
 	if err != nil {
 		return err
 	}
@@ -191,7 +204,7 @@ func (s *consoleSocket) start(agent *session.Agent) error {
 // syncAssigned follows every conversation assigned to the agent and stops
 // following the rest.
 func (s *consoleSocket) syncAssigned(ctx context.Context) error {
-	convs, err := s.c.team.AssignedTo(ctx, s.actor)
+	convs, err := s.c.live.AssignedTo(ctx, s.actor)
 	if err != nil {
 		return err
 	}
@@ -335,7 +348,7 @@ func (s *consoleSocket) handle(data []byte) {
 	case "ping":
 		s.send([]byte(`{"type":"pong"}`))
 	case "message":
-		_, _, err := s.c.team.AgentMessage(ctx, s.actor, in.ConversationID, in.ClientID, in.Text)
+		_, _, err := s.c.live.AgentMessage(ctx, s.actor, in.ConversationID, in.ClientID, in.Text)
 		if err != nil {
 			e := session.ErrorOf(err)
 			s.sendError(e.Code, e.Message, in.ConversationID, in.ClientID)
@@ -348,18 +361,18 @@ func (s *consoleSocket) handle(data []byte) {
 			return
 		}
 		if !s.following(in.ConversationID) {
-			mine, err := s.c.team.IsAssigned(ctx, s.actor, in.ConversationID)
+			mine, err := s.c.live.IsAssigned(ctx, s.actor, in.ConversationID)
 			if err != nil || !mine {
 				s.sendError("not_assigned", "the conversation is not assigned to you", in.ConversationID, "")
 				return
 			}
 		}
-		if err := s.c.team.Typing(ctx, in.ConversationID, session.RoleAgent, *in.Active); err != nil {
+		if err := s.c.live.Typing(ctx, in.ConversationID, session.RoleAgent, *in.Active); err != nil {
 			e := session.ErrorOf(err)
 			s.sendError(e.Code, e.Message, in.ConversationID, "")
 		}
 	case "presence":
-		if err := s.c.team.SetPresence(ctx, s.actor, in.Status); err != nil {
+		if err := s.c.live.SetPresence(ctx, s.actor, in.Status); err != nil {
 			e := session.ErrorOf(err)
 			s.sendError(e.Code, e.Message, "", "")
 			return

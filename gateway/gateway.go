@@ -6,12 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
 )
@@ -75,9 +74,9 @@ func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.Use(g.recovery, securityHeaders)
-	e.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such route") })
+	e.NoRoute(func(c *gin.Context) { rest.Fail(c, http.StatusNotFound, "not_found", "no such route") })
 	e.NoMethod(func(c *gin.Context) {
-		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
+		rest.Fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
 	})
 	e.GET("/healthz", g.health)
 	e.GET("/v1/widget/ws", g.widgetSocket)
@@ -99,7 +98,7 @@ func (g *Gateway) recovery(c *gin.Context) {
 			}
 			g.log.Error("handler panicked", "path", c.FullPath(), "panic", r)
 			if !c.Writer.Written() {
-				writeError(c, http.StatusInternalServerError, "internal", "internal error")
+				rest.Fail(c, http.StatusInternalServerError, "internal", "internal error")
 			}
 			c.Abort()
 		}
@@ -112,10 +111,6 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	c.Next()
-}
-
-func writeError(c *gin.Context, status int, code, message string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "message": message}})
 }
 
 func (g *Gateway) health(c *gin.Context) {
@@ -136,17 +131,17 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 		e := session.ErrorOf(err)
 		switch e.Kind {
 		case session.KindNotFound:
-			writeError(c, http.StatusNotFound, "unknown_key", "no merchant has this widget key")
+			rest.Fail(c, http.StatusNotFound, "unknown_key", "no merchant has this widget key")
 		case session.KindUnavailable:
-			writeError(c, http.StatusServiceUnavailable, "unavailable", "try again shortly")
+			rest.Fail(c, http.StatusServiceUnavailable, "unavailable", "try again shortly")
 		default:
 			g.log.Error("looking up a widget key", "err", err)
-			writeError(c, http.StatusInternalServerError, "internal", "internal error")
+			rest.Fail(c, http.StatusInternalServerError, "internal", "internal error")
 		}
 		return
 	}
 	if !OriginAllowed(c.Request, m.Settings.AllowedOrigins) {
-		writeError(c, http.StatusForbidden, "origin_not_allowed", "this page's origin may not open the chat")
+		rest.Fail(c, http.StatusForbidden, "origin_not_allowed", "this page's origin may not open the chat")
 		return
 	}
 	conn, err := g.sockets.Upgrade(c.Writer, c.Request)
@@ -165,7 +160,7 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 // listed.
 func OriginAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
-	if origin != "" && SameOrigin(r, origin) {
+	if origin != "" && rest.SameOrigin(r, origin) {
 		return true
 	}
 	if len(allowed) == 0 {
@@ -173,15 +168,6 @@ func OriginAllowed(r *http.Request, allowed []string) bool {
 	}
 	s := session.Settings{AllowedOrigins: allowed}
 	return origin != "" && s.OriginAllowed(origin)
-}
-
-// SameOrigin reports whether origin is the host this request was sent to.
-func SameOrigin(r *http.Request, origin string) bool {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, r.Host)
 }
 
 // Serve runs the HTTP server on ln until ctx ends, then drains: no new

@@ -84,13 +84,9 @@ func isUnavailable(err error) bool {
 		}
 		return false
 	}
-	// Dial failures and resets surface as plain errors from the pool.
-	return errors.Is(err, net.ErrClosed) || isConnRefused(err)
-}
-
-func isConnRefused(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe)
+	// Dial failures and resets are net.Errors (above); a closed connection
+	// may surface bare.
+	return errors.Is(err, net.ErrClosed)
 }
 
 // Errors shared by several operations.

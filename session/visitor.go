@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -85,7 +86,7 @@ func (s *Service) StartConversation(ctx context.Context, m *Merchant, v VisitorI
 	}
 	visitorFields(fields, v)
 	if v.Page != "" {
-		fields[fPage] = truncate(v.Page, 2048)
+		fields[fPage], _ = Clip(v.Page, 2048)
 	}
 	c, _ := conversationFromMeta(id, fields)
 	c.create, c.created = flatten(fields), now
@@ -555,9 +556,14 @@ func yesNo(text string) int {
 	return 0
 }
 
-func truncate(s string, n int) string {
+// Clip shortens s to at most n bytes without cutting a character in two,
+// and reports whether it had to.
+func Clip(s string, n int) (string, bool) {
 	if len(s) <= n {
-		return s
+		return s, false
 	}
-	return s[:n]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
 }

@@ -278,7 +278,7 @@ func reasonOf(a *answer) string {
 		}
 		addDetails(v["details"], add)
 		if len(parts) > 0 {
-			return truncate(strings.Join(parts, "; "), 500)
+			return clip(strings.Join(parts, "; "), 500)
 		}
 	}
 	// Anything but a JSON error is not repeated: base_url can point at any
@@ -311,11 +311,12 @@ func addDetails(d any, add func(string)) {
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// clip shortens an error text a helpdesk sent, marking that it did.
+func clip(s string, n int) string {
+	if c, cut := session.Clip(s, n); cut {
+		return c + "…"
 	}
-	return s[:n] + "…"
+	return s
 }
 
 // refused is a failed credential check.

@@ -1,6 +1,7 @@
 package agentconsole
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -8,10 +9,31 @@ import (
 	"github.com/batonchat/baton/session"
 )
 
-func (c *Console) merchant(g *gin.Context) (*session.Merchant, bool) {
+// settingsStore is what the admin's settings routes (handoff method,
+// messages, origins, office hours, the widget's keys) need.
+type settingsStore interface {
+	Merchant(ctx context.Context, id string) (*session.Merchant, error)
+	UpdateSettings(ctx context.Context, merchantID string, s session.Settings) (*session.Settings, error)
+	SetOfficeHours(ctx context.Context, merchantID string, h session.OfficeHours) (*session.OfficeHours, error)
+	Office(m *session.Merchant) session.OfficeState
+}
+
+func (c *Console) registerSettings(admin gin.IRouter) {
+	admin.GET("/settings", c.getSettings)
+	admin.PUT("/settings", c.putSettings)
+	admin.GET("/office-hours", c.getOfficeHours)
+	admin.PUT("/office-hours", c.putOfficeHours)
+	admin.GET("/merchant", c.getMerchant)
+}
+
+// merchantFrom loads the caller's merchant, answering the request itself
+// when it cannot.
+func (c *Console) merchantFrom(g *gin.Context, src interface {
+	Merchant(ctx context.Context, id string) (*session.Merchant, error)
+}) (*session.Merchant, bool) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	m, err := c.team.Merchant(ctx, actorOf(g).MerchantID)
+	m, err := src.Merchant(ctx, actorOf(g).MerchantID)
 	if err != nil {
 		c.fail(g, err)
 		return nil, false
@@ -20,7 +42,7 @@ func (c *Console) merchant(g *gin.Context) (*session.Merchant, bool) {
 }
 
 func (c *Console) getSettings(g *gin.Context) {
-	m, ok := c.merchant(g)
+	m, ok := c.merchantFrom(g, c.settings)
 	if !ok {
 		return
 	}
@@ -44,7 +66,7 @@ func (c *Console) putSettings(g *gin.Context) {
 	if !bind(g, &p) {
 		return
 	}
-	m, ok := c.merchant(g)
+	m, ok := c.merchantFrom(g, c.settings)
 	if !ok {
 		return
 	}
@@ -72,7 +94,7 @@ func (c *Console) putSettings(g *gin.Context) {
 	}
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	out, err := c.team.UpdateSettings(ctx, m.ID, s)
+	out, err := c.settings.UpdateSettings(ctx, m.ID, s)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -95,7 +117,7 @@ type officeNow struct {
 }
 
 func (c *Console) officeJSON(m *session.Merchant, h session.OfficeHours) officeHoursJSON {
-	st := c.team.Office(m)
+	st := c.settings.Office(m)
 	now := officeNow{Open: st.Open, NextOpen: session.Time{Time: st.NextOpen}}
 	if !st.NextOpen.IsZero() {
 		now.NextOpenLocal = session.FormatOpening(m.Settings.Locale, st.NextOpen, m.Schedule.Location())
@@ -104,7 +126,7 @@ func (c *Console) officeJSON(m *session.Merchant, h session.OfficeHours) officeH
 }
 
 func (c *Console) getOfficeHours(g *gin.Context) {
-	m, ok := c.merchant(g)
+	m, ok := c.merchantFrom(g, c.settings)
 	if !ok {
 		return
 	}
@@ -119,97 +141,22 @@ func (c *Console) putOfficeHours(g *gin.Context) {
 	ctx, cancel := ctxOf(g)
 	defer cancel()
 	mid := actorOf(g).MerchantID
-	out, err := c.team.SetOfficeHours(ctx, mid, h)
+	out, err := c.settings.SetOfficeHours(ctx, mid, h)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	m, ok := c.merchant(g)
+	m, ok := c.merchantFrom(g, c.settings)
 	if !ok {
 		return
 	}
 	g.JSON(http.StatusOK, c.officeJSON(m, *out))
 }
 
-func (c *Console) getKnowledge(g *gin.Context) {
-	m, ok := c.merchant(g)
-	if !ok {
-		return
-	}
-	g.JSON(http.StatusOK, gin.H{"entries": m.Knowledge.Entries, "version": m.Knowledge.Version})
-}
-
-func (c *Console) putKnowledge(g *gin.Context) {
-	var in struct {
-		Entries *[]session.KnowledgeEntry `json:"entries"`
-	}
-	if !bind(g, &in) {
-		return
-	}
-	if in.Entries == nil {
-		writeError(g, http.StatusBadRequest, "bad_request", `the body needs "entries": [...]`)
-		return
-	}
-	ctx, cancel := ctxOf(g)
-	defer cancel()
-	out, err := c.team.SetKnowledge(ctx, actorOf(g).MerchantID, *in.Entries)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	g.JSON(http.StatusOK, gin.H{"entries": out})
-}
-
-func (c *Console) getMetrics(g *gin.Context) {
-	ctx, cancel := ctxOf(g)
-	defer cancel()
-	m, err := c.team.Metrics(ctx, actorOf(g).MerchantID, g.Query("from"), g.Query("to"))
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	g.JSON(http.StatusOK, m)
-}
-
-func (c *Console) listAgents(g *gin.Context) {
-	ctx, cancel := ctxOf(g)
-	defer cancel()
-	as, err := c.team.Agents(ctx, actorOf(g).MerchantID)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	g.JSON(http.StatusOK, gin.H{"agents": as})
-}
-
-func (c *Console) createAgent(g *gin.Context) {
-	var in struct {
-		Email    string `json:"email"`
-		Name     string `json:"name"`
-		Password string `json:"password"`
-		Role     string `json:"role"`
-	}
-	if !bind(g, &in) {
-		return
-	}
-	if in.Role != "" && in.Role != session.RoleNameAgent && in.Role != session.RoleNameAdmin {
-		writeError(g, http.StatusBadRequest, "invalid_role", "role must be agent or admin")
-		return
-	}
-	ctx, cancel := ctxOf(g)
-	defer cancel()
-	a, err := c.team.CreateAgent(ctx, actorOf(g).MerchantID, in.Email, in.Name, in.Password, in.Role == session.RoleNameAdmin)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	g.JSON(http.StatusCreated, gin.H{"agent": agentJSON(a)})
-}
-
 // getMerchant shows what an admin needs to embed the widget and sign visitor
 // identities.
 func (c *Console) getMerchant(g *gin.Context) {
-	m, ok := c.merchant(g)
+	m, ok := c.merchantFrom(g, c.settings)
 	if !ok {
 		return
 	}

@@ -13,7 +13,7 @@ import (
 // messages, origins, office hours, the widget's keys) need.
 type settingsStore interface {
 	Merchant(ctx context.Context, id string) (*session.Merchant, error)
-	UpdateSettings(ctx context.Context, merchantID string, s session.Settings) (*session.Settings, error)
+	UpdateSettings(ctx context.Context, merchantID string, version int64, edit func(*session.Settings)) (*session.Settings, error)
 	SetOfficeHours(ctx context.Context, merchantID string, h session.OfficeHours) (*session.OfficeHours, error)
 	Office(m *session.Merchant) session.OfficeState
 }
@@ -49,7 +49,9 @@ func (c *Console) getSettings(g *gin.Context) {
 	g.JSON(http.StatusOK, m.Settings)
 }
 
-// settingsPatch is a PUT body: fields left out keep their value.
+// settingsPatch is a PUT body: fields left out keep their value. With
+// version, the write must build on that version of the settings (409
+// otherwise); without, it changes just the fields it names.
 type settingsPatch struct {
 	Handoff *struct {
 		Method  *session.HandoffMethod `json:"method"`
@@ -59,19 +61,10 @@ type settingsPatch struct {
 	AwayMessage    *string   `json:"away_message"`
 	AllowedOrigins *[]string `json:"allowed_origins"`
 	Locale         *string   `json:"locale"`
+	Version        int64     `json:"version"`
 }
 
-func (c *Console) putSettings(g *gin.Context) {
-	var p settingsPatch
-	if !bind(g, &p) {
-		return
-	}
-	m, ok := c.merchantFrom(g, c.settings)
-	if !ok {
-		return
-	}
-	s := m.Settings
-	s.AllowedOrigins = append([]string{}, s.AllowedOrigins...)
+func (p *settingsPatch) apply(s *session.Settings) {
 	if p.Handoff != nil {
 		if p.Handoff.Method != nil {
 			s.Handoff.Method = *p.Handoff.Method
@@ -92,9 +85,16 @@ func (c *Console) putSettings(g *gin.Context) {
 	if p.Locale != nil {
 		s.Locale = *p.Locale
 	}
+}
+
+func (c *Console) putSettings(g *gin.Context) {
+	var p settingsPatch
+	if !bind(g, &p) {
+		return
+	}
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	out, err := c.settings.UpdateSettings(ctx, m.ID, s)
+	out, err := c.settings.UpdateSettings(ctx, actorOf(g).MerchantID, p.Version, p.apply)
 	if err != nil {
 		c.fail(g, err)
 		return

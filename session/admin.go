@@ -3,9 +3,12 @@ package session
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
+	mrand "math/rand/v2"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -49,29 +52,73 @@ func (s *Service) CreateMerchant(ctx context.Context, name string, origins []str
 	return s.Merchant(ctx, id)
 }
 
-// UpdateSettings replaces a merchant's settings. A helpdesk method needs its
-// helpdesk connected first.
-func (s *Service) UpdateSettings(ctx context.Context, merchantID string, set Settings) (*Settings, error) {
-	if err := set.Validate(); err != nil {
-		return nil, err
+//go:embed scripts/config.lua
+var configSource string
+
+// configArgs and configReply are config.lua's layout.
+type configArgs struct {
+	Cfg          string `lua:"cfg,key"`
+	Field        string `lua:"field"`
+	Value        string `lua:"value"`
+	VersionField string `lua:"version_field"`
+	Expect       string `lua:"expect"` // the version the write builds on ("" any)
+	Control      string `lua:"control"`
+	Merchant     string `lua:"merchant"`
+}
+
+type configReply struct {
+	Code    string `lua:"code"` // ok, stale
+	Version int64  `lua:"version"`
+}
+
+// UpdateSettings changes a merchant's settings: edit is applied to the
+// current ones, read afresh, and the result stored only if nobody stored
+// others meanwhile (then edit is applied again to theirs). With version
+// other than 0 the edit must build on that version: an admin's form that
+// another admin saved over since it was loaded is refused as stale (409),
+// not silently undone. A helpdesk method needs its helpdesk connected first.
+func (s *Service) UpdateSettings(ctx context.Context, merchantID string, version int64, edit func(*Settings)) (*Settings, error) {
+	for try := range 20 {
+		if try > 0 {
+			// Admins rarely save at once; when they do, not in lockstep.
+			time.Sleep(time.Duration(mrand.IntN(4*try)+1) * time.Millisecond)
+		}
+		m, err := s.loadMerchant(ctx, merchantID)
+		if err != nil {
+			return nil, err
+		}
+		if version != 0 && m.Settings.Version != version {
+			return nil, newErr(KindConflict, "stale_settings", "the settings were changed since version %d (now %d); reload them and try again", version, m.Settings.Version)
+		}
+		set := m.Settings
+		set.AllowedOrigins = append([]string{}, set.AllowedOrigins...)
+		edit(&set)
+		if err := set.Validate(); err != nil {
+			return nil, err
+		}
+		if !m.Integrations.Connected(set.Handoff.Method) {
+			return nil, &Error{Kind: KindRefused, Code: "integration_required",
+				Message: "connect " + string(set.Handoff.Method) + " under integrations before choosing it as the handoff method"}
+		}
+		if set.Handoff.Method != MethodMessage {
+			// Kept so switching back restores it, but only meaningful for message.
+			set.Handoff.Message = strings.TrimSpace(set.Handoff.Message)
+		}
+		set.Version = 0
+		b, _ := json.Marshal(set)
+		r, err := s.configScript.run(ctx, s.rdb, &configArgs{Cfg: s.keys.merchantConfig(merchantID), Field: cSettings,
+			Value: string(b), VersionField: cSettingsVer, Expect: itoa(m.Settings.Version), Control: s.keys.control(), Merchant: merchantID})
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.invalidate(merchantID)
+		if r.Code == "stale" {
+			continue // another write landed between the read and ours: edit theirs
+		}
+		set.Version = r.Version
+		return &set, nil
 	}
-	m, err := s.Merchant(ctx, merchantID)
-	if err != nil {
-		return nil, err
-	}
-	if !m.Integrations.Connected(set.Handoff.Method) {
-		return nil, &Error{Kind: KindRefused, Code: "integration_required",
-			Message: "connect " + string(set.Handoff.Method) + " under integrations before choosing it as the handoff method"}
-	}
-	if set.Handoff.Method != MethodMessage {
-		// Kept so switching back restores it, but only meaningful for message.
-		set.Handoff.Message = strings.TrimSpace(set.Handoff.Message)
-	}
-	b, _ := json.Marshal(set)
-	if err := s.writeConfig(ctx, merchantID, cSettings, b); err != nil {
-		return nil, err
-	}
-	return &set, nil
+	return nil, newErr(KindConflict, "busy", "the settings are changing; try again")
 }
 
 // SetOfficeHours replaces a merchant's office hours.

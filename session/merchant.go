@@ -69,6 +69,7 @@ const (
 	cWidgetKey    = "wk"
 	cSecret       = "secret"
 	cSettings     = "settings"
+	cSettingsVer  = "settings_v"
 	cHours        = "hours"
 	cKnowledge    = "knowledge"
 	cKnowledgeVer = "kver"
@@ -89,6 +90,7 @@ func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
 			return nil, err
 		}
 	}
+	mer.Settings.Version, _ = strconv.ParseInt(m[cSettingsVer], 10, 64)
 	if mer.Settings.AllowedOrigins == nil {
 		mer.Settings.AllowedOrigins = []string{}
 	}
@@ -133,12 +135,15 @@ func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
 
 // configCache keeps merchants in memory. Admin writes publish an
 // invalidation on the control channel; the TTL bounds staleness should one be
-// missed while the subscription was down.
+// missed while the subscription was down. A read that began before an
+// invalidation is not kept: it may have read what was just replaced.
 type configCache struct {
 	ttl   time.Duration
 	mu    sync.Mutex
 	byID  map[string]cachedMerchant
 	byKey map[string]cachedKey
+	gen   map[string]uint64 // bumped by each invalidation of a merchant
+	epoch uint64            // bumped by invalidateAll
 }
 
 type cachedMerchant struct {
@@ -152,30 +157,72 @@ type cachedKey struct {
 }
 
 func newConfigCache(ttl time.Duration) *configCache {
-	return &configCache{ttl: ttl, byID: map[string]cachedMerchant{}, byKey: map[string]cachedKey{}}
+	return &configCache{ttl: ttl, byID: map[string]cachedMerchant{}, byKey: map[string]cachedKey{}, gen: map[string]uint64{}}
 }
 
 func (c *configCache) invalidate(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.byID, id)
+	c.gen[id]++
 }
 
 func (c *configCache) invalidateAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byID = map[string]cachedMerchant{}
+	c.epoch++
+}
+
+// stamp is what a read must still find when it wants to keep its result.
+type stamp struct{ gen, epoch uint64 }
+
+// lookup returns the cached merchant, or the stamp a fresh read must keep.
+func (c *configCache) lookup(id string, now time.Time) (*Merchant, stamp) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byID[id]; ok && now.Sub(e.at) < c.ttl {
+		return e.m, stamp{}
+	}
+	return nil, stamp{gen: c.gen[id], epoch: c.epoch}
+}
+
+// keep caches m if no invalidation came since st was taken.
+func (c *configCache) keep(id string, m *Merchant, st stamp, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen[id] != st.gen || c.epoch != st.epoch {
+		return
+	}
+	if len(c.gen) > 4*len(c.byID)+1024 {
+		// Counters of merchants no longer cached; any read that started
+		// before this sees a changed epoch and keeps nothing.
+		c.gen = map[string]uint64{}
+		c.epoch++
+		return
+	}
+	c.byID[id] = cachedMerchant{m: m, at: at}
 }
 
 // Merchant returns a merchant's current configuration.
 func (s *Service) Merchant(ctx context.Context, id string) (*Merchant, error) {
-	now := time.Now()
-	s.cfg.mu.Lock()
-	if e, ok := s.cfg.byID[id]; ok && now.Sub(e.at) < s.cfg.ttl {
-		s.cfg.mu.Unlock()
-		return e.m, nil
+	m, st := s.cfg.lookup(id, time.Now())
+	if m != nil {
+		return m, nil
 	}
-	s.cfg.mu.Unlock()
+	m, err := s.loadMerchant(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	// Trusted from when the read finished: the TTL bounds how long a
+	// missed invalidation can keep it.
+	s.cfg.keep(id, m, st, time.Now())
+	return m, nil
+}
+
+// loadMerchant reads a merchant from Redis, bypassing the cache: for writes
+// that build on the current configuration.
+func (s *Service) loadMerchant(ctx context.Context, id string) (*Merchant, error) {
 	if id == "" || strings.ContainsAny(id, "{}") {
 		return nil, &Error{Kind: KindNotFound, Code: "not_found", Message: "no such merchant"}
 	}
@@ -183,14 +230,7 @@ func (s *Service) Merchant(ctx context.Context, id string) (*Merchant, error) {
 	if err != nil {
 		return nil, err
 	}
-	mer, err := merchantFromConfig(id, m)
-	if err != nil {
-		return nil, err
-	}
-	s.cfg.mu.Lock()
-	s.cfg.byID[id] = cachedMerchant{m: mer, at: now}
-	s.cfg.mu.Unlock()
-	return mer, nil
+	return merchantFromConfig(id, m)
 }
 
 // MerchantByWidgetKey finds the merchant whose widget uses key.

@@ -136,9 +136,7 @@ func helpdeskShop(t *testing.T, svc *session.Service, method session.HandoffMeth
 	require.NoError(t, err)
 	_, err = svc.SetIntegration(ctx, m.ID, method, &session.HelpdeskAccount{Site: "deskshop", Email: "owner@desk.example", Secret: "secret-token-123456"})
 	require.NoError(t, err)
-	set := m.Settings
-	set.Handoff.Method = method
-	_, err = svc.UpdateSettings(ctx, m.ID, set)
+	_, err = svc.UpdateSettings(ctx, m.ID, 0, func(set *session.Settings) { set.Handoff.Method = method })
 	require.NoError(t, err)
 	m, err = svc.Merchant(ctx, m.ID)
 	require.NoError(t, err)

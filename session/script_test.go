@@ -99,6 +99,7 @@ func scriptLayouts() []layout {
 		layoutOf(s.appendScript, appendSource),
 		layoutOf(s.outboxScript, outboxSource),
 		layoutOf(s.promoteScript, promoteSource),
+		layoutOf(s.configScript, configSource),
 	}
 }
 

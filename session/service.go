@@ -93,6 +93,7 @@ type Service struct {
 	appendScript  *script[appendArgs, appendReply]
 	outboxScript  *script[casArgs, casReply]
 	promoteScript *script[promoteArgs, promoteReply]
+	configScript  *script[configArgs, configReply]
 	outbox        *outbox // nil without a TicketSender
 	outboxOpts    OutboxOptions
 	cfg           *configCache
@@ -122,6 +123,7 @@ func New(opts Options) *Service {
 		appendScript:  newScript[appendArgs, appendReply]("append.lua", appendSource),
 		outboxScript:  newScript[casArgs, casReply]("outbox.lua", outboxSource),
 		promoteScript: newScript[promoteArgs, promoteReply]("promote.lua", promoteSource),
+		configScript:  newScript[configArgs, configReply]("config.lua", configSource),
 		done:          make(chan struct{}),
 	}
 	if s.keys.prefix == "" {

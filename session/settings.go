@@ -42,6 +42,9 @@ type Settings struct {
 	AwayMessage    string   `json:"away_message"`
 	AllowedOrigins []string `json:"allowed_origins"`
 	Locale         string   `json:"locale"`
+	// Version counts the merchant's saved settings: a write may say which
+	// version it builds on.
+	Version int64 `json:"version,omitempty"`
 }
 
 // DefaultSettings is what a new merchant starts with.

@@ -48,7 +48,15 @@ type Options struct {
 	// second per visitor socket (a burst of three seconds' worth is
 	// allowed); 0 is off.
 	VisitorFrameLimit int
-	Logger            *slog.Logger
+	// SocketsPerAddress and SocketsPerMerchant cap this node's open
+	// visitor sockets (429 at the upgrade); 0 is no cap.
+	SocketsPerAddress  int
+	SocketsPerMerchant int
+	// TrustedProxies are the proxies (addresses or CIDRs) whose
+	// X-Forwarded-For names the client; by default none is trusted and the
+	// peer's address is the client's, so a client cannot pick its own.
+	TrustedProxies []string
+	Logger         *slog.Logger
 }
 
 // Gateway serves the widget socket and health, and runs the HTTP server
@@ -60,18 +68,24 @@ type Gateway struct {
 	opts    Options
 	log     *slog.Logger
 	engine  *gin.Engine
+	counts  *socketCounts
 }
 
 // New returns a gateway with its routes registered on a fresh gin engine.
-func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options) *Gateway {
+// It fails only on a malformed TrustedProxies entry.
+func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options) (*Gateway, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.VisitorBurst <= 0 {
 		opts.VisitorBurst = min(10, max(1, opts.VisitorRateLimit))
 	}
-	g := &Gateway{svc: svc, hub: hub, sockets: sockets, opts: opts, log: opts.Logger}
+	g := &Gateway{svc: svc, hub: hub, sockets: sockets, opts: opts, log: opts.Logger,
+		counts: newSocketCounts(opts.SocketsPerAddress, opts.SocketsPerMerchant)}
 	e := gin.New()
+	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, err
+	}
 	e.HandleMethodNotAllowed = true
 	e.Use(g.recovery, securityHeaders)
 	e.NoRoute(func(c *gin.Context) { rest.Fail(c, http.StatusNotFound, "not_found", "no such route") })
@@ -81,7 +95,7 @@ func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options)
 	e.GET("/healthz", g.health)
 	e.GET("/v1/widget/ws", g.widgetSocket)
 	g.engine = e
-	return g
+	return g, nil
 }
 
 // Engine is the router other adapters add their routes to.
@@ -144,14 +158,23 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 		rest.Fail(c, http.StatusForbidden, "origin_not_allowed", "this page's origin may not open the chat")
 		return
 	}
-	conn, err := g.sockets.Upgrade(c.Writer, c.Request)
-	if err != nil {
+	addr := c.ClientIP()
+	release, ok := g.counts.take(addr, m.ID)
+	if !ok {
+		c.Header("Retry-After", "30")
+		rest.Fail(c, http.StatusTooManyRequests, "too_many_sockets", "too many open chats from here")
 		return
 	}
+	conn, err := g.sockets.Upgrade(c.Writer, c.Request)
+	if err != nil {
+		release()
+		return
+	}
+	conn.OnDone(release)
 	// The socket lives on in a goroutine of its own, so that net/http's
 	// connection state, the request and gin's context (some 10 KB) are
 	// freed now rather than held for the socket's life.
-	go g.newVisitor(conn, m).run(context.Background())
+	go g.newVisitor(conn, m, addr).run(context.Background())
 }
 
 // OriginAllowed applies the widget's origin rule: Baton's own origin always;

@@ -20,6 +20,7 @@ type visitor struct {
 	g    *Gateway
 	conn *socket.Conn
 	m    *session.Merchant
+	addr string // the client's address, for the limits on new conversations
 
 	msgLimit   *rate.Limiter // BATON_VISITOR_RATE_LIMIT, messages only; nil when off
 	frameLimit *rate.Limiter // any frame, against floods; nil when limits are off
@@ -50,9 +51,8 @@ const (
 	opTimeout    = 5 * time.Second
 )
 
-func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant) *visitor {
-	v := &visitor{g: g, conn: conn, m: m}
-	return v
+func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant, addr string) *visitor {
+	return &visitor{g: g, conn: conn, m: m, addr: addr}
 }
 
 // run reads frames until the socket ends.
@@ -339,7 +339,7 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	svc := v.g.svc
-	info := session.VisitorInfo{Locale: session.MatchLocale(f.Locale), Page: f.Page}
+	info := session.VisitorInfo{Locale: session.MatchLocale(f.Locale), Page: f.Page, Addr: v.addr}
 	if f.Identity != "" {
 		id, err := verifyIdentity(v.m, f.Identity, time.Now())
 		if err != nil {

@@ -86,12 +86,13 @@ type Conversation struct {
 	counted bool
 	create  []string  // a new conversation's fields, until its first step stores them
 	created time.Time // when a new one began
+	addr    string    // where a new one's visitor connects from
 }
 
 // Turn is what a visitor's socket passes back with each of its frames.
 func (c *Conversation) Turn() Turn {
 	return Turn{ConversationID: c.ID, MerchantID: c.MerchantID, Locale: c.Locale, Status: c.Status,
-		Engaged: c.counted, create: c.create, created: c.created}
+		Engaged: c.counted, create: c.create, created: c.created, addr: c.addr}
 }
 
 // State is the part of a conversation that its sockets react to. It travels

@@ -26,6 +26,15 @@ func (k keyspace) assigned(mid, aid string) string     { return k.merchant(mid) 
 func (k keyspace) metrics(id string) string            { return k.merchant(id) + ":x" }
 func (k keyspace) merchantLock(id, what string) string { return k.merchant(id) + ":lock:" + what }
 
+// newConversations counts the conversations stored in one window, for one
+// visitor address or (addr "") for the whole merchant.
+func (k keyspace) newConversations(mid, addr string, window int64) string {
+	if addr == "" {
+		return k.merchant(mid) + ":new:" + itoa(window)
+	}
+	return k.merchant(mid) + ":new:" + itoa(window) + ":" + addr
+}
+
 // handoffs indexes the merchant's helpdesk handoffs by time; failed holds
 // its dead letters until they are retried. Both are supersets that readers
 // check against the conversation.

@@ -73,6 +73,8 @@ type Options struct {
 	Tickets TicketSender
 	// Outbox tunes the helpdesk outbox's workers, retries and timeouts.
 	Outbox OutboxOptions
+	// NewConversations limits how many conversations may be stored.
+	NewConversations NewConversationLimits
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -85,6 +87,7 @@ type Service struct {
 	bcryptCost int
 	inactive   time.Duration
 	nodeID     string
+	newLimits  NewConversationLimits
 
 	// hot runs the per-message script: batched, so that messages of many
 	// sockets share round trips (and Redis's system calls) under load.
@@ -118,6 +121,7 @@ func New(opts Options) *Service {
 		assistant:     opts.Assistant,
 		bcryptCost:    opts.BcryptCost,
 		inactive:      opts.InactiveAfter,
+		newLimits:     opts.NewConversations,
 		nodeID:        newID("n", 8),
 		applyScript:   newScript[applyArgs, applyReply]("apply.lua", applySource),
 		appendScript:  newScript[appendArgs, appendReply]("append.lua", appendSource),

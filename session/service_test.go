@@ -131,7 +131,9 @@ func (n *node) stored(t *testing.T, m *Merchant, info VisitorInfo) Turn {
 	t.Helper()
 	turn, _ := n.start(t, m, info)
 	op := applyOp{convID: turn.ConversationID, merchant: m.ID, on: EventWrite, now: time.Now()}
-	op.create, op.enter = n.storing(turn)
+	var err error
+	op.create, op.enter, err = n.storing(context.Background(), turn)
+	require.NoError(t, err)
 	res, err := n.apply(context.Background(), op)
 	require.NoError(t, err)
 	require.Equal(t, "ok", res.code)
@@ -226,7 +228,7 @@ func TestHubCatchesUpAfterSubscriptionLoss(t *testing.T) {
 	ctx := context.Background()
 	m, err := a.CreateMerchant(ctx, "Loss", nil, "")
 	require.NoError(t, err)
-	turn, _ := a.start(t, m, VisitorInfo{})
+	turn := a.stored(t, m, VisitorInfo{})
 	turn.Status = StatusQueued
 	rec := &recorder{}
 	f := b.Hub().WatchConversation(ctx, turn.ConversationID, 0, rec)

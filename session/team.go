@@ -366,8 +366,25 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 		if err != nil || !ok {
 			continue
 		}
+		if err := s.sweepMerchant(ctx, mid, cutoff); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepPage is how many live conversations one read of the index takes.
+const sweepPage = 500
+
+// sweepMerchant reads the merchant's live conversations older than cutoff
+// page by page to the end: conversations waiting for a person stay in the
+// index for as long as they wait, and must not keep the sweep from those
+// behind them.
+func (s *Service) sweepMerchant(ctx context.Context, mid string, cutoff time.Time) error {
+	offset := int64(0)
+	for {
 		cands, err := s.rdb.ZRangeByScore(ctx, s.keys.active(mid), &redis.ZRangeBy{
-			Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Count: 500}).Result()
+			Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Offset: offset, Count: sweepPage}).Result()
 		if err != nil {
 			return err
 		}
@@ -376,29 +393,38 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 			return err
 		}
 		present := make(map[string]bool, len(convs))
+		var drop []any // index entries with nothing live behind them
+		removed := 0
 		for _, c := range convs {
 			present[c.ID] = true
-			idle := c.UpdatedAt.Before(cutoff)
 			switch c.Status {
 			case StatusAssistant, StatusHandoffOffered, StatusAwaitingEmail:
-				if idle {
+				if c.UpdatedAt.Before(cutoff) {
 					if _, err := s.close(ctx, mid, c.ID, "inactive"); err != nil {
 						s.log.Debug("closing an inactive conversation", "conversation", c.ID, "err", err)
+						continue
 					}
+					removed++ // closing took it out of the index
 				}
 			case StatusClosed, StatusTicketed:
-				_ = s.rdb.ZRem(ctx, s.keys.active(mid), c.ID).Err()
+				drop = append(drop, c.ID)
 			}
 		}
-		var gone []any
 		for _, id := range cands {
 			if !present[id] {
-				gone = append(gone, id) // expired
+				drop = append(drop, id) // expired
 			}
 		}
-		if len(gone) > 0 {
-			_ = s.rdb.ZRem(ctx, s.keys.active(mid), gone...).Err()
+		if len(drop) > 0 {
+			if err := s.rdb.ZRem(ctx, s.keys.active(mid), drop...).Err(); err != nil {
+				return err
+			}
+			removed += len(drop)
 		}
+		if len(cands) < sweepPage {
+			return nil
+		}
+		// What was taken out shifts what follows towards the start.
+		offset += int64(len(cands) - removed)
 	}
-	return nil
 }

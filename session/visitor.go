@@ -24,6 +24,9 @@ type VisitorInfo struct {
 	Authenticated bool
 	Locale        string // "" for the merchant's
 	Page          string // the page the chat started on
+	// Addr is where the visitor connects from (never stored): new
+	// conversations are limited per address.
+	Addr string
 }
 
 // Turn identifies the conversation a visitor's frame belongs to, with what
@@ -43,8 +46,10 @@ type Turn struct {
 	// create holds a new conversation's first fields until its first step
 	// stores them: a hello alone writes nothing.
 	create []string
-	// created is when the new conversation began, for its index entry.
+	// created is when the new conversation began, for its index entry;
+	// addr where its visitor connects from, for the limits on new ones.
 	created time.Time
+	addr    string
 }
 
 // Fresh reports whether the conversation is not stored yet. It is stored
@@ -89,7 +94,7 @@ func (s *Service) StartConversation(ctx context.Context, m *Merchant, v VisitorI
 		fields[fPage], _ = Clip(v.Page, 2048)
 	}
 	c, _ := conversationFromMeta(id, fields)
-	c.create, c.created = flatten(fields), now
+	c.create, c.created, c.addr = flatten(fields), now, v.Addr
 	return c, token, nil
 }
 
@@ -116,13 +121,60 @@ func flatten(fields map[string]string) []string {
 
 // storing returns what a step needs to store a fresh conversation: its
 // first fields, and its place among the merchant's live conversations,
-// written first (a conversation must never exist unlisted).
-func (s *Service) storing(t Turn) ([]string, []indexEdit) {
+// written first (a conversation must never exist unlisted). A new
+// conversation must be within the limits on new ones.
+func (s *Service) storing(ctx context.Context, t Turn) ([]string, []indexEdit, error) {
 	if !t.Fresh() {
-		return nil, nil
+		return nil, nil, nil
+	}
+	if err := s.admitNew(ctx, t.MerchantID, t.addr); err != nil {
+		return nil, nil, err
 	}
 	return t.create, []indexEdit{{kind: editZAdd, key: s.keys.active(t.MerchantID), member: t.ConversationID,
-		score: float64(t.created.UnixMilli())}}
+		score: float64(t.created.UnixMilli())}}, nil
+}
+
+// NewConversationLimits bound how many conversations may be stored in a
+// window, per visitor address and per merchant; 0 is no limit. A script
+// that opens conversations in a loop is refused long before Redis fills.
+type NewConversationLimits struct {
+	PerAddress  int
+	PerMerchant int
+	Window      time.Duration // 10 minutes when zero
+}
+
+// admitNew counts a new conversation against the limits, in one round trip
+// on the merchant's slot; the counters expire with their window.
+func (s *Service) admitNew(ctx context.Context, merchantID, addr string) error {
+	l := s.newLimits
+	if l.PerAddress <= 0 && l.PerMerchant <= 0 {
+		return nil
+	}
+	win := l.Window
+	if win <= 0 {
+		win = 10 * time.Minute
+	}
+	n := s.now().UnixMilli() / win.Milliseconds()
+	pipe := s.rdb.Pipeline()
+	var perAddr, perMerchant *redis.IntCmd
+	if l.PerAddress > 0 && addr != "" {
+		key := s.keys.newConversations(merchantID, addr, n)
+		perAddr = pipe.Incr(ctx, key)
+		pipe.PExpire(ctx, key, 2*win)
+	}
+	if l.PerMerchant > 0 {
+		key := s.keys.newConversations(merchantID, "", n)
+		perMerchant = pipe.Incr(ctx, key)
+		pipe.PExpire(ctx, key, 2*win)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if perAddr != nil && perAddr.Val() > int64(l.PerAddress) || perMerchant != nil && perMerchant.Val() > int64(l.PerMerchant) {
+		return &Error{Kind: KindRateLimited, Code: "too_many_conversations",
+			Message: "too many new conversations from here; please try again in a few minutes"}
+	}
+	return nil
 }
 
 // ResumeConversation checks a resume token and returns the conversation.
@@ -213,7 +265,9 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 		once:     []string{fCounted},
 		base:     []entryTail{{ID: newID("m", 10), ClientID: clientID, Role: RoleVisitor, Text: text, TS: Time{now}}},
 	}
-	op.create, op.enter = s.storing(t)
+	if op.create, op.enter, err = s.storing(ctx, t); err != nil {
+		return err
+	}
 	var follow func() error
 	switch t.Status {
 	case StatusAssistant:
@@ -319,7 +373,9 @@ func (s *Service) RequestHandoff(ctx context.Context, t Turn) error {
 		return err
 	}
 	op := applyOp{convID: t.ConversationID, merchant: t.MerchantID, on: EventAnswer, now: s.now(), once: []string{fCounted}}
-	op.create, op.enter = s.storing(t)
+	if op.create, op.enter, err = s.storing(ctx, t); err != nil {
+		return err
+	}
 	s.planHandoff(m, t, true, &op)
 	res, err := s.apply(ctx, op)
 	if err != nil {

@@ -29,6 +29,49 @@ type config struct {
 	// Helpdesk handoffs (Zendesk, Gorgias).
 	HelpdeskTimeout time.Duration
 	Outbox          session.OutboxOptions
+	Limits          visitorLimits
+}
+
+// visitorLimits cap what visitors may open, so a script cannot take a
+// node's sockets or grow Redis without bound.
+type visitorLimits struct {
+	SocketsPerAddress  int // open visitor sockets per client address, per node
+	SocketsPerMerchant int // per merchant, per node
+	NewPerAddress      int // conversations stored per address per 10 minutes
+	NewPerMerchant     int // per merchant per 10 minutes
+	TrustedProxies     []string
+}
+
+func defaultLimits() visitorLimits {
+	return visitorLimits{SocketsPerAddress: 100, NewPerAddress: 30, NewPerMerchant: 10000}
+}
+
+func (l *visitorLimits) load(getenv func(string) string) error {
+	for _, n := range []struct {
+		name string
+		dst  *int
+	}{
+		{"BATON_SOCKETS_PER_ADDRESS", &l.SocketsPerAddress},
+		{"BATON_SOCKETS_PER_MERCHANT", &l.SocketsPerMerchant},
+		{"BATON_NEW_CONVERSATIONS_PER_ADDRESS", &l.NewPerAddress},
+		{"BATON_NEW_CONVERSATIONS_PER_MERCHANT", &l.NewPerMerchant},
+	} {
+		if v := getenv(n.name); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 0 {
+				return fmt.Errorf("%s=%q: want a whole number, 0 for no limit", n.name, v)
+			}
+			*n.dst = i
+		}
+	}
+	if v := strings.TrimSpace(getenv("BATON_TRUSTED_PROXIES")); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				l.TrustedProxies = append(l.TrustedProxies, p)
+			}
+		}
+	}
+	return nil
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -44,6 +87,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
 		Unbatched:         getenv("BATON_REDIS_BATCHING") == "0",
 		HelpdeskTimeout:   15 * time.Second,
+		Limits:            defaultLimits(),
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -73,6 +117,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.DrainTimeout = d
 	}
 	if err := c.loadHelpdesk(getenv); err != nil {
+		return c, err
+	}
+	if err := c.Limits.load(getenv); err != nil {
 		return c, err
 	}
 	if v := getenv("BATON_LOG_LEVEL"); v != "" {

@@ -61,7 +61,8 @@ func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...en
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a := newApp(ctx, cfg)
+	a, err := newApp(ctx, cfg)
+	require.NoError(t, err)
 	srv := httptest.NewServer(a.gw.Handler())
 	e := &env{t: t, app: a, srv: srv, ctx: ctx, cfg: cfg}
 	t.Cleanup(func() {

@@ -64,9 +64,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	defer rdb.Close()
 
 	// The core outlives the signal: sockets drain first, then it stops.
-	a := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
+	a, err := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log,
-		Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox})
+		Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox, Limits: cfg.Limits})
+	if err != nil {
+		return err
+	}
 	defer a.Close()
 
 	if cfg.DebugAddr != "" {
@@ -106,6 +109,7 @@ type appConfig struct {
 	NoOutbox bool
 	// HelpdeskAgent names this node to the helpdesks (User-Agent).
 	HelpdeskAgent string
+	Limits        visitorLimits
 	// BcryptCost and Now are for tests.
 	BcryptCost int
 	Now        func() time.Time
@@ -120,7 +124,7 @@ type app struct {
 	stop    context.CancelFunc
 }
 
-func newApp(ctx context.Context, c appConfig) *app {
+func newApp(ctx context.Context, c appConfig) (*app, error) {
 	ctx, stop := context.WithCancel(ctx)
 	desks := helpdesk.New(helpdesk.Options{Timeout: c.HelpdeskTimeout, Logger: c.Logger, Now: c.Now, UserAgent: c.HelpdeskAgent})
 	outbox := c.Outbox
@@ -134,16 +138,23 @@ func newApp(ctx context.Context, c appConfig) *app {
 	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
 		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
-		Tickets: tickets, Outbox: outbox})
-	svc.Run(ctx)
+		Tickets: tickets, Outbox: outbox,
+		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})
 	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
+	gw, err := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
+		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger,
+		SocketsPerAddress: c.Limits.SocketsPerAddress, SocketsPerMerchant: c.Limits.SocketsPerMerchant,
+		TrustedProxies: c.Limits.TrustedProxies})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("BATON_TRUSTED_PROXIES: %w", err)
+	}
+	svc.Run(ctx)
 	go sockets.Run(ctx)
-	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
-		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger})
 	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).
 		WithHelpdesks(desks).Register(gw.Engine())
 	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})
-	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}
+	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}, nil
 }
 
 // Close stops the background work. Sockets are drained by Serve.

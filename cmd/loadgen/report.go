@@ -109,8 +109,9 @@ func (s *stepResult) problems() string {
 	if s.LastError != "" {
 		out += " last: " + s.LastError
 	}
-	if strings.Contains(s.LastError, "rate_limited") {
-		out += " (turn the servers' visitor limits off: BATON_VISITOR_RATE_LIMIT=0, and BATON_VISITOR_FRAME_LIMIT=0 where it exists)"
+	if strings.Contains(s.LastError, "rate_limited") || strings.Contains(s.LastError, "too_many_") {
+		out += " (turn the servers' visitor limits off: BATON_VISITOR_RATE_LIMIT=0, BATON_VISITOR_FRAME_LIMIT=0," +
+			" BATON_SOCKETS_PER_ADDRESS=0, BATON_NEW_CONVERSATIONS_PER_ADDRESS=0 and BATON_NEW_CONVERSATIONS_PER_MERCHANT=0 where they exist)"
 	}
 	return out
 }

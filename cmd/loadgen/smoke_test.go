@@ -149,7 +149,8 @@ func startNode(t *testing.T, bin string, env []string) *node {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "BATON_ADDR=127.0.0.1:0", "BATON_DEBUG_ADDR=127.0.0.1:0",
-		"BATON_LOG_FORMAT=json", "BATON_VISITOR_RATE_LIMIT=0", "BATON_VISITOR_FRAME_LIMIT=0")
+		"BATON_LOG_FORMAT=json", "BATON_VISITOR_RATE_LIMIT=0", "BATON_VISITOR_FRAME_LIMIT=0",
+		"BATON_SOCKETS_PER_ADDRESS=0", "BATON_NEW_CONVERSATIONS_PER_ADDRESS=0", "BATON_NEW_CONVERSATIONS_PER_MERCHANT=0")
 	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)

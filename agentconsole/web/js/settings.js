@@ -104,6 +104,7 @@ export class View {
   }
 
   fill(s) {
+    this.version = s.version || 0;
     this.settings = s;
     const method = (s.handoff && s.handoff.method) || "inbox";
     for (const r of $$("input[name=method]")) r.checked = r.value === method;
@@ -315,10 +316,12 @@ export class View {
         auto_response: $("#auto-response").value.trim(),
         away_message: $("#away-message").value.trim(),
         locale: $("#locale").value,
+        version: this.version,
       });
       this.fill(s);
       say(status, "Saved.");
     } catch (e) {
+      if (await this.stale(e, status)) return;
       say(status, "Not saved: " + e.message, true);
     }
   }
@@ -333,12 +336,27 @@ export class View {
       return;
     }
     try {
-      const s = await api("PUT", "/v1/admin/settings", { allowed_origins: origins });
+      const s = await api("PUT", "/v1/admin/settings", { allowed_origins: origins, version: this.version });
       this.fill(s);
       say(status, origins.length ? "Saved." : "Saved. Any site may open the chat.");
     } catch (e) {
+      if (await this.stale(e, status)) return;
       say(status, "Not saved: " + e.message, true);
     }
+  }
+
+  // stale handles a save refused because another admin saved meanwhile:
+  // nothing of theirs was overwritten and nothing typed here is lost; a
+  // second save, now knowingly, replaces theirs.
+  async stale(e, status) {
+    if (e.code !== "stale_settings") return false;
+    try {
+      const s = await api("GET", "/v1/admin/settings");
+      this.settings = s;
+      this.version = s.version || 0;
+    } catch (_) { /* the message below still stands */ }
+    say(status, "Not saved: someone else saved these settings meanwhile. Save again to replace theirs with yours, or reload the page to see theirs.", true);
+    return true;
   }
 
   async copySnippet() {

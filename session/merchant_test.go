@@ -85,3 +85,34 @@ func TestSettingsEditsDoNotUndoEachOther(t *testing.T) {
 	require.Equal(t, "aaaaa", got.Settings.AutoResponse)
 	require.Equal(t, "nl", got.Settings.Locale)
 }
+
+// TestSweepReadsTheWholeIndex: conversations waiting for a person stay in
+// the live index while they wait; hundreds of them must not hide the idle
+// ones behind them from the sweep (it read only the 500 oldest).
+func TestSweepReadsTheWholeIndex(t *testing.T) {
+	n, ctx := newTestNode(t)
+	m, err := n.CreateMerchant(ctx, "Sweep", nil, "")
+	require.NoError(t, err)
+	old := time.Now().Add(-2 * time.Hour).UnixMilli()
+	pipe := n.rdb.Pipeline()
+	for i := range 2*sweepPage + 50 {
+		id := "c_wait" + itoa(int64(i))
+		pipe.HSet(ctx, n.keys.convMeta(id), fMerchant, m.ID, fStatus, string(StatusQueued), fUpdated, old, fCreated, old)
+		pipe.PExpire(ctx, n.keys.convMeta(id), time.Hour)
+		pipe.ZAdd(ctx, n.keys.active(m.ID), zmember(float64(old-1000), id))
+	}
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+	idle := n.stored(t, m, VisitorInfo{})
+	require.NoError(t, n.rdb.HSet(ctx, n.keys.convMeta(idle.ConversationID), fUpdated, old).Err())
+	require.NoError(t, n.rdb.ZAdd(ctx, n.keys.active(m.ID), zmember(float64(old), idle.ConversationID)).Err())
+
+	require.NoError(t, n.sweepMerchant(ctx, m.ID, time.Now().Add(-time.Hour)))
+	c, _, err := n.Conversation(ctx, m.ID, idle.ConversationID)
+	require.NoError(t, err)
+	require.Equal(t, StatusClosed, c.Status, "the idle conversation behind the queue was closed")
+	require.Equal(t, "inactive", c.ClosedReason)
+	left, err := n.rdb.ZCard(ctx, n.keys.active(m.ID)).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 2*sweepPage+50, left, "the waiting ones stay listed")
+}

@@ -59,25 +59,26 @@ type Ticket struct {
 // Conversation is one chat between a visitor and a merchant, as agents and
 // admins see it.
 type Conversation struct {
-	ID            string     `json:"id"`
-	MerchantID    string     `json:"merchant_id"`
-	Status        Status     `json:"status"`
-	Visitor       Visitor    `json:"visitor"`
-	QueuedAt      Time       `json:"queued_at"`
-	AgentID       NullString `json:"agent_id"`
-	Agent         *AgentRef  `json:"agent"`
-	LastMessage   *Message   `json:"last_message"`
-	LastSeq       int64      `json:"last_seq"`
-	Version       int64      `json:"version"`
-	QueuePosition int        `json:"queue_position,omitempty"`
-	HandoffReason string     `json:"handoff_reason,omitempty"`
-	ClosedReason  string     `json:"closed_reason,omitempty"`
-	Page          string     `json:"page,omitempty"`
-	Locale        string     `json:"locale"`
-	Ticket        *Ticket    `json:"ticket,omitempty"`
-	CreatedAt     Time       `json:"created_at"`
-	UpdatedAt     Time       `json:"updated_at"`
-	ClosedAt      Time       `json:"closed_at"`
+	ID            string       `json:"id"`
+	MerchantID    string       `json:"merchant_id"`
+	Status        Status       `json:"status"`
+	Visitor       Visitor      `json:"visitor"`
+	QueuedAt      Time         `json:"queued_at"`
+	AgentID       NullString   `json:"agent_id"`
+	Agent         *AgentRef    `json:"agent"`
+	LastMessage   *Message     `json:"last_message"`
+	LastSeq       int64        `json:"last_seq"`
+	Version       int64        `json:"version"`
+	QueuePosition int          `json:"queue_position,omitempty"`
+	HandoffReason string       `json:"handoff_reason,omitempty"`
+	Handoff       *HandoffInfo `json:"handoff"` // once handed to the team
+	ClosedReason  string       `json:"closed_reason,omitempty"`
+	Page          string       `json:"page,omitempty"`
+	Locale        string       `json:"locale"`
+	Ticket        *Ticket      `json:"ticket,omitempty"`
+	CreatedAt     Time         `json:"created_at"`
+	UpdatedAt     Time         `json:"updated_at"`
+	ClosedAt      Time         `json:"closed_at"`
 
 	prompt  string // the offer or email request, while one is open
 	queueEp string // the queue episode this conversation holds, if queued
@@ -87,6 +88,8 @@ type Conversation struct {
 	create  []string  // a new conversation's fields, until its first step stores them
 	created time.Time // when a new one began
 	addr    string    // where a new one's visitor connects from
+
+	handoffDetail string // the model's words for a model_handoff, until handed off
 }
 
 // Turn is what a visitor's socket passes back with each of its frames.
@@ -135,7 +138,10 @@ const (
 	fRouted       = "routed"
 	fCounted      = "counted"
 	fLast         = "last"
-	fHandoff      = "reason"
+	fHandoff      = "reason"        // why the assistant offered a person
+	fHandoffInfo  = "reason_detail" // the model's own words for it
+	fSummary      = "summary"
+	fHandedAt     = "handed_at"
 	fPrompt       = "prompt"
 	fClosedReason = "closed_reason"
 	fClosedAt     = "closed_at"
@@ -198,6 +204,7 @@ func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) 
 		Visitor:       Visitor{Email: NullString(m[fEmail]), Authenticated: m[fAuth] == "1", ProfileID: NullString(m[fProfile])},
 		QueuedAt:      msTime(m[fQueuedAt]),
 		HandoffReason: m[fHandoff],
+		handoffDetail: m[fHandoffInfo],
 		ClosedReason:  m[fClosedReason],
 		Page:          m[fPage],
 		Locale:        m[fLocale],
@@ -224,6 +231,9 @@ func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) 
 		if json.Unmarshal([]byte(l), &msg) == nil {
 			c.LastMessage = &msg
 		}
+	}
+	if at := msTime(m[fHandedAt]); !at.IsZero() {
+		c.Handoff = &HandoffInfo{Reason: m[fHandoff], Detail: m[fHandoffInfo], Summary: m[fSummary], At: at}
 	}
 	if t := m[fTicket]; t != "" {
 		var tk Ticket

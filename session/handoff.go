@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // A helpdesk handoff is a durable outbox entry whose truth lives in the
@@ -47,8 +49,10 @@ type handoff struct {
 	Profile  string        `json:"profile,omitempty"`
 	Page     string        `json:"page,omitempty"`
 	Reason   string        `json:"reason,omitempty"`
-	Locale   string        `json:"locale"` // the merchant's: the team reads the ticket
-	Zone     string        `json:"zone"`   // the merchant's, at handoff time
+	Detail   string        `json:"detail,omitempty"`  // the model's words for a model_handoff
+	Summary  string        `json:"summary,omitempty"` // for the person taking over
+	Locale   string        `json:"locale"`            // the merchant's: the team reads the ticket
+	Zone     string        `json:"zone"`              // the merchant's, at handoff time
 	At       int64         `json:"at"`
 
 	State   string `json:"state"`
@@ -141,21 +145,17 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 	}
 	h := &handoff{
 		ID: newID("h", 10), Provider: m.Settings.Handoff.Method, Email: addr, Profile: string(c.Visitor.ProfileID),
-		Page: c.Page, Reason: c.HandoffReason, Locale: m.Settings.Locale, Zone: m.Schedule.Location().String(),
-		At: now.UnixMilli(), State: TicketPending, NextAt: now.UnixMilli(), Updated: now.UnixMilli(),
+		Page: c.Page, Reason: c.HandoffReason, Detail: c.handoffDetail, Locale: m.Settings.Locale,
+		Zone: m.Schedule.Location().String(), At: now.UnixMilli(), State: TicketPending, NextAt: now.UnixMilli(),
+		Updated: now.UnixMilli(),
 	}
 
 	ms := itoa(now.UnixMilli())
-	fields := []string{fPrompt, "", fHandoffRec, h.encode(), fHandoffVer, "1", fTicket, h.ticketJSON(),
-		fClosedReason, "ticketed", fClosedAt, ms}
-	if email != "" {
-		fields = append(fields, fEmail, email)
-	}
 	tx := textsFor(t.Locale)
 	due := dueMember(c.ID, h.ID)
 	op := applyOp{
 		convID: c.ID, merchant: m.ID, on: EventTicket, now: now, state: State{Reason: "ticketed"},
-		fields: fields, once: []string{fRouted},
+		once: []string{fRouted},
 		// A base entry (the step and its conditional part run in the same
 		// statuses, so it is written exactly when the step runs) is
 		// published before the new status: the visitor reads the promise
@@ -172,6 +172,19 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 		},
 		after: []indexEdit{{kind: editXAdd, key: s.keys.outbox(), values: []string{"c", c.ID, "h", h.ID}}},
 	}
+	// The round trip that writes the recovery entry also reads the
+	// transcript, for the ticket's summary; the record is frozen with it.
+	op.prepare = func(ctx context.Context, pipe redis.Pipeliner) func(*applyOp) {
+		transcript := pipe.LRange(ctx, s.keys.convLog(c.ID), 0, -1)
+		return func(op *applyOp) {
+			h.Summary = extractiveSummary(decodeAll(transcript.Val()), m.Settings.Locale)
+			op.fields = []string{fPrompt, "", fHandoffRec, h.encode(), fHandoffVer, "1", fTicket, h.ticketJSON(),
+				fClosedReason, "ticketed", fClosedAt, ms, fSummary, h.Summary, fHandedAt, ms}
+			if email != "" {
+				op.fields = append(op.fields, fEmail, email)
+			}
+		}
+	}
 	res, err := s.apply(ctx, op)
 	if err != nil {
 		return err
@@ -180,7 +193,7 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 		return err
 	}
 	if len(res.once) > 0 && res.once[0] {
-		s.count(ctx, m.ID, res.day, metricRouted)
+		s.countRouted(ctx, m.ID, res.day, res.meta[fHandoff])
 	}
 	return nil
 }

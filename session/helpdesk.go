@@ -40,9 +40,14 @@ type TicketRequest struct {
 	// that forgets keys after a while cannot be trusted past that.
 	KeySince time.Time
 
-	Visitor     TicketVisitor
-	Reason      string // no_answer, visitor_request
-	HandedOffAt time.Time
+	Visitor TicketVisitor
+	Reason  string // a handoff reason: visitor_asked, unsure, model_handoff, model_error
+	// ReasonDetail is the model's own words for a model_handoff; Summary
+	// tells the person taking over what the visitor wants and what the
+	// assistant already said.
+	ReasonDetail string
+	Summary      string
+	HandedOffAt  time.Time
 	// Location is the merchant's zone: every line shows its time there and
 	// in UTC.
 	Location *time.Location

@@ -16,6 +16,26 @@ const (
 
 func metricField(day, metric string) string { return day + "|" + metric }
 
+// routedBy is the metric of conversations routed for one reason.
+func routedBy(reason string) string { return metricRouted + ":" + reason }
+
+// countRouted counts a conversation handed to the team, in all and by its
+// reason, in one round trip.
+func (s *Service) countRouted(ctx context.Context, merchantID, day, reason string) {
+	if day == "" {
+		return
+	}
+	if reason == "" {
+		reason = ReasonUnsure
+	}
+	pipe := s.rdb.Pipeline()
+	pipe.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(day, metricRouted), 1)
+	pipe.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(day, routedBy(reason)), 1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("counting a handoff", "merchant", merchantID, "err", err)
+	}
+}
+
 func (s *Service) count(ctx context.Context, merchantID, day, metric string) {
 	if day == "" {
 		return
@@ -32,20 +52,24 @@ type DayMetrics struct {
 	ResolvedByAssistant int64   `json:"resolved_by_assistant"`
 	RoutedToTeam        int64   `json:"routed_to_team"`
 	ResolutionRate      float64 `json:"resolution_rate"`
+	// RoutedToTeamByReason splits RoutedToTeam by handoff reason.
+	RoutedToTeamByReason map[string]int64 `json:"routed_to_team_by_reason"`
 }
 
 // Metrics are a merchant's figures over a date range.
 type Metrics struct {
-	From                string       `json:"from"`
-	To                  string       `json:"to"`
-	Timezone            string       `json:"timezone"`
-	Conversations       int64        `json:"conversations"`
-	ResolvedByAssistant int64        `json:"resolved_by_assistant"`
-	RoutedToTeam        int64        `json:"routed_to_team"`
-	ResolutionRate      float64      `json:"resolution_rate"`
-	RoutedRate          float64      `json:"routed_rate"`
-	Open                int64        `json:"open"`
-	Days                []DayMetrics `json:"days"`
+	From                string `json:"from"`
+	To                  string `json:"to"`
+	Timezone            string `json:"timezone"`
+	Conversations       int64  `json:"conversations"`
+	ResolvedByAssistant int64  `json:"resolved_by_assistant"`
+	RoutedToTeam        int64  `json:"routed_to_team"`
+	// RoutedToTeamByReason: visitor_asked, unsure, model_handoff, model_error.
+	RoutedToTeamByReason map[string]int64 `json:"routed_to_team_by_reason"`
+	ResolutionRate       float64          `json:"resolution_rate"`
+	RoutedRate           float64          `json:"routed_rate"`
+	Open                 int64            `json:"open"`
+	Days                 []DayMetrics     `json:"days"`
 }
 
 // maxMetricDays bounds a metrics query.
@@ -84,9 +108,14 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 			return nil, newErr(KindInvalid, "invalid_date", "at most %d days at a time", maxMetricDays)
 		}
 	}
-	fields := make([]string, 0, 3*len(days))
+	reasons := Reasons()
+	per := 3 + len(reasons)
+	fields := make([]string, 0, per*len(days))
 	for _, d := range days {
 		fields = append(fields, metricField(d, metricConversations), metricField(d, metricResolved), metricField(d, metricRouted))
+		for _, r := range reasons {
+			fields = append(fields, metricField(d, routedBy(r)))
+		}
 	}
 	vals, err := s.rdb.HMGet(ctx, s.keys.metrics(merchantID), fields...).Result()
 	if err != nil {
@@ -97,9 +126,20 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 		n, _ := strconv.ParseInt(sv, 10, 64)
 		return n
 	}
-	out := &Metrics{From: from, To: to, Timezone: loc.String(), Days: make([]DayMetrics, len(days))}
+	out := &Metrics{From: from, To: to, Timezone: loc.String(), Days: make([]DayMetrics, len(days)),
+		RoutedToTeamByReason: make(map[string]int64, len(reasons))}
+	for _, r := range reasons {
+		out.RoutedToTeamByReason[r] = 0
+	}
 	for i, d := range days {
-		dm := DayMetrics{Date: d, Conversations: num(vals[3*i]), ResolvedByAssistant: num(vals[3*i+1]), RoutedToTeam: num(vals[3*i+2])}
+		v := vals[per*i:]
+		dm := DayMetrics{Date: d, Conversations: num(v[0]), ResolvedByAssistant: num(v[1]), RoutedToTeam: num(v[2]),
+			RoutedToTeamByReason: make(map[string]int64, len(reasons))}
+		for j, r := range reasons {
+			n := num(v[3+j])
+			dm.RoutedToTeamByReason[r] = n
+			out.RoutedToTeamByReason[r] += n
+		}
 		dm.ResolutionRate = ratio(dm.ResolvedByAssistant, dm.Conversations)
 		out.Days[i] = dm
 		out.Conversations += dm.Conversations

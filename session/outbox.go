@@ -284,7 +284,7 @@ func (ob *outbox) request(ctx context.Context, convID, mid string, h *handoff) (
 		Provider: h.Provider, Account: *acc, ConversationID: convID, ExternalID: externalID(convID),
 		IdempotencyKey: h.idempotencyKey(), MayExist: h.Maybe,
 		Visitor: TicketVisitor{Email: h.Email, ProfileID: h.Profile, Page: h.Page},
-		Reason:  h.Reason, HandedOffAt: time.UnixMilli(h.At).UTC(), Location: loc,
+		Reason:  h.Reason, ReasonDetail: h.Detail, Summary: h.Summary, HandedOffAt: time.UnixMilli(h.At).UTC(), Location: loc,
 		Words: TicketWordsFor(h.Locale), Transcript: msgs,
 	}
 	if h.Maybe && h.MaybeGen == h.Gen {

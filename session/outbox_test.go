@@ -208,7 +208,8 @@ func TestHelpdeskHandoffMakesOneTicket(t *testing.T) {
 	require.Equal(t, "ann@example.com", r.Visitor.Email)
 	require.Equal(t, "p-ann@example.com", r.Visitor.ProfileID)
 	require.Equal(t, "https://shop.example/cart", r.Visitor.Page)
-	require.Equal(t, "no_answer", r.Reason) // the assistant could not answer the question
+	require.Equal(t, session.ReasonUnsure, r.Reason) // the assistant could not answer the question
+	require.Contains(t, r.Summary, "Where is <b>my</b> order & why?", "the summary quotes the question")
 	require.False(t, r.MayExist)
 	require.NotEmpty(t, r.IdempotencyKey)
 	require.Len(t, r.Transcript, len(entries))

@@ -22,6 +22,10 @@ type texts struct {
 	Joined         string // %s: the agent's name
 	Left           string // %s: the agent's name
 	CustomDefault  string
+	// The extractive summary of a handoff, for the team: %s is a quote.
+	SummaryAsked   string
+	SummarySaid    string
+	SummaryNothing string
 	Weekdays       [7]string // Sunday first, as time.Weekday
 	Months         [12]string
 	At             string // between date and clock time
@@ -46,6 +50,7 @@ type TicketWords struct {
 	Assistant    string
 	Person       string
 	System       string
+	Summary      string
 	Reasons      map[string]string // handoff reason -> words
 }
 
@@ -84,6 +89,9 @@ func textsEN() texts {
 		Joined:         "%s joined the conversation.",
 		Left:           "%s left the conversation.",
 		CustomDefault:  "I can't help with that here, sorry.",
+		SummaryAsked:   "The visitor asked: %s.",
+		SummarySaid:    "The assistant said: %s.",
+		SummaryNothing: "The visitor asked for a person before asking anything.",
 		Weekdays:       [7]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
 		Months: [12]string{"January", "February", "March", "April", "May", "June", "July",
 			"August", "September", "October", "November", "December"},
@@ -104,9 +112,12 @@ func textsEN() texts {
 			Assistant:    "Assistant",
 			Person:       "Person",
 			System:       "System",
+			Summary:      "Summary",
 			Reasons: map[string]string{
-				"no_answer":       "the assistant could not answer",
-				"visitor_request": "the visitor asked for a person",
+				ReasonUnsure:       "the assistant could not answer",
+				ReasonVisitorAsked: "the visitor asked for a person",
+				ReasonModelHandoff: "the assistant handed over",
+				ReasonModelError:   "the assistant's model failed",
 			},
 		},
 	}
@@ -126,6 +137,9 @@ func textsNL() texts {
 		Joined:         "%s neemt deel aan het gesprek.",
 		Left:           "%s heeft het gesprek verlaten.",
 		CustomDefault:  "Daar kan ik je hier helaas niet mee helpen.",
+		SummaryAsked:   "De bezoeker vroeg: %s.",
+		SummarySaid:    "De assistent zei: %s.",
+		SummaryNothing: "De bezoeker vroeg om een medewerker voordat hij iets vroeg.",
 		Weekdays:       [7]string{"zondag", "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag"},
 		Months: [12]string{"januari", "februari", "maart", "april", "mei", "juni", "juli",
 			"augustus", "september", "oktober", "november", "december"},
@@ -146,9 +160,12 @@ func textsNL() texts {
 			Assistant:    "Assistent",
 			Person:       "Medewerker",
 			System:       "Systeem",
+			Summary:      "Samenvatting",
 			Reasons: map[string]string{
-				"no_answer":       "de assistent wist het antwoord niet",
-				"visitor_request": "de bezoeker vroeg om een medewerker",
+				ReasonUnsure:       "de assistent wist het antwoord niet",
+				ReasonVisitorAsked: "de bezoeker vroeg om een medewerker",
+				ReasonModelHandoff: "de assistent droeg het gesprek over",
+				ReasonModelError:   "het taalmodel van de assistent faalde",
 			},
 		},
 	}

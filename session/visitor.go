@@ -340,14 +340,17 @@ func (s *Service) planAnswer(ctx context.Context, m *Merchant, t Turn, text stri
 	switch ans.Kind {
 	case Answered, SmallTalk:
 		op.condEntries = append(op.condEntries, s.assistantEntry(ans.Text, op.now))
+	case WantsPerson:
+		s.planHandoff(m, t, ReasonVisitorAsked, "", op)
 	default:
-		s.planHandoff(m, t, ans.Kind == WantsPerson, op)
+		s.planHandoff(m, t, ReasonUnsure, "", op)
 	}
 }
 
 // planHandoff adds the merchant's handoff to op: an offer of a person, or
-// the custom message.
-func (s *Service) planHandoff(m *Merchant, t Turn, requested bool, op *applyOp) {
+// the custom message. reason says why (the Reason constants); detail is the
+// model's own words for a model_handoff.
+func (s *Service) planHandoff(m *Merchant, t Turn, reason, detail string, op *applyOp) {
 	tx := textsFor(t.Locale)
 	if !m.Settings.Handoff.Method.OffersPerson() {
 		msg := m.Settings.Handoff.Message
@@ -357,13 +360,14 @@ func (s *Service) planHandoff(m *Merchant, t Turn, requested bool, op *applyOp) 
 		op.condEntries = append(op.condEntries, s.assistantEntry(msg, op.now))
 		return
 	}
-	prompt, reason := tx.OfferUnsure, "no_answer"
-	if requested {
-		prompt, reason = tx.OfferRequested, "visitor_request"
+	prompt := tx.OfferUnsure
+	if reason == ReasonVisitorAsked {
+		prompt = tx.OfferRequested
 	}
+	detail, _ = Clip(strings.TrimSpace(detail), maxDetail)
 	op.then = EventOffer
 	op.state = State{Prompt: prompt}
-	op.fields = append(op.fields, fPrompt, prompt, fHandoff, reason)
+	op.fields = append(op.fields, fPrompt, prompt, fHandoff, reason, fHandoffInfo, detail)
 }
 
 // RequestHandoff is the visitor pressing "talk to a person".
@@ -376,7 +380,7 @@ func (s *Service) RequestHandoff(ctx context.Context, t Turn) error {
 	if op.create, op.enter, err = s.storing(ctx, t); err != nil {
 		return err
 	}
-	s.planHandoff(m, t, true, &op)
+	s.planHandoff(m, t, ReasonVisitorAsked, "", &op)
 	res, err := s.apply(ctx, op)
 	if err != nil {
 		return err
@@ -482,6 +486,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 		rank := pipe.ZCount(ctx, s.keys.queue(m.ID), "-inf", itoa(queuedAt))
 		presence := pipe.HGetAll(ctx, s.keys.presence(m.ID))
 		online := pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"})
+		transcript := pipe.LRange(ctx, s.keys.convLog(c.ID), 0, -1)
 		return func(op *applyOp) {
 			pos := int(rank.Val())
 			var text string
@@ -508,7 +513,8 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 				text = tx.QueuedOpen
 			}
 			op.state = State{QueuePosition: pos}
-			op.fields = []string{fQueuedAt, itoa(queuedAt), fQueueEp, ep, fQueuePos, strconv.Itoa(pos), fPrompt, ""}
+			op.fields = []string{fQueuedAt, itoa(queuedAt), fQueueEp, ep, fQueuePos, strconv.Itoa(pos), fPrompt, "",
+				fSummary, extractiveSummary(decodeAll(transcript.Val()), m.Settings.Locale), fHandedAt, itoa(queuedAt)}
 			if email != "" {
 				op.fields = append(op.fields, fEmail, email)
 			}
@@ -523,9 +529,20 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 		return err
 	}
 	if len(res.once) > 0 && res.once[0] {
-		s.count(ctx, m.ID, res.day, metricRouted)
+		s.countRouted(ctx, m.ID, res.day, res.meta[fHandoff])
 	}
 	return nil
+}
+
+// decodeAll decodes stored transcript entries, skipping any that do not.
+func decodeAll(vals []string) []Message {
+	out := make([]Message, 0, len(vals))
+	for i, v := range vals {
+		if msg, err := (RawEntry{Seq: int64(i + 1), JSON: []byte(v)}).Decode(); err == nil {
+			out = append(out, msg)
+		}
+	}
+	return out
 }
 
 // queueEntry lists a conversation in its merchant's queue for one stay

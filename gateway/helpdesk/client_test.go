@@ -28,7 +28,7 @@ func request(t *testing.T, provider session.HandoffMethod, acc session.HelpdeskA
 		Provider: provider, Account: acc, ConversationID: conv, ExternalID: "baton-" + conv,
 		IdempotencyKey: "baton-h_" + conv + "-0",
 		Visitor:        session.TicketVisitor{Email: "vera@example.com", ProfileID: "cust-42", Page: "https://shop.example/p?a=1&b=<2>"},
-		Reason:         "visitor_request", HandedOffAt: at, Location: ams(t), Words: session.TicketWordsFor("en"),
+		Reason:         "visitor_asked", Summary: "The visitor asked: «Where is my order?».", HandedOffAt: at, Location: ams(t), Words: session.TicketWordsFor("en"),
 		Transcript: []session.Message{
 			{Seq: 1, Role: session.RoleVisitor, Text: "Hi <script>alert(1)</script> & more\nsecond line", TS: session.Time{Time: at.Add(-2 * time.Minute)}},
 			{Seq: 2, Role: session.RoleAssistant, Text: "I'm not sure.", TS: session.Time{Time: at.Add(-time.Minute)}},
@@ -140,7 +140,7 @@ func TestZendeskTicketShape(t *testing.T) {
 
 	ticket := tk.Body["ticket"].(map[string]any)
 	require.Equal(t, "baton-c_one", ticket["external_id"])
-	require.Equal(t, []any{"baton", "webchat", "baton_visitor_request"}, ticket["tags"])
+	require.Equal(t, []any{"baton", "webchat", "baton_visitor_asked"}, ticket["tags"])
 	require.Equal(t, map[string]any{"name": "vera", "email": "vera@example.com"}, ticket["requester"])
 	reqs := z.Requests()
 	require.Equal(t, "baton-h_c_one-0", reqs[len(reqs)-1].IdempotencyKey)

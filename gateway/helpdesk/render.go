@@ -37,6 +37,7 @@ type page struct {
 	Profile      string
 	Page         string
 	Reason       string
+	Summary      string
 	Conversation string
 	Times        string
 	Omitted      string
@@ -53,6 +54,8 @@ var htmlTicket = template.Must(template.New("ticket").Parse(`<p>{{.Words.Intro}}
 <li><strong>{{.Words.Reason}}:</strong> {{.Reason}}</li>
 <li><strong>{{.Words.Conversation}}:</strong> {{.Conversation}}</li>
 </ul>
+{{if .Summary}}<p><strong>{{.Words.Summary}}:</strong> {{.Summary}}</p>
+{{end}}
 <p><em>{{.Times}}</em></p>
 {{if .Omitted}}<p><em>{{.Omitted}}</em></p>
 {{end}}{{range .Lines}}<p><time datetime="{{.UTCISO}}">{{.Local}} · {{.UTC}}</time> <strong>{{.Who}}</strong>:<br>
@@ -71,7 +74,7 @@ func render(r session.TicketRequest) content {
 	}
 	p := page{
 		Words: w, Email: r.Visitor.Email, Profile: orNone(r.Visitor.ProfileID, w), Page: orNone(r.Visitor.Page, w),
-		Reason: w.ReasonText(r.Reason), Conversation: r.ConversationID,
+		Reason: reasonText(r, w), Summary: r.Summary, Conversation: r.ConversationID,
 		Times: strings.Replace(w.Times, "%s", loc.String(), 1),
 	}
 	if loc.String() == "UTC" {
@@ -110,6 +113,9 @@ func renderText(p page) string {
 	fmt.Fprintf(&b, "%s\n\n", w.Intro)
 	fmt.Fprintf(&b, "%s: %s\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n\n", w.Email, p.Email, w.Profile, p.Profile,
 		w.Page, p.Page, w.Reason, p.Reason, w.Conversation, p.Conversation)
+	if p.Summary != "" {
+		fmt.Fprintf(&b, "%s: %s\n\n", w.Summary, p.Summary)
+	}
 	fmt.Fprintf(&b, "%s\n\n", p.Times)
 	if p.Omitted != "" {
 		fmt.Fprintf(&b, "%s\n\n", p.Omitted)
@@ -133,6 +139,16 @@ func toLine(m session.Message, loc *time.Location, w session.TicketWords) line {
 		UTC:    ts.UTC().Format("2006-01-02 15:04:05 UTC"),
 		Who:    who, Text: text,
 	}
+}
+
+// reasonText is why the visitor was handed off, with the model's own
+// words when it chose to.
+func reasonText(r session.TicketRequest, w session.TicketWords) string {
+	t := w.ReasonText(r.Reason)
+	if d := strings.TrimSpace(r.ReasonDetail); d != "" {
+		t += " (" + d + ")"
+	}
+	return t
 }
 
 func orNone(s string, w session.TicketWords) string {

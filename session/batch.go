@@ -27,6 +27,11 @@ type batcher struct {
 	rate   float64   // calls per second over the last whole window
 	shared bool      // a round trip in the last whole window carried several calls
 	paired bool      // one in the current window has
+
+	// step, when set, is called at the points where callers hand work to
+	// one another ("busy": no free slot; "idle": a leader found nothing to
+	// send), so that a test can hold a caller there.
+	step func(name string)
 }
 
 // Lingering: only above lingerRate calls per second, for as long as it
@@ -125,6 +130,9 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 		select {
 		case b.slots <- struct{}{}:
 		default:
+			if b.step != nil {
+				b.step("busy")
+			}
 			return
 		}
 		// Under load, wait a moment for company: every script that joins
@@ -146,6 +154,9 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 		}
 		b.mu.Unlock()
 		if len(batch) == 0 {
+			if b.step != nil {
+				b.step("idle")
+			}
 			<-b.slots
 			return
 		}

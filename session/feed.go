@@ -109,6 +109,9 @@ func (f *Feed) typing(role Role, active bool) {
 // kick makes the feed re-read the transcript and state: after the process
 // may have missed signals (a Redis reconnect).
 func (f *Feed) kick() {
+	if f.hub.step != nil {
+		f.hub.step("kick", f.convID)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.closed && !f.gone && !f.filling {
@@ -142,6 +145,9 @@ func (f *Feed) fill() {
 		ctx, cancel := context.WithTimeout(f.hub.ctx, 5*time.Second)
 		entries, st, ok, err := f.hub.svc.catchUp(ctx, f.convID, cursor)
 		cancel()
+		if f.hub.step != nil {
+			f.hub.step("read", f.convID)
+		}
 		if err != nil {
 			f.hub.log.Warn("catching up a conversation feed", "conversation", f.convID, "err", err)
 			select {

@@ -62,16 +62,36 @@ type Hub struct {
 
 	mu    sync.Mutex
 	rooms map[string]*room // by channel
+
+	// Timing, fixed at newHub; internal tests shorten them before Run.
+	sweepEvery time.Duration // how often idle rooms are looked for
+	idleAfter  time.Duration // how long a room stays subscribed with no watcher
+	readyWait  time.Duration // how long a watch waits for its subscription
+
+	// subscribe and unsubscribe are h.ps's unless a test stands in for a
+	// slow Redis. step, when set, is told of steps a test may hold: a join
+	// has done its part ("joined", channel), a feed has read the transcript
+	// ("read", conversation) or is told to read again ("kick", conversation).
+	subscribe   func(ctx context.Context, channels ...string) error
+	unsubscribe func(ctx context.Context, channels ...string) error
+	step        func(name, id string)
 }
 
 func newHub(svc *Service) *Hub {
-	return &Hub{svc: svc, log: svc.log, nodeID: svc.nodeID, rooms: make(map[string]*room)}
+	return &Hub{svc: svc, log: svc.log, nodeID: svc.nodeID, rooms: make(map[string]*room),
+		sweepEvery: 5 * time.Second, idleAfter: 10 * time.Second, readyWait: 3 * time.Second}
 }
 
 // run receives from Redis until ctx ends.
 func (h *Hub) run(ctx context.Context) {
 	h.ctx = ctx
 	h.ps = h.svc.rdb.Subscribe(ctx)
+	if h.subscribe == nil {
+		h.subscribe = h.ps.Subscribe
+	}
+	if h.unsubscribe == nil {
+		h.unsubscribe = h.ps.Unsubscribe
+	}
 	control := h.svc.keys.control()
 	h.mu.Lock()
 	h.rooms[control] = &room{channel: control, ready: make(chan struct{})}
@@ -192,30 +212,34 @@ func (h *Hub) confirmed(channel string) {
 // delay spares Redis the churn of sockets that reconnect at once.
 func (h *Hub) janitor(ctx context.Context) {
 	defer h.wg.Done()
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(h.sweepEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			var drop []string
-			h.mu.Lock()
-			for ch, r := range h.rooms {
-				if r.empty() && r.confirmed && !r.building && !r.emptyAt.IsZero() && now.Sub(r.emptyAt) > 10*time.Second {
-					delete(h.rooms, ch)
-					drop = append(drop, ch)
-				}
-			}
-			h.mu.Unlock()
-			if len(drop) > 0 {
-				uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				if err := h.ps.Unsubscribe(uctx, drop...); err != nil {
-					h.log.Debug("unsubscribing idle rooms", "err", err)
-				}
-				cancel()
-			}
+			h.sweep(now)
 		}
+	}
+}
+
+func (h *Hub) sweep(now time.Time) {
+	var drop []string
+	h.mu.Lock()
+	for ch, r := range h.rooms {
+		if r.empty() && r.confirmed && !r.building && !r.emptyAt.IsZero() && now.Sub(r.emptyAt) > h.idleAfter {
+			delete(h.rooms, ch)
+			drop = append(drop, ch)
+		}
+	}
+	h.mu.Unlock()
+	if len(drop) > 0 {
+		uctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+		if err := h.unsubscribe(uctx, drop...); err != nil {
+			h.log.Debug("unsubscribing idle rooms", "err", err)
+		}
+		cancel()
 	}
 }
 
@@ -234,11 +258,14 @@ func (h *Hub) join(ctx context.Context, channel, convID, merchantID string, add 
 	r.emptyAt = time.Time{}
 	h.mu.Unlock()
 	if created {
-		if err := h.ps.Subscribe(ctx, channel); err != nil {
+		if err := h.subscribe(ctx, channel); err != nil {
 			// go-redis keeps the channel and subscribes on reconnect; the
 			// confirmation then opens the room.
 			h.log.Warn("subscribing", "err", err)
 		}
+	}
+	if h.step != nil {
+		h.step("joined", channel)
 	}
 	return r
 }
@@ -250,7 +277,7 @@ func (h *Hub) awaitReady(ctx context.Context, r *room) {
 	case <-r.ready:
 	case <-ctx.Done():
 	case <-h.ctx.Done():
-	case <-time.After(3 * time.Second):
+	case <-time.After(h.readyWait):
 		h.log.Warn("subscription not confirmed in time; relying on gap detection", "channel", r.channel)
 	}
 }

@@ -124,7 +124,8 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 }
 
 // lead sends what is queued while a slot is free; a caller that finds none
-// leaves its call to the caller holding one.
+// leaves its call to the callers holding them, each of which looks at the
+// queue again after giving its slot back.
 func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 	for {
 		select {
@@ -153,15 +154,15 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 			b.paired = true
 		}
 		b.mu.Unlock()
-		if len(batch) == 0 {
-			if b.step != nil {
-				b.step("idle")
-			}
-			<-b.slots
-			return
+		if len(batch) > 0 {
+			b.send(batch)
+		} else if b.step != nil {
+			b.step("idle")
 		}
-		b.send(batch)
 		<-b.slots
+		// Look again after giving the slot back, even when this round had
+		// nothing to send: a caller that found every slot taken queued its
+		// call before trying, so whoever held a slot then finds it here.
 		b.mu.Lock()
 		more := len(b.queue) > 0
 		b.mu.Unlock()

@@ -208,6 +208,7 @@ func TestHubRoomsKeepHearingOtherNodesThroughJanitorChurn(t *testing.T) {
 type slowSubscriptions struct {
 	h       *Hub
 	gate    chan struct{}
+	once    sync.Once
 	pending sync.WaitGroup
 }
 
@@ -234,8 +235,10 @@ func (s *slowSubscriptions) subscribe(ctx context.Context, channels ...string) e
 	return nil
 }
 
+// release lets Redis take them; safe to call again (as a test's cleanup
+// does, so that nothing waits on the gate after a failure).
 func (s *slowSubscriptions) release() {
-	close(s.gate)
+	s.once.Do(func() { close(s.gate) })
 	s.pending.Wait()
 }
 
@@ -281,6 +284,7 @@ func TestHubLateConfirmationCatchesWatchersUp(t *testing.T) {
 		slow = &slowSubscriptions{h: h, gate: make(chan struct{})}
 		h.subscribe = slow.subscribe
 	})
+	t.Cleanup(slow.release) // before b closes
 	ctx := context.Background()
 	m, err := a.CreateMerchant(ctx, "Late", nil, "")
 	require.NoError(t, err)
@@ -357,19 +361,27 @@ func TestHubConfirmationDuringFirstFillCatchesUp(t *testing.T) {
 		}
 	})
 
+	// Before b closes: nothing may wait on the test after a failure.
+	var resumeOnce sync.Once
+	resumeFill := func() { resumeOnce.Do(func() { close(resume) }) }
+	t.Cleanup(func() { resumeFill(); slow.release() })
+
 	rec := &recorder{}
 	f := b.Hub().WatchConversation(ctx, turn.ConversationID, 0, rec)
 	defer f.Stop()
-	<-read // the first fill has read the transcript: n entries
+	select {
+	case <-read: // the first fill has read the transcript: n entries
+	case <-time.After(5 * time.Second):
+		t.Fatal("the feed never read the transcript")
+	}
 	require.NoError(t, a.VisitorMessage(ctx, turn, "tail", "written before the confirmation"))
 	slow.release()
 	select {
 	case <-kicked:
 	case <-time.After(5 * time.Second):
-		close(resume)
 		t.Fatal("the late confirmation did not tell the feed to read again")
 	}
-	close(resume)
+	resumeFill()
 	require.Eventually(t, func() bool { return len(rec.seqs()) == int(n)+1 }, 5*time.Second, 5*time.Millisecond,
 		"the feed never saw the entry written before the confirmation")
 	require.Equal(t, upTo(n+1), rec.seqs())

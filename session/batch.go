@@ -27,6 +27,11 @@ type batcher struct {
 	rate   float64   // calls per second over the last whole window
 	shared bool      // a round trip in the last whole window carried several calls
 	paired bool      // one in the current window has
+
+	// step, when set, is called at the points where callers hand work to
+	// one another ("busy": no free slot; "idle": a leader found nothing to
+	// send), so that a test can hold a caller there.
+	step func(name string)
 }
 
 // Lingering: only above lingerRate calls per second, for as long as it
@@ -119,12 +124,16 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 }
 
 // lead sends what is queued while a slot is free; a caller that finds none
-// leaves its call to the caller holding one.
+// leaves its call to the callers holding them, each of which looks at the
+// queue again after giving its slot back.
 func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 	for {
 		select {
 		case b.slots <- struct{}{}:
 		default:
+			if b.step != nil {
+				b.step("busy")
+			}
 			return
 		}
 		// Under load, wait a moment for company: every script that joins
@@ -145,12 +154,15 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 			b.paired = true
 		}
 		b.mu.Unlock()
-		if len(batch) == 0 {
-			<-b.slots
-			return
+		if len(batch) > 0 {
+			b.send(batch)
+		} else if b.step != nil {
+			b.step("idle")
 		}
-		b.send(batch)
 		<-b.slots
+		// Look again after giving the slot back, even when this round had
+		// nothing to send: a caller that found every slot taken queued its
+		// call before trying, so whoever held a slot then finds it here.
 		b.mu.Lock()
 		more := len(b.queue) > 0
 		b.mu.Unlock()

@@ -38,6 +38,7 @@ type Feed struct {
 	filling   bool
 	wantSeq   int64 // highest seq seen while filling
 	wantState int64 // highest state version seen while filling
+	refill    bool  // the fill under way may have read too early: it reads once more
 	closed    bool
 	gone      bool
 }
@@ -107,12 +108,21 @@ func (f *Feed) typing(role Role, active bool) {
 }
 
 // kick makes the feed re-read the transcript and state: after the process
-// may have missed signals (a Redis reconnect).
+// may have missed signals (a Redis reconnect, a subscription confirmed
+// after the feed stopped waiting for it). A fill under way may have read
+// before what was missed, so it reads once more.
 func (f *Feed) kick() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.closed && !f.gone && !f.filling {
+	switch {
+	case f.closed || f.gone:
+	case f.filling:
+		f.refill = true
+	default:
 		f.startFillLocked(0, 0)
+	}
+	f.mu.Unlock()
+	if f.hub.step != nil {
+		f.hub.step("kick", f.convID)
 	}
 }
 
@@ -137,11 +147,15 @@ func (f *Feed) fill() {
 			return
 		}
 		cursor := f.cursor
+		f.refill = false
 		f.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(f.hub.ctx, 5*time.Second)
 		entries, st, ok, err := f.hub.svc.catchUp(ctx, f.convID, cursor)
 		cancel()
+		if f.hub.step != nil {
+			f.hub.step("read", f.convID)
+		}
 		if err != nil {
 			f.hub.log.Warn("catching up a conversation feed", "conversation", f.convID, "err", err)
 			select {
@@ -181,7 +195,7 @@ func (f *Feed) fill() {
 			f.stateV = st.Version
 			f.w.State(f.convID, st)
 		}
-		if f.cursor >= f.wantSeq && f.stateV >= f.wantState {
+		if f.cursor >= f.wantSeq && f.stateV >= f.wantState && !f.refill {
 			f.filling = false
 			f.mu.Unlock()
 			return

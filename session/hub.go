@@ -36,13 +36,15 @@ type room struct {
 
 	ready     chan struct{} // closed when Redis confirms the subscription
 	confirmed bool
-	stale     bool // signals may have been missed since the last confirmation
-	emptyAt   time.Time
+	stale     bool      // signals may have been missed since the last confirmation
+	emptyAt   time.Time // when the last watcher left
+	leaving   bool      // swept as idle: unsubscribed unless watched again first
 
 	// merchant rooms: queue snapshots are built one at a time, each from
 	// the last one and the conversations announced as changed since.
 	building bool
 	again    bool
+	full     bool // the next build checks every entry: changes may have gone unannounced
 	snap     *QueueSnapshot
 	dirty    map[string]bool
 }
@@ -50,7 +52,8 @@ type room struct {
 func (r *room) empty() bool { return len(r.feeds) == 0 && len(r.watchers) == 0 }
 
 // Hub holds this process's one Redis subscription and fans its messages out
-// to local watchers. Lock order: Hub.mu, then Feed.mu.
+// to local watchers; one loop makes its SUBSCRIBEs and UNSUBSCRIBEs
+// (subscriptions.go). Lock order: Hub.mu, then Feed.mu.
 type Hub struct {
 	svc    *Service
 	log    *slog.Logger
@@ -61,25 +64,48 @@ type Hub struct {
 	ps *redis.PubSub
 
 	mu    sync.Mutex
-	rooms map[string]*room // by channel
+	rooms map[string]*room    // by channel
+	wants map[string]struct{} // channels whose rooms were made or swept since the subscription loop looked
+	wake  chan struct{}       // tells the subscription loop to look
+
+	// Timing, fixed at newHub; internal tests shorten them before Run.
+	sweepEvery time.Duration // how often idle rooms are looked for
+	idleAfter  time.Duration // how long a room stays subscribed with no watcher
+	readyWait  time.Duration // how long a watch waits for its subscription
+
+	// subscribe and unsubscribe are h.ps's unless a test stands in for a
+	// slow Redis. step, when set, is told of steps a test may hold: a join
+	// has done its part ("joined", channel), a feed has read the transcript
+	// ("read", conversation) or is told to read again ("kick", conversation).
+	subscribe   func(ctx context.Context, channels ...string) error
+	unsubscribe func(ctx context.Context, channels ...string) error
+	step        func(name, id string)
 }
 
 func newHub(svc *Service) *Hub {
-	return &Hub{svc: svc, log: svc.log, nodeID: svc.nodeID, rooms: make(map[string]*room)}
+	return &Hub{svc: svc, log: svc.log, nodeID: svc.nodeID,
+		rooms: make(map[string]*room), wants: make(map[string]struct{}), wake: make(chan struct{}, 1),
+		sweepEvery: 5 * time.Second, idleAfter: 10 * time.Second, readyWait: 3 * time.Second}
 }
 
 // run receives from Redis until ctx ends.
 func (h *Hub) run(ctx context.Context) {
 	h.ctx = ctx
 	h.ps = h.svc.rdb.Subscribe(ctx)
+	if h.subscribe == nil {
+		h.subscribe = h.ps.Subscribe
+	}
+	if h.unsubscribe == nil {
+		h.unsubscribe = h.ps.Unsubscribe
+	}
 	control := h.svc.keys.control()
 	h.mu.Lock()
 	h.rooms[control] = &room{channel: control, ready: make(chan struct{})}
+	h.wants[control] = struct{}{}
 	h.mu.Unlock()
-	_ = h.ps.Subscribe(ctx, control)
 
 	h.wg.Add(2)
-	go h.janitor(ctx)
+	go h.subscriptions(ctx)
 	go func() {
 		defer h.wg.Done()
 		h.receive(ctx)
@@ -124,134 +150,15 @@ func (h *Hub) receive(ctx context.Context) {
 		backoff = 50 * time.Millisecond
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			switch m.Kind {
+			case "subscribe":
 				h.confirmed(m.Channel)
+			case "unsubscribe":
+				h.unsubscribed(m.Channel)
 			}
 		case *redis.Message:
 			h.dispatch(m.Channel, m.Payload)
 		}
-	}
-}
-
-func (h *Hub) markStale() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range h.rooms {
-		r.stale = true
-	}
-}
-
-// confirmed handles Redis's confirmation of a subscription: the room is now
-// live, and if it was live before and lost signals, its watchers catch up.
-func (h *Hub) confirmed(channel string) {
-	h.mu.Lock()
-	r := h.rooms[channel]
-	if r == nil {
-		h.mu.Unlock()
-		return
-	}
-	if !r.confirmed {
-		r.confirmed = true
-		close(r.ready)
-	}
-	stale := r.stale
-	r.stale = false
-	var feeds []*Feed
-	var watchers []MerchantWatcher
-	if stale {
-		for f := range r.feeds {
-			feeds = append(feeds, f)
-		}
-		for w := range r.watchers {
-			watchers = append(watchers, w)
-		}
-	}
-	h.mu.Unlock()
-	if !stale {
-		return
-	}
-	if channel == h.svc.keys.control() {
-		h.svc.cfg.invalidateAll()
-		return
-	}
-	for _, f := range feeds {
-		f.kick()
-	}
-	if r.merchantID != "" {
-		h.mu.Lock()
-		r.snap = nil // changes may have gone unannounced: check every entry
-		h.mu.Unlock()
-		for _, w := range watchers {
-			w.Resync()
-		}
-		h.rebuildQueue(r)
-	}
-}
-
-// janitor unsubscribes from rooms that have had no watchers for a while. The
-// delay spares Redis the churn of sockets that reconnect at once.
-func (h *Hub) janitor(ctx context.Context) {
-	defer h.wg.Done()
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			var drop []string
-			h.mu.Lock()
-			for ch, r := range h.rooms {
-				if r.empty() && r.confirmed && !r.building && !r.emptyAt.IsZero() && now.Sub(r.emptyAt) > 10*time.Second {
-					delete(h.rooms, ch)
-					drop = append(drop, ch)
-				}
-			}
-			h.mu.Unlock()
-			if len(drop) > 0 {
-				uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				if err := h.ps.Unsubscribe(uctx, drop...); err != nil {
-					h.log.Debug("unsubscribing idle rooms", "err", err)
-				}
-				cancel()
-			}
-		}
-	}
-}
-
-// join adds a member to the room for channel, subscribing when it is new.
-// A room's ids are set when it is made and never change, so the room's
-// goroutines may read them without the lock.
-func (h *Hub) join(ctx context.Context, channel, convID, merchantID string, add func(*room)) *room {
-	h.mu.Lock()
-	r := h.rooms[channel]
-	created := r == nil
-	if created {
-		r = &room{channel: channel, convID: convID, merchantID: merchantID, ready: make(chan struct{})}
-		h.rooms[channel] = r
-	}
-	add(r)
-	r.emptyAt = time.Time{}
-	h.mu.Unlock()
-	if created {
-		if err := h.ps.Subscribe(ctx, channel); err != nil {
-			// go-redis keeps the channel and subscribes on reconnect; the
-			// confirmation then opens the room.
-			h.log.Warn("subscribing", "err", err)
-		}
-	}
-	return r
-}
-
-// awaitReady waits for Redis to confirm the room's subscription so that
-// nothing published after the caller's next read can be missed.
-func (h *Hub) awaitReady(ctx context.Context, r *room) {
-	select {
-	case <-r.ready:
-	case <-ctx.Done():
-	case <-h.ctx.Done():
-	case <-time.After(3 * time.Second):
-		h.log.Warn("subscription not confirmed in time; relying on gap detection", "channel", r.channel)
 	}
 }
 
@@ -261,7 +168,7 @@ func (h *Hub) awaitReady(ctx context.Context, r *room) {
 func (h *Hub) WatchConversation(ctx context.Context, convID string, cursor int64, w ConversationWatcher) *Feed {
 	f := &Feed{hub: h, convID: convID, w: w, cursor: cursor, stateV: -1}
 	f.filling = true // nothing live reaches w before the first fill
-	r := h.join(ctx, h.svc.keys.convChannel(convID), convID, "", func(r *room) {
+	r := h.join(h.svc.keys.convChannel(convID), convID, "", func(r *room) {
 		if r.feeds == nil {
 			r.feeds = make(map[*Feed]struct{}, 2)
 		}
@@ -290,7 +197,7 @@ func (h *Hub) leaveConversation(f *Feed) {
 // WatchMerchant subscribes w to a merchant's team events and delivers the
 // current queue snapshot. Call the returned function to stop.
 func (h *Hub) WatchMerchant(ctx context.Context, merchantID string, w MerchantWatcher) (stop func()) {
-	r := h.join(ctx, h.svc.keys.merchantChannel(merchantID), "", merchantID, func(r *room) {
+	r := h.join(h.svc.keys.merchantChannel(merchantID), "", merchantID, func(r *room) {
 		if r.watchers == nil {
 			r.watchers = map[MerchantWatcher]struct{}{}
 		}
@@ -523,6 +430,9 @@ func (h *Hub) rebuildQueue(r *room) {
 		for {
 			h.mu.Lock()
 			prev, dirty := r.snap, r.dirty
+			if r.full {
+				prev, r.full = nil, false
+			}
 			r.dirty = nil
 			h.mu.Unlock()
 			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)

@@ -115,7 +115,7 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	// an email, and Zendesk gets the ticket.
 	visitor := newPage(t, "visitor")
 	visitor.navigate(shopPage(t, e.srv.URL, s.m.WidgetKey, "").URL)
-	visitor.click("the launcher", inWidget(".launcher"))
+	openWidget(visitor)
 	visitor.typeInto("the composer", inWidget("textarea"), "I want to talk to a human please\r")
 	// The widget forgets an ended conversation: its id is read before.
 	visitor.wait("the offer", byText(widgetRoot, ".offer button", "Yes, connect me"))

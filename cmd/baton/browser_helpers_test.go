@@ -536,3 +536,15 @@ func (p *cutProxy) cut() {
 		_ = c.Close()
 	}
 }
+
+// widgetReady holds once the widget's socket is ready: what a visitor
+// presses is sent at once, not kept for later.
+const widgetReady = `document.querySelector("#baton-chat").dataset.state === "ready"`
+
+// openWidget opens the widget's panel with its launcher and waits until
+// its socket is ready.
+func openWidget(p *page) {
+	p.t.Helper()
+	p.click("the launcher", inWidget(".launcher"))
+	p.wait("the widget to be ready", widgetReady)
+}

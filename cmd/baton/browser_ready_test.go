@@ -2,89 +2,10 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// upgradeGate holds the widget's socket upgrades back until released: as far
-// as the page can tell, its socket is still connecting.
-type upgradeGate struct {
-	mu      sync.Mutex
-	open    chan struct{} // closed while upgrades pass
-	waiting atomic.Int32  // upgrades held right now
-}
-
-func newUpgradeGate() *upgradeGate {
-	g := &upgradeGate{open: make(chan struct{})}
-	close(g.open)
-	return g
-}
-
-// hold makes the next upgrades wait.
-func (g *upgradeGate) hold() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	select {
-	case <-g.open:
-		g.open = make(chan struct{})
-	default:
-	}
-}
-
-// release lets every held upgrade and the next ones through.
-func (g *upgradeGate) release() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	select {
-	case <-g.open:
-	default:
-		close(g.open)
-	}
-}
-
-func (g *upgradeGate) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/widget/ws" {
-			g.mu.Lock()
-			open := g.open
-			g.mu.Unlock()
-			g.waiting.Add(1)
-			select {
-			case <-open:
-			case <-r.Context().Done():
-			}
-			g.waiting.Add(-1)
-			if r.Context().Err() != nil {
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// gatedBaton serves e's Baton behind a gate on the widget's upgrades.
-func gatedBaton(t *testing.T, e *env) (*upgradeGate, *httptest.Server) {
-	t.Helper()
-	g := newUpgradeGate()
-	srv := httptest.NewServer(g.wrap(e.app.gw.Handler()))
-	t.Cleanup(func() {
-		g.release()
-		srv.Close()
-	})
-	return g, srv
-}
-
-// waitHeld waits until the widget's socket is being held at the gate.
-func waitHeld(t *testing.T, g *upgradeGate) {
-	t.Helper()
-	require.Eventually(t, func() bool { return g.waiting.Load() > 0 }, waitFor, 10*time.Millisecond,
-		"the widget never tried to connect")
-}
 
 // countFrames records the types of the frames the page's sockets send and
 // receive, to count what went over the wire.
@@ -145,7 +66,8 @@ func TestBrowserWidgetKeepsWhatIsPressedWhileConnecting(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			s := e.shop("Gate Shop")
-			gate, baton := gatedBaton(t, e)
+			gate := newGate(func(r *http.Request) bool { return r.URL.Path == "/v1/widget/ws" })
+			baton := gatedServer(t, e, gate)
 			proxy := newCutProxy(t, baton.URL)
 			shop := shopPage(t, proxy.URL(), s.m.WidgetKey, "")
 
@@ -159,7 +81,7 @@ func TestBrowserWidgetKeepsWhatIsPressedWhileConnecting(t *testing.T) {
 				gate.hold()
 				v.click("the launcher", inWidget(".launcher"))
 			}
-			waitHeld(t, gate)
+			gate.waitHeld(t)
 			tc.act(v)
 			state, busy := widgetState(v)
 			gate.release()

@@ -62,6 +62,8 @@ type Console struct {
 	sockets   *socket.Registry
 	log       *slog.Logger
 	helpdesks Helpdesks // nil: integrations cannot be connected here
+	// frameLimit: frames per second per console socket, 0 off (socket.go).
+	frameLimit int
 }
 
 // New returns a console.
@@ -69,7 +71,7 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Console{team: team, hub: hub, tokens: tokens, sockets: sockets, log: log}
+	return &Console{team: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
 }
 
 // Register adds the console's routes.

@@ -8,7 +8,8 @@ import (
 )
 
 // countFrames records the types of the frames the page's sockets send and
-// receive, to count what went over the wire.
+// receive (errors as "error:CODE", "+client_id" when they name a line), to
+// count what went over the wire.
 const countFrames = `
 window.__frames = {sent: [], got: []};
 (() => {
@@ -16,7 +17,9 @@ window.__frames = {sent: [], got: []};
   window.WebSocket = class extends WS {
     constructor(...args) {
       super(...args);
-      this.addEventListener("message", (ev) => { try { window.__frames.got.push(JSON.parse(ev.data).type); } catch (e) {} });
+      this.addEventListener("message", (ev) => {
+        try { const f = JSON.parse(ev.data); window.__frames.got.push(f.type === "error" ? "error:" + f.code + (f.client_id ? "+client_id" : "") : f.type); } catch (e) {}
+      });
     }
     send(data) {
       try { window.__frames.sent.push(JSON.parse(data).type); } catch (e) {}

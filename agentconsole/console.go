@@ -50,6 +50,8 @@ type Console struct {
 	sockets   *socket.Registry
 	log       *slog.Logger
 	helpdesks Helpdesks // nil: integrations cannot be connected here
+	// frameLimit: frames per second per console socket, 0 off (socket.go).
+	frameLimit int
 }
 
 // New returns a console.
@@ -58,7 +60,7 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
-		desks: team, hub: hub, tokens: tokens, sockets: sockets, log: log}
+		desks: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
 }
 
 // Register adds the console's routes.

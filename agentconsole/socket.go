@@ -33,7 +33,24 @@ type liveDesk interface {
 const (
 	authTimeout = 10 * time.Second
 	opTimeout   = 5 * time.Second
+	// DefaultFrameLimit is frames per second per console socket, against
+	// floods; a console sends a few a minute (typing, pings, lines).
+	DefaultFrameLimit = 30
 )
+
+// WithFrameLimit sets the frames per second one console socket may send,
+// with a burst of two seconds' worth; 0 turns the limit off.
+func (c *Console) WithFrameLimit(perSecond int) *Console {
+	c.frameLimit = max(perSecond, 0)
+	return c
+}
+
+func (c *Console) newFrameLimiter() *rate.Limiter {
+	if c.frameLimit == 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(c.frameLimit), 2*c.frameLimit)
+}
 
 // consoleSocket is one agent's console connection.
 type consoleSocket struct {
@@ -41,7 +58,7 @@ type consoleSocket struct {
 	conn  *socket.Conn
 	actor session.Actor
 	log   *slog.Logger
-	limit *rate.Limiter
+	limit *rate.Limiter // nil: no frame limit
 
 	cursors map[string]int64 // from the auth frame: what the console already holds
 
@@ -100,7 +117,7 @@ func (c *Console) socket(g *gin.Context) {
 	if err != nil {
 		return
 	}
-	s := &consoleSocket{c: c, conn: conn, log: c.log, limit: rate.NewLimiter(30, 60),
+	s := &consoleSocket{c: c, conn: conn, log: c.log, limit: c.newFrameLimiter(),
 		follows: map[string]*following{}}
 	// As for visitors: let the request go, keep only the socket.
 	go s.run()
@@ -333,12 +350,14 @@ func (s *consoleSocket) finish() {
 }
 
 func (s *consoleSocket) handle(data []byte) {
-	if !s.limit.Allow() {
-		s.sendError("rate_limited", "too many frames; slow down", "", "")
+	var in consoleIn
+	err := json.Unmarshal(data, &in)
+	if s.limit != nil && !s.limit.Allow() {
+		// With the ids, so the console knows which line to send again.
+		s.sendError("rate_limited", "too many frames; slow down and send it again", in.ConversationID, in.ClientID)
 		return
 	}
-	var in consoleIn
-	if err := json.Unmarshal(data, &in); err != nil || in.Type == "" {
+	if err != nil || in.Type == "" {
 		s.sendError("bad_frame", `a frame must be a JSON object with a "type"`, "", "")
 		return
 	}

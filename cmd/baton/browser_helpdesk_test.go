@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -63,8 +64,11 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 
 	// Connect Zendesk in the settings: choosing it shows its form, and
 	// connecting saves the method too.
+	// The admin's console can have a list of handoffs held back, to be
+	// answered after what the admin does meanwhile.
+	lists := newGate(func(r *http.Request) bool { return r.Method == "GET" && r.URL.Path == "/v1/admin/handoffs" })
 	admin := newPage(t, "admin")
-	signIn(admin, e.srv.URL, "ticketshop-admin@example.com", "admin-password")
+	signIn(admin, gatedServer(t, e, lists).URL, "ticketshop-admin@example.com", "admin-password")
 	openSettings(admin)
 	admin.click("Zendesk", `document.querySelector("input[name=method][value=zendesk]")`)
 	admin.wait("the Zendesk form", `!document.querySelector("#integration-zendesk").hidden`)
@@ -115,7 +119,7 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	// an email, and Zendesk gets the ticket.
 	visitor := newPage(t, "visitor")
 	visitor.navigate(shopPage(t, e.srv.URL, s.m.WidgetKey, "").URL)
-	visitor.click("the launcher", inWidget(".launcher"))
+	openWidget(visitor)
 	visitor.typeInto("the composer", inWidget("textarea"), "I want to talk to a human please\r")
 	// The widget forgets an ended conversation: its id is read before.
 	visitor.wait("the offer", byText(widgetRoot, ".offer button", "Yes, connect me"))
@@ -194,7 +198,11 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	mu.Lock()
 	refuse = false
 	mu.Unlock()
+	// The list the view reads again is answered only after the retry: it
+	// tells of before, and must not take the retried row away.
+	lists.hold()
 	admin.click("handoffs", `document.querySelector("#nav-handoffs")`)
+	lists.waitHeld(t)
 	admin.wait("the retry button", rowOf(failedID)+`.querySelector("button.retry-btn").getAttribute("aria-label") === "Retry the Zendesk ticket for wren@example.com"`)
 	// Focus takes only once the view is shown (the nav's hashchange).
 	admin.wait("the retry button focused", `(b => { b.focus(); return document.activeElement === b; })(`+rowOf(failedID)+`.querySelector("button.retry-btn"))`)
@@ -207,6 +215,12 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 		}
 		return retriedID != ""
 	}, waitFor, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, body := e.do("GET", "/v1/admin/handoffs/"+failedID, s.adminToken, nil)
+		h, _ := body["handoff"].(map[string]any)
+		return h["state"] == "created"
+	}, waitFor, 20*time.Millisecond, "the retried handoff was never recorded as created")
+	lists.release()
 	retriedURL := z.URL() + "/agent/tickets/" + retriedID
 	admin.wait("created, where it was retried", rowOf(failedID)+`.dataset.state === "created" &&
 		`+rowOf(failedID)+`.querySelector(".form-status").textContent === "Created: Zendesk ticket `+retriedID+`." &&

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
 )
 
 // One headless Chromium serves every browser test of the package; each
@@ -535,4 +537,92 @@ func (p *cutProxy) cut() {
 	for c := range p.conns {
 		_ = c.Close()
 	}
+}
+
+// widgetReady holds once the widget's socket is ready: what a visitor
+// presses is sent at once, not kept for later.
+const widgetReady = `document.querySelector("#baton-chat").dataset.state === "ready"`
+
+// openWidget opens the widget's panel with its launcher and waits until
+// its socket is ready.
+func openWidget(p *page) {
+	p.t.Helper()
+	p.click("the launcher", inWidget(".launcher"))
+	p.wait("the widget to be ready", widgetReady)
+}
+
+// gate holds back the requests it matches until released: a page caught
+// between asking and being answered (a socket still connecting, a list
+// still being read).
+type gate struct {
+	match   func(*http.Request) bool
+	mu      sync.Mutex
+	open    chan struct{} // closed while requests pass
+	waiting atomic.Int32  // requests held right now
+}
+
+func newGate(match func(*http.Request) bool) *gate {
+	g := &gate{match: match, open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+// hold makes the next matching requests wait.
+func (g *gate) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+}
+
+// release lets every held request and the next ones through.
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+func (g *gate) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.match(r) {
+			g.mu.Lock()
+			open := g.open
+			g.mu.Unlock()
+			g.waiting.Add(1)
+			select {
+			case <-open:
+			case <-r.Context().Done():
+			}
+			g.waiting.Add(-1)
+			if r.Context().Err() != nil {
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// waitHeld waits until a request is being held.
+func (g *gate) waitHeld(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return g.waiting.Load() > 0 }, waitFor, 10*time.Millisecond,
+		"no request came to the gate")
+}
+
+// gatedServer serves e's Baton behind g.
+func gatedServer(t *testing.T, e *env, g *gate) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(g.wrap(e.app.gw.Handler()))
+	t.Cleanup(func() {
+		g.release()
+		srv.Close()
+	})
+	return srv
 }

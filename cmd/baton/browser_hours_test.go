@@ -101,7 +101,7 @@ func TestBrowserOfficeHoursAreObeyed(t *testing.T) {
 	// The gateway obeys them.
 	visitor := newPage(t, "visitor")
 	visitor.navigate(shop.URL)
-	visitor.click("the launcher", inWidget(".launcher"))
+	openWidget(visitor)
 	visitor.wait("the away line", inWidget(".status")+`.textContent.startsWith("We are away right now. We are back ")`)
 	handOffInWidget(visitor, "late@example.com")
 	visitor.wait("the away message with the next opening", `Array.from(`+widgetRoot+`.querySelectorAll("[data-role=system] .text")).some(n => n.textContent === `+jsq("We are out fishing. We're back on "+nextOpen+".")+`)`)

@@ -22,7 +22,7 @@ func TestBrowserIdentifyAnswersTheEmailRequest(t *testing.T) {
 	visitor.navigate(shop.URL)
 	launcher := inWidget(".launcher")
 	visitor.wait("the launcher", launcher+`.getAttribute("aria-label") === "Open chat"`)
-	visitor.click("the launcher", launcher)
+	openWidget(visitor)
 	visitor.click("talk to a person", byText(widgetRoot, "button", "Talk to a person"))
 	visitor.click("yes", byText(widgetRoot, ".offer button", "Yes, connect me"))
 	visitor.wait("the email field", inWidget("input[type=email]")+` !== null`)

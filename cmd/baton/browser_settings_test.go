@@ -71,7 +71,7 @@ func TestBrowserSettingsAndOverview(t *testing.T) {
 	refused := newPage(t, "visitor")
 	refused.navigate(shopPage(t, e.srv.URL, s.m.WidgetKey, "").URL)
 	refused.click("the launcher", inWidget(".launcher"))
-	refused.wait("the refusal", inWidget(".status")+`.textContent === "The chat is not available right now. Please try again later."`)
+	refused.wait("the refusal", inWidget(".status")+`.textContent === "The chat is not available right now. Please try again later." && document.querySelector("#baton-chat").dataset.state === "unavailable"`)
 
 	// Knowledge.
 	admin.click("add an entry", `document.querySelector("#add-entry")`)

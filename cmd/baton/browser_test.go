@@ -121,7 +121,7 @@ func TestBrowserVisitorAndAgentCompleteTheFlow(t *testing.T) {
 	require.Equal(t, "0px", eval[string](visitor, `getComputedStyle(document.querySelector("#baton-chat")).borderTopWidth`),
 		"the shop's div styles reached the widget's host")
 	require.Equal(t, "log", eval[string](visitor, inWidget(".log")+`.getAttribute("role")`))
-	visitor.click("the launcher", launcher)
+	openWidget(visitor)
 	visitor.wait("the composer to have the focus", widgetRoot+`.activeElement === `+inWidget("textarea"))
 	require.Equal(t, "Type your message", eval[string](visitor, inWidget("textarea")+`.getAttribute("aria-label")`))
 
@@ -270,7 +270,7 @@ func TestBrowserVisitorReloadLosesNoLine(t *testing.T) {
 
 	visitor := newPage(t, "visitor")
 	visitor.navigate(shop.URL)
-	visitor.click("the launcher", inWidget(".launcher"))
+	openWidget(visitor)
 	for _, q := range []string{"How long does shipping take?", "How do I return an item?"} {
 		visitor.typeInto("the composer", inWidget("textarea"), q+"\r")
 	}

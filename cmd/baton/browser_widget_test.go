@@ -30,7 +30,7 @@ func TestBrowserWidgetByKeyboardInDutch(t *testing.T) {
 	v.keys(kb.Tab)
 	v.wait("the launcher to have the focus", focused(launcher))
 	v.keys("\r")
-	v.wait("the panel, the composer focused", inWidget(".panel")+`.hidden === false && `+focused(inWidget("textarea")))
+	v.wait("the panel, ready, the composer focused", inWidget(".panel")+`.hidden === false && `+widgetReady+` && `+focused(inWidget("textarea")))
 	require.Equal(t, "Typ je bericht", eval[string](v, inWidget("textarea")+`.getAttribute("aria-label")`))
 	require.Equal(t, "Chat sluiten", eval[string](v, launcher+`.getAttribute("aria-label")`))
 	require.Contains(t, eval[string](v, inWidget(".greeting")+`.textContent`), "Hoi!")
@@ -67,6 +67,6 @@ func TestBrowserWidgetTakesTheMerchantsLanguage(t *testing.T) {
 	shop := shopPageIn(t, "de", e.srv.URL, s.m.WidgetKey, "")
 	v := newPage(t, "visitor")
 	v.navigate(shop.URL)
-	v.click("the launcher", inWidget(".launcher"))
+	openWidget(v)
 	v.wait("Dutch after the welcome", inWidget("textarea")+`.getAttribute("aria-label") === "Typ je bericht" && `+inWidget("h2")+`.textContent === "Chat met ons"`)
 }

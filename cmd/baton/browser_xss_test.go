@@ -80,7 +80,7 @@ func TestBrowserXSSNeverRuns(t *testing.T) {
 
 	visitor := newPage(t, "visitor")
 	visitor.navigate(shop.URL)
-	visitor.click("the launcher", inWidget(".launcher"))
+	openWidget(visitor)
 	visitor.typeInto("the composer", inWidget("textarea"), "Do you offer gift wrapping?\r")
 	visitor.wait("the knowledge answer", inWidget(".log")+`.textContent.includes("Gift wrapping: <script>")`)
 	handOffInWidget(visitor, "xss@example.com")
@@ -123,7 +123,7 @@ func TestBrowserXSSNeverRuns(t *testing.T) {
 
 	visitor2 := newPage(t, "visitor2")
 	visitor2.navigate(shop.URL)
-	visitor2.click("the launcher", inWidget(".launcher"))
+	openWidget(visitor2)
 	visitor2.wait("no person on offer", inWidget(".person")+`.hidden`)
 	visitor2.typeInto("the composer", inWidget("textarea"), "Can I pay with seashells?\r")
 	visitor2.wait("the custom message", inWidget(".log")+`.textContent.includes("Sorry! <script>")`)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/batonchat/baton/agentconsole"
 	"github.com/batonchat/baton/session"
 )
 
@@ -20,6 +21,7 @@ type config struct {
 	Secret            string
 	VisitorRateLimit  int
 	VisitorFrameLimit int
+	AgentFrameLimit   int
 	Prefix            string
 	DrainTimeout      time.Duration
 	LogLevel          slog.Level
@@ -81,6 +83,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Secret:            getenv("BATON_SECRET"),
 		VisitorRateLimit:  120,
 		VisitorFrameLimit: 20,
+		AgentFrameLimit:   agentconsole.DefaultFrameLimit,
 		Prefix:            getenv("BATON_KEY_PREFIX"),
 		DrainTimeout:      10 * time.Second,
 		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
@@ -108,6 +111,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("BATON_VISITOR_FRAME_LIMIT=%q: want a number of frames per second, 0 for no limit", v)
 		}
 		c.VisitorFrameLimit = n
+	}
+	if v := getenv("BATON_AGENT_FRAME_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("BATON_AGENT_FRAME_LIMIT=%q: want a number of frames per second, 0 for no limit", v)
+		}
+		c.AgentFrameLimit = n
 	}
 	if v := getenv("BATON_DRAIN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

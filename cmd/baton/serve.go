@@ -65,8 +65,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	// The core outlives the signal: sockets drain first, then it stops.
 	a, err := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
-		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, Demo: demo, Logger: log,
-		Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox, Limits: cfg.Limits})
+		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, AgentFrameLimit: cfg.AgentFrameLimit,
+		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
+		Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}
@@ -95,6 +96,8 @@ type appConfig struct {
 	Prefix           string
 	Secret           []byte
 	VisitorRateLimit int
+	// AgentFrameLimit: frames per second per console socket (0 off).
+	AgentFrameLimit int
 	// VisitorFrameLimit: frames per second per visitor socket (0 off).
 	VisitorFrameLimit int
 	Demo              bool
@@ -152,7 +155,7 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 	svc.Run(ctx)
 	go sockets.Run(ctx)
 	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).
-		WithHelpdesks(desks).Register(gw.Engine())
+		WithHelpdesks(desks).WithFrameLimit(c.AgentFrameLimit).Register(gw.Engine())
 	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})
 	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}, nil
 }

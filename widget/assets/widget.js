@@ -136,8 +136,8 @@
   var input = label(label(el("textarea", { class: "input", rows: "1", maxlength: "4000" }), "aria-label", "composer"), "placeholder", "composer");
   var sendBtn = label(el("button", { class: "send", type: "submit" }, [icon(ICON_SEND)]), "aria-label", "send");
   var form = el("form", { class: "composer", onsubmit: function (e) { e.preventDefault(); submit(); } }, [input, sendBtn]);
-  var personBtn = label(el("button", { class: "person", type: "button", onclick: function () { send({ type: "handoff_request" }); } }), "text", "person");
-  var endBtn = label(el("button", { class: "end", type: "button", onclick: function () { send({ type: "close" }); } }), "text", "endChat");
+  var personBtn = label(el("button", { class: "person", type: "button", onclick: function () { intent({ type: "handoff_request" }); } }), "text", "person");
+  var endBtn = label(el("button", { class: "end", type: "button", onclick: function () { intent({ type: "close" }); } }), "text", "endChat");
   var closeBtn = label(el("button", { class: "x", type: "button", text: "×", onclick: function () { toggle(false); } }), "aria-label", "close");
   var actions = el("div", { class: "actions" }, [personBtn, endBtn]);
   var panel = el("div", { class: "panel", id: "baton-panel", role: "dialog", "aria-labelledby": "baton-title", hidden: "" }, [
@@ -162,7 +162,11 @@
   var lastSeq = 0;          // highest seq shown in this page
   var historySeq = 0;       // entries up to here were history when we connected
   var shown = {};           // seq -> true
-  var pending = {};         // client_id -> {text, node}
+  var pending = {};         // client_id -> {text, node, n}
+  var kept = [];            // presses made while not ready: {f, n}, sent after welcome
+  var order = 0;            // n: the order of what the visitor did
+  var answering = "";       // "offer"/"email": a kept answer went; its prompt's replay is not shown
+  var emailText = "";       // the last email request, to ask again after a bad kept address
   var ws = null, started = false, attempts = 0, timer = null;
   var identity = script.getAttribute("data-identity") || "";
   var status = "", queuePos = 0, office = null, agentName = "";
@@ -251,8 +255,9 @@
   }
 
   function showOffer(text) {
+    if (answering === "offer") return;
     removePrompt();
-    function reply(accept) { return function () { if (send({ type: "handoff_reply", accept: accept })) removePrompt(); }; }
+    function reply(accept) { return function () { intent({ type: "handoff_reply", accept: accept }); removePrompt(); }; }
     var yes = el("button", { type: "button", class: "yes", text: t("yes"), onclick: reply(true) });
     var no = el("button", { type: "button", class: "no", text: t("no"), onclick: reply(false) });
     log.appendChild(el("div", { class: "prompt offer", role: "group", "aria-labelledby": "baton-offer" }, [
@@ -263,6 +268,8 @@
   }
 
   function showEmailRequest(text) {
+    emailText = text;
+    if (answering === "email") return;
     removePrompt();
     var field = el("input", { type: "email", class: "email", id: "baton-email", required: "", autocomplete: "email",
       "aria-label": t("emailLabel"), placeholder: t("emailLabel"), "aria-describedby": "baton-email-error" });
@@ -273,7 +280,8 @@
       if (!v) { emailError(t("invalidEmail")); return; }
       err.hidden = true;
       field.removeAttribute("aria-invalid");
-      send({ type: "email", email: v });
+      // A kept address goes after welcome; the form would only ask again.
+      if (!intent({ type: "email", email: v })) removePrompt();
     } }, [el("p", { text: text }), field, el("button", { type: "submit", text: t("emailSend") }), err]);
     log.appendChild(f);
     scrollDown();
@@ -300,9 +308,30 @@
     return s;
   }
 
+  // The widget's readiness, for the shop's page, its tests and assistive
+  // technology: idle (no socket wanted yet), connecting, ready, offline,
+  // unavailable (never got in), ended.
+  function readiness() {
+    if (ended) return "ended";
+    if (conn === "offline" || conn === "unavailable") return conn;
+    if (ws && started) return "ready";
+    return ws || timer ? "connecting" : "idle";
+  }
+
+  function waiting() { return kept.length > 0 || Object.keys(pending).length > 0; }
+
   function renderStatus() {
+    var state = readiness();
+    if (host.getAttribute("data-state") !== state) {
+      host.setAttribute("data-state", state);
+      panel.setAttribute("data-state", state);
+      // On the transcript, not the panel: the status line must still be
+      // heard saying what is going on.
+      if (state === "connecting") log.setAttribute("aria-busy", "true"); else log.removeAttribute("aria-busy");
+    }
     var s;
     if (conn) s = t(conn);
+    else if (state === "connecting" && waiting()) s = t("connecting");
     else if (notice) s = notice;
     else if (ended) s = "";
     else if (status === "queued") s = (queuePos ? t("queued", { n: queuePos }) : t("queuedNoPos")) + (awayText() ? " " + awayText() : "");
@@ -319,6 +348,8 @@
     ended = true;
     removePrompt();
     showTyping(null);
+    kept = [];
+    answering = "";
     var again = el("button", { type: "button", class: "new", text: t("newChat"), onclick: newConversation });
     log.appendChild(el("div", { class: "ended prompt" }, [el("p", { text: reason === "ticketed" ? t("ticketed") : t("ended") }), again]));
     renderStatus();
@@ -337,7 +368,7 @@
   }
 
   function newConversation() {
-    conv = null; lastSeq = 0; historySeq = 0; shown = {}; pending = {}; ended = false;
+    conv = null; lastSeq = 0; historySeq = 0; shown = {}; pending = {}; kept = []; answering = ""; ended = false;
     status = ""; queuePos = 0; agentName = ""; notice = "";
     persist();
     clearLog();
@@ -368,6 +399,8 @@
     var s;
     try { s = new WebSocket(WS_URL); } catch (e) { retry(false); return; }
     ws = s;
+    if (conn === "offline") conn = "reconnecting";
+    renderStatus();
     s.onopen = function () { s.send(JSON.stringify(hello())); };
     s.onmessage = function (ev) {
       if (ws !== s) return;
@@ -390,10 +423,10 @@
     // A widget that never got in (a wrong key, an origin the shop did not
     // allow) says so rather than promising a reconnect.
     conn = !welcomed && attempts >= 3 ? "unavailable" : "reconnecting";
-    renderStatus();
     var base = soon ? 500 : Math.min(30000, 500 * Math.pow(2, attempts));
     attempts++;
     timer = setTimeout(function () { timer = null; connect(); }, base / 2 + Math.random() * base / 2);
+    renderStatus();
   }
 
   window.addEventListener("online", function () { if (!ws && conn) { clearTimeout(timer); timer = null; connect(); } });
@@ -412,6 +445,49 @@
     return false;
   }
 
+  // A press while the socket is not ready is kept and done right after
+  // welcome: nothing the visitor did is lost. One of each kind: pressing
+  // twice asks once. Reports whether it went at once.
+  function intent(f) {
+    if (send(f)) return true;
+    kept = kept.filter(function (k) { return k.f.type !== f.type; });
+    kept.push({ f: f, n: ++order });
+    kick();
+    renderStatus();
+    return false;
+  }
+
+  // The visitor is waiting: a socket waiting to retry tries now.
+  function kick() {
+    if (!ws && timer) { clearTimeout(timer); timer = null; }
+    connect();
+  }
+
+  // A kept answer goes only while its question is still open, so one
+  // answered meanwhile (in another tab, by Baton.identify) is not sent again.
+  var ASKS = { handoff_request: "assistant", handoff_reply: "handoff_offered", email: "awaiting_email" };
+  function stillWanted(type) {
+    if (type === "close") return status !== "closed" && status !== "ticketed";
+    return !ASKS[type] || ASKS[type] === status;
+  }
+
+  // Messages typed and buttons pressed while the socket was down go now,
+  // in the order they were made. Messages keep their client_id: the
+  // gateway stores each once.
+  function flush() {
+    var todo = kept.filter(function (k) { return stillWanted(k.f.type); });
+    kept = [];
+    Object.keys(pending).forEach(function (id) {
+      todo.push({ f: { type: "message", client_id: id, text: pending[id].text }, n: pending[id].n || 0 });
+    });
+    todo.sort(function (a, b) { return a.n - b.n; });
+    todo.forEach(function (k) {
+      if (k.f.type === "handoff_reply") answering = "offer";
+      if (k.f.type === "email") answering = "email";
+      send(k.f);
+    });
+  }
+
   function onFrame(f) {
     switch (f.type) {
       case "welcome": onWelcome(f); break;
@@ -422,7 +498,7 @@
       case "handoff_offer": showOffer(f.text); break;
       case "email_request": showEmailRequest(f.text); break;
       case "status":
-        status = f.status; notice = "";
+        status = f.status; notice = ""; answering = "";
         if (f.status !== "handoff_offered" && f.status !== "awaiting_email") removePrompt();
         if (f.status === "queued") queuePos = f.queue_position || queuePos;
         else queuePos = 0;
@@ -448,13 +524,12 @@
     handoffAvailable = f.handoff_available !== false;
     status = f.status; office = f.office || null;
     persist();
+    flush();
     renderStatus();
-    // Messages typed while the socket was down go now, with the same
-    // client_id: the gateway stores each once.
-    Object.keys(pending).forEach(function (id) { send({ type: "message", client_id: id, text: pending[id].text }); });
   }
 
   function onError(f) {
+    answering = "";
     switch (f.code) {
       case "invalid_resume_token":
       case "not_found":
@@ -463,7 +538,11 @@
           ws.send(JSON.stringify(hello()));
         }
         break;
-      case "invalid_email": emailError(t("invalidEmail")); break;
+      case "invalid_email":
+        // A kept address took the form away: ask again.
+        if (!root.getElementById("baton-email") && emailText) showEmailRequest(emailText);
+        emailError(t("invalidEmail"));
+        break;
       case "rate_limited":
         setNotice(t("rateLimited"));
         if (f.client_id) markFailed(f.client_id);
@@ -483,7 +562,7 @@
       p.node.classList.remove("failed");
       p.node.removeAttribute("aria-label");
       again.parentNode.removeChild(again);
-      if (!send({ type: "message", client_id: clientID, text: p.text })) connect();
+      if (!send({ type: "message", client_id: clientID, text: p.text })) { kick(); renderStatus(); }
     } });
     p.node.appendChild(again);
   }
@@ -511,7 +590,7 @@
     node.classList.add("pending");
     node.setAttribute("data-client-id", id);
     log.appendChild(node);
-    pending[id] = { text: text, node: node };
+    pending[id] = { text: text, node: node, n: ++order };
   }
 
   function submit() {
@@ -524,7 +603,7 @@
     addPending(id, text);
     persist();
     scrollDown();
-    if (!send({ type: "message", client_id: id, text: text })) connect();
+    if (!send({ type: "message", client_id: id, text: text })) { kick(); renderStatus(); }
   }
 
   greet();
@@ -542,7 +621,8 @@
     close: function () { toggle(false); },
     identify: function (token) {
       identity = String(token || "");
-      if (!send({ type: "identify", identity: identity })) connect();
+      // Not ready: the next hello carries the identity.
+      if (!send({ type: "identify", identity: identity })) kick();
     }
   };
   window.Baton = api;

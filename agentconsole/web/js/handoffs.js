@@ -88,13 +88,22 @@ export class View {
       clear(this.list);
       this.rows = new Map();
       for (const h of hs) this.add(this.fresher(h), false, old.get(h.id));
+      // A row retried while this list was being read stays: the list tells
+      // of before the retry, and the admin follows the retry where they
+      // pressed it. The next list read (Refresh, another state) lets it go.
+      for (const [id, row] of old) {
+        if (!this.rows.has(id) && row.retriedIn >= n) {
+          this.rows.set(id, row);
+          this.list.prepend(row.li);
+        }
+      }
       if (focused) {
         // A keyboard user stays where they were, or lands on the list.
         const row = this.rows.get(focused[0]);
         const again = row && (focused[1] ? row.li.querySelector("." + focused[1].trim().split(/\s+/).map(CSS.escape).join(".")) : null);
         (again || this.select).focus();
       }
-      if (!hs.length) this.list.append(el("li", { class: "empty muted", text: EMPTY[state] }));
+      if (!this.rows.size) this.list.append(el("li", { class: "empty muted", text: EMPTY[state] }));
       say(this.status, hs.length + " " + LISTED[state] + (hs.length === 1 ? "" : "s") + ".");
     } catch (e) {
       if (n === this.loading) say(this.status, "Could not load the handoffs: " + e.message, true);
@@ -169,6 +178,7 @@ export class View {
   }
 
   async retry(row, btn) {
+    row.retriedIn = this.loading;
     btn.disabled = true;
     say(row.note, "Retrying…");
     try {

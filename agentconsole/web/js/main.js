@@ -179,7 +179,13 @@ function onFrame(f) {
     case "message": app.inbox.message(f.conversation_id, f.message); break;
     case "typing": app.inbox.typing(f.conversation_id, f.role, f.active); break;
     case "presence": setPresence(f.status); break;
-    case "error": if (f.code !== "rate_limited") toast(f.message || f.code, true); break;
+    case "error": {
+      // A refused line is its pane's to send again or show as failed.
+      const p = f.client_id && app.inbox.panes.get(f.conversation_id);
+      if (p && p.refused(f.client_id, f.code, f.message)) break;
+      if (f.code !== "rate_limited") toast(f.message || f.code, true);
+      break;
+    }
   }
 }
 

@@ -7,6 +7,13 @@ import { el, clear, richText, fmtTime, uid, say, safeURL } from "./dom.js";
 import { api } from "./api.js";
 import { ticketFacts, retryHandoff, retryError, providerName, laterTicket } from "./ticket.js";
 
+// Lines the socket refuses for a passing reason are sent again after these
+// waits (ms, a little jitter added); one refused after the last shows as
+// failed. An echo that does not come within ACK_WAIT is asked for over REST.
+const RESEND = [400, 800, 1600, 3200, 6400];
+const PASSING = new Set(["rate_limited", "unavailable", "network"]);
+const ACK_WAIT = 5000;
+
 const STATUS = {
   assistant: "With the assistant",
   handoff_offered: "Offered a person",
@@ -29,7 +36,10 @@ export class Pane {
     this.conv = conv;
     this.lastSeq = 0;
     this.shown = new Set();
-    this.pending = new Map();
+    this.pending = new Map(); // client_id -> {node, text, tries, timer}
+    this.outbox = [];         // client_ids not yet stored, in the order written
+    this.inflight = "";       // the one line out (or waiting to go again)
+    this.ackTimer = 0;
     this.unread = 0;
     this.loaded = false;
     this.refreshing = null;
@@ -207,10 +217,7 @@ export class Pane {
     if (live && this.loaded && m.seq > this.lastSeq + 1) this.refresh();
     this.shown.add(m.seq);
     this.lastSeq = Math.max(this.lastSeq, m.seq);
-    if (m.client_id && this.pending.has(m.client_id)) {
-      this.pending.get(m.client_id).node.remove();
-      this.pending.delete(m.client_id);
-    }
+    if (m.client_id && this.pending.has(m.client_id)) this.stored(m.client_id);
     const node = this.bubble(m);
     node.dataset.seq = String(m.seq);
     node.dataset.role = m.role;
@@ -251,28 +258,100 @@ export class Pane {
     this.post(uid(), text);
   }
 
-  async post(clientID, text) {
+  // post writes a line. Lines go out one at a time, in the order written:
+  // over the socket while it is live (the line's echo on the conversation's
+  // feed says it is stored), else over REST. The same client_id is stored
+  // once, so sending a line again is always safe.
+  post(clientID, text) {
     let p = this.pending.get(clientID);
     if (!p) {
       const node = this.bubble({ role: "agent", author_id: this.app.me.id, text });
       node.classList.add("pending");
+      node.dataset.clientId = clientID;
       this.log.append(node);
-      p = { node, text };
+      p = { node, text, tries: 0, timer: 0 };
       this.pending.set(clientID, p);
       this.log.scrollTop = this.log.scrollHeight;
     }
+    p.tries = 0;
     p.node.classList.remove("failed");
     p.node.querySelector(".retry")?.remove();
+    if (!this.outbox.includes(clientID)) this.outbox.push(clientID);
+    this.pump();
+  }
+
+  pump() {
+    while (!this.inflight && this.outbox.length) {
+      const id = this.outbox[0];
+      if (this.pending.has(id)) this.sendLine(id);
+      else this.outbox.shift();
+    }
+  }
+
+  sendLine(id) {
+    const p = this.pending.get(id);
+    this.inflight = id;
+    clearTimeout(this.ackTimer);
+    if (this.app.live.send({ type: "message", conversation_id: this.id, client_id: id, text: p.text })) {
+      this.ackTimer = setTimeout(() => this.viaREST(id), ACK_WAIT);
+    } else {
+      this.viaREST(id);
+    }
+  }
+
+  async viaREST(id) {
+    const p = this.pending.get(id);
+    if (!p || this.inflight !== id) return;
+    clearTimeout(this.ackTimer);
     try {
-      const r = await api("POST", "/v1/agent/conversations/" + encodeURIComponent(this.id) + "/messages", { client_id: clientID, text });
+      const r = await api("POST", "/v1/agent/conversations/" + encodeURIComponent(this.id) + "/messages", { client_id: id, text: p.text });
       this.addMessage(r.message);
     } catch (e) {
-      // The same client_id again is stored once, so retrying is safe.
-      p.node.classList.add("failed");
-      p.node.append(el("p", { class: "retry" }, [
-        el("span", { text: "Not sent: " + e.message + " " }),
-        el("button", { type: "button", text: "Retry", onclick: () => this.post(clientID, text) })]));
+      this.refused(id, e.code || (e.status === 429 ? "rate_limited" : e.status >= 500 ? "unavailable" : ""), e.message);
     }
+  }
+
+  // stored takes a line off the outbox: its entry came back.
+  stored(id) {
+    const p = this.pending.get(id);
+    p.node.remove();
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    this.outbox = this.outbox.filter((x) => x !== id);
+    if (this.inflight === id) {
+      clearTimeout(this.ackTimer);
+      this.inflight = "";
+      this.pump();
+    }
+  }
+
+  // refused hears that a line was not stored (an error frame naming it, or
+  // REST's answer). For a passing reason it goes again after a short wait,
+  // still ahead of the lines written after it; it shows as failed only when
+  // that keeps happening, or when the reason will not pass. Reports whether
+  // the line was this pane's.
+  refused(id, code, message) {
+    const p = this.pending.get(id);
+    if (!p) return false;
+    if (this.inflight === id) clearTimeout(this.ackTimer);
+    if (PASSING.has(code) && p.tries < RESEND.length) {
+      const wait = RESEND[p.tries++];
+      this.inflight = id;
+      clearTimeout(p.timer);
+      p.timer = setTimeout(() => { if (this.inflight === id && this.pending.has(id)) this.sendLine(id); }, wait + Math.random() * wait / 4);
+      return true;
+    }
+    p.node.classList.add("failed");
+    p.node.querySelector(".retry")?.remove();
+    p.node.append(el("p", { class: "retry" }, [
+      el("span", { text: "Not sent: " + (message || code) + " " }),
+      el("button", { type: "button", text: "Retry", onclick: () => this.post(id, p.text) })]));
+    this.outbox = this.outbox.filter((x) => x !== id);
+    if (this.inflight === id) {
+      this.inflight = "";
+      this.pump();
+    }
+    return true;
   }
 
   async act(what, done) {

@@ -63,6 +63,14 @@ type typingFrame struct {
 	Active bool         `json:"active"`
 }
 
+// draftFrame is a streamed answer's progress: message_delta adds Text to
+// the draft, draft_dropped says its answer will not come.
+type draftFrame struct {
+	Type    string `json:"type"`
+	DraftID string `json:"draft_id"`
+	Text    string `json:"text,omitempty"`
+}
+
 type closedFrame struct {
 	Type   string `json:"type"`
 	Reason string `json:"reason"`

@@ -414,6 +414,16 @@ func (v *visitor) Typing(_ string, role session.Role, active bool) {
 	v.send(encode(typingFrame{Type: "typing", Role: role, Active: active}))
 }
 
+// Draft implements session.DraftWatcher: the model's answer as it is
+// written.
+func (v *visitor) Draft(_ string, d session.DraftEvent) {
+	if d.Dropped {
+		v.send(encode(draftFrame{Type: "draft_dropped", DraftID: d.ID}))
+		return
+	}
+	v.send(encode(draftFrame{Type: "message_delta", DraftID: d.ID, Text: d.Delta}))
+}
+
 // Gone implements session.ConversationWatcher.
 func (v *visitor) Gone(string) {
 	v.send(encode(closedFrame{Type: "closed", Reason: "expired"}))

@@ -107,6 +107,20 @@ func (f *Feed) typing(role Role, active bool) {
 	}
 }
 
+// draft passes a streamed answer's progress to watchers that follow drafts.
+// Best effort, like typing: the finished answer is an entry.
+func (f *Feed) draft(d DraftEvent) {
+	dw, ok := f.w.(DraftWatcher)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed && !f.gone {
+		dw.Draft(f.convID, d)
+	}
+}
+
 // kick makes the feed re-read the transcript and state: after the process
 // may have missed signals (a Redis reconnect, a subscription confirmed
 // after the feed stopped waiting for it). A fill under way may have read

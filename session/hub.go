@@ -225,7 +225,8 @@ func (h *Hub) WatchMerchant(ctx context.Context, merchantID string, w MerchantWa
 }
 
 // Envelope kinds on the channels. Conversation channels: e (entry),
-// s (state), t (typing). Merchant channels: c (conversation changed), q
+// s (state), t (typing), d and D (a streamed answer's draft grows or is
+// dropped). Merchant channels: c (conversation changed), q
 // (queue changed). Control: x (merchant configuration changed).
 func (h *Hub) dispatch(channel, payload string) {
 	if payload == "" {
@@ -294,6 +295,30 @@ func (h *Hub) dispatchConversation(r *room, payload string) {
 		for _, f := range h.feedsOf(r) {
 			f.typing(Role(role), active == "1")
 		}
+	case 'd', 'D':
+		// d<node> <draft> <text> adds to a streamed answer, D<node> <draft>
+		// drops it; the writing node already delivered its own.
+		if head == h.nodeID {
+			return
+		}
+		id, text, _ := strings.Cut(body, " ")
+		d := DraftEvent{ID: id, Delta: text, Dropped: kind == 'D'}
+		for _, f := range h.feedsOf(r) {
+			f.draft(d)
+		}
+	}
+}
+
+// localDraft delivers a draft event to this node's watchers.
+func (h *Hub) localDraft(convID string, d DraftEvent) {
+	h.mu.Lock()
+	r := h.rooms[h.svc.keys.convChannel(convID)]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	for _, f := range h.feedsOf(r) {
+		f.draft(d)
 	}
 }
 

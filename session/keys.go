@@ -35,6 +35,12 @@ func (k keyspace) newConversations(mid, addr string, window int64) string {
 	return k.merchant(mid) + ":new:" + itoa(window) + ":" + addr
 }
 
+// vectors holds the embeddings of a merchant's entries at one knowledge
+// version.
+func (k keyspace) vectors(mid string, version int64) string {
+	return k.merchant(mid) + ":emb:" + itoa(version)
+}
+
 // handoffs indexes the merchant's helpdesk handoffs by time; failed holds
 // its dead letters until they are retried. Both are supersets that readers
 // check against the conversation.

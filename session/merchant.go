@@ -23,6 +23,7 @@ type Merchant struct {
 	Hours          OfficeHours
 	Schedule       *Schedule
 	Knowledge      *KnowledgeSet
+	Assistant      AssistantSettings
 	Integrations   Integrations
 	CreatedAt      time.Time
 }
@@ -73,6 +74,7 @@ const (
 	cHours        = "hours"
 	cKnowledge    = "knowledge"
 	cKnowledgeVer = "kver"
+	cAssistant    = "assistant"
 	// cIntegrationPrefix + method: one field per helpdesk, so connecting
 	// one never overwrites another.
 	cIntegrationPrefix = "int_"
@@ -118,6 +120,12 @@ func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
 		}
 	}
 	mer.Knowledge = ks
+	mer.Assistant = AssistantSettings{Mode: ModeBuiltin}
+	if v := m[cAssistant]; v != "" {
+		if err := json.Unmarshal([]byte(v), &mer.Assistant); err != nil {
+			return nil, err
+		}
+	}
 	for method, dst := range map[HandoffMethod]**HelpdeskAccount{MethodZendesk: &mer.Integrations.Zendesk, MethodGorgias: &mer.Integrations.Gorgias} {
 		if v := m[cIntegrationPrefix+string(method)]; v != "" {
 			var acc HelpdeskAccount

@@ -67,19 +67,25 @@ type Message struct {
 	AuthorID string `json:"author_id,omitempty"`
 	Text     string `json:"text"`
 	TS       Time   `json:"ts"`
+	// An assistant's answer: the entries it came from, and the draft that
+	// streamed it.
+	Sources []string `json:"sources,omitempty"`
+	DraftID string   `json:"draft_id,omitempty"`
 }
 
 // entryTail is Message without its seq: the Lua script that assigns the seq
 // prepends `{"seq":N,` to these bytes, so the stored entry is encoded once
 // and never re-encoded on its way to sockets.
 type entryTail struct {
-	ID       string `json:"id"`
-	ClientID string `json:"client_id,omitempty"`
-	Role     Role   `json:"role"`
-	Author   string `json:"author,omitempty"`
-	AuthorID string `json:"author_id,omitempty"`
-	Text     string `json:"text"`
-	TS       Time   `json:"ts"`
+	ID       string   `json:"id"`
+	ClientID string   `json:"client_id,omitempty"`
+	Role     Role     `json:"role"`
+	Author   string   `json:"author,omitempty"`
+	AuthorID string   `json:"author_id,omitempty"`
+	Text     string   `json:"text"`
+	TS       Time     `json:"ts"`
+	Sources  []string `json:"sources,omitempty"`
+	DraftID  string   `json:"draft_id,omitempty"`
 }
 
 func (e entryTail) encode() string {

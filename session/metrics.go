@@ -16,6 +16,35 @@ const (
 
 func metricField(day, metric string) string { return day + "|" + metric }
 
+// Model metrics, per day: calls, failed calls, tokens.
+const (
+	metricModelCalls      = "mc"
+	metricModelErrors     = "me"
+	metricPromptTokens    = "mpt"
+	metricCompletionToken = "mct"
+)
+
+// countModel counts a model call and its tokens for the merchant, on
+// today's date in the merchant's zone.
+func (s *Service) countModel(ctx context.Context, m *Merchant, u ModelUsage, failed bool) {
+	day := s.now().In(m.Schedule.Location()).Format(time.DateOnly)
+	key := s.keys.metrics(m.ID)
+	pipe := s.rdb.Pipeline()
+	pipe.HIncrBy(ctx, key, metricField(day, metricModelCalls), 1)
+	if failed {
+		pipe.HIncrBy(ctx, key, metricField(day, metricModelErrors), 1)
+	}
+	if u.PromptTokens > 0 {
+		pipe.HIncrBy(ctx, key, metricField(day, metricPromptTokens), int64(u.PromptTokens))
+	}
+	if u.CompletionTokens > 0 {
+		pipe.HIncrBy(ctx, key, metricField(day, metricCompletionToken), int64(u.CompletionTokens))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("counting a model call", "merchant", m.ID, "err", err)
+	}
+}
+
 // routedBy is the metric of conversations routed for one reason.
 func routedBy(reason string) string { return metricRouted + ":" + reason }
 
@@ -69,7 +98,17 @@ type Metrics struct {
 	ResolutionRate       float64          `json:"resolution_rate"`
 	RoutedRate           float64          `json:"routed_rate"`
 	Open                 int64            `json:"open"`
-	Days                 []DayMetrics     `json:"days"`
+	// Model counts the language model's work for the merchant.
+	Model ModelMetrics `json:"model"`
+	Days  []DayMetrics `json:"days"`
+}
+
+// ModelMetrics are the model's calls and tokens over a range.
+type ModelMetrics struct {
+	Calls            int64 `json:"calls"`
+	Errors           int64 `json:"errors"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
 }
 
 // maxMetricDays bounds a metrics query.
@@ -109,12 +148,16 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 		}
 	}
 	reasons := Reasons()
-	per := 3 + len(reasons)
+	model := []string{metricModelCalls, metricModelErrors, metricPromptTokens, metricCompletionToken}
+	per := 3 + len(reasons) + len(model)
 	fields := make([]string, 0, per*len(days))
 	for _, d := range days {
 		fields = append(fields, metricField(d, metricConversations), metricField(d, metricResolved), metricField(d, metricRouted))
 		for _, r := range reasons {
 			fields = append(fields, metricField(d, routedBy(r)))
+		}
+		for _, f := range model {
+			fields = append(fields, metricField(d, f))
 		}
 	}
 	vals, err := s.rdb.HMGet(ctx, s.keys.metrics(merchantID), fields...).Result()
@@ -140,6 +183,11 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 			dm.RoutedToTeamByReason[r] = n
 			out.RoutedToTeamByReason[r] += n
 		}
+		mv := v[3+len(reasons):]
+		out.Model.Calls += num(mv[0])
+		out.Model.Errors += num(mv[1])
+		out.Model.PromptTokens += num(mv[2])
+		out.Model.CompletionTokens += num(mv[3])
 		dm.ResolutionRate = ratio(dm.ResolvedByAssistant, dm.Conversations)
 		out.Days[i] = dm
 		out.Conversations += dm.Conversations

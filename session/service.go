@@ -75,6 +75,10 @@ type Options struct {
 	Outbox OutboxOptions
 	// NewConversations limits how many conversations may be stored.
 	NewConversations NewConversationLimits
+	// Model, when set, lets merchants have a language model write the
+	// assistant's answers (their setting decides); the built-in Assistant
+	// stays its fallback.
+	Model *ModelOptions
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -97,7 +101,8 @@ type Service struct {
 	outboxScript  *script[casArgs, casReply]
 	promoteScript *script[promoteArgs, promoteReply]
 	configScript  *script[configArgs, configReply]
-	outbox        *outbox // nil without a TicketSender
+	outbox        *outbox    // nil without a TicketSender
+	gen           *generator // nil without a model
 	outboxOpts    OutboxOptions
 	cfg           *configCache
 	hub           *Hub
@@ -107,6 +112,7 @@ type Service struct {
 	dummy     []byte
 
 	runOnce sync.Once
+	ctx     context.Context // Run's, for work that outlives a request
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -154,6 +160,9 @@ func New(opts Options) *Service {
 	if opts.Tickets != nil {
 		s.outbox = &outbox{svc: s, send: opts.Tickets, opts: s.outboxOpts}
 	}
+	if opts.Model != nil && opts.Model.Model != nil {
+		s.gen = newGenerator(s, *opts.Model)
+	}
 	return s
 }
 
@@ -162,6 +171,7 @@ func New(opts Options) *Service {
 func (s *Service) Run(ctx context.Context) {
 	s.runOnce.Do(func() {
 		ctx, s.cancel = context.WithCancel(ctx)
+		s.ctx = ctx
 		s.hub.run(ctx)
 		go func() {
 			defer close(s.done)
@@ -185,7 +195,19 @@ func (s *Service) Close() {
 	}
 	s.cancel()
 	<-s.done
+	if s.gen != nil {
+		s.gen.close()
+	}
 	s.hub.close()
+}
+
+// runCtx is the context background work runs under: Run's, or a fresh one
+// before Run (in tests that do not run the service).
+func (s *Service) runCtx() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return context.Background()
 }
 
 // Hub is where sockets watch conversations and merchants.

@@ -268,27 +268,29 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 	if op.create, op.enter, err = s.storing(ctx, t); err != nil {
 		return err
 	}
-	var follow func() error
+	var follow func(seq int64) error
 	switch t.Status {
 	case StatusAssistant:
-		s.planAnswer(ctx, m, t, text, &op)
+		if gen := s.planAnswer(ctx, m, t, text, &op); gen != nil {
+			follow = gen
+		}
 	case StatusHandoffOffered:
 		switch yesNo(text) {
 		case 1:
-			follow = func() error { return s.ReplyToOffer(ctx, t, true) }
+			follow = func(int64) error { return s.ReplyToOffer(ctx, t, true) }
 		case -1:
-			follow = func() error { return s.ReplyToOffer(ctx, t, false) }
+			follow = func(int64) error { return s.ReplyToOffer(ctx, t, false) }
 		default:
 			// A new question instead of an answer: the offer lapses and the
 			// assistant takes the question.
 			op.then = EventLapse
 			next := t
 			next.Status = StatusAssistant
-			follow = func() error { return s.answerOnly(ctx, m, next, text) }
+			follow = func(seq int64) error { return s.answerOnly(ctx, m, next, text, seq) }
 		}
 	case StatusAwaitingEmail:
 		if addr, ok := ParseEmail(strings.TrimSpace(text)); ok {
-			follow = func() error { return s.SubmitEmail(ctx, t, addr) }
+			follow = func(int64) error { return s.SubmitEmail(ctx, t, addr) }
 		}
 	}
 	var res *applyResult
@@ -309,15 +311,17 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 		s.count(ctx, t.MerchantID, res.day, metricConversations)
 	}
 	if follow != nil {
-		return follow()
+		return follow(res.entries[0].Seq)
 	}
 	return nil
 }
 
-// answerOnly runs the assistant on text already stored.
-func (s *Service) answerOnly(ctx context.Context, m *Merchant, t Turn, text string) error {
+// answerOnly runs the assistant on text already stored at seq.
+func (s *Service) answerOnly(ctx context.Context, m *Merchant, t Turn, text string, seq int64) error {
 	op := applyOp{convID: t.ConversationID, merchant: t.MerchantID, on: EventAnswer, now: s.now()}
-	s.planAnswer(ctx, m, t, text, &op)
+	if gen := s.planAnswer(ctx, m, t, text, &op); gen != nil {
+		return gen(seq)
+	}
 	res, err := s.apply(ctx, op)
 	if err != nil {
 		return err
@@ -329,22 +333,37 @@ func (s *Service) answerOnly(ctx context.Context, m *Merchant, t Turn, text stri
 }
 
 // planAnswer asks the assistant and adds its reply, or the merchant's handoff,
-// to op as the part that runs only while the assistant has the conversation.
-func (s *Service) planAnswer(ctx context.Context, m *Merchant, t Turn, text string, op *applyOp) {
+// to op as the part that runs only while the assistant has the
+// conversation. When the merchant's answers come from the model, op only
+// stores the visitor's message, and planAnswer returns what starts the
+// model's answer once it is stored (at its seq).
+func (s *Service) planAnswer(ctx context.Context, m *Merchant, t Turn, text string, op *applyOp) func(seq int64) error {
 	ans, err := s.assistant.Answer(ctx, Question{MerchantID: m.ID, Locale: t.Locale, Text: text, Knowledge: m.Knowledge})
 	if err != nil {
 		s.log.Warn("assistant failed; treating as unsure", "conversation", t.ConversationID, "err", err)
 		ans = Answer{Kind: Unsure}
 	}
+	if ans.Kind != WantsPerson && s.usesModel(m) {
+		at := op.now
+		return func(seq int64) error {
+			s.gen.start(ask{turn: t, merchant: m, text: text, cursor: seq, at: at, builtin: ans})
+			return nil
+		}
+	}
 	op.then = EventAnswer
 	switch ans.Kind {
 	case Answered, SmallTalk:
-		op.condEntries = append(op.condEntries, s.assistantEntry(ans.Text, op.now))
+		e := s.assistantEntry(ans.Text, op.now)
+		if ans.EntryID != "" {
+			e.Sources = []string{ans.EntryID}
+		}
+		op.condEntries = append(op.condEntries, e)
 	case WantsPerson:
 		s.planHandoff(m, t, ReasonVisitorAsked, "", op)
 	default:
 		s.planHandoff(m, t, ReasonUnsure, "", op)
 	}
+	return nil
 }
 
 // planHandoff adds the merchant's handoff to op: an offer of a person, or
@@ -370,8 +389,12 @@ func (s *Service) planHandoff(m *Merchant, t Turn, reason, detail string, op *ap
 	op.fields = append(op.fields, fPrompt, prompt, fHandoff, reason, fHandoffInfo, detail)
 }
 
-// RequestHandoff is the visitor pressing "talk to a person".
+// RequestHandoff is the visitor pressing "talk to a person". An answer the
+// model is still writing is dropped at once.
 func (s *Service) RequestHandoff(ctx context.Context, t Turn) error {
+	if s.gen != nil {
+		s.gen.cancelDraft(t.ConversationID)
+	}
 	m, err := s.Merchant(ctx, t.MerchantID)
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ type Team interface {
 	metricsSource
 	teamAdmin
 	helpdeskStore
+	assistantStore
 }
 
 // Watcher is where console sockets follow conversations and the queue.
@@ -44,6 +45,7 @@ type Console struct {
 	metrics   metricsSource
 	teamAdmin teamAdmin
 	desks     helpdeskStore
+	assistant assistantStore
 
 	hub       Watcher
 	tokens    *Tokens
@@ -60,7 +62,7 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
-		desks: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
+		desks: team, assistant: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
 }
 
 // Register adds the console's routes.
@@ -72,6 +74,7 @@ func (c *Console) Register(r gin.IRouter) {
 	c.registerMetrics(admin)
 	c.registerTeam(admin)
 	c.registerHelpdesk(admin)
+	c.registerAssistant(admin)
 	registerWeb(r)
 }
 

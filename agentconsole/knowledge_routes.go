@@ -14,11 +14,26 @@ import (
 type knowledgeStore interface {
 	Merchant(ctx context.Context, id string) (*session.Merchant, error)
 	SetKnowledge(ctx context.Context, merchantID string, entries []session.KnowledgeEntry) ([]session.KnowledgeEntry, error)
+	KnowledgeGaps(ctx context.Context, merchantID, from, to string) ([]session.GapGroup, error)
 }
 
 func (c *Console) registerKnowledge(admin gin.IRouter) {
 	admin.GET("/knowledge", c.getKnowledge)
 	admin.PUT("/knowledge", c.putKnowledge)
+	admin.GET("/knowledge/gaps", c.getGaps)
+}
+
+// getGaps lists what visitors asked that the knowledge could not answer,
+// grouped by similarity.
+func (c *Console) getGaps(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	groups, err := c.knowledge.KnowledgeGaps(ctx, actorOf(g).MerchantID, g.Query("from"), g.Query("to"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"gaps": groups})
 }
 
 func (c *Console) getKnowledge(g *gin.Context) {

@@ -294,6 +294,9 @@ func (g *generator) fallback(ctx context.Context, a ask, reason string) {
 		op.condEntries = []entryTail{e}
 	default:
 		s.planHandoff(a.merchant, a.turn, reason, "", &op)
+		if reason == ReasonUnsure {
+			op.after = append(op.after, s.gapEdit(a.merchant, a.turn.ConversationID, a.text, op.now))
+		}
 	}
 	if _, err := s.apply(ctx, op); err != nil {
 		s.log.Warn("storing the fallback answer", "conversation", a.turn.ConversationID, "err", err)

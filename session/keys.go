@@ -41,6 +41,9 @@ func (k keyspace) vectors(mid string, version int64) string {
 	return k.merchant(mid) + ":emb:" + itoa(version)
 }
 
+// gaps lists one day's unanswered questions of a merchant, newest first.
+func (k keyspace) gaps(mid, day string) string { return k.merchant(mid) + ":gaps:" + day }
+
 // handoffs indexes the merchant's helpdesk handoffs by time; failed holds
 // its dead letters until they are retried. Both are supersets that readers
 // check against the conversation.

@@ -124,28 +124,9 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 		return nil, err
 	}
 	loc := m.Schedule.Location()
-	today := s.now().In(loc)
-	if to == "" {
-		to = today.Format(time.DateOnly)
-	}
-	if from == "" {
-		t, _ := time.ParseInLocation(time.DateOnly, to, loc)
-		from = t.AddDate(0, 0, -29).Format(time.DateOnly)
-	}
-	f, err1 := time.ParseInLocation(time.DateOnly, from, loc)
-	t, err2 := time.ParseInLocation(time.DateOnly, to, loc)
-	if err1 != nil || err2 != nil {
-		return nil, newErr(KindInvalid, "invalid_date", "from and to must be YYYY-MM-DD dates")
-	}
-	if t.Before(f) {
-		return nil, newErr(KindInvalid, "invalid_date", "to is before from")
-	}
-	var days []string
-	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
-		days = append(days, d.Format(time.DateOnly))
-		if len(days) > maxMetricDays {
-			return nil, newErr(KindInvalid, "invalid_date", "at most %d days at a time", maxMetricDays)
-		}
+	days, from, to, err := s.dateRange(m, from, to)
+	if err != nil {
+		return nil, err
 	}
 	reasons := Reasons()
 	model := []string{metricModelCalls, metricModelErrors, metricPromptTokens, metricCompletionToken}
@@ -198,6 +179,34 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 	out.RoutedRate = ratio(out.RoutedToTeam, out.Conversations)
 	out.Open = max(0, out.Conversations-out.ResolvedByAssistant-out.RoutedToTeam)
 	return out, nil
+}
+
+// dateRange lists the dates from..to, inclusive, in the merchant's zone:
+// the last 30 days when neither is given, to today when to is not.
+func (s *Service) dateRange(m *Merchant, from, to string) (days []string, f, t string, err error) {
+	loc := m.Schedule.Location()
+	if to == "" {
+		to = s.now().In(loc).Format(time.DateOnly)
+	}
+	if from == "" {
+		t, _ := time.ParseInLocation(time.DateOnly, to, loc)
+		from = t.AddDate(0, 0, -29).Format(time.DateOnly)
+	}
+	first, err1 := time.ParseInLocation(time.DateOnly, from, loc)
+	last, err2 := time.ParseInLocation(time.DateOnly, to, loc)
+	if err1 != nil || err2 != nil {
+		return nil, "", "", newErr(KindInvalid, "invalid_date", "from and to must be YYYY-MM-DD dates")
+	}
+	if last.Before(first) {
+		return nil, "", "", newErr(KindInvalid, "invalid_date", "to is before from")
+	}
+	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
+		days = append(days, d.Format(time.DateOnly))
+		if len(days) > maxMetricDays {
+			return nil, "", "", newErr(KindInvalid, "invalid_date", "at most %d days at a time", maxMetricDays)
+		}
+	}
+	return days, from, to, nil
 }
 
 func ratio(a, b int64) float64 {

@@ -280,8 +280,9 @@ type indexEdit struct {
 	key    string
 	member string
 	score  float64
-	keep   int64    // editTrim: how many of the highest scores stay
-	values []string // editXAdd
+	keep   int64         // editTrim: how many of the highest scores stay; editLPush: how many newest
+	values []string      // editXAdd
+	ttl    time.Duration // editLPush: the list's lifetime
 	// held reports, for an entry written before a step that was refused,
 	// that the refusal found the conversation where the entry lists it.
 	held func(*applyResult) bool
@@ -296,6 +297,7 @@ const (
 	editSRem
 	editTrim
 	editXAdd
+	editLPush
 )
 
 func (e indexEdit) write(ctx context.Context, pipe redis.Pipeliner) {
@@ -312,6 +314,10 @@ func (e indexEdit) write(ctx context.Context, pipe redis.Pipeliner) {
 		pipe.ZRemRangeByRank(ctx, e.key, 0, -e.keep-1)
 	case editXAdd:
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.key, Values: e.values})
+	case editLPush:
+		pipe.LPush(ctx, e.key, e.member)
+		pipe.LTrim(ctx, e.key, 0, e.keep-1)
+		pipe.PExpire(ctx, e.key, e.ttl)
 	}
 }
 

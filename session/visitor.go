@@ -362,6 +362,7 @@ func (s *Service) planAnswer(ctx context.Context, m *Merchant, t Turn, text stri
 		s.planHandoff(m, t, ReasonVisitorAsked, "", op)
 	default:
 		s.planHandoff(m, t, ReasonUnsure, "", op)
+		op.after = append(op.after, s.gapEdit(m, t.ConversationID, text, op.now))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -112,6 +113,11 @@ func (s *Service) SetKnowledge(ctx context.Context, merchantID string, entries [
 		case utf8.RuneCountInString(e.Answer) > maxAnswerRunes:
 			return nil, newErr(KindInvalid, "invalid_knowledge", "entries[%d].answer is longer than %d characters", i, maxAnswerRunes)
 		}
+		ph, err := cleanPhrasings(i, e)
+		if err != nil {
+			return nil, err
+		}
+		e.Phrasings = ph
 		if e.ID == "" {
 			e.ID = newID("k", 8)
 		}
@@ -130,6 +136,30 @@ func (s *Service) SetKnowledge(ctx context.Context, merchantID string, entries [
 	}
 	if err := s.writeConfig(ctx, merchantID); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// cleanPhrasings trims an entry's phrasings and checks their limits; the
+// error names the entry (index, and id when given) and the limit.
+func cleanPhrasings(i int, e KnowledgeEntry) ([]string, error) {
+	name := fmt.Sprintf("entries[%d]", i)
+	if e.ID != "" {
+		name += fmt.Sprintf(" (id %q)", e.ID)
+	}
+	if len(e.Phrasings) > MaxPhrasings {
+		return nil, newErr(KindInvalid, "invalid_knowledge", "%s has %d phrasings; at most %d per entry", name, len(e.Phrasings), MaxPhrasings)
+	}
+	out := make([]string, len(e.Phrasings))
+	for j, p := range e.Phrasings {
+		p = strings.TrimSpace(p)
+		switch {
+		case p == "":
+			return nil, newErr(KindInvalid, "invalid_knowledge", "%s.phrasings[%d] is blank; remove it or write the phrasing", name, j)
+		case utf8.RuneCountInString(p) > maxQuestionRunes:
+			return nil, newErr(KindInvalid, "invalid_knowledge", "%s.phrasings[%d] is longer than %d characters", name, j, maxQuestionRunes)
+		}
+		out[j] = p
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -136,16 +137,31 @@ func (s *Settings) OriginAllowed(origin string) bool {
 	return false
 }
 
-// KnowledgeEntry is one thing the built-in assistant knows.
+// KnowledgeEntry is one thing the built-in assistant knows. Phrasings are
+// other ways visitors ask the question; asking any of them answers with
+// this entry.
 type KnowledgeEntry struct {
-	ID       string `json:"id"`
-	Question string `json:"question"`
-	Answer   string `json:"answer"`
+	ID        string   `json:"id"`
+	Question  string   `json:"question"`
+	Phrasings []string `json:"phrasings"`
+	Answer    string   `json:"answer"`
+}
+
+// MarshalJSON writes phrasings as [] when there are none, so every entry
+// has the same shape (entries stored before phrasings existed have nil).
+func (e KnowledgeEntry) MarshalJSON() ([]byte, error) {
+	type plain KnowledgeEntry
+	p := plain(e)
+	if p.Phrasings == nil {
+		p.Phrasings = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // Knowledge limits.
 const (
 	MaxKnowledgeEntries = 2000
+	MaxPhrasings        = 50
 	maxQuestionRunes    = 1000
 	maxAnswerRunes      = 4000
 )

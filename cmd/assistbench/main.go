@@ -8,7 +8,7 @@
 // The assistant sees only the knowledge entries, as a merchant would write
 // them: the intents' names are used to build the entries and to score the
 // answers, never given to the assistant (each intent's answer is an opaque
-// "Answer #N.").
+// code, see answerText).
 package main
 
 import (

@@ -2,29 +2,17 @@ package assistant
 
 import (
 	"context"
-	"math"
 	"sync"
 
 	"github.com/batonchat/baton/session"
 )
 
-// Tuning. k1 and b are BM25's usual values; a question counts twice as
-// much as an answer; an answer is given only when the best entry covers at
-// least minCoverage of the question's weight (by idf) and scores at least
-// minScore. Coverage does the real work; minScore only rules out matches on
-// words every entry shares.
-const (
-	k1             = 1.2
-	bm25B          = 0.75
-	questionWeight = 2
-	minCoverage    = 0.5
-	minScore       = 0.2
-	cacheSize      = 1024
-)
+const cacheSize = 1024
 
 // Assistant is the built-in retrieval assistant.
 type Assistant struct {
 	stop map[string]bool
+	p    params
 
 	mu      sync.Mutex
 	indexes map[string]*index // by merchant
@@ -32,49 +20,7 @@ type Assistant struct {
 
 // New returns an Assistant.
 func New() *Assistant {
-	return &Assistant{stop: stopwords(), indexes: map[string]*index{}}
-}
-
-type doc struct {
-	entry session.KnowledgeEntry
-	tf    map[string]float64
-	len   float64
-}
-
-type index struct {
-	version int64
-	docs    []doc
-	df      map[string]int
-	avgLen  float64
-	maxIDF  float64
-}
-
-func (a *Assistant) build(ks *session.KnowledgeSet) *index {
-	ix := &index{version: ks.Version, df: map[string]int{}}
-	total := 0.0
-	for _, e := range ks.Entries {
-		d := doc{entry: e, tf: map[string]float64{}}
-		for _, t := range terms(e.Question, a.stop) {
-			d.tf[t] += questionWeight
-			d.len += questionWeight
-		}
-		for _, t := range terms(e.Answer, a.stop) {
-			d.tf[t]++
-			d.len++
-		}
-		for t := range d.tf {
-			ix.df[t]++
-		}
-		total += d.len
-		ix.docs = append(ix.docs, d)
-	}
-	if len(ix.docs) > 0 {
-		ix.avgLen = total / float64(len(ix.docs))
-	}
-	for t := range ix.df {
-		ix.maxIDF = max(ix.maxIDF, ix.idf(t))
-	}
-	return ix
+	return &Assistant{stop: stopwords(), p: defaultParams(), indexes: map[string]*index{}}
 }
 
 func (a *Assistant) indexFor(ks *session.KnowledgeSet) *index {
@@ -89,15 +35,9 @@ func (a *Assistant) indexFor(ks *session.KnowledgeSet) *index {
 			break
 		}
 	}
-	ix := a.build(ks)
+	ix := build(ks, a.p, a.stop)
 	a.indexes[ks.MerchantID] = ix
 	return ix
-}
-
-func (ix *index) idf(t string) float64 {
-	n := float64(len(ix.docs))
-	df := float64(ix.df[t])
-	return math.Log(1 + (n-df+0.5)/(df+0.5))
 }
 
 // Answer implements session.Assistant.
@@ -112,53 +52,29 @@ func (a *Assistant) Answer(_ context.Context, q session.Question) (session.Answe
 		return session.Answer{Kind: session.Unsure}, nil
 	}
 	ix := a.indexFor(q.Knowledge)
-	qterms := uniq(terms(q.Text, a.stop))
-	if len(qterms) == 0 {
+	tf := a.p.features(q.Text, a.stop)
+	if len(tf) == 0 {
 		return session.Answer{Kind: session.Unsure}, nil
 	}
-	// A word no entry uses weighs like the rarest word the knowledge has:
-	// asking about something unknown lowers confidence, but one unknown
-	// word does not outweigh a rare known one.
-	unknownIDF := ix.maxIDF
-	var totalWeight float64
-	for _, t := range qterms {
-		if ix.df[t] > 0 {
-			totalWeight += ix.idf(t)
-		} else {
-			totalWeight += unknownIDF
-		}
+	best, second := ix.rank(ix.queryVector(tf), ix.newScratch())
+	if best.answer < 0 {
+		return session.Answer{Kind: session.Unsure}, nil
 	}
-	best, bestScore, bestCover := -1, 0.0, 0.0
-	for i, d := range ix.docs {
-		score, covered := 0.0, 0.0
-		for _, t := range qterms {
-			tf := d.tf[t]
-			if tf == 0 {
-				continue
-			}
-			idf := ix.idf(t)
-			score += idf * tf * (k1 + 1) / (tf + k1*(1-bm25B+bm25B*d.len/ix.avgLen))
-			covered += idf
-		}
-		if score > bestScore {
-			best, bestScore, bestCover = i, score, covered/totalWeight
-		}
+	if !a.p.confident(best, second) {
+		return session.Answer{Kind: session.Unsure, Score: best.score}, nil
 	}
-	if best < 0 || bestScore < minScore || bestCover < minCoverage {
-		return session.Answer{Kind: session.Unsure, Score: bestScore}, nil
-	}
-	e := ix.docs[best].entry
-	return session.Answer{Kind: session.Answered, Text: e.Answer, EntryID: e.ID, Score: bestScore}, nil
+	e := q.Knowledge.Entries[best.entry]
+	return session.Answer{Kind: session.Answered, Text: e.Answer, EntryID: e.ID, Score: best.score}, nil
 }
 
-func uniq(ts []string) []string {
-	seen := make(map[string]bool, len(ts))
-	out := ts[:0]
-	for _, t := range ts {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
+// confident decides whether the best answer is given: it must use one of
+// the question's content words and most of its word weight, score high
+// enough, and lead the second answer clearly (a near tie between two
+// answers is a guess).
+func (p *params) confident(best, second ranked) bool {
+	margin := best.score
+	if second.answer >= 0 {
+		margin -= second.score
 	}
-	return out
+	return best.content && best.coverage >= p.minCoverage && best.score >= p.minScore && margin >= p.minMargin
 }

@@ -1,0 +1,300 @@
+package assistant
+
+import (
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/batonchat/baton/session"
+)
+
+// An index is what the assistant derives from one version of a merchant's
+// knowledge. Its unit is the answer: entries whose answers are the same text
+// are one answer asked in more ways, and an entry's question and each of its
+// phrasings is one more way to ask its answer (a "question doc").
+//
+// Texts become sparse tf-idf vectors over three kinds of feature: words
+// (stemmed content words, and stop words at a lower weight), pairs of
+// adjacent words, and character n-grams of content words. Each kind is
+// normalised on its own and weighted, so a dot product is a weighted sum of
+// the kinds' cosines. idf counts answers, not docs, so a word every way of
+// asking one answer uses stays as telling as a word used once.
+//
+// An index is immutable once built and shared by concurrent answers.
+type index struct {
+	version int64
+	p       params
+	feat    map[string]int32 // feature → id
+	idf     []float32        // by feature id
+	kind    []uint8          // by feature id
+	stop    []bool           // by feature id: a stop word
+	// docs: feature → the question docs using it, with the weight there.
+	docs [][]posting
+	// centroids: feature → the answers using it, with its weight in the
+	// answer's centroid (the mean of the answer's question docs).
+	centroids [][]posting
+	// answerText: feature → the answers whose answer text has it.
+	answerText [][]int32
+	// vocab: content word → the answers that use it anywhere.
+	vocab   [][]int32
+	docInfo []docInfo
+	answers []answerInfo
+	maxIDF  float32
+}
+
+type posting struct {
+	id int32
+	w  float32
+}
+
+type docInfo struct {
+	answer int32 // index into answers
+	entry  int32 // index into the knowledge's entries
+}
+
+type answerInfo struct {
+	entry int32 // the first entry with this answer
+}
+
+const (
+	kindWord uint8 = iota
+	kindPair
+	kindChar
+	numKinds
+)
+
+// Feature names start with their kind: w content word, s stop word, p pair
+// of words, c character n-gram.
+func featKind(f string) uint8 {
+	switch f[0] {
+	case 'w', 's':
+		return kindWord
+	case 'p':
+		return kindPair
+	}
+	return kindChar
+}
+
+// features turns text into its features with their counts.
+func (p *params) features(text string, stop map[string]bool) map[string]float64 {
+	ws := words(text)
+	out := make(map[string]float64, 8*len(ws))
+	seq := make([]string, 0, len(ws))
+	for _, w := range ws {
+		if stop[w] {
+			out["s:"+w]++
+			seq = append(seq, w)
+			continue
+		}
+		t := stem(w)
+		out["w:"+t]++
+		seq = append(seq, t)
+		rs := []rune("<" + w + ">")
+		for n := p.charMin; n <= p.charMax; n++ {
+			for i := 0; i+n <= len(rs); i++ {
+				out["c:"+string(rs[i:i+n])]++
+			}
+		}
+	}
+	for i := 1; i < len(seq); i++ {
+		out["p:"+seq[i-1]+" "+seq[i]]++
+	}
+	return out
+}
+
+func (p *params) kindWeight(k uint8) float64 {
+	switch k {
+	case kindWord:
+		return 1
+	case kindPair:
+		return p.pairWeight
+	}
+	return p.charWeight
+}
+
+type rawDoc struct {
+	tf       map[string]float64
+	answer   int32
+	entry    int32
+	question bool // a question or phrasing; otherwise an answer's text
+}
+
+// build makes the index of a knowledge set.
+func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
+	ix := &index{version: ks.Version, p: p, feat: map[string]int32{}}
+	var raws []rawDoc
+	answerOf := map[string]int32{}
+	for ei, e := range ks.Entries {
+		key := strings.Join(strings.Fields(fold(e.Answer)), " ")
+		ai, ok := answerOf[key]
+		if !ok {
+			ai = int32(len(ix.answers))
+			answerOf[key] = ai
+			ix.answers = append(ix.answers, answerInfo{entry: int32(ei)})
+			if p.answerWeight > 0 {
+				raws = append(raws, rawDoc{tf: p.features(e.Answer, stop), answer: ai, entry: int32(ei)})
+			}
+		}
+		raws = append(raws, rawDoc{tf: p.features(e.Question, stop), answer: ai, entry: int32(ei), question: true})
+		for _, ph := range e.Phrasings {
+			raws = append(raws, rawDoc{tf: p.features(ph, stop), answer: ai, entry: int32(ei), question: true})
+		}
+	}
+	// Answer frequencies. Raws come grouped by answer only per entry, so
+	// the last answer seen per feature is not enough: count distinct ones.
+	var af []int
+	seen := map[[2]int32]bool{}
+	for _, r := range raws {
+		for f := range r.tf {
+			id, ok := ix.feat[f]
+			if !ok {
+				id = int32(len(ix.feat))
+				ix.feat[f] = id
+				af = append(af, 0)
+				ix.kind = append(ix.kind, featKind(f))
+				ix.stop = append(ix.stop, f[0] == 's')
+			}
+			if k := [2]int32{id, r.answer}; !seen[k] {
+				seen[k] = true
+				af[id]++
+			}
+		}
+	}
+	n := float64(len(ix.answers))
+	ix.idf = make([]float32, len(af))
+	for f, id := range ix.feat {
+		idf := math.Log(1 + n/float64(af[id]))
+		ix.maxIDF = max(ix.maxIDF, float32(idf))
+		if f[0] == 's' {
+			// A stop word is common in any language, even where few
+			// answers happen to use it: its frequency starts from a prior.
+			idf = math.Log(1+n/(float64(af[id])+p.stopPrior*n)) * p.stopWeight
+		}
+		ix.idf[id] = float32(idf)
+	}
+	nf := len(af)
+	ix.docs = make([][]posting, nf)
+	ix.centroids = make([][]posting, nf)
+	ix.answerText = make([][]int32, nf)
+	ix.vocab = make([][]int32, nf)
+	cent := make([]map[int32]float64, len(ix.answers))
+	for i := range cent {
+		cent[i] = map[int32]float64{}
+	}
+	for id, on := range seenByFeature(seen, nf) {
+		if ix.kind[id] == kindWord && !ix.stop[id] {
+			ix.vocab[id] = on
+		}
+	}
+	for _, r := range raws {
+		vec := ix.vector(r.tf)
+		if !r.question {
+			for _, fw := range vec {
+				if ix.kind[fw.id] != kindPair && !ix.stop[fw.id] {
+					ix.answerText[fw.id] = append(ix.answerText[fw.id], r.answer)
+				}
+			}
+			continue
+		}
+		di := int32(len(ix.docInfo))
+		ix.docInfo = append(ix.docInfo, docInfo{answer: r.answer, entry: r.entry})
+		for _, fw := range vec {
+			ix.docs[fw.id] = append(ix.docs[fw.id], posting{id: di, w: fw.w})
+			cent[r.answer][fw.id] += float64(fw.w)
+		}
+	}
+	for ai, c := range cent {
+		// Normalise each kind of the centroid as docs are.
+		ids := make([]int32, 0, len(c))
+		for id := range c {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids) // sums in a fixed order: the same knowledge, the same index
+		var norms [numKinds]float64
+		for _, id := range ids {
+			norms[ix.kind[id]] += c[id] * c[id]
+		}
+		for _, id := range ids {
+			k := ix.kind[id]
+			w := c[id] / math.Sqrt(norms[k]) * math.Sqrt(p.kindWeight(k))
+			ix.centroids[id] = append(ix.centroids[id], posting{id: int32(ai), w: float32(w)})
+		}
+	}
+	return ix
+}
+
+// seenByFeature lists, per feature, the answers using it, in order.
+func seenByFeature(seen map[[2]int32]bool, nf int) [][]int32 {
+	out := make([][]int32, nf)
+	for k := range seen {
+		out[k[0]] = append(out[k[0]], k[1])
+	}
+	for _, as := range out {
+		slices.Sort(as)
+	}
+	return out
+}
+
+type featWeight struct {
+	id int32
+	w  float32
+}
+
+// vector weighs a text's known features (sublinear tf × idf) and
+// normalises each kind, scaled by the square root of the kind's weight.
+func (ix *index) vector(tf map[string]float64) []featWeight {
+	return ix.weigh(tf, false).vec
+}
+
+// query is a question's vector, where features the knowledge lacks count
+// in the norm at the largest idf: words nobody wrote lower the similarity
+// to everything, which is what makes an unknown question unsure. content
+// is the share of the word kind's weight that content words (known or
+// not) carry.
+type query struct {
+	vec     []featWeight
+	content float64
+}
+
+func (ix *index) queryVector(tf map[string]float64) query {
+	return ix.weigh(tf, true)
+}
+
+func (ix *index) weigh(tf map[string]float64, unknownCount bool) query {
+	names := make([]string, 0, len(tf))
+	for f := range tf {
+		names = append(names, f)
+	}
+	slices.Sort(names) // sums in a fixed order: the same text, the same scores
+	out := make([]featWeight, 0, len(tf))
+	var norms [numKinds]float64
+	var content float64
+	for _, f := range names {
+		w := 1 + math.Log(tf[f])
+		id, ok := ix.feat[f]
+		switch {
+		case ok:
+			w *= float64(ix.idf[id])
+			out = append(out, featWeight{id: id, w: float32(w)})
+		case !unknownCount:
+			continue
+		case f[0] == 's':
+			w *= float64(ix.maxIDF) * ix.p.stopWeight
+		default:
+			w *= float64(ix.maxIDF)
+		}
+		norms[featKind(f)] += w * w
+		if f[0] == 'w' {
+			content += w * w
+		}
+	}
+	for i := range out {
+		k := ix.kind[out[i].id]
+		out[i].w = float32(float64(out[i].w) / math.Sqrt(norms[k]) * math.Sqrt(ix.p.kindWeight(k)))
+	}
+	q := query{vec: out}
+	if norms[kindWord] > 0 {
+		q.content = content / norms[kindWord]
+	}
+	return q
+}

@@ -35,7 +35,8 @@ type index struct {
 	centroids [][]posting
 	// answerText: feature → the answers whose answer text has it.
 	answerText [][]int32
-	// vocab: content word → the answers that use it anywhere.
+	// vocab: content word or character n-gram → the answers that use it
+	// anywhere.
 	vocab   [][]int32
 	docInfo []docInfo
 	answers []answerInfo
@@ -75,29 +76,46 @@ func featKind(f string) uint8 {
 	return kindChar
 }
 
-// features turns text into its features with their counts.
-func (p *params) features(text string, stop map[string]bool) map[string]float64 {
+// termCount is a feature of a text and how often the text has it.
+type termCount struct {
+	f string
+	n float64
+}
+
+// features turns text into its features with their counts, in the order
+// they first occur (so everything summed over them is summed in the same
+// order every time).
+func (p *params) features(text string, stop map[string]bool) []termCount {
 	ws := words(text)
-	out := make(map[string]float64, 8*len(ws))
+	out := make([]termCount, 0, 8*len(ws))
+	at := make(map[string]int, 8*len(ws))
+	add := func(f string) {
+		if i, ok := at[f]; ok {
+			out[i].n++
+			return
+		}
+		at[f] = len(out)
+		out = append(out, termCount{f: f, n: 1})
+	}
 	seq := make([]string, 0, len(ws))
 	for _, w := range ws {
 		if stop[w] {
-			out["s:"+w]++
+			add("s:" + w)
 			seq = append(seq, w)
 			continue
 		}
 		t := stem(w)
-		out["w:"+t]++
+		add("w:" + t)
 		seq = append(seq, t)
 		rs := []rune("<" + w + ">")
 		for n := p.charMin; n <= p.charMax; n++ {
 			for i := 0; i+n <= len(rs); i++ {
-				out["c:"+string(rs[i:i+n])]++
+				add("c:" + string(rs[i:i+n]))
 			}
 		}
 	}
 	for i := 1; i < len(seq); i++ {
-		out["p:"+seq[i-1]+" "+seq[i]]++
+		add("p:" + seq[i-1] + " " + seq[i])
 	}
 	return out
 }
@@ -113,7 +131,7 @@ func (p *params) kindWeight(k uint8) float64 {
 }
 
 type rawDoc struct {
-	tf       map[string]float64
+	tf       []termCount
 	answer   int32
 	entry    int32
 	question bool // a question or phrasing; otherwise an answer's text
@@ -140,22 +158,25 @@ func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
 			raws = append(raws, rawDoc{tf: p.features(ph, stop), answer: ai, entry: int32(ei), question: true})
 		}
 	}
-	// Answer frequencies. Raws come grouped by answer only per entry, so
-	// the last answer seen per feature is not enough: count distinct ones.
+	// Answer frequencies: with the docs in answer order, a feature's
+	// answers are counted (and listed) by the last one seen.
+	slices.SortStableFunc(raws, func(a, b rawDoc) int { return int(a.answer - b.answer) })
 	var af []int
-	seen := map[[2]int32]bool{}
+	var users [][]int32 // feature → the answers using it
 	for _, r := range raws {
-		for f := range r.tf {
+		for _, tc := range r.tf {
+			f := tc.f
 			id, ok := ix.feat[f]
 			if !ok {
 				id = int32(len(ix.feat))
 				ix.feat[f] = id
 				af = append(af, 0)
+				users = append(users, nil)
 				ix.kind = append(ix.kind, featKind(f))
 				ix.stop = append(ix.stop, f[0] == 's')
 			}
-			if k := [2]int32{id, r.answer}; !seen[k] {
-				seen[k] = true
+			if u := users[id]; len(u) == 0 || u[len(u)-1] != r.answer {
+				users[id] = append(u, r.answer)
 				af[id]++
 			}
 		}
@@ -181,8 +202,8 @@ func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
 	for i := range cent {
 		cent[i] = map[int32]float64{}
 	}
-	for id, on := range seenByFeature(seen, nf) {
-		if ix.kind[id] == kindWord && !ix.stop[id] {
+	for id, on := range users {
+		if ix.kind[id] == kindChar || ix.kind[id] == kindWord && !ix.stop[id] {
 			ix.vocab[id] = on
 		}
 	}
@@ -223,18 +244,6 @@ func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
 	return ix
 }
 
-// seenByFeature lists, per feature, the answers using it, in order.
-func seenByFeature(seen map[[2]int32]bool, nf int) [][]int32 {
-	out := make([][]int32, nf)
-	for k := range seen {
-		out[k[0]] = append(out[k[0]], k[1])
-	}
-	for _, as := range out {
-		slices.Sort(as)
-	}
-	return out
-}
-
 type featWeight struct {
 	id int32
 	w  float32
@@ -242,7 +251,7 @@ type featWeight struct {
 
 // vector weighs a text's known features (sublinear tf × idf) and
 // normalises each kind, scaled by the square root of the kind's weight.
-func (ix *index) vector(tf map[string]float64) []featWeight {
+func (ix *index) vector(tf []termCount) []featWeight {
 	return ix.weigh(tf, false).vec
 }
 
@@ -256,21 +265,17 @@ type query struct {
 	content float64
 }
 
-func (ix *index) queryVector(tf map[string]float64) query {
+func (ix *index) queryVector(tf []termCount) query {
 	return ix.weigh(tf, true)
 }
 
-func (ix *index) weigh(tf map[string]float64, unknownCount bool) query {
-	names := make([]string, 0, len(tf))
-	for f := range tf {
-		names = append(names, f)
-	}
-	slices.Sort(names) // sums in a fixed order: the same text, the same scores
+func (ix *index) weigh(tf []termCount, unknownCount bool) query {
 	out := make([]featWeight, 0, len(tf))
 	var norms [numKinds]float64
 	var content float64
-	for _, f := range names {
-		w := 1 + math.Log(tf[f])
+	for _, tc := range tf {
+		f := tc.f
+		w := 1 + math.Log(tc.n)
 		id, ok := ix.feat[f]
 		switch {
 		case ok:

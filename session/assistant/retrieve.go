@@ -33,7 +33,7 @@ func defaultParams() params {
 		knnWeight:    0.25,
 		coverWeight:  0.2,
 		minScore:     minScore,
-		minMargin:    0.16,
+		minMargin:    0.17,
 		minCoverage:  0.3,
 	}
 }
@@ -49,14 +49,15 @@ type ranked struct {
 
 // scratch is per-question working memory, sized to the index.
 type scratch struct {
-	doc, cent, text, cover []float32
-	content                []bool
+	doc, cent, text, cover, chars []float32
+	content                       []bool
 }
 
 func (ix *index) newScratch() *scratch {
 	return &scratch{
 		doc: make([]float32, len(ix.docInfo)), cent: make([]float32, len(ix.answers)),
 		text: make([]float32, len(ix.answers)), cover: make([]float32, len(ix.answers)),
+		chars:   make([]float32, len(ix.answers)),
 		content: make([]bool, len(ix.answers)),
 	}
 }
@@ -75,7 +76,13 @@ func (ix *index) rank(q query, sc *scratch) (best, second ranked) {
 		for _, a := range ix.answerText[fw.id] {
 			sc.text[a] += sq
 		}
-		for _, a := range ix.vocab[fw.id] { // content words only
+		if ix.kind[fw.id] == kindChar {
+			for _, a := range ix.vocab[fw.id] {
+				sc.chars[a] += sq
+			}
+			continue
+		}
+		for _, a := range ix.vocab[fw.id] { // content words
 			sc.cover[a] += sq
 			sc.content[a] = true
 		}
@@ -110,10 +117,18 @@ func (ix *index) rank(q query, sc *scratch) (best, second ranked) {
 		if q.content > 0 {
 			cover = float64(sc.cover[ai]) / q.content
 		}
-		if sc.content[ai] {
+		// A misspelt word ("verzendkostn") is found by its character
+		// n-grams: when most of the question's n-gram weight is the
+		// answer's, that counts as using its words.
+		content := sc.content[ai]
+		if chars := float64(sc.chars[ai]) / ix.p.charWeight; chars >= ix.p.minCoverage*2 && q.content > 0 {
+			content = true
+			cover = max(cover, chars)
+		}
+		if content {
 			s = (1-ix.p.coverWeight)*s + ix.p.coverWeight*cover
 		}
-		r := ranked{answer: int32(ai), entry: ix.answers[ai].entry, score: s, coverage: cover, content: sc.content[ai]}
+		r := ranked{answer: int32(ai), entry: ix.answers[ai].entry, score: s, coverage: cover, content: content}
 		if d := bestDoc[ai]; d >= 0 {
 			r.entry = ix.docInfo[d].entry
 		}

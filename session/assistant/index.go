@@ -23,7 +23,7 @@ import (
 // An index is immutable once built and shared by concurrent answers.
 type index struct {
 	version int64
-	p       params
+	p       Params
 	feat    map[string]int32 // feature → id
 	idf     []float32        // by feature id
 	kind    []uint8          // by feature id
@@ -41,6 +41,7 @@ type index struct {
 	docInfo []docInfo
 	answers []answerInfo
 	maxIDF  float32
+	model   *linear // nil: none trained
 }
 
 type posting struct {
@@ -78,15 +79,29 @@ func featKind(f string) uint8 {
 
 // termCount is a feature of a text and how often the text has it.
 type termCount struct {
-	f string
-	n float64
+	f     string
+	n     float64
+	boost float64 // extra weight of the question's action word (0: none)
 }
 
 // features turns text into its features with their counts, in the order
 // they first occur (so everything summed over them is summed in the same
 // order every time).
-func (p *params) features(text string, stop map[string]bool) []termCount {
+func (p *Params) features(text string, stop map[string]bool) []termCount {
+	return p.featuresOf(text, stop, false)
+}
+
+// queryFeatures are a question's features, its action word weighed up.
+func (p *Params) queryFeatures(text string, stop map[string]bool) []termCount {
+	return p.featuresOf(text, stop, p.ActionWeight > 0)
+}
+
+func (p *Params) featuresOf(text string, stop map[string]bool, actions bool) []termCount {
 	ws := words(text)
+	var act map[int]bool
+	if actions {
+		act = actionWords(text)
+	}
 	out := make([]termCount, 0, 8*len(ws))
 	at := make(map[string]int, 8*len(ws))
 	add := func(f string) {
@@ -98,7 +113,7 @@ func (p *params) features(text string, stop map[string]bool) []termCount {
 		out = append(out, termCount{f: f, n: 1})
 	}
 	seq := make([]string, 0, len(ws))
-	for _, w := range ws {
+	for wi, w := range ws {
 		if stop[w] {
 			add("s:" + w)
 			seq = append(seq, w)
@@ -106,9 +121,12 @@ func (p *params) features(text string, stop map[string]bool) []termCount {
 		}
 		t := stem(w)
 		add("w:" + t)
+		if act[wi] {
+			out[at["w:"+t]].boost = p.ActionWeight
+		}
 		seq = append(seq, t)
 		rs := []rune("<" + w + ">")
-		for n := p.charMin; n <= p.charMax; n++ {
+		for n := p.CharMin; n <= p.CharMax; n++ {
 			for i := 0; i+n <= len(rs); i++ {
 				add("c:" + string(rs[i:i+n]))
 			}
@@ -120,14 +138,14 @@ func (p *params) features(text string, stop map[string]bool) []termCount {
 	return out
 }
 
-func (p *params) kindWeight(k uint8) float64 {
+func (p *Params) kindWeight(k uint8) float64 {
 	switch k {
 	case kindWord:
 		return 1
 	case kindPair:
-		return p.pairWeight
+		return p.PairWeight
 	}
-	return p.charWeight
+	return p.CharWeight
 }
 
 type rawDoc struct {
@@ -138,7 +156,7 @@ type rawDoc struct {
 }
 
 // build makes the index of a knowledge set.
-func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
+func build(ks *session.KnowledgeSet, p Params, stop map[string]bool) *index {
 	ix := &index{version: ks.Version, p: p, feat: map[string]int32{}}
 	var raws []rawDoc
 	answerOf := map[string]int32{}
@@ -149,7 +167,7 @@ func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
 			ai = int32(len(ix.answers))
 			answerOf[key] = ai
 			ix.answers = append(ix.answers, answerInfo{entry: int32(ei)})
-			if p.answerWeight > 0 {
+			if p.AnswerWeight > 0 {
 				raws = append(raws, rawDoc{tf: p.features(e.Answer, stop), answer: ai, entry: int32(ei)})
 			}
 		}
@@ -189,7 +207,7 @@ func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
 		if f[0] == 's' {
 			// A stop word is common in any language, even where few
 			// answers happen to use it: its frequency starts from a prior.
-			idf = math.Log(1+n/(float64(af[id])+p.stopPrior*n)) * p.stopWeight
+			idf = math.Log(1+n/(float64(af[id])+p.StopPrior*n)) * p.StopWeight
 		}
 		ix.idf[id] = float32(idf)
 	}
@@ -207,8 +225,20 @@ func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
 			ix.vocab[id] = on
 		}
 	}
+	var exs []example
 	for _, r := range raws {
 		vec := ix.vector(r.tf)
+		if p.Epochs > 0 && (r.question || p.AnswerDocs) {
+			var n2 float64
+			mv := make([]featWeight, 0, len(vec))
+			for _, fw := range vec {
+				if ix.modelFeature(fw.id, af) {
+					mv = append(mv, fw)
+					n2 += float64(fw.w) * float64(fw.w)
+				}
+			}
+			exs = append(exs, example{vec: mv, answer: r.answer, norm2: n2})
+		}
 		if !r.question {
 			for _, fw := range vec {
 				if ix.kind[fw.id] != kindPair && !ix.stop[fw.id] {
@@ -241,7 +271,20 @@ func build(ks *session.KnowledgeSet, p params, stop map[string]bool) *index {
 			ix.centroids[id] = append(ix.centroids[id], posting{id: int32(ai), w: float32(w)})
 		}
 	}
+	if p.Epochs > 0 {
+		ix.model = trainLinear(nf, len(ix.answers), exs, users, &p)
+	}
 	return ix
+}
+
+// modelFeature says whether the linear model weighs feature id; af is
+// the number of answers using each feature.
+func (ix *index) modelFeature(id int32, af []int) bool {
+	switch {
+	case ix.stop[id] && !ix.p.ModelStop, ix.kind[id] == kindChar && !ix.p.ModelChars:
+		return false
+	}
+	return float64(af[id]) <= ix.p.ModelMaxShare*float64(len(ix.answers))
 }
 
 type featWeight struct {
@@ -275,7 +318,7 @@ func (ix *index) weigh(tf []termCount, unknownCount bool) query {
 	var content float64
 	for _, tc := range tf {
 		f := tc.f
-		w := 1 + math.Log(tc.n)
+		w := (1 + math.Log(tc.n)) * (1 + tc.boost)
 		id, ok := ix.feat[f]
 		switch {
 		case ok:
@@ -284,7 +327,7 @@ func (ix *index) weigh(tf []termCount, unknownCount bool) query {
 		case !unknownCount:
 			continue
 		case f[0] == 's':
-			w *= float64(ix.maxIDF) * ix.p.stopWeight
+			w *= float64(ix.maxIDF) * ix.p.StopWeight
 		default:
 			w *= float64(ix.maxIDF)
 		}

@@ -122,7 +122,7 @@ func TestRetrieverDeterministic(t *testing.T) {
 func TestRetrieverBuildIsCheap(t *testing.T) {
 	ks := distinctKnowledge(session.MaxKnowledgeEntries)
 	start := time.Now()
-	ix := build(ks, defaultParams(), stopwords())
+	ix := build(ks, DefaultParams(), stopwords())
 	require.Less(t, time.Since(start), 3*time.Second)
 	require.Len(t, ix.answers, session.MaxKnowledgeEntries)
 }
@@ -159,7 +159,18 @@ func BenchmarkAnswer2000(b *testing.B) {
 		b.ReportAllocs()
 		stop := stopwords()
 		for b.Loop() {
-			build(ks, defaultParams(), stop)
+			build(ks, DefaultParams(), stop)
 		}
 	})
+}
+
+func BenchmarkBuildModel2000(b *testing.B) {
+	ks := distinctKnowledge(session.MaxKnowledgeEntries)
+	p := DefaultParams()
+	p.Epochs, p.ModelWeight = 5, 0.5
+	stop := stopwords()
+	b.ReportAllocs()
+	for b.Loop() {
+		build(ks, p, stop)
+	}
 }

@@ -80,7 +80,7 @@ func (a *Assistant) Decide(_ context.Context, q session.Question) (Decision, err
 		return unsure, nil
 	}
 	ix := a.indexFor(q.Knowledge)
-	tf := a.p.queryFeatures(q.Text, a.stop)
+	tf := ix.queryFeatures(q.Text, a.stop)
 	if len(tf) == 0 {
 		return unsure, nil
 	}

@@ -24,10 +24,10 @@ import (
 type index struct {
 	version int64
 	p       Params
-	feat    map[string]int32 // feature → id
-	idf     []float32        // by feature id
-	kind    []uint8          // by feature id
-	stop    []bool           // by feature id: a stop word
+	vocab   vocabulary // feature → id
+	idf     []float32  // by feature id
+	kind    []uint8    // by feature id
+	stop    []bool     // by feature id: a stop word
 	// docs: feature → the question docs using it, with the weight there.
 	docs [][]posting
 	// centroids: feature → the answers using it, with its weight in the
@@ -35,9 +35,9 @@ type index struct {
 	centroids [][]posting
 	// answerText: feature → the answers whose answer text has it.
 	answerText [][]int32
-	// vocab: content word or character n-gram → the answers that use it
-	// anywhere.
-	vocab   [][]int32
+	// inVocab: content word or character n-gram → the answers that use
+	// it anywhere.
+	inVocab [][]int32
 	docInfo []docInfo
 	answers []answerInfo
 	maxIDF  float32
@@ -65,79 +65,6 @@ const (
 	numKinds
 )
 
-// Feature names start with their kind: w content word, s stop word, p pair
-// of words, c character n-gram.
-func featKind(f string) uint8 {
-	switch f[0] {
-	case 'w', 's':
-		return kindWord
-	case 'p':
-		return kindPair
-	}
-	return kindChar
-}
-
-// termCount is a feature of a text and how often the text has it.
-type termCount struct {
-	f     string
-	n     float64
-	boost float64 // extra weight of the question's action word (0: none)
-}
-
-// features turns text into its features with their counts, in the order
-// they first occur (so everything summed over them is summed in the same
-// order every time).
-func (p *Params) features(text string, stop map[string]bool) []termCount {
-	return p.featuresOf(text, stop, false)
-}
-
-// queryFeatures are a question's features, its action word weighed up.
-func (p *Params) queryFeatures(text string, stop map[string]bool) []termCount {
-	return p.featuresOf(text, stop, p.ActionWeight > 0)
-}
-
-func (p *Params) featuresOf(text string, stop map[string]bool, actions bool) []termCount {
-	ws := words(text)
-	var act map[int]bool
-	if actions {
-		act = actionWords(text)
-	}
-	out := make([]termCount, 0, 8*len(ws))
-	at := make(map[string]int, 8*len(ws))
-	add := func(f string) {
-		if i, ok := at[f]; ok {
-			out[i].n++
-			return
-		}
-		at[f] = len(out)
-		out = append(out, termCount{f: f, n: 1})
-	}
-	seq := make([]string, 0, len(ws))
-	for wi, w := range ws {
-		if stop[w] {
-			add("s:" + w)
-			seq = append(seq, w)
-			continue
-		}
-		t := stem(w)
-		add("w:" + t)
-		if act[wi] {
-			out[at["w:"+t]].boost = p.ActionWeight
-		}
-		seq = append(seq, t)
-		rs := []rune("<" + w + ">")
-		for n := p.CharMin; n <= p.CharMax; n++ {
-			for i := 0; i+n <= len(rs); i++ {
-				add("c:" + string(rs[i:i+n]))
-			}
-		}
-	}
-	for i := 1; i < len(seq); i++ {
-		add("p:" + seq[i-1] + " " + seq[i])
-	}
-	return out
-}
-
 func (p *Params) kindWeight(k uint8) float64 {
 	switch k {
 	case kindWord:
@@ -149,7 +76,7 @@ func (p *Params) kindWeight(k uint8) float64 {
 }
 
 type rawDoc struct {
-	tf       []termCount
+	tf       []tfEntry
 	answer   int32
 	entry    int32
 	question bool // a question or phrasing; otherwise an answer's text
@@ -157,7 +84,8 @@ type rawDoc struct {
 
 // build makes the index of a knowledge set.
 func build(ks *session.KnowledgeSet, p Params, stop map[string]bool) *index {
-	ix := &index{version: ks.Version, p: p, feat: map[string]int32{}}
+	ix := &index{version: ks.Version, p: p, vocab: newVocabulary()}
+	df := &docFeatures{p: &p, stop: stop, vocab: &ix.vocab}
 	var raws []rawDoc
 	answerOf := map[string]int32{}
 	for ei, e := range ks.Entries {
@@ -168,65 +96,108 @@ func build(ks *session.KnowledgeSet, p Params, stop map[string]bool) *index {
 			answerOf[key] = ai
 			ix.answers = append(ix.answers, answerInfo{entry: int32(ei)})
 			if p.AnswerWeight > 0 {
-				raws = append(raws, rawDoc{tf: p.features(e.Answer, stop), answer: ai, entry: int32(ei)})
+				raws = append(raws, rawDoc{tf: df.features(e.Answer), answer: ai, entry: int32(ei)})
 			}
 		}
-		raws = append(raws, rawDoc{tf: p.features(e.Question, stop), answer: ai, entry: int32(ei), question: true})
+		raws = append(raws, rawDoc{tf: df.features(e.Question), answer: ai, entry: int32(ei), question: true})
 		for _, ph := range e.Phrasings {
-			raws = append(raws, rawDoc{tf: p.features(ph, stop), answer: ai, entry: int32(ei), question: true})
+			raws = append(raws, rawDoc{tf: df.features(ph), answer: ai, entry: int32(ei), question: true})
 		}
+	}
+	nf := int(ix.vocab.n)
+	ix.kind = make([]uint8, nf)
+	ix.stop = make([]bool, nf)
+	for id, c := range df.class {
+		ix.kind[id], ix.stop[id] = c.kind(), c == classStop
 	}
 	// Answer frequencies: with the docs in answer order, a feature's
 	// answers are counted (and listed) by the last one seen.
 	slices.SortStableFunc(raws, func(a, b rawDoc) int { return int(a.answer - b.answer) })
-	var af []int
-	var users [][]int32 // feature → the answers using it
+	// Counted first, so that every list is cut to size from one array
+	// instead of growing by appends (most of the build's garbage).
+	af := make([]int, nf)
+	docN, centN, textN := make([]int32, nf), make([]int32, nf), make([]int32, nf)
+	lastUser, lastCent := make([]int32, nf), make([]int32, nf)
+	for i := range lastUser {
+		lastUser[i], lastCent[i] = -1, -1
+	}
 	for _, r := range raws {
 		for _, tc := range r.tf {
-			f := tc.f
-			id, ok := ix.feat[f]
-			if !ok {
-				id = int32(len(ix.feat))
-				ix.feat[f] = id
-				af = append(af, 0)
-				users = append(users, nil)
-				ix.kind = append(ix.kind, featKind(f))
-				ix.stop = append(ix.stop, f[0] == 's')
-			}
-			if u := users[id]; len(u) == 0 || u[len(u)-1] != r.answer {
-				users[id] = append(u, r.answer)
+			id := tc.id
+			if lastUser[id] != r.answer {
+				lastUser[id] = r.answer
 				af[id]++
+			}
+			switch {
+			case r.question:
+				docN[id]++
+				if lastCent[id] != r.answer {
+					lastCent[id] = r.answer
+					centN[id]++
+				}
+			case tc.class != classPair && tc.class != classStop:
+				textN[id]++
+			}
+		}
+	}
+	users := cutInt32(af)
+	for i := range lastUser {
+		lastUser[i] = -1
+	}
+	for _, r := range raws {
+		for _, tc := range r.tf {
+			if lastUser[tc.id] != r.answer {
+				lastUser[tc.id] = r.answer
+				users[tc.id] = append(users[tc.id], r.answer)
 			}
 		}
 	}
 	n := float64(len(ix.answers))
-	ix.idf = make([]float32, len(af))
-	for f, id := range ix.feat {
+	ix.idf = make([]float32, nf)
+	for id := range nf {
 		idf := math.Log(1 + n/float64(af[id]))
 		ix.maxIDF = max(ix.maxIDF, float32(idf))
-		if f[0] == 's' {
+		if ix.stop[id] {
 			// A stop word is common in any language, even where few
 			// answers happen to use it: its frequency starts from a prior.
 			idf = math.Log(1+n/(float64(af[id])+p.StopPrior*n)) * p.StopWeight
 		}
 		ix.idf[id] = float32(idf)
 	}
-	nf := len(af)
-	ix.docs = make([][]posting, nf)
-	ix.centroids = make([][]posting, nf)
-	ix.answerText = make([][]int32, nf)
-	ix.vocab = make([][]int32, nf)
-	cent := make([]map[int32]float64, len(ix.answers))
-	for i := range cent {
-		cent[i] = map[int32]float64{}
-	}
+	ix.docs = cutPostings(docN)
+	ix.centroids = cutPostings(centN)
+	ix.answerText = cutInt32(textN)
+	ix.inVocab = make([][]int32, nf)
 	for id, on := range users {
 		if ix.kind[id] == kindChar || ix.kind[id] == kindWord && !ix.stop[id] {
-			ix.vocab[id] = on
+			ix.inVocab[id] = on
 		}
+	}
+	// The centroid of the answer being summed (docs are in answer order):
+	// weights by feature, and the features in the order first met, so the
+	// same knowledge sums in the same order.
+	cent := make([]float64, nf)
+	var touched []int32
+	current := int32(-1)
+	flush := func() {
+		var norms [numKinds]float64
+		for _, id := range touched {
+			norms[ix.kind[id]] += cent[id] * cent[id]
+		}
+		for _, id := range touched {
+			k := ix.kind[id]
+			w := cent[id] / math.Sqrt(norms[k]) * math.Sqrt(p.kindWeight(k))
+			ix.centroids[id] = append(ix.centroids[id], posting{id: current, w: float32(w)})
+			cent[id] = 0
+		}
+		touched = touched[:0]
 	}
 	var exs []example
 	for _, r := range raws {
+		if r.answer != current {
+			flush()
+			current = r.answer
+		}
 		vec := ix.vector(r.tf)
 		if p.Epochs > 0 && (r.question || p.AnswerDocs) {
 			var n2 float64
@@ -251,30 +222,50 @@ func build(ks *session.KnowledgeSet, p Params, stop map[string]bool) *index {
 		ix.docInfo = append(ix.docInfo, docInfo{answer: r.answer, entry: r.entry})
 		for _, fw := range vec {
 			ix.docs[fw.id] = append(ix.docs[fw.id], posting{id: di, w: fw.w})
-			cent[r.answer][fw.id] += float64(fw.w)
+			if cent[fw.id] == 0 {
+				touched = append(touched, fw.id)
+			}
+			cent[fw.id] += float64(fw.w)
 		}
 	}
-	for ai, c := range cent {
-		// Normalise each kind of the centroid as docs are.
-		ids := make([]int32, 0, len(c))
-		for id := range c {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids) // sums in a fixed order: the same knowledge, the same index
-		var norms [numKinds]float64
-		for _, id := range ids {
-			norms[ix.kind[id]] += c[id] * c[id]
-		}
-		for _, id := range ids {
-			k := ix.kind[id]
-			w := c[id] / math.Sqrt(norms[k]) * math.Sqrt(p.kindWeight(k))
-			ix.centroids[id] = append(ix.centroids[id], posting{id: int32(ai), w: float32(w)})
-		}
-	}
+	flush()
 	if p.Epochs > 0 {
 		ix.model = trainLinear(nf, len(ix.answers), exs, users, &p)
 	}
 	return ix
+}
+
+// cutPostings makes empty lists with room for n[i] postings each, cut
+// from one array.
+func cutPostings(n []int32) [][]posting {
+	var total int
+	for _, c := range n {
+		total += int(c)
+	}
+	all := make([]posting, total)
+	out := make([][]posting, len(n))
+	at := 0
+	for i, c := range n {
+		out[i] = all[at : at : at+int(c)]
+		at += int(c)
+	}
+	return out
+}
+
+// cutInt32 is cutPostings for lists of ids.
+func cutInt32[T int | int32](n []T) [][]int32 {
+	var total int
+	for _, c := range n {
+		total += int(c)
+	}
+	all := make([]int32, total)
+	out := make([][]int32, len(n))
+	at := 0
+	for i, c := range n {
+		out[i] = all[at : at : at+int(c)]
+		at += int(c)
+	}
+	return out
 }
 
 // modelFeature says whether the linear model weighs feature id; af is
@@ -294,7 +285,7 @@ type featWeight struct {
 
 // vector weighs a text's known features (sublinear tf × idf) and
 // normalises each kind, scaled by the square root of the kind's weight.
-func (ix *index) vector(tf []termCount) []featWeight {
+func (ix *index) vector(tf []tfEntry) []featWeight {
 	return ix.weigh(tf, false).vec
 }
 
@@ -308,31 +299,29 @@ type query struct {
 	content float64
 }
 
-func (ix *index) queryVector(tf []termCount) query {
+func (ix *index) queryVector(tf []tfEntry) query {
 	return ix.weigh(tf, true)
 }
 
-func (ix *index) weigh(tf []termCount, unknownCount bool) query {
+func (ix *index) weigh(tf []tfEntry, unknownCount bool) query {
 	out := make([]featWeight, 0, len(tf))
 	var norms [numKinds]float64
 	var content float64
 	for _, tc := range tf {
-		f := tc.f
 		w := (1 + math.Log(tc.n)) * (1 + tc.boost)
-		id, ok := ix.feat[f]
 		switch {
-		case ok:
-			w *= float64(ix.idf[id])
-			out = append(out, featWeight{id: id, w: float32(w)})
+		case tc.id >= 0:
+			w *= float64(ix.idf[tc.id])
+			out = append(out, featWeight{id: tc.id, w: float32(w)})
 		case !unknownCount:
 			continue
-		case f[0] == 's':
+		case tc.class == classStop:
 			w *= float64(ix.maxIDF) * ix.p.StopWeight
 		default:
 			w *= float64(ix.maxIDF)
 		}
-		norms[featKind(f)] += w * w
-		if f[0] == 'w' {
+		norms[tc.class.kind()] += w * w
+		if tc.class == classWord {
 			content += w * w
 		}
 	}

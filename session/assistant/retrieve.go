@@ -131,12 +131,12 @@ func (ix *index) rank(q query, sc *scratch) standing {
 			sc.text[a] += sq
 		}
 		if ix.kind[fw.id] == kindChar {
-			for _, a := range ix.vocab[fw.id] {
+			for _, a := range ix.inVocab[fw.id] {
 				sc.chars[a] += sq
 			}
 			continue
 		}
-		for _, a := range ix.vocab[fw.id] { // content words
+		for _, a := range ix.inVocab[fw.id] { // content words
 			sc.cover[a] += sq
 			sc.content[a] = true
 		}

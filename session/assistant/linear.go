@@ -127,7 +127,11 @@ func trainLinear(nFeat, nAnswers int, exs []example, users [][]int32, p *Params)
 	}
 	c := 1.0 // update counter for averaging
 	rng := uint64(0x9e3779b97f4a7c15)
-	for epoch := 0; epoch < p.Epochs; epoch++ {
+	// Epochs are cut so that training takes at most p.ModelSteps updates:
+	// knowledge with tens of thousands of phrasings trains in one pass
+	// rather than holding up its first question for seconds.
+	epochs := min(p.Epochs, max(1, p.ModelSteps/max(len(exs), 1)))
+	for epoch := 0; epoch < epochs; epoch++ {
 		for i := len(order) - 1; i > 0; i-- { // Fisher–Yates with a fixed seed
 			rng = mix(rng + 0x9e3779b97f4a7c15)
 			j := int(rng % uint64(i+1))

@@ -29,6 +29,7 @@ type Params struct {
 	ModelStop      bool    // stop words are model features
 	ModelMinMargin float64 // the least lead in the model's own score (see marginFor)
 	Candidates     int     // rivals per training example
+	ModelSteps     int     // at most this many training steps (examples × epochs)
 	CandidateUsers int     // rivals are found by features of at most this many answers
 	ModelChars     bool    // character n-grams are model features
 	ModelMaxShare  float64 // features more answers than this share use are not
@@ -48,20 +49,21 @@ func DefaultParams() Params {
 		KnnWeight:    0.25,
 		CoverWeight:  0.2,
 		MinScore:     minScore,
-		MinMargin:    0.17,
+		MinMargin:    0.14,
 		MinCoverage:  0.3,
 		ActionWeight: 1,
 
-		ModelWeight:    0,
-		Epochs:         0,
+		ModelWeight:    0.5,
+		Epochs:         5,
 		Hinge:          1,
 		Aggressiveness: 1,
 		Prune:          1e-4,
 		ModelStop:      true,
-		ModelMinMargin: 0.3,
-		Candidates:     20,
+		ModelMinMargin: 0.33,
+		Candidates:     10,
+		ModelSteps:     50000,
 		CandidateUsers: 64,
-		ModelChars:     true,
+		ModelChars:     false,
 		ModelMaxShare:  1,
 	}
 }

@@ -167,7 +167,7 @@ func BenchmarkAnswer2000(b *testing.B) {
 func BenchmarkBuildModel2000(b *testing.B) {
 	ks := distinctKnowledge(session.MaxKnowledgeEntries)
 	p := DefaultParams()
-	p.Epochs, p.ModelWeight = 5, 0.5
+	p.Epochs, p.ModelWeight, p.Candidates, p.ModelChars = 5, 0.5, 10, false
 	stop := stopwords()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	doSweep := fs.Bool("sweep", false, "choose thresholds on val (most correct within the wrong cap, oos refused ≥ 70 %) and report val and test at them, with top-1")
 	modelMargin := fs.Bool("model-margin", false, "with -sweep: threshold the model's own margin instead of the combined score's")
 	errs := fs.Int("errors", 0, "list this many val queries answered with another intent (first K only)")
+	capSlack := fs.Float64("cap-slack", 0, "with -sweep: choose within each wrong cap less this many points (val's sampling error)")
 	agree := fs.Bool("agree", false, "with -sweep: answer only when the retriever and the model pick the same answer")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: assistbench [flags]\n\n")
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return printErrors(ctx, stdout, set, p, kList[0], *errs)
 	}
 	if *doSweep {
-		return sweep(ctx, stdout, set, p, kList, layList, *modelMargin, *agree)
+		return sweep(ctx, stdout, set, p, kList, layList, *modelMargin, *agree, *capSlack)
 	}
 	inScope, oos, err := set.split(*split)
 	if err != nil {

@@ -179,8 +179,9 @@ func wrongCap(k int) float64 {
 
 // choose finds, on val outcomes (one list per K), the one rule with the
 // most correct answers summed over the Ks, within each K's wrong cap and
-// with out-of-scope refused ≥ 70 %.
-func choose(val [][]outcome, ks []int, modelMargin, agree bool) rule {
+// with out-of-scope refused ≥ 70 %; capSlack (points) is kept below each
+// cap, for val's sampling error.
+func choose(val [][]outcome, ks []int, modelMargin, agree bool, capSlack float64) rule {
 	var best rule
 	bestSum := -1.0
 	for _, ms := range []float64{0, 0.3} {
@@ -190,7 +191,7 @@ func choose(val [][]outcome, ks []int, modelMargin, agree bool) rule {
 				sum, ok := 0.0, true
 				for i, os := range val {
 					t := count(os, &r)
-					ok = ok && t.wrong <= wrongCap(ks[i]) && t.oosRefused >= 70
+					ok = ok && t.wrong <= wrongCap(ks[i])-capSlack && t.oosRefused >= 70
 					sum += t.correct
 				}
 				if ok && sum > bestSum {
@@ -206,7 +207,7 @@ func choose(val [][]outcome, ks []int, modelMargin, agree bool) rule {
 // alone, and one rule for all the Ks together, as the assistant has), and
 // reports val and test at the thresholds chosen, for each K and layout.
 // Layouts share the thresholds chosen with the entries layout.
-func sweep(ctx context.Context, w io.Writer, set *clinc, p assistant.Params, ks []int, layouts []layout, modelMargin, agree bool) error {
+func sweep(ctx context.Context, w io.Writer, set *clinc, p assistant.Params, ks []int, layouts []layout, modelMargin, agree bool, capSlack float64) error {
 	type run struct {
 		k         int
 		lay       layout
@@ -231,13 +232,13 @@ func sweep(ctx context.Context, w io.Writer, set *clinc, p assistant.Params, ks 
 			}
 		}
 	}
-	joint := choose(valByK, ks, modelMargin, agree)
+	joint := choose(valByK, ks, modelMargin, agree, capSlack)
 	fmt.Fprintf(w, "joint rule (chosen on val, K=%v): score ≥ %.2f, margin ≥ %.4f, model margin ≥ %.2f\n", ks, joint.minScore, joint.minMargin, joint.minModelMargin)
 	fmt.Fprintf(w, "%-3s %-9s | %-24s | %-29s | %-29s | %-29s\n", "K", "layout", "own rule (on val)",
 		"val top1 own: cor/wro/oos", "test top1 own: cor/wro/oos", "test, joint rule: cor/wro/oos")
 	for i, r := range runs {
 		kIdx := i / len(layouts)
-		own := choose([][]outcome{valByK[kIdx]}, []int{r.k}, modelMargin, agree)
+		own := choose([][]outcome{valByK[kIdx]}, []int{r.k}, modelMargin, agree, capSlack)
 		vt, tt, jt := count(r.val, &own), count(r.test, &own), count(r.test, &joint)
 		fmt.Fprintf(w, "%-3d %-9s | s≥%.1f m≥%.4f mm≥%.2f | %5.1f  %5.1f / %4.1f / %5.1f | %5.1f  %5.1f / %4.1f / %5.1f | %5.1f / %4.1f / %5.1f   (test top1 retriever %.1f, model %.1f)\n",
 			r.k, r.lay, own.minScore, own.minMargin, own.minModelMargin,

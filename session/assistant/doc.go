@@ -2,7 +2,8 @@
 // the merchant's knowledge entries by lexical retrieval (tf-idf over words,
 // word pairs and character n-grams, English and Dutch), scoring answers
 // rather than entries (entries sharing an answer text, and an entry's
-// phrasings, are one answer). It declines to answer unless the best answer
+// phrasings, are one answer), blended with a linear model learnt from the
+// merchant's phrasings when answers have several. It declines to answer unless the best answer
 // scores high enough and leads the second clearly, and it recognises a
 // visitor asking for a person. docs/assistant.md has the method and the
 // figures.

@@ -229,7 +229,9 @@ func build(ks *session.KnowledgeSet, p Params, stop map[string]bool) *index {
 		}
 	}
 	flush()
-	if p.Epochs > 0 {
+	// With one question per answer the model would get no weight
+	// (modelWeight): it is not trained.
+	if p.Epochs > 0 && len(ix.docInfo) > len(ix.answers) {
 		ix.model = trainLinear(nf, len(ix.answers), exs, users, &p)
 	}
 	return ix

@@ -87,7 +87,7 @@ func (c *clinc) knowledge(k int, lay layout) *bench {
 	}
 	for n, intent := range order {
 		texts := byIntent[intent]
-		answer := fmt.Sprintf("Answer #%d.", n+1)
+		answer := answerText(n)
 		switch lay {
 		case layoutEntries:
 			for i, t := range texts {
@@ -167,4 +167,19 @@ func measure(ctx context.Context, a session.Assistant, b *bench, inScope, oos []
 	r.OOSRefused = pct(refused, len(oos))
 	r.MicrosPerAnswer = float64(elapsed.Microseconds()) / float64(max(len(inScope)+len(oos), 1))
 	return r, nil
+}
+
+// answerText is an intent's answer: distinct per intent and made of a code
+// no visitor types ("Answer zqab."), so neither the intent's name nor a
+// number in it can match a question.
+func answerText(n int) string {
+	code := []byte("zq")
+	for {
+		code = append(code, byte('a'+n%26))
+		n /= 26
+		if n == 0 {
+			break
+		}
+	}
+	return "Answer " + string(code) + "."
 }

@@ -8,7 +8,7 @@
 // The assistant sees only the knowledge entries, as a merchant would write
 // them: the intents' names are used to build the entries and to score the
 // answers, never given to the assistant (each intent's answer is an opaque
-// "Answer #N.").
+// code, see answerText).
 package main
 
 import (
@@ -43,6 +43,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	layouts := fs.String("layout", "entries,phrasings", "entries: K entries per intent; phrasings: one entry per intent with K-1 phrasings (comma list)")
 	split := fs.String("split", "test", "test (test + oos_test) or val (val + oos_val: for choosing thresholds)")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
+	setSpec := fs.String("set", "", "assistant.Params fields to change, Name=value,... (variants measured in docs/assistant.md)")
+	doSweep := fs.Bool("sweep", false, "choose thresholds on val (most correct within the wrong cap, oos refused ≥ 70 %) and report val and test at them, with top-1")
+	modelMargin := fs.Bool("model-margin", false, "with -sweep: threshold the model's own margin instead of the combined score's")
+	errs := fs.Int("errors", 0, "list this many val queries answered with another intent (first K only)")
+	capSlack := fs.Float64("cap-slack", 0, "with -sweep: choose within each wrong cap less this many points (val's sampling error)")
+	agree := fs.Bool("agree", false, "with -sweep: answer only when the retriever and the model pick the same answer")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: assistbench [flags]\n\n")
 		fs.PrintDefaults()
@@ -54,23 +60,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	inScope, oos, err := set.split(*split)
-	if err != nil {
+	p := assistant.DefaultParams()
+	if err := setParams(&p, *setSpec); err != nil {
 		return err
 	}
-	var results []result
+	var kList []int
+	var layList []layout
 	for _, kText := range strings.Split(*ks, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(kText))
 		if err != nil || k < 1 || k > 50 {
 			return fmt.Errorf("-k: %q is not a number from 1 to 50", kText)
 		}
-		for _, l := range strings.Split(*layouts, ",") {
-			lay := layout(strings.TrimSpace(l))
-			if lay != layoutEntries && lay != layoutPhrasings {
-				return fmt.Errorf("-layout: %q is neither entries nor phrasings", l)
-			}
+		kList = append(kList, k)
+	}
+	for _, l := range strings.Split(*layouts, ",") {
+		lay := layout(strings.TrimSpace(l))
+		if lay != layoutEntries && lay != layoutPhrasings {
+			return fmt.Errorf("-layout: %q is neither entries nor phrasings", l)
+		}
+		layList = append(layList, lay)
+	}
+	if *errs > 0 {
+		return printErrors(ctx, stdout, set, p, kList[0], *errs)
+	}
+	if *doSweep {
+		return sweep(ctx, stdout, set, p, kList, layList, *modelMargin, *agree, *capSlack)
+	}
+	inScope, oos, err := set.split(*split)
+	if err != nil {
+		return err
+	}
+	var results []result
+	for _, k := range kList {
+		for _, lay := range layList {
 			kn := set.knowledge(k, lay)
-			r, err := measure(ctx, assistant.New(), kn, inScope, oos)
+			r, err := measure(ctx, assistant.NewWithParams(p), kn, inScope, oos)
 			if err != nil {
 				return err
 			}

@@ -2,29 +2,17 @@ package assistant
 
 import (
 	"context"
-	"math"
 	"sync"
 
 	"github.com/batonchat/baton/session"
 )
 
-// Tuning. k1 and b are BM25's usual values; a question counts twice as
-// much as an answer; an answer is given only when the best entry covers at
-// least minCoverage of the question's weight (by idf) and scores at least
-// minScore. Coverage does the real work; minScore only rules out matches on
-// words every entry shares.
-const (
-	k1             = 1.2
-	bm25B          = 0.75
-	questionWeight = 2
-	minCoverage    = 0.5
-	minScore       = 0.2
-	cacheSize      = 1024
-)
+const cacheSize = 1024
 
 // Assistant is the built-in retrieval assistant.
 type Assistant struct {
 	stop map[string]bool
+	p    Params
 
 	mu      sync.Mutex
 	indexes map[string]*index // by merchant
@@ -32,49 +20,7 @@ type Assistant struct {
 
 // New returns an Assistant.
 func New() *Assistant {
-	return &Assistant{stop: stopwords(), indexes: map[string]*index{}}
-}
-
-type doc struct {
-	entry session.KnowledgeEntry
-	tf    map[string]float64
-	len   float64
-}
-
-type index struct {
-	version int64
-	docs    []doc
-	df      map[string]int
-	avgLen  float64
-	maxIDF  float64
-}
-
-func (a *Assistant) build(ks *session.KnowledgeSet) *index {
-	ix := &index{version: ks.Version, df: map[string]int{}}
-	total := 0.0
-	for _, e := range ks.Entries {
-		d := doc{entry: e, tf: map[string]float64{}}
-		for _, t := range terms(e.Question, a.stop) {
-			d.tf[t] += questionWeight
-			d.len += questionWeight
-		}
-		for _, t := range terms(e.Answer, a.stop) {
-			d.tf[t]++
-			d.len++
-		}
-		for t := range d.tf {
-			ix.df[t]++
-		}
-		total += d.len
-		ix.docs = append(ix.docs, d)
-	}
-	if len(ix.docs) > 0 {
-		ix.avgLen = total / float64(len(ix.docs))
-	}
-	for t := range ix.df {
-		ix.maxIDF = max(ix.maxIDF, ix.idf(t))
-	}
-	return ix
+	return &Assistant{stop: stopwords(), p: DefaultParams(), indexes: map[string]*index{}}
 }
 
 func (a *Assistant) indexFor(ks *session.KnowledgeSet) *index {
@@ -89,76 +35,103 @@ func (a *Assistant) indexFor(ks *session.KnowledgeSet) *index {
 			break
 		}
 	}
-	ix := a.build(ks)
+	ix := build(ks, a.p, a.stop)
 	a.indexes[ks.MerchantID] = ix
 	return ix
 }
 
-func (ix *index) idf(t string) float64 {
-	n := float64(len(ix.docs))
-	df := float64(ix.df[t])
-	return math.Log(1 + (n-df+0.5)/(df+0.5))
+// NewWithParams returns an Assistant with other parameters than the
+// default: for measuring alternatives (cmd/assistbench), not for serving.
+func NewWithParams(p Params) *Assistant {
+	return &Assistant{stop: stopwords(), p: p, indexes: map[string]*index{}}
+}
+
+// A Decision is an answer with what it was decided from: the best and the
+// second answer whether or not the assistant was confident, for measuring
+// thresholds without re-asking (cmd/assistbench).
+type Decision struct {
+	Answer session.Answer
+	// Best and Second are the entries of the best and second answers by
+	// the combined score ("" when there is none); Retriever and Model are
+	// the best by the retriever's and the model's own scores.
+	Best, Second, Retriever, Model string
+	Score, Margin                  float64 // the combined score of Best, and its lead over Second
+	ModelMargin                    float64 // the model's lead of its best over its second answer
+	Gated                          bool    // Best passes the content and coverage gates
+	ModelWeight                    float64 // the model's share of the combined score for this knowledge
 }
 
 // Answer implements session.Assistant.
-func (a *Assistant) Answer(_ context.Context, q session.Question) (session.Answer, error) {
-	if wantsPerson(q.Text) {
-		return session.Answer{Kind: session.WantsPerson}, nil
-	}
-	if k := smallTalk(q.Text); k != noSmallTalk {
-		return session.Answer{Kind: session.SmallTalk, Text: smallTalkReply(k, q.Locale)}, nil
-	}
-	if q.Knowledge == nil || len(q.Knowledge.Entries) == 0 {
-		return session.Answer{Kind: session.Unsure}, nil
-	}
-	ix := a.indexFor(q.Knowledge)
-	qterms := uniq(terms(q.Text, a.stop))
-	if len(qterms) == 0 {
-		return session.Answer{Kind: session.Unsure}, nil
-	}
-	// A word no entry uses weighs like the rarest word the knowledge has:
-	// asking about something unknown lowers confidence, but one unknown
-	// word does not outweigh a rare known one.
-	unknownIDF := ix.maxIDF
-	var totalWeight float64
-	for _, t := range qterms {
-		if ix.df[t] > 0 {
-			totalWeight += ix.idf(t)
-		} else {
-			totalWeight += unknownIDF
-		}
-	}
-	best, bestScore, bestCover := -1, 0.0, 0.0
-	for i, d := range ix.docs {
-		score, covered := 0.0, 0.0
-		for _, t := range qterms {
-			tf := d.tf[t]
-			if tf == 0 {
-				continue
-			}
-			idf := ix.idf(t)
-			score += idf * tf * (k1 + 1) / (tf + k1*(1-bm25B+bm25B*d.len/ix.avgLen))
-			covered += idf
-		}
-		if score > bestScore {
-			best, bestScore, bestCover = i, score, covered/totalWeight
-		}
-	}
-	if best < 0 || bestScore < minScore || bestCover < minCoverage {
-		return session.Answer{Kind: session.Unsure, Score: bestScore}, nil
-	}
-	e := ix.docs[best].entry
-	return session.Answer{Kind: session.Answered, Text: e.Answer, EntryID: e.ID, Score: bestScore}, nil
+func (a *Assistant) Answer(ctx context.Context, q session.Question) (session.Answer, error) {
+	d, err := a.Decide(ctx, q)
+	return d.Answer, err
 }
 
-func uniq(ts []string) []string {
-	seen := make(map[string]bool, len(ts))
-	out := ts[:0]
-	for _, t := range ts {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
+// Decide answers q and says why.
+func (a *Assistant) Decide(_ context.Context, q session.Question) (Decision, error) {
+	if wantsPerson(q.Text) {
+		return Decision{Answer: session.Answer{Kind: session.WantsPerson}}, nil
 	}
-	return out
+	if k := smallTalk(q.Text); k != noSmallTalk {
+		return Decision{Answer: session.Answer{Kind: session.SmallTalk, Text: smallTalkReply(k, q.Locale)}}, nil
+	}
+	unsure := Decision{Answer: session.Answer{Kind: session.Unsure}}
+	if q.Knowledge == nil || len(q.Knowledge.Entries) == 0 {
+		return unsure, nil
+	}
+	ix := a.indexFor(q.Knowledge)
+	tf := ix.queryFeatures(q.Text, a.stop)
+	if len(tf) == 0 {
+		return unsure, nil
+	}
+	st := ix.rank(ix.queryVector(tf), ix.newScratch())
+	if st.best.answer < 0 {
+		return unsure, nil
+	}
+	entryID := func(answer int32, entry int32) string {
+		if answer < 0 {
+			return ""
+		}
+		return q.Knowledge.Entries[entry].ID
+	}
+	d := Decision{
+		Best:        entryID(st.best.answer, st.best.entry),
+		Second:      entryID(st.second.answer, st.second.entry),
+		Score:       st.best.score,
+		Margin:      st.best.score,
+		ModelMargin: st.modelMargin,
+		Gated:       st.best.content && st.best.coverage >= a.p.MinCoverage,
+		ModelWeight: ix.modelWeight(),
+	}
+	if st.second.answer >= 0 {
+		d.Margin -= st.second.score
+	}
+	if st.retrieverBest >= 0 {
+		d.Retriever = entryID(st.retrieverBest, ix.answers[st.retrieverBest].entry)
+	}
+	if st.modelBest >= 0 && ix.model != nil {
+		d.Model = entryID(st.modelBest, ix.answers[st.modelBest].entry)
+	}
+	if !a.p.confident(d) {
+		d.Answer = session.Answer{Kind: session.Unsure, Score: st.best.score}
+		return d, nil
+	}
+	e := q.Knowledge.Entries[st.best.entry]
+	d.Answer = session.Answer{Kind: session.Answered, Text: e.Answer, EntryID: e.ID, Score: st.best.score}
+	return d, nil
+}
+
+// confident decides whether the best answer is given: it must use one of
+// the question's content words and most of its word weight, score high
+// enough, and lead the second answer clearly (a near tie between two
+// answers is a guess).
+func (p *Params) confident(d Decision) bool {
+	return d.Gated && d.Score >= p.MinScore && d.Margin >= p.marginFor(d.ModelWeight)
+}
+
+// marginFor is the least lead over the second answer when the model has
+// weight mw in the combined score: the retriever's and the model's own
+// least leads, mixed as their scores are.
+func (p *Params) marginFor(mw float64) float64 {
+	return (1-mw)*p.MinMargin + mw*p.ModelMinMargin
 }

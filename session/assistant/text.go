@@ -127,3 +127,38 @@ func terms(text string, stop map[string]bool) []string {
 	}
 	return out
 }
+
+// actionWords finds the word positions (as words numbers them) of a Dutch
+// question's action: in a clause with a modal verb, Dutch puts the verb
+// the modal governs at the end ("Ik wil mijn bestelling retourneren",
+// "Hoe kan ik een artikel retourneren"), and that verb says what the
+// visitor wants done with the things the other words name. A clause ends
+// at punctuation.
+//
+// English has no such fixed place: the same rule after English modals
+// ("want to return", "can I pay") cost CLINC150 val about a point of
+// correct answers (docs/assistant.md), so it is Dutch only.
+func actionWords(text string) map[int]bool {
+	out := map[int]bool{}
+	modals := dutchModals()
+	base := 0
+	for _, clause := range strings.FieldsFunc(fold(text), func(r rune) bool { return strings.ContainsRune(".,;:!?", r) }) {
+		ws := words(clause)
+		for i, w := range ws {
+			if modals[w] {
+				if last := len(ws) - 1; last > i {
+					out[base+last] = true
+				}
+				break
+			}
+		}
+		base += len(ws)
+	}
+	return out
+}
+
+// dutchModals are the modal (and "gaan") verb forms that send the verb
+// they govern to the end of the clause.
+func dutchModals() map[string]bool {
+	return set(`wil wilt willen kan kun kunt kunnen moet moeten mag mogen zou zouden ga gaat gaan`)
+}

@@ -1,8 +1,11 @@
-// The knowledge editor: the questions the assistant can answer and the
-// answers it gives, exactly as written.
+// The knowledge editor: the questions the assistant can answer, other ways
+// visitors ask them (phrasings), and the answers it gives, exactly as
+// written. Every text is set as text, never parsed as HTML.
 
 import { el, clear, $, $$, say, debounce } from "./dom.js";
 import { api } from "./api.js";
+
+const maxPhrasings = 50;
 
 export class Knowledge {
   constructor() {
@@ -38,8 +41,18 @@ export class Knowledge {
     const a = el("textarea", { class: "a", rows: "3", maxlength: "4000" });
     q.value = e.question;
     a.value = e.answer;
+    const phrasings = el("ul", { class: "phrasings" });
+    const addPhrasing = el("button", { type: "button", class: "small add-phrasing", text: "Add a phrasing", onclick: () => {
+      this.addPhrasing(phrasings, addPhrasing, "").focus();
+    } });
+    for (const p of e.phrasings || []) this.addPhrasing(phrasings, addPhrasing, p);
     const row = el("li", { class: "entry", "data-id": e.id || "" }, [
       el("label", {}, [el("span", { text: "Question" }), q]),
+      el("div", { class: "phrasing-box", role: "group", "aria-label": "Other ways visitors ask this" }, [
+        el("span", { class: "phrasing-title", text: "Other ways visitors ask this" }),
+        phrasings,
+        addPhrasing,
+      ]),
       el("label", {}, [el("span", { text: "Answer" }), a]),
       el("button", { type: "button", class: "small", text: "Delete", onclick: () => {
         const next = row.nextElementSibling || row.previousElementSibling;
@@ -53,6 +66,25 @@ export class Knowledge {
     return row;
   }
 
+  // addPhrasing adds one phrasing's input to an entry's list and returns
+  // it; the add button is disabled at the limit the server keeps.
+  addPhrasing(list, addButton, text) {
+    const input = el("input", { type: "text", class: "ph", maxlength: "1000", "aria-label": "Phrasing" });
+    input.value = text;
+    const item = el("li", {}, [
+      input,
+      el("button", { type: "button", class: "small", text: "Remove", "aria-label": "Remove this phrasing", onclick: () => {
+        const next = item.nextElementSibling || item.previousElementSibling;
+        item.remove();
+        addButton.disabled = list.children.length >= maxPhrasings;
+        (next ? next.querySelector("input") : addButton).focus();
+      } }),
+    ]);
+    list.append(item);
+    addButton.disabled = list.children.length >= maxPhrasings;
+    return input;
+  }
+
   count() {
     const n = $$("#knowledge-list .entry").length;
     say($("#knowledge-status"), n + (n === 1 ? " entry" : " entries"));
@@ -61,7 +93,8 @@ export class Knowledge {
   filter() {
     const f = $("#knowledge-filter").value.trim().toLowerCase();
     for (const row of $$("#knowledge-list .entry")) {
-      const text = (row.querySelector(".q").value + " " + row.querySelector(".a").value).toLowerCase();
+      const phrasings = $$(".ph", row).map((i) => i.value).join(" ");
+      const text = (row.querySelector(".q").value + " " + phrasings + " " + row.querySelector(".a").value).toLowerCase();
       row.hidden = !!f && !text.includes(f);
     }
   }
@@ -72,9 +105,11 @@ export class Knowledge {
     for (const row of $$("#knowledge-list .entry")) {
       const question = row.querySelector(".q").value.trim();
       const answer = row.querySelector(".a").value.trim();
-      if (!question && !answer) continue;
+      // Blank phrasings are dropped: an empty input is not a way to ask.
+      const phrasings = $$(".ph", row).map((i) => i.value.trim()).filter((p) => p !== "");
+      if (!question && !answer && phrasings.length === 0) continue;
       if (!question || !answer) { bad = bad || row; continue; }
-      const e = { question, answer };
+      const e = { question, phrasings, answer };
       if (row.dataset.id) e.id = row.dataset.id;
       entries.push(e);
     }

@@ -249,20 +249,6 @@ func (c *client) quiet(d time.Duration, ok func(map[string]any) bool) {
 	}
 }
 
-// waitClosed waits for the server to close the socket and returns the close
-// error.
-func (c *client) waitClosed() error {
-	c.t.Helper()
-	select {
-	case <-c.closed:
-	case <-time.After(15 * time.Second):
-		c.t.Fatal("socket not closed within 15s")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
 func num(v any) int64 {
 	f, _ := v.(float64)
 	return int64(f)

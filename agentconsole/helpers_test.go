@@ -47,7 +47,7 @@ type env struct {
 	ctx context.Context
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*agentconsole.Console)) *env {
 	t.Helper()
 	rdb, prefix := sessiontest.Redis(t)
 	log := slog.New(slog.DiscardHandler)
@@ -61,7 +61,11 @@ func newEnv(t *testing.T) *env {
 	sockets := socket.NewRegistry(socket.Options{Logger: log})
 	go sockets.Run(ctx)
 	engine := gin.New()
-	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens([]byte(testSecret), nil), sockets, log).Register(engine)
+	console := agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens([]byte(testSecret), nil), sockets, log)
+	for _, o := range opts {
+		o(console)
+	}
+	console.Register(engine)
 	srv := httptest.NewServer(engine)
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Second)

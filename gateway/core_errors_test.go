@@ -73,7 +73,8 @@ func (noWatcher) WatchMerchant(context.Context, string, session.MerchantWatcher)
 
 func fakeGateway(t *testing.T, core fakeCore) *httptest.Server {
 	t.Helper()
-	gw := gateway.New(core, noWatcher{}, socket.NewRegistry(socket.Options{}), gateway.Options{})
+	gw, err := gateway.New(core, noWatcher{}, socket.NewRegistry(socket.Options{}), gateway.Options{})
+	require.NoError(t, err)
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
 	return srv

@@ -61,7 +61,8 @@ func newEnv(t *testing.T, opts ...func(*gateway.Options)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	gw := gateway.New(svc, svc.Hub(), sockets, o)
+	gw, err := gateway.New(svc, svc.Hub(), sockets, o)
+	require.NoError(t, err)
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -94,12 +95,7 @@ func (e *env) shop(name string, origins ...string) shop {
 // settings changes a merchant's settings as an admin would.
 func (e *env) settings(s shop, change func(*session.Settings)) {
 	e.t.Helper()
-	m, err := e.svc.Merchant(e.ctx, s.m.ID)
-	require.NoError(e.t, err)
-	set := m.Settings
-	set.AllowedOrigins = append([]string{}, set.AllowedOrigins...)
-	change(&set)
-	_, err = e.svc.UpdateSettings(e.ctx, s.m.ID, set)
+	_, err := e.svc.UpdateSettings(e.ctx, s.m.ID, 0, change)
 	require.NoError(e.t, err)
 }
 

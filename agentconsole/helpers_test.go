@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,7 +52,7 @@ func newEnv(t *testing.T, opts ...func(*agentconsole.Console)) *env {
 	t.Helper()
 	rdb, prefix := sessiontest.Redis(t)
 	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
+	if debugLogs() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -431,3 +432,10 @@ func num(v any) int64 {
 func repeat(s string, n int) string { return strings.Repeat(s, n) }
 
 func cid(prefix string, i int) string { return fmt.Sprintf("%s-%d", prefix, i) }
+
+// debugLogs: with -v the app's debug logs go to stderr. go test -json (CI)
+// sets -test.v too, to test2json; there the logs stay off, as without -v.
+func debugLogs() bool {
+	f := flag.Lookup("test.v")
+	return testing.Verbose() && (f == nil || f.Value.String() != "test2json")
+}

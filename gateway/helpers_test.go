@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,7 +49,7 @@ func newEnv(t *testing.T, opts ...func(*gateway.Options)) *env {
 	t.Helper()
 	rdb, prefix := sessiontest.Redis(t)
 	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
+	if debugLogs() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -421,4 +422,11 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// debugLogs: with -v the app's debug logs go to stderr. go test -json (CI)
+// sets -test.v too, to test2json; there the logs stay off, as without -v.
+func debugLogs() bool {
+	f := flag.Lookup("test.v")
+	return testing.Verbose() && (f == nil || f.Value.String() != "test2json")
 }

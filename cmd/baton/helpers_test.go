@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,7 +56,7 @@ func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...en
 	cfg := appConfig{Redis: rdb, Prefix: prefix, Secret: []byte("test-secret-0123456789"),
 		VisitorRateLimit: 0, BcryptCost: bcrypt.MinCost,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if testing.Verbose() {
+	if debugLogs() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	for _, o := range opts {
@@ -249,21 +250,14 @@ func (c *client) quiet(d time.Duration, ok func(map[string]any) bool) {
 	}
 }
 
-// waitClosed waits for the server to close the socket and returns the close
-// error.
-func (c *client) waitClosed() error {
-	c.t.Helper()
-	select {
-	case <-c.closed:
-	case <-time.After(15 * time.Second):
-		c.t.Fatal("socket not closed within 15s")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
 func num(v any) int64 {
 	f, _ := v.(float64)
 	return int64(f)
+}
+
+// debugLogs: with -v the app's debug logs go to stderr. go test -json (CI)
+// sets -test.v too, to test2json; there the logs stay off, as without -v.
+func debugLogs() bool {
+	f := flag.Lookup("test.v")
+	return testing.Verbose() && (f == nil || f.Value.String() != "test2json")
 }

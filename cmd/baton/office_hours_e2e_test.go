@@ -200,48 +200,17 @@ func TestOfficeHoursOpen(t *testing.T) {
 	}
 }
 
-// TestCustomMessageMethod: with handoff method "message", the merchant's
-// message is sent instead of an offer, even when the visitor asks for a
-// person, and the conversation stays with the assistant.
-func TestCustomMessageMethod(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	s := e.shop("Custom Message Shop")
-	const custom = "Please write to help@shop.example or see https://shop.example/help."
-	code, body := e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{
-		"handoff": map[string]any{"method": "message", "message": custom}})
-	require.Equal(t, 200, code, "%v", body)
-	e.console(e.addAgent(s, "ready@custom.example", "Ready")) // someone is even available
+func hours(zone string, weekly map[string]any, exceptions ...map[string]any) map[string]any {
+	if exceptions == nil {
+		exceptions = []map[string]any{}
+	}
+	return map[string]any{"timezone": zone, "weekly": weekly, "exceptions": exceptions}
+}
 
-	asks := []struct {
-		name  string
-		frame map[string]any
-	}{
-		{"asks for a human", map[string]any{"type": "message", "client_id": "h", "text": "I want to talk to a human please"}},
-		{"asks in Dutch", map[string]any{"type": "message", "client_id": "nl", "text": "Ik wil een medewerker spreken"}},
-		{"a question nobody answers", map[string]any{"type": "message", "client_id": "q", "text": "What is the airspeed velocity of an unladen swallow?"}},
-		{"presses the button", map[string]any{"type": "handoff_request"}},
+func alwaysOpenWeek() map[string]any {
+	w := map[string]any{}
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		w[d] = []map[string]string{{"open": "00:00", "close": "24:00"}}
 	}
-	for _, a := range asks {
-		t.Run(a.name, func(t *testing.T) {
-			t.Parallel()
-			e := e.withT(t)
-			v := e.visitor(s.m.WidgetKey)
-			w := hello(v)
-			convID := w["conversation_id"].(string)
-			v.send(a.frame)
-			got := v.expectMessage("assistant")
-			require.Equal(t, custom, got["text"])
-			v.quiet(300*time.Millisecond, func(f map[string]any) bool {
-				return f["type"] == "handoff_offer" || f["type"] == "email_request" || f["type"] == "status"
-			})
-			// Accepting an offer that was never made does nothing.
-			v.send(map[string]any{"type": "handoff_reply", "accept": true})
-			v.expect("error")
-			_, body := e.do("GET", "/v1/agent/conversations/"+convID, s.adminToken, nil)
-			require.Equal(t, "assistant", body["conversation"].(map[string]any)["status"])
-			_, body = e.do("GET", "/v1/agent/conversations?status=queued", s.adminToken, nil)
-			require.NotContains(t, mustJSON(t, body), convID)
-		})
-	}
+	return w
 }

@@ -3,20 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 )
 
-// Helpers shared by the spine tests (bad input, hostile callers). They sit
-// on top of helpers_test.go's env and client.
+// Helpers shared by the end-to-end tests. They sit on top of
+// helpers_test.go's env and client. (The tests of bad input and hostile
+// callers live with their adapters: gateway and agentconsole.)
 
 // withT returns the same Baton seen from another test (a subtest): requests,
 // sockets and their cleanups then belong to t, so a failure stops t only.
@@ -61,25 +59,6 @@ func (e *env) doRaw(method, path, token string, body any, header http.Header) (i
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(e.t, err)
 	return res.StatusCode, raw
-}
-
-// requireAPIError checks that raw is the contract's error body,
-// {"error": {"code": "snake_case", "message": "..."}}, and returns the code.
-func requireAPIError(t *testing.T, raw []byte) string {
-	t.Helper()
-	var body struct {
-		Error *struct {
-			Code    *string `json:"code"`
-			Message *string `json:"message"`
-		} `json:"error"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &body), "error body is not JSON: %q", raw)
-	require.NotNil(t, body.Error, "no \"error\" object in %s", raw)
-	require.NotNil(t, body.Error.Code, "no error.code in %s", raw)
-	require.NotNil(t, body.Error.Message, "no error.message in %s", raw)
-	require.Regexp(t, `^[a-z][a-z0-9_]*$`, *body.Error.Code, "error.code is not snake_case in %s", raw)
-	require.NotEmpty(t, *body.Error.Message, "empty error.message in %s", raw)
-	return *body.Error.Code
 }
 
 // hello starts a conversation on v and returns the welcome frame.
@@ -137,80 +116,10 @@ func (e *env) transcript(token, convID string) []map[string]any {
 	return out
 }
 
-// visitorClientIDs lists the client_ids of the visitor's entries, in order.
-func visitorClientIDs(msgs []map[string]any) []string {
-	out := []string{}
-	for _, m := range msgs {
-		if m["role"] == "visitor" {
-			id, _ := m["client_id"].(string)
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// nextWithin is next with a deadline of one's own.
-func (c *client) nextWithin(d time.Duration, what string, ok func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				return f
-			}
-		case <-c.closed:
-			// Frames read before the close are still in the channel.
-			for {
-				select {
-				case f := <-c.frames:
-					if ok(f) {
-						return f
-					}
-				default:
-					c.t.Fatalf("socket closed (%v) before a %s frame; frames: %v", c.closeErr(), what, c.snapshot())
-					return nil
-				}
-			}
-		case <-deadline:
-			c.t.Fatalf("no %s frame within %s; frames so far: %v", what, d, c.snapshot())
-			return nil
-		}
-	}
-}
-
 func (c *client) snapshot() []map[string]any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]map[string]any(nil), c.all...)
-}
-
-func (c *client) closeErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// waitCloseCode waits up to d for the server to close the socket and
-// returns the close code it sent (1006 when there was no close frame).
-func (c *client) waitCloseCode(d time.Duration) int {
-	c.t.Helper()
-	select {
-	case <-c.closed:
-	case <-time.After(d):
-		c.t.Fatalf("socket not closed within %s; frames: %v", d, c.snapshot())
-	}
-	var ce *websocket.CloseError
-	if errors.As(c.closeErr(), &ce) {
-		return ce.Code
-	}
-	return websocket.CloseAbnormalClosure
-}
-
-// sendRaw writes one text frame as is.
-func (c *client) sendRaw(data string) {
-	c.t.Helper()
-	require.NoError(c.t, c.conn.WriteMessage(websocket.TextMessage, []byte(data)))
 }
 
 // framesJSON renders every frame a client got, for "never contains" checks.
@@ -219,41 +128,10 @@ func (c *client) framesJSON() string {
 	return string(b)
 }
 
-// dialStatus tries a socket upgrade and returns the HTTP status and body;
-// 101 means it upgraded (the socket is closed again at once).
-func (e *env) dialStatus(path string, header http.Header) (int, []byte) {
-	e.t.Helper()
-	conn, res, err := websocket.DefaultDialer.Dial(e.wsURL(path), header)
-	if err == nil {
-		_ = conn.Close()
-		return res.StatusCode, nil
-	}
-	require.ErrorIs(e.t, err, websocket.ErrBadHandshake, "dial %s", path)
-	require.NotNil(e.t, res)
-	raw, _ := io.ReadAll(res.Body)
-	_ = res.Body.Close()
-	return res.StatusCode, raw
-}
-
-func originHeader(origin string) http.Header {
-	h := http.Header{}
-	if origin != "" {
-		h.Set("Origin", origin)
-	}
-	return h
-}
-
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
-	return string(b)
-}
-
-func repeat(s string, n int) string { return strings.Repeat(s, n) }
-
-func quoteJSON(s string) string {
-	b, _ := json.Marshal(s)
 	return string(b)
 }
 

@@ -1,4 +1,4 @@
-package main
+package gateway_test
 
 import (
 	"testing"
@@ -31,7 +31,7 @@ func TestVisitorIdentity(t *testing.T) {
 		{"HS512 with the right secret", signWith(t, jwt.SigningMethodHS512, claims, secret), false},
 		{"RS256 header, HMAC signature", handMade(map[string]any{"alg": "RS256", "typ": "JWT"}, claims, s.m.IdentitySecret), false},
 		{"another merchant's secret", signWith(t, jwt.SigningMethodHS256, claims, []byte(other.m.IdentitySecret)), false},
-		{"Baton's own secret", signWith(t, jwt.SigningMethodHS256, claims, []byte(testSecret)), false},
+		{"Baton's own secret", signWith(t, jwt.SigningMethodHS256, claims, []byte(batonSecret)), false},
 		{"expired", signWith(t, jwt.SigningMethodHS256, with(claims, "exp", now.Add(-time.Hour).Unix()), secret), false},
 		{"no exp", signWith(t, jwt.SigningMethodHS256, with(claims, "exp", nil), secret), false},
 		{"no sub", signWith(t, jwt.SigningMethodHS256, with(claims, "sub", nil), secret), false},
@@ -53,7 +53,7 @@ func TestVisitorIdentity(t *testing.T) {
 			f := v.next("email_request or queued", func(f map[string]any) bool {
 				return f["type"] == "email_request" || (f["type"] == "status" && f["status"] == "queued")
 			})
-			_, body := e.do("GET", "/v1/agent/conversations/"+convID, s.adminToken, nil)
+			body := e.conversation(s, convID)
 			visitor := body["conversation"].(map[string]any)["visitor"].(map[string]any)
 			if tc.ok {
 				require.Equal(t, "queued", f["status"], "an authenticated visitor with an email is not asked again")

@@ -1,4 +1,4 @@
-package main
+package agentconsole_test
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/session"
 )
 
 // TestMerchantIsolation: merchant B's agents and admins, over REST and the
@@ -40,25 +42,26 @@ func TestMerchantIsolation(t *testing.T) {
 
 	convs := map[string]string{} // name -> id
 	for _, name := range []string{"assigned", "queued", "closed", "assistant"} {
-		v := e.visitor(a.m.WidgetKey)
-		id := hello(v)["conversation_id"].(string)
+		v := e.visitor(a)
+		id := v.id
 		convs[name] = id
-		say(v, "s-"+name, "A-VISITOR-SECRET "+name)
+		v.say("s-"+name, "A-VISITOR-SECRET "+name)
+		seen := v.watch()
 		switch name {
 		case "assigned", "queued":
-			handoff(v, "a-visitor@example.com")
+			v.handoff("a-visitor@example.com")
 		case "closed":
-			v.send(map[string]any{"type": "close"})
-			v.expect("closed")
+			require.NoError(t, v.close())
+			require.Equal(t, session.StatusClosed, v.status())
 		}
 		if name == "assigned" {
 			code, body := e.do("POST", "/v1/agent/conversations/"+id+"/claim", aliceTok, nil)
 			require.Equal(t, 200, code, "%v", body)
-			v.expect("agent_joined")
+			seen.expectAgentJoined()
 			code, body = e.do("POST", "/v1/agent/conversations/"+id+"/messages", aliceTok,
 				map[string]string{"client_id": "a1", "text": "A-AGENT-SECRET"})
 			require.Equal(t, 201, code, "%v", body)
-			v.expectMessage("agent")
+			seen.expectMessage("agent")
 		}
 	}
 	before := map[string]int{}
@@ -165,15 +168,16 @@ func TestMerchantIsolation(t *testing.T) {
 		}
 		// One more handoff at A while B's consoles listen, to be sure
 		// live traffic has had its chance to leak.
-		v := e.visitor(a.m.WidgetKey)
-		id := hello(v)["conversation_id"].(string)
+		v := e.visitor(a)
+		id := v.id
 		convs["late"] = id
-		say(v, "late", "A-VISITOR-SECRET late")
-		handoff(v, "a-visitor@example.com")
+		v.say("late", "A-VISITOR-SECRET late")
+		seen := v.watch()
+		v.handoff("a-visitor@example.com")
 		aliceConsole.next("A's queue with the late one", func(f map[string]any) bool {
 			return f["type"] == "queue" && strings.Contains(mustJSON(t, f), id)
 		})
-		v.send(map[string]any{"type": "typing", "active": true})
+		v.typing(true)
 		bobConsole.quiet(500*time.Millisecond, func(map[string]any) bool { return false })
 		for _, c := range []*client{bobConsole, bAdminConsole} {
 			for _, f := range c.snapshot() {
@@ -189,7 +193,7 @@ func TestMerchantIsolation(t *testing.T) {
 			}
 		}
 		require.NotContains(t, aliceConsole.framesJSON(), "B-INTRUSION")
-		require.NotContains(t, v.framesJSON(), "B-INTRUSION")
+		require.NotContains(t, seen.seen(), "B-INTRUSION")
 		msgs := e.transcript(a.adminToken, convs["assigned"])
 		require.Len(t, msgs, before["assigned"])
 	}

@@ -1,4 +1,4 @@
-package main
+package agentconsole_test
 
 import (
 	"fmt"
@@ -281,9 +281,9 @@ func TestOversizedBodies(t *testing.T) {
 	e := newEnv(t)
 	s := e.shop("Big Body Shop")
 	agent := e.addAgent(s, "big@body.example", "Big")
-	v := e.visitor(s.m.WidgetKey)
-	convID := hello(v)["conversation_id"].(string)
-	handoff(v, "v@example.com")
+	v := e.visitor(s)
+	convID := v.id
+	v.handoff("v@example.com")
 	code, _ := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agent, nil)
 	require.Equal(t, 200, code)
 	entries := len(e.transcript(s.adminToken, convID))
@@ -306,4 +306,11 @@ func TestOversizedBodies(t *testing.T) {
 		requireAPIError(t, raw)
 	}
 	require.Len(t, e.transcript(s.adminToken, convID), entries, "an oversized message was stored")
+}
+
+func knowledge() map[string]any {
+	return map[string]any{"entries": []map[string]string{
+		{"question": "How long does shipping take?", "answer": "Shipping takes 2 working days."},
+		{"question": "How do I return an item?", "answer": "Returns are free within 30 days."},
+	}}
 }

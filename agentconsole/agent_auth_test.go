@@ -1,4 +1,4 @@
-package main
+package agentconsole_test
 
 import (
 	"crypto/hmac"
@@ -14,8 +14,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 )
-
-const testSecret = "test-secret-0123456789" // newEnv's BATON_SECRET
 
 // TestLoginRefused: wrong credentials are 401 with the contract's error
 // body, and say nothing about which part was wrong.
@@ -234,9 +232,9 @@ func TestConsoleSocketAuth(t *testing.T) {
 	s := e.shop("Console Auth Shop")
 	valid := s.adminToken
 	// Something to leak: a queued conversation.
-	v := e.visitor(s.m.WidgetKey)
-	convID := hello(v)["conversation_id"].(string)
-	handoff(v, "secret-visitor@example.com")
+	v := e.visitor(s)
+	convID := v.id
+	v.handoff("secret-visitor@example.com")
 
 	type attempt struct {
 		name  string
@@ -299,9 +297,10 @@ func TestConsoleBadFrames(t *testing.T) {
 	e := newEnv(t)
 	s := e.shop("Console Frames Shop")
 	agent := e.addAgent(s, "frames@console.example", "Fran")
-	v := e.visitor(s.m.WidgetKey)
-	convID := hello(v)["conversation_id"].(string)
-	handoff(v, "v@example.com")
+	v := e.visitor(s)
+	convID := v.id
+	v.handoff("v@example.com")
+	seen := v.watch()
 	code, _ := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agent, nil)
 	require.Equal(t, 200, code)
 	c := e.console(agent)
@@ -335,7 +334,7 @@ func TestConsoleBadFrames(t *testing.T) {
 	// Still working: a good message reaches the visitor; nothing bad was
 	// stored.
 	c.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "good", "text": "Hello from Fran"})
-	require.Equal(t, "Hello from Fran", v.expectMessage("agent")["text"])
+	require.Equal(t, "Hello from Fran", seen.expectMessage("agent")["text"])
 	var agentTexts []string
 	for _, m := range e.transcript(agent, convID) {
 		if m["role"] == "agent" {

@@ -1,16 +1,19 @@
-package main
+package agentconsole_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/session"
 )
 
 // TestMetricsCounts: conversations the visitor engaged in count once;
 // those that end without a handoff count as resolved_by_assistant, those
 // handed to the team as routed_to_team; resolution_rate is their share.
-// Dates are the merchant's, inclusive at both ends.
+// Dates are the merchant's, inclusive at both ends. (What the visitor's
+// socket shows along the way is checked in gateway's TestVisitorCloses.)
 func TestMetricsCounts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -25,52 +28,55 @@ func TestMetricsCounts(t *testing.T) {
 	pago, err := time.LoadLocation("Pacific/Pago_Pago")
 	require.NoError(t, err)
 
-	start := func() (*client, string) {
-		v := e.visitor(s.m.WidgetKey)
-		return v, hello(v)["conversation_id"].(string)
-	}
-	closeByVisitor := func(v *client) {
-		v.send(map[string]any{"type": "close"})
-		require.Equal(t, "visitor_closed", v.expect("closed")["reason"])
+	closeByVisitor := func(v *visitor) {
+		require.NoError(t, v.close())
+		if v.turn.Fresh() {
+			return // nothing was stored: only the socket shows the end
+		}
+		conv, _, err := e.svc.Conversation(e.ctx, s.m.ID, v.id)
+		require.NoError(t, err)
+		require.Equal(t, session.StatusClosed, conv.Status)
+		require.Equal(t, "visitor_closed", conv.ClosedReason)
 	}
 
 	// 1. Answered, then the visitor closes: resolved.
-	v, _ := start()
-	say(v, "r1", "hello")
-	v.expectMessage("assistant")
+	v := e.visitor(s)
+	v.say("r1", "hello")
+	msgs := e.transcript(s.adminToken, v.id)
+	require.Equal(t, "assistant", msgs[len(msgs)-1]["role"], "%v", msgs)
 	closeByVisitor(v)
 	// A second close changes nothing.
-	v.send(map[string]any{"type": "close"})
-	v.expectError("conversation_closed")
+	require.Equal(t, "conversation_closed", session.ErrorOf(v.close()).Code)
 
 	// 2. Handed off by message, claimed and closed by the agent: routed.
-	v, id2 := start()
-	say(v, "h1", "hello")
-	handoff(v, "routed@example.com")
+	v = e.visitor(s)
+	id2 := v.id
+	v.say("h1", "hello")
+	v.handoff("routed@example.com")
 	code, _ = e.do("POST", "/v1/agent/conversations/"+id2+"/claim", agent, nil)
 	require.Equal(t, 200, code)
 	code, _ = e.do("POST", "/v1/agent/conversations/"+id2+"/close", agent, nil)
 	require.Equal(t, 200, code)
 
 	// 3. Offered, declined, closed: resolved (no handoff happened).
-	v, _ = start()
-	v.send(map[string]any{"type": "handoff_request"})
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": false})
-	require.Equal(t, "assistant", v.expect("status")["status"])
+	v = e.visitor(s)
+	require.NoError(t, v.step(func(tn session.Turn) error { return e.svc.RequestHandoff(e.ctx, tn) }))
+	require.Equal(t, session.StatusHandoffOffered, v.status())
+	require.NoError(t, v.step(func(tn session.Turn) error { return e.svc.ReplyToOffer(e.ctx, tn, false) }))
+	require.Equal(t, session.StatusAssistant, v.status())
 	closeByVisitor(v)
 
 	// 4. Hello and close, nothing said: not a conversation that counts.
-	v, _ = start()
+	v = e.visitor(s)
 	closeByVisitor(v)
 
 	// 5. Still talking to the assistant: counted, neither outcome yet.
-	v, _ = start()
-	say(v, "o1", "hello")
+	v = e.visitor(s)
+	v.say("o1", "hello")
 
 	// 6. The button, straight to the queue, then the visitor leaves: routed.
-	v, _ = start()
-	handoff(v, "button@example.com")
+	v = e.visitor(s)
+	v.handoff("button@example.com")
 	closeByVisitor(v)
 
 	today := time.Now().In(kiri).Format(time.DateOnly)

@@ -1,10 +1,12 @@
-package main
+package gateway_test
 
 import (
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/session"
 )
 
 // TestWidgetUpgradeChecks: the visitor socket's upgrade is 404 for an
@@ -70,8 +72,7 @@ func TestWidgetUpgradeFollowsSettings(t *testing.T) {
 	code, _ := e.dialStatus(path, originHeader("https://a.example"))
 	require.Equal(t, 101, code)
 
-	code, body := e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"allowed_origins": []string{"https://b.example"}})
-	require.Equal(t, 200, code, "%v", body)
+	e.settings(s, func(set *session.Settings) { set.AllowedOrigins = []string{"https://b.example"} })
 	code, _ = e.dialStatus(path, originHeader("https://a.example"))
 	require.Equal(t, 403, code, "a removed origin still upgrades")
 	code, _ = e.dialStatus(path, originHeader(""))
@@ -84,19 +85,7 @@ func TestWidgetUpgradeFollowsSettings(t *testing.T) {
 	say(c, "o1", "hello")
 	require.NotEmpty(t, w["conversation_id"])
 
-	code, body = e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"allowed_origins": []string{}})
-	require.Equal(t, 200, code, "%v", body)
+	e.settings(s, func(set *session.Settings) { set.AllowedOrigins = []string{} })
 	code, _ = e.dialStatus(path, originHeader("https://a.example"))
 	require.Equal(t, 101, code, "no origins listed: any origin")
-}
-
-// TestConsoleSocketOrigin: the agent socket is for Baton's own pages.
-func TestConsoleSocketOrigin(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	code, raw := e.dialStatus("/v1/agent/ws", originHeader("https://evil.example"))
-	require.Equal(t, 403, code)
-	requireAPIError(t, raw)
-	code, _ = e.dialStatus("/v1/agent/ws", originHeader(e.srv.URL))
-	require.Equal(t, 101, code)
 }

@@ -1,4 +1,4 @@
-package main
+package gateway_test
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/gateway"
 )
 
 // TestVisitorBadFrames sends one bad frame to a started visitor socket per
@@ -93,7 +95,7 @@ func TestVisitorBadFrames(t *testing.T) {
 
 			// The socket still works, in the same conversation.
 			say(v, "after", "hello")
-			msgs := e.transcript(s.adminToken, convID)
+			msgs := e.transcript(s, convID)
 			require.Equal(t, []string{"before", "after"}, visitorClientIDs(msgs),
 				"the transcript must hold the good messages only: %v", msgs)
 			for _, m := range msgs {
@@ -113,16 +115,6 @@ func TestVisitorBadFrames(t *testing.T) {
 	}
 }
 
-func framesOfType(c *client, typ string) []map[string]any {
-	var out []map[string]any
-	for _, f := range c.snapshot() {
-		if f["type"] == typ {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // TestVisitorBinaryFrame: a binary frame is refused with an error, before
 // and after hello, and the socket stays usable.
 func TestVisitorBinaryFrame(t *testing.T) {
@@ -140,7 +132,7 @@ func TestVisitorBinaryFrame(t *testing.T) {
 		[]byte(`{"type":"message","client_id":"bin","text":"sneaky"}`)))
 	require.Equal(t, "bad_frame", v.expect("error")["code"])
 	say(v, "b2", "hello")
-	msgs := e.transcript(s.adminToken, w["conversation_id"].(string))
+	msgs := e.transcript(s, w["conversation_id"].(string))
 	require.Equal(t, []string{"b1", "b2"}, visitorClientIDs(msgs))
 }
 
@@ -172,11 +164,10 @@ func TestVisitorFramesBeforeHello(t *testing.T) {
 	require.Equal(t, "assistant", w["status"], "the early close must not have closed anything")
 	require.EqualValues(t, 0, num(w["last_seq"]), "nothing sent before hello may be stored")
 	say(v, "first", "hello")
-	msgs := e.transcript(s.adminToken, w["conversation_id"].(string))
+	msgs := e.transcript(s, w["conversation_id"].(string))
 	require.Equal(t, []string{"first"}, visitorClientIDs(msgs))
-	code, body := e.do("GET", "/v1/agent/conversations", s.adminToken, nil)
-	require.Equal(t, 200, code)
-	require.Len(t, body["conversations"], 1, "frames before hello must not start conversations: %v", body)
+	convs := e.conversations(s, "")
+	require.Len(t, convs, 1, "frames before hello must not start conversations: %v", convs)
 }
 
 // TestVisitorMessageLimits: text is 1–4000 characters and client_id 1–64,
@@ -228,7 +219,7 @@ func TestVisitorMessageLimits(t *testing.T) {
 				require.NotEmpty(t, got["code"])
 			}
 			say(v, "next", "hello")
-			msgs := e.transcript(s.adminToken, convID)
+			msgs := e.transcript(s, convID)
 			want := []string{"next"}
 			if tc.ok {
 				want = []string{tc.clientID, "next"}
@@ -251,7 +242,7 @@ func TestVisitorDuplicateClientID(t *testing.T) {
 	v.send(map[string]any{"type": "message", "client_id": "same", "text": "a different text"})
 	v.send(map[string]any{"type": "message", "client_id": "same", "text": "hello"})
 	say(v, "other", "hello")
-	msgs := e.transcript(s.adminToken, convID)
+	msgs := e.transcript(s, convID)
 	require.Equal(t, []string{"same", "other"}, visitorClientIDs(msgs))
 	require.Equal(t, "hello", msgs[0]["text"])
 }
@@ -295,7 +286,7 @@ func TestVisitorOversizedFrame(t *testing.T) {
 			require.Equal(t, websocket.CloseMessageTooBig, v.waitCloseCode(5*time.Second),
 				"close error: %v", v.closeErr())
 
-			msgs := e.transcript(s.adminToken, convID)
+			msgs := e.transcript(s, convID)
 			require.Equal(t, []string{"kept"}, visitorClientIDs(msgs))
 
 			// The conversation resumes on a new socket with nothing lost.
@@ -323,7 +314,7 @@ func TestVisitorOversizedFrame(t *testing.T) {
 func TestVisitorFlood(t *testing.T) {
 	t.Parallel()
 	// The flood guard (BATON_VISITOR_FRAME_LIMIT) at its production default.
-	e := newEnv(t, func(c *appConfig) { c.VisitorRateLimit = 120; c.VisitorFrameLimit = 20 })
+	e := newEnv(t, func(o *gateway.Options) { o.VisitorRateLimit = 120; o.VisitorFrameLimit = 20 })
 	s := e.shop("Flood Shop")
 
 	t.Run("a burst, then calm", func(t *testing.T) {
@@ -365,7 +356,7 @@ func TestVisitorFlood(t *testing.T) {
 			}
 		}
 		require.True(t, ok, "the socket never recovered from a burst")
-		ids := visitorClientIDs(e.transcript(s.adminToken, convID))
+		ids := visitorClientIDs(e.transcript(s, convID))
 		require.Equal(t, "before", ids[0])
 		require.Len(t, ids, 2, "refused messages must not be stored: %v", ids)
 	})
@@ -391,7 +382,7 @@ func TestVisitorFlood(t *testing.T) {
 		}
 		require.Positive(t, limited, "no rate_limited error before the close")
 		require.Equal(t, websocket.ClosePolicyViolation, code, "close: %v", v.closeErr())
-		require.Equal(t, []string{"kept"}, visitorClientIDs(e.transcript(s.adminToken, convID)))
+		require.Equal(t, []string{"kept"}, visitorClientIDs(e.transcript(s, convID)))
 	})
 }
 
@@ -403,7 +394,7 @@ func TestVisitorRateLimit(t *testing.T) {
 
 	t.Run("limited", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, func(c *appConfig) { c.VisitorRateLimit = 3 })
+		e := newEnv(t, func(o *gateway.Options) { o.VisitorRateLimit = 3 })
 		s := e.shop("Rate Shop")
 		v := e.visitor(s.m.WidgetKey)
 		convID := hello(v)["conversation_id"].(string)
@@ -437,7 +428,7 @@ func TestVisitorRateLimit(t *testing.T) {
 		require.NotEmpty(t, limited, "25 messages at once at 3 per minute: none refused")
 		require.NotEmpty(t, accepted)
 		// Nothing refused is stored; everything accepted is, in order.
-		require.Equal(t, accepted, visitorClientIDs(e.transcript(s.adminToken, convID)))
+		require.Equal(t, accepted, visitorClientIDs(e.transcript(s, convID)))
 		// Other frames are not messages: typing still works.
 		v.send(map[string]any{"type": "typing", "active": true})
 		v.quiet(200*time.Millisecond, func(f map[string]any) bool {
@@ -448,7 +439,7 @@ func TestVisitorRateLimit(t *testing.T) {
 
 	t.Run("off", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, func(c *appConfig) { c.VisitorRateLimit = 0 })
+		e := newEnv(t, func(o *gateway.Options) { o.VisitorRateLimit = 0 })
 		s := e.shop("Unlimited Shop")
 		v := e.visitor(s.m.WidgetKey)
 		convID := hello(v)["conversation_id"].(string)
@@ -461,39 +452,8 @@ func TestVisitorRateLimit(t *testing.T) {
 			echoOf(v, id)
 		}
 		require.Empty(t, framesOfType(v, "error"))
-		require.Equal(t, want, visitorClientIDs(e.transcript(s.adminToken, convID)))
+		require.Equal(t, want, visitorClientIDs(e.transcript(s, convID)))
 	})
-}
-
-// TestRateLimitConfig: BATON_VISITOR_RATE_LIMIT is read as the contract says.
-func TestRateLimitConfig(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		val  string
-		want int
-		err  bool
-	}{
-		{"", 120, false},
-		{"0", 0, false},
-		{"30", 30, false},
-		{"-1", 0, true},
-		{"ten", 0, true},
-		{"1.5", 0, true},
-	}
-	for _, tc := range cases {
-		cfg, err := loadConfig(func(k string) string {
-			if k == "BATON_VISITOR_RATE_LIMIT" {
-				return tc.val
-			}
-			return ""
-		})
-		if tc.err {
-			require.Error(t, err, "BATON_VISITOR_RATE_LIMIT=%q", tc.val)
-			continue
-		}
-		require.NoError(t, err, "BATON_VISITOR_RATE_LIMIT=%q", tc.val)
-		require.Equal(t, tc.want, cfg.VisitorRateLimit, "BATON_VISITOR_RATE_LIMIT=%q", tc.val)
-	}
 }
 
 // TestVisitorTextRoundTrip: what a visitor writes reaches the agent's
@@ -515,7 +475,7 @@ func TestVisitorTextRoundTrip(t *testing.T) {
 		got := say(v, cid("rt", i), text)
 		require.Equal(t, text, got["text"])
 	}
-	msgs := e.transcript(s.adminToken, convID)
+	msgs := e.transcript(s, convID)
 	i := 0
 	for _, m := range msgs {
 		if m["role"] == "visitor" {

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/agentconsole"
+)
+
+// TestRateLimitConfig: BATON_VISITOR_RATE_LIMIT is read as the contract says.
+func TestRateLimitConfig(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		val  string
+		want int
+		err  bool
+	}{
+		{"", 120, false},
+		{"0", 0, false},
+		{"30", 30, false},
+		{"-1", 0, true},
+		{"ten", 0, true},
+		{"1.5", 0, true},
+	}
+	for _, tc := range cases {
+		cfg, err := loadConfig(func(k string) string {
+			if k == "BATON_VISITOR_RATE_LIMIT" {
+				return tc.val
+			}
+			return ""
+		})
+		if tc.err {
+			require.Error(t, err, "BATON_VISITOR_RATE_LIMIT=%q", tc.val)
+			continue
+		}
+		require.NoError(t, err, "BATON_VISITOR_RATE_LIMIT=%q", tc.val)
+		require.Equal(t, tc.want, cfg.VisitorRateLimit, "BATON_VISITOR_RATE_LIMIT=%q", tc.val)
+	}
+}
+
+func TestAgentFrameLimitConfig(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		val  string
+		want int
+		err  bool
+	}{
+		{"", agentconsole.DefaultFrameLimit, false},
+		{"0", 0, false},
+		{"5", 5, false},
+		{"-1", 0, true},
+		{"fast", 0, true},
+		{"2.5", 0, true},
+	}
+	for _, tc := range cases {
+		cfg, err := loadConfig(func(k string) string {
+			if k == "BATON_AGENT_FRAME_LIMIT" {
+				return tc.val
+			}
+			return ""
+		})
+		if tc.err {
+			require.ErrorContains(t, err, "BATON_AGENT_FRAME_LIMIT", "BATON_AGENT_FRAME_LIMIT=%q", tc.val)
+			continue
+		}
+		require.NoError(t, err, "BATON_AGENT_FRAME_LIMIT=%q", tc.val)
+		require.Equal(t, tc.want, cfg.AgentFrameLimit, "BATON_AGENT_FRAME_LIMIT=%q", tc.val)
+	}
+}

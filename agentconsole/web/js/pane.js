@@ -5,7 +5,7 @@
 
 import { el, clear, richText, fmtTime, uid, say, safeURL } from "./dom.js";
 import { api } from "./api.js";
-import { ticketFacts, retryHandoff, retryError, providerName, laterTicket } from "./ticket.js";
+import { ticketFacts, retryHandoff, retryError, providerName, laterTicket, reasonText } from "./ticket.js";
 
 // Lines the socket refuses for a passing reason are sent again after these
 // waits (ms, a little jitter added); one refused after the last shows as
@@ -110,7 +110,9 @@ export class Pane {
     if (c.status === "assigned" && c.agent) st = c.agent_id === this.app.me.id ? "With you" : "With " + c.agent.name;
     fact("Status", st);
     if (c.page) fact("Page", safeURL(c.page) ? el("a", { href: c.page, target: "_blank", rel: "noopener noreferrer", text: c.page }) : c.page);
-    if (c.handoff_reason) fact("Why", c.handoff_reason === "visitor_request" ? "The visitor asked for a person" : "The assistant had no answer");
+    const h = c.handoff;
+    if (h || c.handoff_reason) fact("Why", reasonText(h ? h.reason : c.handoff_reason, h && h.detail));
+    if (h && h.summary) fact("Summary", h.summary);
     this.renderTicket(c.ticket);
     const live = c.status !== "closed" && c.status !== "ticketed";
     this.claimBtn.hidden = c.status !== "queued";

@@ -46,10 +46,17 @@ export function laterTicket(had, got) {
   return got.state === "pending" && had.state !== "pending" ? had : got;
 }
 
-export function reasonText(r) {
-  if (r === "visitor_request") return "The visitor asked for a person";
-  if (r === "no_answer") return "The assistant had no answer";
-  return r || "";
+// REASONS names every handoff reason (the contract's values) for people.
+export const REASONS = {
+  visitor_asked: "The visitor asked for a person",
+  unsure: "The assistant had no answer",
+  model_handoff: "The assistant handed over",
+  model_error: "The assistant's model failed",
+};
+
+export function reasonText(r, detail) {
+  const t = REASONS[r] || r || "";
+  return detail ? t + " (" + detail + ")" : t;
 }
 
 // ticketLink is the ticket's id, linked into the helpdesk when its address

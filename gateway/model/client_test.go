@@ -243,6 +243,8 @@ func TestAnswerErrors(t *testing.T) {
 		{name: "cut at max_tokens", reply: modeltest.Reply{Content: []string{"Orders arrive within"}, Finish: "length"}, kind: session.ModelUnavailable, message: "max_tokens"},
 		{name: "content filter", reply: modeltest.Reply{Content: []string{"x"}, Finish: "content_filter"}, kind: session.ModelRejected},
 		{name: "an empty answer", reply: modeltest.Reply{}, kind: session.ModelUnavailable, message: "empty"},
+		{name: "an answer past 1 MiB", reply: modeltest.Reply{Content: modeltest.Split(strings.Repeat("word ", 230_000), 64<<10)},
+			kind: session.ModelUnavailable, message: "passed 1048576 bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -106,6 +106,8 @@ func TestScrub(t *testing.T) {
 	} {
 		require.Equal(t, want, cl.scrub(in), in)
 	}
+	short := &call{secrets: []string{"k3y"}}
+	require.Equal(t, "bad key [redacted]", short.scrub("bad key k3y"), "a short key is replaced too")
 	long := cl.scrub(strings.Repeat("é", 400))
 	require.LessOrEqual(t, len(long), 300+len("…"))
 }

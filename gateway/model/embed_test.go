@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -99,4 +100,14 @@ func TestEmbedChecksTheAnswer(t *testing.T) {
 			require.Equal(t, session.ModelUnavailable, kindOf(t, err).Kind)
 		})
 	}
+}
+
+func TestEmbedTimeout(t *testing.T) {
+	fake := modeltest.New(t, modeltest.Options{APIKey: apiKey})
+	c, _ := newClient(t, fake, model.Options{EmbeddingsModel: fake.EmbeddingsModel(), Timeout: 300 * time.Millisecond})
+	fake.ScriptEmbeddings(func(modeltest.EmbeddingsRequest) modeltest.Reply { return modeltest.Reply{Hang: true} })
+	start := time.Now()
+	_, _, err := c.Embed(context.Background(), []string{"a", "b"})
+	require.Equal(t, session.ModelTimeout, kindOf(t, err).Kind)
+	require.Less(t, time.Since(start), 300*time.Millisecond+slack)
 }

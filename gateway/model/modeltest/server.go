@@ -149,9 +149,11 @@ func (s *Server) Script(f func(Request) Reply) {
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	for i, r := range s.requests {
-		out[i] = *r
+	var out []Request
+	for _, r := range s.requests {
+		if r.Path != "/v1/embeddings" {
+			out = append(out, *r)
+		}
 	}
 	return out
 }

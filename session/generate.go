@@ -359,14 +359,16 @@ func (s *Service) publishDraft(ctx context.Context, gen *generation, d DraftEven
 }
 
 // cancelDraft drops the answer being written for a conversation on this
-// node, at once (the visitor asked for a person; other nodes learn it from
-// the status change).
+// node at once, before whatever the caller does next (the visitor asked for
+// a person: the draft goes before the offer comes; a generation on another
+// node learns of it from the status change).
 func (g *generator) cancelDraft(convID string) {
 	g.mu.Lock()
 	gen := g.running[convID]
 	g.mu.Unlock()
 	if gen != nil {
 		gen.cancel()
+		g.drop(gen)
 	}
 }
 

@@ -32,6 +32,43 @@ type config struct {
 	HelpdeskTimeout time.Duration
 	Outbox          session.OutboxOptions
 	Limits          visitorLimits
+	Model           modelConfig
+}
+
+// modelConfig is the deployment's language model, if any (BATON_MODEL_*).
+type modelConfig struct {
+	BaseURL     string
+	Name        string
+	APIKey      string
+	Embeddings  string
+	Timeout     time.Duration
+	Concurrency int
+}
+
+func (m *modelConfig) load(getenv func(string) string) error {
+	m.BaseURL = strings.TrimSpace(getenv("BATON_MODEL_BASE_URL"))
+	m.Name = strings.TrimSpace(getenv("BATON_MODEL_NAME"))
+	m.APIKey = strings.TrimSpace(getenv("BATON_MODEL_API_KEY"))
+	m.Embeddings = strings.TrimSpace(getenv("BATON_EMBEDDINGS_MODEL"))
+	m.Timeout = 20 * time.Second
+	if (m.BaseURL == "") != (m.Name == "") {
+		return errors.New("BATON_MODEL_BASE_URL and BATON_MODEL_NAME go together: set both for a model, neither for none")
+	}
+	if v := getenv("BATON_MODEL_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("BATON_MODEL_TIMEOUT=%q: want a duration of at least 1s, like 20s", v)
+		}
+		m.Timeout = d
+	}
+	if v := getenv("BATON_MODEL_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("BATON_MODEL_CONCURRENCY=%q: want a whole number of at least 1", v)
+		}
+		m.Concurrency = n
+	}
+	return nil
 }
 
 // visitorLimits cap what visitors may open, so a script cannot take a
@@ -130,6 +167,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if err := c.Limits.load(getenv); err != nil {
+		return c, err
+	}
+	if err := c.Model.load(getenv); err != nil {
 		return c, err
 	}
 	if v := getenv("BATON_LOG_LEVEL"); v != "" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/batonchat/baton/agentconsole"
 	"github.com/batonchat/baton/gateway"
 	"github.com/batonchat/baton/gateway/helpdesk"
+	"github.com/batonchat/baton/gateway/model"
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
 	"github.com/batonchat/baton/session/assistant"
@@ -67,7 +69,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	a, err := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, AgentFrameLimit: cfg.AgentFrameLimit,
 		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
-		Limits: cfg.Limits})
+		Limits: cfg.Limits, Model: cfg.Model})
 	if err != nil {
 		return err
 	}
@@ -113,6 +115,9 @@ type appConfig struct {
 	// HelpdeskAgent names this node to the helpdesks (User-Agent).
 	HelpdeskAgent string
 	Limits        visitorLimits
+	Model         modelConfig
+	// ModelTransport carries the model's calls (tests); the default when nil.
+	ModelTransport http.RoundTripper
 	// BcryptCost and Now are for tests.
 	BcryptCost int
 	Now        func() time.Time
@@ -139,7 +144,21 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 	if c.NoOutbox {
 		tickets = nil
 	}
-	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(),
+	var models *session.ModelOptions
+	if c.Model.BaseURL != "" {
+		client, err := model.New(model.Options{BaseURL: c.Model.BaseURL, Model: c.Model.Name, APIKey: c.Model.APIKey,
+			EmbeddingsModel: c.Model.Embeddings, Timeout: c.Model.Timeout, Transport: c.ModelTransport, Logger: c.Logger,
+			UserAgent: c.HelpdeskAgent})
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("BATON_MODEL_BASE_URL: %w", err)
+		}
+		models = &session.ModelOptions{Model: client, Timeout: c.Model.Timeout, Concurrency: c.Model.Concurrency}
+		if c.Model.Embeddings != "" {
+			models.Embedder = client
+		}
+	}
+	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(), Model: models,
 		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
 		Tickets: tickets, Outbox: outbox,
 		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})

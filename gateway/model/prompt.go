@@ -29,7 +29,7 @@ type entry struct {
 func entriesOf(es []session.KnowledgeEntry) []entry {
 	out := make([]entry, len(es))
 	for i, e := range es {
-		out[i] = entry{ID: e.ID, Question: e.Question, Answer: e.Answer}
+		out[i] = entry{ID: e.ID, Question: e.Question, Phrasings: e.Phrasings, Answer: e.Answer}
 	}
 	return out
 }

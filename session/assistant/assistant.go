@@ -2,6 +2,7 @@ package assistant
 
 import (
 	"context"
+	"sort"
 	"sync"
 
 	"github.com/batonchat/baton/session"
@@ -119,6 +120,31 @@ func (a *Assistant) Decide(_ context.Context, q session.Question) (Decision, err
 	e := q.Knowledge.Entries[st.best.entry]
 	d.Answer = session.Answer{Kind: session.Answered, Text: e.Answer, EntryID: e.ID, Score: st.best.score}
 	return d, nil
+}
+
+// Retrieve implements session.Retriever: the entries of the k answers that
+// score best for text, best first, whatever the thresholds (the model
+// decides what to make of them). Of an answer several entries share, the
+// one whose question matched best stands for it.
+func (a *Assistant) Retrieve(ks *session.KnowledgeSet, text string, k int) []session.KnowledgeEntry {
+	if ks == nil || len(ks.Entries) == 0 || k <= 0 {
+		return nil
+	}
+	ix := a.indexFor(ks)
+	tf := ix.queryFeatures(text, a.stop)
+	if len(tf) == 0 {
+		return nil
+	}
+	var all []ranked
+	sc := ix.newScratch()
+	sc.all = &all
+	ix.rank(ix.queryVector(tf), sc)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].score > all[j].score })
+	out := make([]session.KnowledgeEntry, 0, min(k, len(all)))
+	for _, r := range all[:min(k, len(all))] {
+		out = append(out, ks.Entries[r.entry])
+	}
+	return out
 }
 
 // confident decides whether the best answer is given: it must use one of

@@ -97,6 +97,8 @@ type scratch struct {
 	cent, text, cover, chars, knn, lin []float32
 	bestDoc                            []int32
 	content                            []bool
+	// all, when set, collects every answer scored (for Retrieve).
+	all *[]ranked
 }
 
 func (ix *index) newScratch() *scratch {
@@ -200,6 +202,9 @@ func (ix *index) rank(q query, sc *scratch) standing {
 		r := ranked{answer: int32(ai), entry: ix.answers[ai].entry, score: combined, retrieval: s, coverage: cover, content: content}
 		if d := sc.bestDoc[ai]; d >= 0 {
 			r.entry = ix.docInfo[d].entry
+		}
+		if sc.all != nil {
+			*sc.all = append(*sc.all, r)
 		}
 		switch {
 		case st.best.answer < 0 || combined > st.best.score:

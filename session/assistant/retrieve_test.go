@@ -173,3 +173,21 @@ func BenchmarkBuildModel2000(b *testing.B) {
 		build(ks, p, stop)
 	}
 }
+
+// TestRetrieveRanksEveryAnswer: the model sees the entries that match
+// best, whether or not the built-in assistant would answer from them.
+func TestRetrieveRanksEveryAnswer(t *testing.T) {
+	a := New()
+	ks := shopKnowledge()
+	got := a.Retrieve(ks, "how long until my parcel arrives in belgium", 3)
+	require.NotEmpty(t, got)
+	require.LessOrEqual(t, len(got), 3)
+	ids := []string{}
+	for _, e := range got {
+		ids = append(ids, e.ID)
+	}
+	require.Contains(t, ids, "shipping", "%v", ids)
+	require.Empty(t, a.Retrieve(ks, "?!", 3))
+	require.Empty(t, a.Retrieve(nil, "shipping", 3))
+	var _ session.Retriever = a
+}

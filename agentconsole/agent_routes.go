@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,7 +15,9 @@ import (
 // agentDesk is what an agent's own routes (sign-in, conversations,
 // presence) need.
 type agentDesk interface {
-	Login(ctx context.Context, email, password string) (*session.Agent, error)
+	LoginFrom(ctx context.Context, email, password, addr string) (*session.Agent, error)
+	Logout(ctx context.Context, a session.Actor) error
+	ChangePassword(ctx context.Context, a session.Actor, current, next string) (*session.Agent, int64, error)
 	Agent(ctx context.Context, merchantID, agentID string) (*session.Agent, error)
 	Conversations(ctx context.Context, merchantID string, status session.Status) ([]*session.Conversation, error)
 	Conversation(ctx context.Context, merchantID, convID string) (*session.Conversation, []session.RawEntry, error)
@@ -27,6 +31,7 @@ type agentDesk interface {
 
 func (c *Console) registerAgent(r gin.IRouter) {
 	r.POST("/v1/auth/login", c.login)
+	r.POST("/v1/auth/logout", c.authenticate, c.logout)
 	agent := r.Group("/v1/agent")
 	agent.GET("/ws", c.socket) // authenticates with its first frame
 	agent.Use(c.authenticate)
@@ -39,6 +44,7 @@ func (c *Console) registerAgent(r gin.IRouter) {
 	agent.POST("/conversations/:id/close", c.conversationAction(c.desk.CloseByAgent))
 	agent.GET("/presence", c.getPresence)
 	agent.PUT("/presence", c.putPresence)
+	agent.PUT("/password", c.putPassword)
 }
 
 func (c *Console) login(g *gin.Context) {
@@ -51,21 +57,67 @@ func (c *Console) login(g *gin.Context) {
 	}
 	ctx, cancel := ctxOf(g)
 	defer cancel()
-	a, err := c.desk.Login(ctx, in.Email, in.Password)
+	a, err := c.desk.LoginFrom(ctx, in.Email, in.Password, g.ClientIP())
+	if err != nil {
+		if wait, ok := session.RetryAfter(err); ok {
+			g.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		}
+		c.fail(g, err)
+		return
+	}
+	c.issue(g, ctx, a, http.StatusOK)
+}
+
+// issue answers with a fresh token for a.
+func (c *Console) issue(g *gin.Context, ctx context.Context, a *session.Agent, status int) {
+	tv, err := c.auth.TokenVersion(ctx, a.MerchantID, a.ID)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	token, exp, err := c.tokens.Issue(a)
+	token, exp, err := c.tokens.Issue(a, tv)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	g.JSON(http.StatusOK, gin.H{"token": token, "expires_at": session.Time{Time: exp}, "agent": agentJSON(a)})
+	g.JSON(status, gin.H{"token": token, "expires_at": session.Time{Time: exp}, "agent": agentJSON(a)})
+}
+
+// logout ends every session of the caller: their tokens stop working, on
+// every node, and their console sockets close.
+func (c *Console) logout(g *gin.Context) {
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	if err := c.desk.Logout(ctx, actorOf(g)); err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.Status(http.StatusNoContent)
+}
+
+// putPassword changes the caller's password; their other sessions end, and
+// this one goes on with the token the answer carries.
+func (c *Console) putPassword(g *gin.Context) {
+	var in struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if !bind(g, &in) {
+		return
+	}
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	a, _, err := c.desk.ChangePassword(ctx, actorOf(g), in.Current, in.New)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.issue(g, ctx, a, http.StatusOK)
 }
 
 func agentJSON(a *session.Agent) gin.H {
-	return gin.H{"id": a.ID, "name": a.Name, "email": a.Email, "role": a.Role, "merchant_id": a.MerchantID}
+	return gin.H{"id": a.ID, "name": a.Name, "email": a.Email, "role": a.Role, "merchant_id": a.MerchantID,
+		"capacity": a.Capacity, "disabled": a.Disabled}
 }
 
 func (c *Console) me(g *gin.Context) {

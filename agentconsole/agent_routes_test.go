@@ -26,8 +26,12 @@ type fakeDesk struct {
 
 var errNotFaked = errors.New("fakeDesk: not part of this test")
 
-func (fakeDesk) Login(context.Context, string, string) (*session.Agent, error) {
+func (fakeDesk) LoginFrom(context.Context, string, string, string) (*session.Agent, error) {
 	return nil, errNotFaked
+}
+func (fakeDesk) Logout(context.Context, session.Actor) error { return errNotFaked }
+func (fakeDesk) ChangePassword(context.Context, session.Actor, string, string) (*session.Agent, int64, error) {
+	return nil, 0, errNotFaked
 }
 func (fakeDesk) Agent(context.Context, string, string) (*session.Agent, error) {
 	return nil, errNotFaked
@@ -59,18 +63,27 @@ func (f fakeDesk) AgentMessage(ctx context.Context, a session.Actor, convID, cli
 func (fakeDesk) SetPresence(context.Context, session.Actor, string) error { return errNotFaked }
 func (fakeDesk) Presence(context.Context, session.Actor) (string, error)  { return "", errNotFaked }
 
+// trusting is an authorizer for which every token's session stands.
+type trusting struct{}
+
+func (trusting) Authorize(_ context.Context, a session.Actor, _ int64) (session.Actor, error) {
+	return a, nil
+}
+func (trusting) TokenVersion(context.Context, string, string) (int64, error) { return 0, nil }
+func (trusting) OnAccountChange(func(string, string)) func()                 { return func() {} }
+
 // deskServer serves the agent routes on desk, and returns a token of agent
 // a_1 at merchant m_1.
 func deskServer(t *testing.T, desk agentDesk) (*httptest.Server, string) {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	tokens := NewTokens([]byte("desk-test-secret-0123456789"), nil)
-	c := &Console{desk: desk, tokens: tokens, log: slog.New(slog.DiscardHandler)}
+	c := &Console{desk: desk, auth: trusting{}, tokens: tokens, log: slog.New(slog.DiscardHandler)}
 	r := gin.New()
 	c.registerAgent(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	tok, _, err := tokens.Issue(&session.Agent{ID: "a_1", MerchantID: "m_1", Name: "Ann", Role: session.RoleNameAgent})
+	tok, _, err := tokens.Issue(&session.Agent{ID: "a_1", MerchantID: "m_1", Name: "Ann", Role: session.RoleNameAgent}, 0)
 	require.NoError(t, err)
 	return srv, tok
 }

@@ -28,6 +28,14 @@ type Team interface {
 	teamAdmin
 	helpdeskStore
 	assistantStore
+	authorizer
+}
+
+// authorizer checks a token's session against the account as it is now.
+type authorizer interface {
+	Authorize(ctx context.Context, a session.Actor, tokenVersion int64) (session.Actor, error)
+	TokenVersion(ctx context.Context, merchantID, agentID string) (int64, error)
+	OnAccountChange(f func(merchantID, agentID string)) (stop func())
 }
 
 // Watcher is where console sockets follow conversations and the queue.
@@ -46,8 +54,10 @@ type Console struct {
 	teamAdmin teamAdmin
 	desks     helpdeskStore
 	assistant assistantStore
+	auth      authorizer
 
 	hub       Watcher
+	open      liveSockets // authenticated console sockets, by account
 	tokens    *Tokens
 	sockets   *socket.Registry
 	log       *slog.Logger
@@ -61,9 +71,14 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
-		desks: team, assistant: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
+	c := &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
+		desks: team, assistant: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
+	team.OnAccountChange(c.accountChanged)
+	return c
 }
+
+// revoked reports whether err means the token's session has ended.
+func revoked(err error) bool { return session.ErrorOf(err).Code == session.ErrRevoked.Code }
 
 // Register adds the console's routes.
 func (c *Console) Register(r gin.IRouter) {
@@ -78,7 +93,10 @@ func (c *Console) Register(r gin.IRouter) {
 	registerWeb(r)
 }
 
-const actorKey = "baton.actor"
+const (
+	actorKey    = "baton.actor"
+	verifiedKey = "baton.token"
+)
 
 func actorOf(c *gin.Context) session.Actor {
 	a, _ := c.Get(actorKey)
@@ -86,7 +104,9 @@ func actorOf(c *gin.Context) session.Actor {
 }
 
 // authenticate accepts only a bearer token in the Authorization header:
-// tokens stay out of URLs.
+// tokens stay out of URLs. The token's session must still stand (its
+// account enabled, not signed out, its password not changed since), and the
+// account's current role decides, not the one the token was issued with.
 func (c *Console) authenticate(g *gin.Context) {
 	h := g.GetHeader("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
@@ -95,13 +115,24 @@ func (c *Console) authenticate(g *gin.Context) {
 		rest.Fail(g, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer TOKEN")
 		return
 	}
-	a, err := c.tokens.Verify(strings.TrimSpace(token))
+	v, err := c.tokens.Verify(strings.TrimSpace(token))
 	if err != nil {
 		g.Header("WWW-Authenticate", `Bearer realm="baton", error="invalid_token"`)
 		rest.Fail(g, http.StatusUnauthorized, "invalid_token", "the token is not valid")
 		return
 	}
+	ctx, cancel := ctxOf(g)
+	a, err := c.auth.Authorize(ctx, v.Actor, v.Version)
+	cancel()
+	if err != nil {
+		if session.ErrorOf(err).Kind == session.KindUnauthorized {
+			g.Header("WWW-Authenticate", `Bearer realm="baton", error="invalid_token"`)
+		}
+		c.fail(g, err)
+		return
+	}
 	g.Set(actorKey, a)
+	g.Set(verifiedKey, v)
 	g.Next()
 }
 

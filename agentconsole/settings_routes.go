@@ -3,6 +3,7 @@ package agentconsole
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,6 +17,7 @@ type settingsStore interface {
 	UpdateSettings(ctx context.Context, merchantID string, version int64, edit func(*session.Settings)) (*session.Settings, error)
 	SetOfficeHours(ctx context.Context, merchantID string, h session.OfficeHours) (*session.OfficeHours, error)
 	Office(m *session.Merchant) session.OfficeState
+	RotateIdentitySecret(ctx context.Context, merchantID string, grace time.Duration) (*session.Merchant, error)
 }
 
 func (c *Console) registerSettings(admin gin.IRouter) {
@@ -24,6 +26,34 @@ func (c *Console) registerSettings(admin gin.IRouter) {
 	admin.GET("/office-hours", c.getOfficeHours)
 	admin.PUT("/office-hours", c.putOfficeHours)
 	admin.GET("/merchant", c.getMerchant)
+	admin.POST("/identity-secret/rotate", c.rotateSecret)
+}
+
+// rotateSecret gives the merchant a new identity secret; the old one still
+// verifies for grace_s seconds (default a day).
+func (c *Console) rotateSecret(g *gin.Context) {
+	in := struct {
+		GraceS *int64 `json:"grace_s"`
+	}{}
+	if !bind(g, &in) {
+		return
+	}
+	grace := 24 * time.Hour
+	if in.GraceS != nil {
+		grace = time.Duration(*in.GraceS) * time.Second
+	}
+	ctx, cancel := ctxOf(g)
+	defer cancel()
+	m, err := c.settings.RotateIdentitySecret(ctx, actorOf(g).MerchantID, grace)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	var until any
+	if !m.PreviousSecretUntil.IsZero() {
+		until = session.Time{Time: m.PreviousSecretUntil}
+	}
+	g.JSON(http.StatusOK, gin.H{"identity_secret": m.IdentitySecret, "previous_valid_until": until})
 }
 
 // merchantFrom loads the caller's merchant, answering the request itself

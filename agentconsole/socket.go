@@ -54,11 +54,12 @@ func (c *Console) newFrameLimiter() *rate.Limiter {
 
 // consoleSocket is one agent's console connection.
 type consoleSocket struct {
-	c     *Console
-	conn  *socket.Conn
-	actor session.Actor
-	log   *slog.Logger
-	limit *rate.Limiter // nil: no frame limit
+	c       *Console
+	conn    *socket.Conn
+	actor   session.Actor
+	version int64 // the token's: the session this socket belongs to
+	log     *slog.Logger
+	limit   *rate.Limiter // nil: no frame limit
 
 	cursors map[string]int64 // from the auth frame: what the console already holds
 
@@ -165,19 +166,39 @@ func (s *consoleSocket) run() {
 		s.fatal("auth_required", `the first frame must be {"type":"auth","token":...}`)
 		return
 	}
-	actor, err := s.c.tokens.Verify(in.Token)
+	v, err := s.c.tokens.Verify(in.Token)
 	if err != nil {
 		s.fatal("invalid_token", "the token is not valid")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	agent, err := s.c.live.Agent(ctx, actor.MerchantID, actor.ID)
+	actor, err := s.c.auth.Authorize(ctx, v.Actor, v.Version)
+	var agent *session.Agent
+	if err == nil {
+		agent, err = s.c.live.Agent(ctx, actor.MerchantID, actor.ID)
+	}
 	cancel()
 	if err != nil {
-		s.fatal("invalid_token", "the token's agent does not exist")
+		if revoked(err) {
+			s.actor = v.Actor
+			s.revoke()
+			return
+		}
+		e := session.ErrorOf(err)
+		s.fatal(e.Code, e.Message)
 		return
 	}
-	s.actor = actor
+	s.actor, s.version = actor, v.Version
+	// Known as live before the session is checked once more: a change
+	// between the first check and now is then not missed.
+	s.c.open.add(s)
+	s.conn.OnDone(func() { s.c.open.remove(s) })
+	if st, err := s.c.auth.Authorize(context.Background(), v.Actor, v.Version); err != nil && revoked(err) {
+		s.revoke()
+		return
+	} else if err == nil {
+		s.actor = st
+	}
 	s.cursors = in.Cursors
 	s.log = s.c.log.With("merchant", actor.MerchantID, "agent", actor.ID)
 	if err := s.start(agent); err != nil {

@@ -228,3 +228,30 @@ func (s *Service) SetIntegration(ctx context.Context, merchantID string, method 
 	}
 	return &a, nil
 }
+
+// maxSecretGrace bounds how long a replaced identity secret keeps working.
+const maxSecretGrace = 30 * 24 * time.Hour
+
+// RotateIdentitySecret gives a merchant a new identity secret; the one it
+// replaces still verifies visitors' identities for grace (0: not at all),
+// so the shop can move its sign-in code over without signing anyone out.
+func (s *Service) RotateIdentitySecret(ctx context.Context, merchantID string, grace time.Duration) (*Merchant, error) {
+	if grace < 0 || grace > maxSecretGrace {
+		return nil, newErr(KindInvalid, "invalid_grace", "the grace period must be 0 to %d days", int(maxSecretGrace.Hours()/24))
+	}
+	m, err := s.loadMerchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	until := ""
+	if grace > 0 {
+		until = itoa(s.now().Add(grace).UnixMilli())
+	}
+	if err := s.writeConfig(ctx, merchantID, cSecret, base64.RawURLEncoding.EncodeToString(secret),
+		cSecretPrev, m.IdentitySecret, cSecretUntil, until); err != nil {
+		return nil, err
+	}
+	return s.loadMerchant(ctx, merchantID)
+}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
@@ -29,7 +28,12 @@ type Agent struct {
 	Name         string `json:"name"`
 	Role         string `json:"role"`
 	PasswordHash string `json:"password_hash,omitempty"`
-	CreatedAt    Time   `json:"created_at"`
+	// Capacity is how many conversations auto-assignment gives the agent
+	// at once; 0 means the merchant's default.
+	Capacity  int  `json:"capacity"`
+	Disabled  bool `json:"disabled"`
+	CreatedAt Time `json:"created_at"`
+	UpdatedAt Time `json:"updated_at"`
 }
 
 // Public returns the agent without the password hash.
@@ -52,16 +56,34 @@ const (
 // CreateAgent adds a person to a merchant's team. Emails are unique across
 // Baton: they are how people sign in.
 func (s *Service) CreateAgent(ctx context.Context, merchantID, email, name, password string, admin bool) (*Agent, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	name = strings.TrimSpace(name)
+	role := RoleNameAgent
+	if admin {
+		role = RoleNameAdmin
+	}
+	return s.AddAgent(ctx, merchantID, NewAgent{Email: email, Name: name, Password: password, Role: role})
+}
+
+// AddAgent adds a person to a merchant's team.
+func (s *Service) AddAgent(ctx context.Context, merchantID string, n NewAgent) (*Agent, error) {
+	email := strings.ToLower(strings.TrimSpace(n.Email))
+	name := strings.TrimSpace(n.Name)
+	if n.Role == "" {
+		n.Role = RoleNameAgent
+	}
 	if _, ok := ParseEmail(email); !ok {
 		return nil, newErr(KindInvalid, "invalid_email", "%q is not an email address", email)
 	}
-	if n := utf8.RuneCountInString(name); n < 1 || n > 100 {
-		return nil, newErr(KindInvalid, "invalid_name", "name must be 1 to 100 characters")
+	if err := validName(name); err != nil {
+		return nil, err
 	}
-	if n := utf8.RuneCountInString(password); n < 8 || len(password) > 72 {
-		return nil, newErr(KindInvalid, "invalid_password", "password must be 8 to 72 bytes")
+	if err := validPassword(n.Password); err != nil {
+		return nil, err
+	}
+	if err := validRole(n.Role); err != nil {
+		return nil, err
+	}
+	if err := validCapacity(n.Capacity); err != nil {
+		return nil, err
 	}
 	if _, err := s.Merchant(ctx, merchantID); err != nil {
 		return nil, err
@@ -70,22 +92,29 @@ func (s *Service) CreateAgent(ctx context.Context, merchantID, email, name, pass
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(n.Password), cost)
 	if err != nil {
 		return nil, err
 	}
-	role := RoleNameAgent
-	if admin {
-		role = RoleNameAdmin
-	}
-	a := &Agent{ID: newID("a", 10), MerchantID: merchantID, Email: email, Name: name, Role: role,
-		PasswordHash: string(hash), CreatedAt: Time{s.now()}}
+	now := Time{s.now()}
+	a := &Agent{ID: newID("a", 10), MerchantID: merchantID, Email: email, Name: name, Role: n.Role,
+		PasswordHash: string(hash), Capacity: n.Capacity, CreatedAt: now, UpdatedAt: now}
 	ok, err := s.rdb.HSetNX(ctx, s.keys.agentEmails(), email, merchantID+" "+a.ID).Result()
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, newErr(KindConflict, "email_taken", "an agent with this email already exists")
+		// An address whose account was removed may still point at it.
+		ref, err := s.rdb.HGet(ctx, s.keys.agentEmails(), email).Result()
+		if err != nil {
+			return nil, err
+		}
+		if mid, aid, _ := strings.Cut(ref, " "); s.agentExists(ctx, mid, aid) {
+			return nil, newErr(KindConflict, "email_taken", "an agent with this email already exists")
+		}
+		if err := s.rdb.HSet(ctx, s.keys.agentEmails(), email, merchantID+" "+a.ID).Err(); err != nil {
+			return nil, err
+		}
 	}
 	b, _ := json.Marshal(a)
 	if err := s.rdb.HSet(ctx, s.keys.merchantAgents(merchantID), a.ID, b).Err(); err != nil {
@@ -93,6 +122,11 @@ func (s *Service) CreateAgent(ctx context.Context, merchantID, email, name, pass
 	}
 	pub := a.Public()
 	return &pub, nil
+}
+
+func (s *Service) agentExists(ctx context.Context, merchantID, agentID string) bool {
+	n, err := s.rdb.HExists(ctx, s.keys.merchantAgents(merchantID), agentID).Result()
+	return err != nil || n // when in doubt, the address stays taken
 }
 
 // Agent returns one agent of a merchant.
@@ -142,52 +176,6 @@ type AgentStatus struct {
 	Agent
 	Presence string `json:"presence"`
 	Online   bool   `json:"online"`
-}
-
-// loginLimit is how many failed sign-ins an email gets per window.
-const (
-	loginLimit  = 10
-	loginWindow = 15 * time.Minute
-)
-
-// Login checks an agent's email and password.
-func (s *Service) Login(ctx context.Context, email, password string) (*Agent, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	bad := &Error{Kind: KindUnauthorized, Code: "invalid_credentials", Message: "wrong email or password"}
-	if email == "" || len(email) > 254 || len(password) > 72 {
-		return nil, bad
-	}
-	failKey := s.keys.loginFailures(email)
-	pipe := s.rdb.Pipeline()
-	fails := pipe.Get(ctx, failKey)
-	ref := pipe.HGet(ctx, s.keys.agentEmails(), email)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	if n, _ := fails.Int(); n >= loginLimit {
-		return nil, &Error{Kind: KindRateLimited, Code: "too_many_attempts", Message: "too many failed sign-ins; try again in a few minutes"}
-	}
-	var a *Agent
-	if mid, aid, ok := strings.Cut(ref.Val(), " "); ok {
-		got, err := s.Agent(ctx, mid, aid)
-		if err != nil && ErrorOf(err).Kind != KindNotFound {
-			return nil, err
-		}
-		a = got
-	}
-	hash := s.dummyHash() // an unknown email costs the same time as a known one
-	if a != nil {
-		hash = []byte(a.PasswordHash)
-	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || a == nil {
-		pipe := s.rdb.Pipeline()
-		pipe.Incr(ctx, failKey)
-		pipe.Expire(ctx, failKey, loginWindow)
-		_, _ = pipe.Exec(ctx)
-		return nil, bad
-	}
-	pub := a.Public()
-	return &pub, nil
 }
 
 // SetPresence sets whether the agent takes conversations.

@@ -227,7 +227,8 @@ func (h *Hub) WatchMerchant(ctx context.Context, merchantID string, w MerchantWa
 // Envelope kinds on the channels. Conversation channels: e (entry),
 // s (state), t (typing), d and D (a streamed answer's draft grows or is
 // dropped). Merchant channels: c (conversation changed), q
-// (queue changed). Control: x (merchant configuration changed).
+// (queue changed). Control: x (merchant configuration changed), a (an agent
+// account changed).
 func (h *Hub) dispatch(channel, payload string) {
 	if payload == "" {
 		return
@@ -240,8 +241,12 @@ func (h *Hub) dispatch(channel, payload string) {
 	}
 	switch {
 	case channel == h.svc.keys.control():
-		if payload[0] == 'x' {
+		switch payload[0] {
+		case 'x':
 			h.svc.cfg.invalidate(payload[1:])
+		case 'a': // a<merchant> <agent>: an account changed
+			mid, aid, _ := strings.Cut(payload[1:], " ")
+			h.svc.accounts.invalidate(mid, aid)
 		}
 	case r.convID != "":
 		h.dispatchConversation(r, payload)

@@ -63,8 +63,16 @@ func (k keyspace) merchantChannel(id string) string { return k.merchant(id) }
 func (k keyspace) widgetKey(key string) string { return k.prefix + "wk:" + key }
 func (k keyspace) agentEmails() string         { return k.prefix + "agent-emails" }
 func (k keyspace) merchants() string           { return k.prefix + "merchants" }
-func (k keyspace) loginFailures(email string) string {
-	return k.prefix + "login-fail:" + email
+
+// tokenVersions holds each agent's token version: tokens issued at an
+// older one no longer work.
+func (k keyspace) tokenVersions(mid string) string { return k.merchant(mid) + ":tv" }
+
+// Failed sign-ins from one address, and from one address for one account
+// (by a hash of the email, so addresses do not sit in key names in clear).
+func (k keyspace) loginFailsAddr(addr string) string { return k.prefix + "{login}:a:" + addr }
+func (k keyspace) loginFailsPair(addr, emailHash string) string {
+	return k.prefix + "{login}:p:" + addr + ":" + emailHash
 }
 
 // control carries process-wide signals such as "merchant settings changed".

@@ -19,13 +19,17 @@ type Merchant struct {
 	Name           string
 	WidgetKey      string
 	IdentitySecret string
-	Settings       Settings
-	Hours          OfficeHours
-	Schedule       *Schedule
-	Knowledge      *KnowledgeSet
-	Assistant      AssistantSettings
-	Integrations   Integrations
-	CreatedAt      time.Time
+	// PreviousIdentitySecret still verifies visitors' identities until
+	// PreviousSecretUntil, while a shop moves to the new one.
+	PreviousIdentitySecret string
+	PreviousSecretUntil    time.Time
+	Settings               Settings
+	Hours                  OfficeHours
+	Schedule               *Schedule
+	Knowledge              *KnowledgeSet
+	Assistant              AssistantSettings
+	Integrations           Integrations
+	CreatedAt              time.Time
 }
 
 // KnowledgeSet is a merchant's knowledge at one version. Assistants may cache
@@ -69,6 +73,8 @@ const (
 	cName         = "name"
 	cWidgetKey    = "wk"
 	cSecret       = "secret"
+	cSecretPrev   = "secret_prev"
+	cSecretUntil  = "secret_prev_until"
 	cSettings     = "settings"
 	cSettingsVer  = "settings_v"
 	cHours        = "hours"
@@ -87,6 +93,9 @@ func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
 	}
 	mer := &Merchant{ID: id, Name: m[cName], WidgetKey: m[cWidgetKey], IdentitySecret: m[cSecret],
 		Settings: DefaultSettings(), Hours: AlwaysOpen()}
+	if until := msTime(m[cSecretUntil]); !until.IsZero() && m[cSecretPrev] != "" {
+		mer.PreviousIdentitySecret, mer.PreviousSecretUntil = m[cSecretPrev], until.Time
+	}
 	if v := m[cSettings]; v != "" {
 		if err := json.Unmarshal([]byte(v), &mer.Settings); err != nil {
 			return nil, err

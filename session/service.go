@@ -101,6 +101,9 @@ type Service struct {
 	outboxScript  *script[casArgs, casReply]
 	promoteScript *script[promoteArgs, promoteReply]
 	configScript  *script[configArgs, configReply]
+	agentScript   *script[agentArgs, agentReply]
+	loginScript   *script[loginArgs, loginReply]
+	accounts      *accountCache
 	outbox        *outbox    // nil without a TicketSender
 	gen           *generator // nil without a model
 	outboxOpts    OutboxOptions
@@ -134,6 +137,9 @@ func New(opts Options) *Service {
 		outboxScript:  newScript[casArgs, casReply]("outbox.lua", outboxSource),
 		promoteScript: newScript[promoteArgs, promoteReply]("promote.lua", promoteSource),
 		configScript:  newScript[configArgs, configReply]("config.lua", configSource),
+		agentScript:   newScript[agentArgs, agentReply]("agent.lua", agentSource),
+		loginScript:   newScript[loginArgs, loginReply]("login.lua", loginSource),
+		accounts:      newAccountCache(),
 		done:          make(chan struct{}),
 	}
 	if s.keys.prefix == "" {

@@ -216,7 +216,10 @@ func (h *Hub) confirmed(channel string) {
 		return
 	}
 	if channel == h.svc.keys.control() {
+		// Any change may have been missed: forget every merchant and
+		// account, and have every console socket checked again.
 		h.svc.cfg.invalidateAll()
+		h.svc.accounts.invalidate("", "")
 		return
 	}
 	for _, f := range feeds {

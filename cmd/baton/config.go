@@ -19,6 +19,7 @@ type config struct {
 	Addr              string
 	RedisURL          string
 	Secret            string
+	SecretPrevious    string // BATON_SECRET_PREVIOUS: still verifies while the secret rotates
 	VisitorRateLimit  int
 	VisitorFrameLimit int
 	AgentFrameLimit   int
@@ -118,6 +119,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Addr:              getenv("BATON_ADDR"),
 		RedisURL:          strings.TrimSpace(getenv("REDIS_URL")),
 		Secret:            getenv("BATON_SECRET"),
+		SecretPrevious:    getenv("BATON_SECRET_PREVIOUS"),
 		VisitorRateLimit:  120,
 		VisitorFrameLimit: 20,
 		AgentFrameLimit:   agentconsole.DefaultFrameLimit,
@@ -176,6 +178,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("BATON_LOG_LEVEL=%q: want debug, info, warn or error", v)
 		}
+	}
+	if c.SecretPrevious != "" && len(c.SecretPrevious) < 16 {
+		return c, errors.New("BATON_SECRET_PREVIOUS must be at least 16 characters (the secret it replaces)")
 	}
 	if c.RedisURL != "" && len(c.Secret) < 16 {
 		return c, errors.New("BATON_SECRET must be set (at least 16 characters) when REDIS_URL is")

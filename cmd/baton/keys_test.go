@@ -19,7 +19,7 @@ import (
 // shrink by themselves (each says how in the docs). Anything else must
 // carry a lifetime.
 var permanentKeys = []*regexp.Regexp{
-	regexp.MustCompile(`^\{m:[^}]+\}:(cfg|agents|q|a|r|p|o|x|hd|hdf)$`),
+	regexp.MustCompile(`^\{m:[^}]+\}:(cfg|agents|tv|q|a|r|p|o|x|hd|hdf)$`),
 	regexp.MustCompile(`^\{m:[^}]+\}:s:[^:]+$`), // an agent's assignments (empty sets vanish)
 	regexp.MustCompile(`^(agent-emails|merchants)$`),
 	regexp.MustCompile(`^wk:[^:]+$`),

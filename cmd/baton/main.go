@@ -16,6 +16,7 @@ import (
 const usage = `usage:
   baton serve
   baton merchant create --name NAME [--origin URL]...
+  baton merchant rotate-identity-secret --merchant ID [--grace 24h]
   baton agent create --merchant ID --email EMAIL --name NAME [--admin]   (password on stdin)
 
 environment:
@@ -23,6 +24,7 @@ environment:
   REDIS_URL                  redis://host:port/db, a comma list or redis+cluster://h1:p1,h2:p2
                              for a Redis Cluster; without it serve runs a demo on an embedded store
   BATON_SECRET               signs agent tokens; required with REDIS_URL
+  BATON_SECRET_PREVIOUS      the secret BATON_SECRET replaces: its tokens still verify while it rotates
   BATON_VISITOR_RATE_LIMIT   messages per minute per visitor socket (default 120, 0 = off)
   BATON_VISITOR_FRAME_LIMIT  frames of any kind per second per visitor socket, against floods (default 20, 0 = off)
   BATON_KEY_PREFIX           Redis key prefix (default baton:)
@@ -69,10 +71,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return serve(ctx, cfg, stdout, stderr)
 	case "merchant":
-		if len(args) < 2 || args[1] != "create" {
-			return usageError{"merchant: only create is known"}
+		switch {
+		case len(args) >= 2 && args[1] == "create":
+			return merchantCreate(ctx, args[2:], getenv, stdout)
+		case len(args) >= 2 && args[1] == "rotate-identity-secret":
+			return merchantRotate(ctx, args[2:], getenv, stdout)
 		}
-		return merchantCreate(ctx, args[2:], getenv, stdout)
+		return usageError{"merchant: create or rotate-identity-secret"}
 	case "agent":
 		if len(args) < 2 || args[1] != "create" {
 			return usageError{"agent: only create is known"}

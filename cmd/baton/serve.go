@@ -67,6 +67,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	// The core outlives the signal: sockets drain first, then it stops.
 	a, err := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
+		SecretPrevious:   []byte(cfg.SecretPrevious),
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, AgentFrameLimit: cfg.AgentFrameLimit,
 		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
 		Limits: cfg.Limits, Model: cfg.Model})
@@ -97,6 +98,7 @@ type appConfig struct {
 	Redis            redis.UniversalClient
 	Prefix           string
 	Secret           []byte
+	SecretPrevious   []byte
 	VisitorRateLimit int
 	// AgentFrameLimit: frames per second per console socket (0 off).
 	AgentFrameLimit int
@@ -173,7 +175,7 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 	}
 	svc.Run(ctx)
 	go sockets.Run(ctx)
-	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now), sockets, c.Logger).
+	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now, c.SecretPrevious), sockets, c.Logger).
 		WithHelpdesks(desks).WithFrameLimit(c.AgentFrameLimit).Register(gw.Engine())
 	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})
 	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}, nil

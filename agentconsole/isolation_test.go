@@ -141,7 +141,8 @@ func TestMerchantIsolation(t *testing.T) {
 	t.Run("admin routes", func(t *testing.T) {
 		e := e.withT(t)
 		for _, path := range []string{"/v1/admin/settings", "/v1/admin/office-hours", "/v1/admin/knowledge",
-			"/v1/admin/metrics", "/v1/admin/agents", "/v1/admin/merchant"} {
+			"/v1/admin/metrics", "/v1/admin/agents", "/v1/admin/merchant", "/v1/admin/assistant",
+			"/v1/admin/knowledge/gaps", "/v1/admin/handoffs", "/v1/admin/integrations"} {
 			code, raw := e.doRaw("GET", path, b.adminToken, nil, nil)
 			require.Equal(t, 200, code, "%s: %s", path, raw)
 			noSecrets(t, "B's GET "+path, string(raw))
@@ -155,6 +156,37 @@ func TestMerchantIsolation(t *testing.T) {
 		require.Equal(t, 200, code, "%v", body)
 		_, body = e.do("GET", "/v1/admin/settings", a.adminToken, nil)
 		require.Equal(t, "A-AWAY-SECRET", body["away_message"])
+	})
+
+	t.Run("A's team", func(t *testing.T) {
+		e := e.withT(t)
+		_, body := e.do("GET", "/v1/admin/agents", a.adminToken, nil)
+		var aliceID string
+		for _, ag := range body["agents"].([]any) {
+			if ag.(map[string]any)["name"] == "Alice-of-A" {
+				aliceID = ag.(map[string]any)["id"].(string)
+			}
+		}
+		require.NotEmpty(t, aliceID)
+		for _, r := range []struct {
+			method string
+			body   any
+		}{{"PUT", map[string]any{"disabled": true}}, {"PUT", map[string]any{"role": "admin"}}, {"DELETE", nil}} {
+			code, raw := e.doRaw(r.method, "/v1/admin/agents/"+aliceID, b.adminToken, r.body, nil)
+			require.Equal(t, 404, code, "B's admin %s A's agent: %s", r.method, raw)
+			noSecrets(t, "B's "+r.method+" of A's agent", string(raw))
+			code, raw = e.doRaw(r.method, "/v1/admin/agents/"+aliceID, bobTok, r.body, nil)
+			require.Equal(t, 403, code, "B's agent %s: %s", r.method, raw)
+		}
+		code, _ := e.do("GET", "/v1/agent/me", aliceTok, nil)
+		require.Equal(t, 200, code, "A's agent is untouched")
+		// B's rotation and settings writes are B's.
+		code, body = e.do("POST", "/v1/admin/identity-secret/rotate", b.adminToken, map[string]any{"grace_s": 0})
+		require.Equal(t, 200, code, "%v", body)
+		_, body = e.do("GET", "/v1/admin/merchant", a.adminToken, nil)
+		require.Equal(t, a.m.IdentitySecret, body["identity_secret"])
+		code, _ = e.do("PUT", "/v1/admin/assistant", bobTok, map[string]any{"mode": "builtin"})
+		require.Equal(t, 403, code)
 	})
 
 	// Console frames, in the parent test: the consoles belong to it.

@@ -109,6 +109,9 @@ type appConfig struct {
 	// BcryptCost and Now are for tests.
 	BcryptCost int
 	Now        func() time.Time
+	// Sockets tunes every socket (queue budget, timeouts, pings); zero
+	// fields take the socket package's defaults. Tests shorten them.
+	Sockets socket.Options
 }
 
 // app is Baton wired together: the session core, the sockets and the HTTP
@@ -136,7 +139,9 @@ func newApp(ctx context.Context, c appConfig) *app {
 		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
 		Tickets: tickets, Outbox: outbox})
 	svc.Run(ctx)
-	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
+	sockOpts := c.Sockets
+	sockOpts.Logger = c.Logger
+	sockets := socket.NewRegistry(sockOpts)
 	go sockets.Run(ctx)
 	gw := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
 		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger})

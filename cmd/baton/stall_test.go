@@ -27,11 +27,10 @@ const (
 )
 
 // stallSockets: pings every half second and a pong wait of 2 s, so idle
-// sockets whose pings are held up are dropped within the run; a 256 KiB
-// queue, so the stuck console overflows it within a second. The write
-// timeout stays at its default (10 s).
+// sockets whose pings are held up are dropped within the run. The queue
+// (1 MiB) and the write timeout (10 s) keep their defaults.
 func stallSockets(c *appConfig) {
-	c.Sockets = socket.Options{MaxQueueBytes: 256 << 10, PingEvery: 500 * time.Millisecond, PongWait: 2 * time.Second}
+	c.Sockets = socket.Options{PingEvery: 500 * time.Millisecond, PongWait: 2 * time.Second}
 }
 
 // TestStalledConsoleStallsNobody: visitors on node A talk with agents

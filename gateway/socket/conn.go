@@ -33,8 +33,9 @@ type Conn struct {
 	pong    []byte // the payload of the peer's last ping
 	closing bool   // no more frames accepted
 	// closeFrame is the close frame still to be written, on the wire; nil
-	// when there is none or it has gone.
+	// when there is none or it has gone (closeSent: a socket sends one).
 	closeFrame []byte
+	closeSent  bool
 	// abort: the queue is dropped, and the writer finishes the socket once
 	// the close frame is written or could not be.
 	abort  bool
@@ -83,7 +84,7 @@ func (c *Conn) Close(code int, reason string) {
 		return
 	}
 	c.closing = true
-	c.closeFrame = closeFrame(code, reason)
+	c.setCloseLocked(closeFrame(code, reason))
 	c.startWriterLocked()
 }
 
@@ -114,7 +115,7 @@ func (c *Conn) abortLocked(code int, reason string, cutIfBusy bool) bool {
 	c.queue = nil
 	c.queued = 0
 	if c.closeFrame == nil {
-		c.closeFrame = closeFrame(code, reason)
+		c.setCloseLocked(closeFrame(code, reason))
 	}
 	if c.inWrite && cutIfBusy {
 		return true
@@ -129,10 +130,10 @@ func (c *Conn) abortLocked(code int, reason string, cutIfBusy bool) bool {
 func (c *Conn) peerClosed(code int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done || c.abort || (c.closing && c.closeFrame == nil) {
+	if c.done || c.abort {
 		return
 	}
-	c.closeFrame = frameBytes(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""))
+	c.setCloseLocked(frameBytes(websocket.CloseMessage, websocket.FormatCloseMessage(code, "")))
 	c.abortLocked(code, "", false)
 }
 
@@ -144,8 +145,16 @@ func (c *Conn) closeWithFrame(frame []byte) {
 	if c.done || c.abort {
 		return
 	}
-	c.closeFrame = frame
+	c.setCloseLocked(frame)
 	c.abortLocked(0, "", false)
+}
+
+// setCloseLocked makes frame the close frame to send, unless one has gone
+// already: after its close frame a socket sends nothing more.
+func (c *Conn) setCloseLocked(frame []byte) {
+	if !c.closeSent {
+		c.closeFrame = frame
+	}
 }
 
 // ping asks the writer for a ping. The registry's timer never waits

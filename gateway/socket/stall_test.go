@@ -1,6 +1,8 @@
 package socket
 
 import (
+	"encoding/binary"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -12,8 +14,9 @@ import (
 )
 
 // stuckPeer completes the WebSocket handshake over raw TCP and then never
-// reads again: what the server writes fills the kernel's buffers, and its
-// next write blocks. Its receive buffer is made tiny so that happens soon.
+// reads again (unless the test reads nc itself): what the server writes
+// fills the kernel's buffers, and its next write blocks. Its receive buffer
+// is made tiny so that happens soon.
 func stuckPeer(t *testing.T, url string) net.Conn {
 	t.Helper()
 	addr := strings.TrimPrefix(url, "ws://")
@@ -310,4 +313,55 @@ func TestFramesOfEveryLengthClass(t *testing.T) {
 		require.Equal(t, websocket.TextMessage, typ)
 		require.Len(t, data, n)
 	}
+}
+
+// TestOneCloseFrame: a graceful close followed by CloseNow sends one close
+// frame, the first, and nothing after it, whether that frame was already
+// out or still waiting for the writer.
+func TestOneCloseFrame(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		waitForOurs bool // CloseNow only once the first close frame has arrived
+	}{{"close frame out", true}, {"close frame queued", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			conns := make(chan *Conn, 1)
+			_, url := serve(t, Options{}, acceptInOrder(conns))
+			nc := stuckPeer(t, url) // it does read here
+			c := <-conns
+			require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
+			c.Close(websocket.CloseServiceRestart, "restarting")
+			var raw []byte
+			if tc.waitForOurs {
+				raw = make([]byte, 2+2+len("restarting"))
+				_, err := io.ReadFull(nc, raw)
+				require.NoError(t, err)
+			}
+			c.CloseNow(websocket.CloseInternalServerErr, "internal error")
+			rest, err := io.ReadAll(nc)
+			require.NoError(t, err, "the server ends the connection")
+			frames := parseServerFrames(t, append(raw, rest...))
+			require.Len(t, frames, 1, "frames: %q", frames)
+			require.Equal(t, byte(0x80|websocket.CloseMessage), frames[0][0])
+			require.Equal(t, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "restarting"), frames[0][2:])
+		})
+	}
+}
+
+// parseServerFrames splits unmasked frames, each with its header.
+func parseServerFrames(t *testing.T, raw []byte) [][]byte {
+	var out [][]byte
+	for len(raw) > 0 {
+		require.GreaterOrEqual(t, len(raw), 2)
+		n, head := int(raw[1]&0x7f), 2
+		switch n {
+		case 126:
+			n, head = int(binary.BigEndian.Uint16(raw[2:])), 4
+		case 127:
+			n, head = int(binary.BigEndian.Uint64(raw[2:])), 10
+		}
+		require.GreaterOrEqual(t, len(raw), head+n, "a frame cut short")
+		out = append(out, raw[:head+n])
+		raw = raw[head+n:]
+	}
+	return out
 }

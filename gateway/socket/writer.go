@@ -118,6 +118,7 @@ func (c *Conn) takeLocked() (work, bool) {
 	if len(c.queue) == 0 && c.closeFrame != nil {
 		w.closeFrame = c.closeFrame
 		c.closeFrame = nil
+		c.closeSent = true
 	}
 	return w, w.ping || w.pongDue || w.batch != nil || w.closeFrame != nil
 }

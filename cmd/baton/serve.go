@@ -123,6 +123,9 @@ type appConfig struct {
 	// BcryptCost and Now are for tests.
 	BcryptCost int
 	Now        func() time.Time
+	// Sockets tunes every socket (queue budget, timeouts, pings); zero
+	// fields take the socket package's defaults. Tests shorten them.
+	Sockets socket.Options
 }
 
 // app is Baton wired together: the session core, the sockets and the HTTP
@@ -164,7 +167,9 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
 		Tickets: tickets, Outbox: outbox,
 		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})
-	sockets := socket.NewRegistry(socket.Options{Logger: c.Logger})
+	sockOpts := c.Sockets
+	sockOpts.Logger = c.Logger
+	sockets := socket.NewRegistry(sockOpts)
 	gw, err := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
 		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger,
 		SocketsPerAddress: c.Limits.SocketsPerAddress, SocketsPerMerchant: c.Limits.SocketsPerMerchant,

@@ -16,28 +16,38 @@ const (
 
 // Conn is one WebSocket with a bounded send queue.
 type Conn struct {
-	ws    *websocket.Conn
-	reg   *Registry
-	batch *batchConn // the connection under ws
+	ws  *websocket.Conn // read from, never written through
+	raw net.Conn        // the TCP connection; only the writer writes to it
+	reg *Registry
 
 	pingSlice int // which tick of the ping period pings this socket
 
-	mu        sync.Mutex
-	queue     [][]byte
-	spare     [][]byte // the previous batch's slice, reused
-	queued    int      // bytes in queue
-	writing   bool     // a writer goroutine is draining the queue
-	closing   bool     // no more frames accepted; a close frame follows the queue
-	closeCode int
-	closeText string
-	done      bool // the socket is finished; everything is dropped
-	onDone    []func()
+	mu      sync.Mutex
+	queue   [][]byte
+	spare   [][]byte // the previous batch's slice, reused
+	queued  int      // bytes in queue
+	writing bool     // a writer goroutine owns the writes
+	inWrite bool     // ... and has taken work to write: it may be blocked in the kernel
+	pingDue bool
+	pongDue bool
+	pong    []byte // the payload of the peer's last ping
+	closing bool   // no more frames accepted
+	// closeFrame is the close frame still to be written, on the wire; nil
+	// when there is none or it has gone (closeSent: a socket sends one).
+	closeFrame []byte
+	closeSent  bool
+	// abort: the queue is dropped, and the writer finishes the socket once
+	// the close frame is written or could not be.
+	abort  bool
+	done   bool // the socket is finished; everything is dropped
+	onDone []func()
 }
 
 // Send queues a text frame. It never blocks: when the queue is over its
-// byte budget the client is too slow, and the connection is closed with
-// 1013 so the client reconnects and resumes from its last seq. It reports
-// whether the frame was accepted.
+// byte budget the client is too slow, and the connection is cut (with a
+// 1013 close frame if one can still be written at once) so the client
+// reconnects and resumes from its last seq. It reports whether the frame
+// was accepted.
 func (c *Conn) Send(frame []byte) bool {
 	c.mu.Lock()
 	if c.closing || c.done {
@@ -45,9 +55,17 @@ func (c *Conn) Send(frame []byte) bool {
 		return false
 	}
 	if c.queued+len(frame) > c.reg.opts.MaxQueueBytes {
+		queued := c.queued
+		cut := c.abortLocked(CloseTryAgainLater, "slow consumer", true)
 		c.mu.Unlock()
-		c.reg.opts.Logger.Info("closing a slow socket", "queued_bytes", c.queued)
-		c.CloseNow(CloseTryAgainLater, "slow consumer")
+		// The caller may be the node's only delivery goroutine: even the log
+		// line is written elsewhere.
+		go func() {
+			c.reg.opts.Logger.Info("closing a slow socket", "queued_bytes", queued)
+			if cut {
+				c.cut()
+			}
+		}()
 		return false
 	}
 	c.queue = append(c.queue, frame)
@@ -57,114 +75,118 @@ func (c *Conn) Send(frame []byte) bool {
 	return true
 }
 
-func (c *Conn) startWriterLocked() {
-	if !c.writing {
-		c.writing = true
-		go c.writer()
-	}
-}
-
-// writer drains the queue and exits when it is empty, so an idle socket
-// holds no goroutine but its reader.
-func (c *Conn) writer() {
-	for {
-		c.mu.Lock()
-		if c.done {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		if len(c.queue) == 0 {
-			c.writing = false
-			if c.closing {
-				code, text := c.closeCode, c.closeText
-				c.mu.Unlock()
-				c.sendClose(code, text)
-				return
-			}
-			c.mu.Unlock()
-			return
-		}
-		batch := c.queue
-		c.queue = c.spare[:0]
-		c.queued = 0
-		c.mu.Unlock()
-
-		err := c.writeBatch(batch)
-		for i := range batch {
-			batch[i] = nil
-		}
-		c.mu.Lock()
-		c.spare = batch[:0]
-		c.mu.Unlock()
-		if err != nil {
-			c.finish()
-			return
-		}
-	}
-}
-
-// writeBatch frames every queued message and sends them in one write.
-func (c *Conn) writeBatch(batch [][]byte) error {
-	deadline := time.Now().Add(c.reg.opts.WriteTimeout)
-	_ = c.ws.SetWriteDeadline(deadline)
-	if len(batch) == 1 || c.batch == nil {
-		for _, f := range batch {
-			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	c.batch.begin()
-	for _, f := range batch {
-		if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-			_ = c.batch.flush(deadline)
-			return err
-		}
-	}
-	return c.batch.flush(deadline)
-}
-
 // Close sends what is queued, then a close frame with code and reason, and
 // ends the connection once the client answers (or after a short wait).
 func (c *Conn) Close(code int, reason string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing || c.done {
-		c.mu.Unlock()
 		return
 	}
 	c.closing = true
-	c.closeCode, c.closeText = code, reason
+	c.setCloseLocked(closeFrame(code, reason))
 	c.startWriterLocked()
-	c.mu.Unlock()
 }
 
-// CloseNow drops whatever is queued and closes at once.
+// CloseNow drops whatever is queued and closes at once: the close frame is
+// written if it can be without waiting, then the connection ends. It never
+// blocks.
 func (c *Conn) CloseNow(code int, reason string) {
 	c.mu.Lock()
-	if c.done {
+	if c.done || c.abort {
 		c.mu.Unlock()
 		return
 	}
+	cut := c.abortLocked(code, reason, true)
+	c.mu.Unlock()
+	if cut {
+		go c.cut()
+	}
+}
+
+// abortLocked turns the socket to closing at once: the queue is dropped and
+// the writer writes the close frame, then finishes the socket. When the
+// writer is in a write (perhaps blocked on a peer that reads nothing) and
+// cutIfBusy is set, nothing more can be written without waiting: it returns
+// true, and the caller must cut the connection, outside c.mu.
+func (c *Conn) abortLocked(code int, reason string, cutIfBusy bool) bool {
 	c.closing = true
+	c.abort = true
 	c.queue = nil
 	c.queued = 0
-	c.mu.Unlock()
-	c.sendClose(code, reason)
-}
-
-func (c *Conn) sendClose(code int, reason string) {
-	if len(reason) > 120 {
-		reason = reason[:120]
+	if c.closeFrame == nil {
+		c.setCloseLocked(closeFrame(code, reason))
 	}
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
-		time.Now().Add(c.reg.opts.WriteTimeout))
-	// The reader sees the client's close reply, or this deadline.
-	_ = c.ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if c.inWrite && cutIfBusy {
+		return true
+	}
+	c.startWriterLocked()
+	return false
 }
 
-// OnDone registers f to run once when the connection is finished.
+// peerClosed answers the peer's close frame (gorilla's close handler, on
+// the reader): the writer echoes its code once its current write is done,
+// unless a close frame of ours is already out.
+func (c *Conn) peerClosed(code int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done || c.abort {
+		return
+	}
+	c.setCloseLocked(frameBytes(websocket.CloseMessage, websocket.FormatCloseMessage(code, "")))
+	c.abortLocked(code, "", false)
+}
+
+// closeWithFrame sends a close frame gorilla made on the reader (a frame
+// over the read limit, a protocol error) and ends the socket.
+func (c *Conn) closeWithFrame(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done || c.abort {
+		return
+	}
+	c.setCloseLocked(frame)
+	c.abortLocked(0, "", false)
+}
+
+// setCloseLocked makes frame the close frame to send, unless one has gone
+// already: after its close frame a socket sends nothing more.
+func (c *Conn) setCloseLocked(frame []byte) {
+	if !c.closeSent {
+		c.closeFrame = frame
+	}
+}
+
+// ping asks the writer for a ping. The registry's timer never waits
+// on a socket: a writer in a write sends the ping after it; one stuck there
+// past its deadline is cut, the socket being dead anyway.
+func (c *Conn) ping() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.done {
+		return
+	}
+	c.pingDue = true
+	c.startWriterLocked()
+}
+
+// pongTo answers the peer's ping (gorilla's ping handler, on the reader).
+// Only the last ping is answered when several come before the writer runs,
+// as RFC 6455 allows.
+func (c *Conn) pongTo(data string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.done {
+		return
+	}
+	c.pongDue = true
+	c.pong = append(c.pong[:0], data...)
+	c.startWriterLocked()
+}
+
+// OnDone registers f to run once when the connection is finished. It may
+// run on any goroutine (the reader's, the writer's, or one that cut the
+// connection), never on one that called Send.
 func (c *Conn) OnDone(f func()) {
 	c.mu.Lock()
 	if c.done {
@@ -174,6 +196,17 @@ func (c *Conn) OnDone(f func()) {
 	}
 	c.onDone = append(c.onDone, f)
 	c.mu.Unlock()
+}
+
+// cut ends a connection whose peer cannot take a write or whose stream is
+// broken mid-frame. Linger 0 makes the kernel drop what it still holds for
+// the peer (a reset) instead of retrying a peer that reads nothing for
+// minutes.
+func (c *Conn) cut() {
+	if tc, ok := c.raw.(interface{ SetLinger(int) error }); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.finish()
 }
 
 // finish tears the connection down; safe to call more than once.
@@ -202,7 +235,7 @@ func (c *Conn) Read() (data []byte, binary bool, err error) {
 	for {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
-			c.finish()
+			c.readEnded()
 			return nil, false, err
 		}
 		c.extendDeadline()
@@ -215,6 +248,18 @@ func (c *Conn) Read() (data []byte, binary bool, err error) {
 	}
 }
 
+// readEnded finishes the connection once its reader has stopped, unless
+// the writer still has a close frame to send (the reply to the peer's
+// close, gorilla's 1009): the writer then finishes it after that write.
+func (c *Conn) readEnded() {
+	c.mu.Lock()
+	abort := c.abort
+	c.mu.Unlock()
+	if !abort {
+		c.finish()
+	}
+}
+
 // SetReadDeadline bounds the wait for the next frame (the hello, the auth).
 func (c *Conn) SetReadDeadline(t time.Time) { _ = c.ws.SetReadDeadline(t) }
 
@@ -224,16 +269,6 @@ func (c *Conn) extendDeadline() {
 	c.mu.Unlock()
 	if !closing {
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.reg.opts.PongWait))
-	}
-}
-
-// ping is called by the registry's timer. A ping that cannot be written in
-// time ends nothing by itself: a client that stops answering is ended by its
-// read deadline, a slow one by its send queue.
-func (c *Conn) ping(deadline time.Time) {
-	err := c.ws.WriteControl(websocket.PingMessage, nil, deadline)
-	if errors.Is(err, websocket.ErrCloseSent) || errors.Is(err, net.ErrClosed) {
-		c.finish()
 	}
 }
 

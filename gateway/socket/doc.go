@@ -5,6 +5,10 @@
 // on shutdown. It knows nothing of Baton's frames.
 //
 // Concurrency contract: exactly one goroutine reads a Conn (its owner, via
-// Read); Send, Close and CloseNow may be called from any goroutine. Frames
-// are written in the order Send accepted them.
+// Read); Send, Close and CloseNow may be called from any goroutine and never
+// wait for the network. Every write (frames, pings, pongs, close frames) is
+// made by the Conn's writer goroutine alone; the others queue work for it
+// under the Conn's mutex, which is never held across I/O. Frames are written
+// in the order Send accepted them. A peer too slow for the queue is cut at
+// once, whatever the writer is doing.
 package socket

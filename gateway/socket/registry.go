@@ -52,7 +52,7 @@ func (o *Options) defaults() {
 type Registry struct {
 	opts     Options
 	upgrader websocket.Upgrader
-	batches  sync.Pool // *[]byte for batchConn
+	bufs     sync.Pool // *[]byte: the writers' buffers
 
 	mu        sync.Mutex
 	conns     map[*Conn]struct{}
@@ -68,13 +68,15 @@ var ErrDraining = errors.New("socket: shutting down")
 func NewRegistry(opts Options) *Registry {
 	opts.defaults()
 	return &Registry{
-		batches: sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
-		opts:    opts,
-		conns:   map[*Conn]struct{}{},
+		bufs:  sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
+		opts:  opts,
+		conns: map[*Conn]struct{}{},
 		upgrader: websocket.Upgrader{
 			// Chat frames are small: a half-kilobyte buffer reads most in
 			// one call, and idle sockets hold less.
-			ReadBufferSize:   512,
+			ReadBufferSize: 512,
+			// Gorilla never writes after the handshake (the writer frames
+			// and writes itself); a pool keeps it from holding a buffer.
 			WriteBufferPool:  &sync.Pool{},
 			HandshakeTimeout: 10 * time.Second,
 			// Origins are the adapters' business: they know the merchant.
@@ -93,13 +95,24 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return nil, ErrDraining
 	}
-	hw := &hijackWriter{ResponseWriter: w, pool: &r.batches}
+	hw := &hijackWriter{ResponseWriter: w}
 	ws, err := r.upgrader.Upgrade(hw, req, nil)
 	if err != nil {
 		return nil, err
 	}
 	ws.SetReadLimit(r.opts.ReadLimit)
-	c := &Conn{ws: ws, reg: r, batch: hw.conn}
+	c := &Conn{ws: ws, raw: hw.conn.Conn, reg: r}
+	hw.conn.owner.Store(c)
+	// Gorilla's own handlers would write from the reader; these hand the
+	// pong or the close reply to the writer.
+	ws.SetPingHandler(func(data string) error {
+		c.pongTo(data)
+		return nil
+	})
+	ws.SetCloseHandler(func(code int, _ string) error {
+		c.peerClosed(code)
+		return nil
+	})
 	ws.SetPongHandler(func(string) error {
 		c.extendDeadline()
 		return nil
@@ -108,8 +121,9 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 	r.mu.Lock()
 	if r.draining {
 		r.mu.Unlock()
+		// No reader will run: the writer finishes the socket after the
+		// close frame.
 		c.CloseNow(websocket.CloseServiceRestart, "shutting down")
-		c.finish()
 		return nil, ErrDraining
 	}
 	c.pingSlice = r.nextSlice
@@ -140,7 +154,8 @@ func (r *Registry) Len() int {
 // the sockets, so 19,000 of them are not pinged in one burst.
 const pingSlices = 16
 
-// Run pings every socket from one timer until ctx ends.
+// Run pings every socket from one timer until ctx ends. It only asks each
+// socket's writer for a ping, so a socket stuck in a write delays no other.
 func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.opts.PingEvery / pingSlices)
 	defer t.Stop()
@@ -161,10 +176,7 @@ func (r *Registry) Run(ctx context.Context) {
 			}
 			r.mu.Unlock()
 			for _, c := range conns {
-				// Each ping gets its own deadline: one shared by the whole
-				// slice would run out on a busy machine and cut sockets
-				// that did nothing wrong.
-				c.ping(time.Now().Add(r.opts.WriteTimeout))
+				c.ping()
 			}
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 // serve runs a registry behind httptest; each upgraded Conn is handed to
 // onConn, and its reader loop runs until the socket ends.
-func serve(t *testing.T, opts Options, onConn func(*Conn)) (*Registry, string) {
+func serve(t testing.TB, opts Options, onConn func(*Conn)) (*Registry, string) {
 	t.Helper()
 	reg := NewRegistry(opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,20 +48,34 @@ func TestFramesArriveInOrderWithPingsInterleaved(t *testing.T) {
 	pings := 0
 	ws.SetPingHandler(func(string) error { pings++; return nil })
 	c := <-conns
+	// At most 4,096 frames in flight, so the queue never overflows.
+	window := make(chan struct{}, 4096)
+	stop := make(chan struct{})
+	sent := make(chan struct{})
 	go func() {
-		for i := 0; i < n; i++ {
-			for !c.Send([]byte(strconv.Itoa(i))) {
-				// only a full queue refuses; this test's queue is large
-				time.Sleep(time.Millisecond)
+		defer close(sent)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case window <- struct{}{}:
+			}
+			if !c.Send([]byte(strconv.Itoa(i))) {
+				t.Error("a frame was refused")
+				return
 			}
 		}
 	}()
-	for i := 0; i < n; i++ {
+	// The stream goes on until pings came between its frames: a write
+	// takes thousands of frames at once, faster than the ping period.
+	for i := 0; i < n || pings < 3; i++ {
 		_, data, err := ws.ReadMessage()
 		require.NoError(t, err)
 		require.Equal(t, strconv.Itoa(i), string(data))
+		<-window
 	}
-	require.Positive(t, pings, "pings were interleaved with the batches")
+	close(stop)
+	<-sent
 }
 
 func TestSlowConsumerIsClosed(t *testing.T) {

@@ -1,0 +1,171 @@
+package socket
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// abortWait bounds the write of a close frame when the socket is closing
+// at once: on a peer that reads, it goes out at once; on one whose buffers
+// are full, waiting longer would not help.
+const abortWait = 50 * time.Millisecond
+
+// closeWait is how long a socket closed gracefully waits for the client's
+// close frame in reply.
+const closeWait = 2 * time.Second
+
+// work is what the writer takes from the Conn for one write.
+type work struct {
+	pong       []byte
+	pongDue    bool
+	ping       bool
+	batch      [][]byte
+	closeFrame []byte
+	abort      bool
+}
+
+// startWriterLocked starts the writer unless one is running. It exists
+// only while there is something to write, so an idle socket holds no
+// goroutine but its reader.
+func (c *Conn) startWriterLocked() {
+	if !c.writing && !c.done {
+		c.writing = true
+		go c.writer()
+	}
+}
+
+// writer is the only goroutine that writes to the connection: frames,
+// pings, pongs and close frames. Everyone else queues work for it under
+// c.mu and never waits for a write.
+func (c *Conn) writer() {
+	buf := c.reg.bufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBatch {
+			*buf = (*buf)[:0]
+			c.reg.bufs.Put(buf)
+		}
+	}()
+	for {
+		c.mu.Lock()
+		w, ok := c.takeLocked()
+		if !ok {
+			c.writing = false
+			finish := c.abort && !c.done
+			c.mu.Unlock()
+			if finish {
+				c.finish()
+			}
+			return
+		}
+		c.inWrite = true
+		c.mu.Unlock()
+
+		*buf = w.appendTo((*buf)[:0])
+		timeout := c.reg.opts.WriteTimeout
+		if w.abort {
+			timeout = abortWait
+		}
+		_ = c.raw.SetWriteDeadline(time.Now().Add(timeout))
+		_, err := c.raw.Write(*buf)
+		if cap(*buf) > maxPooledBatch {
+			// One burst's huge buffer does not live on with the socket.
+			*buf = make([]byte, 0, 4096)
+		}
+		for i := range w.batch {
+			w.batch[i] = nil
+		}
+
+		c.mu.Lock()
+		c.inWrite = false
+		if w.batch != nil && c.spare == nil {
+			c.spare = w.batch[:0]
+		}
+		if err != nil {
+			// A write that failed or timed out may have stopped mid-frame:
+			// nothing more can be written.
+			c.writing = false
+			c.mu.Unlock()
+			c.cut()
+			return
+		}
+		c.mu.Unlock()
+		if w.closeFrame != nil && !w.abort {
+			// The reader sees the client's close reply, or this deadline.
+			_ = c.ws.SetReadDeadline(time.Now().Add(closeWait))
+		}
+	}
+}
+
+// takeLocked takes everything there is to write; false when there is
+// nothing (or the socket is finished).
+func (c *Conn) takeLocked() (work, bool) {
+	if c.done {
+		return work{}, false
+	}
+	w := work{ping: c.pingDue, pongDue: c.pongDue, abort: c.abort}
+	if c.pongDue {
+		w.pong = append([]byte(nil), c.pong...)
+	}
+	c.pingDue, c.pongDue = false, false
+	if len(c.queue) > 0 && !c.abort {
+		w.batch = c.queue
+		c.queue = c.spare[:0]
+		c.spare = nil
+		c.queued = 0
+	}
+	if len(c.queue) == 0 && c.closeFrame != nil {
+		w.closeFrame = c.closeFrame
+		c.closeFrame = nil
+		c.closeSent = true
+	}
+	return w, w.ping || w.pongDue || w.batch != nil || w.closeFrame != nil
+}
+
+// appendTo frames the work for the wire, control frames first (they may
+// come between messages) and the close frame last.
+func (w *work) appendTo(b []byte) []byte {
+	if w.pongDue {
+		b = appendFrame(b, websocket.PongMessage, w.pong)
+	}
+	if w.ping {
+		b = appendFrame(b, websocket.PingMessage, nil)
+	}
+	for _, f := range w.batch {
+		b = appendFrame(b, websocket.TextMessage, f)
+	}
+	return append(b, w.closeFrame...)
+}
+
+// appendFrame appends one unfragmented, unmasked frame (RFC 6455 5.2: a
+// server never masks).
+func appendFrame(b []byte, opcode int, payload []byte) []byte {
+	const fin = 0x80
+	n := len(payload)
+	switch {
+	case n < 126:
+		b = append(b, fin|byte(opcode), byte(n))
+	case n <= 0xffff:
+		b = append(b, fin|byte(opcode), 126)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b = append(b, fin|byte(opcode), 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
+}
+
+func frameBytes(opcode int, payload []byte) []byte { return appendFrame(nil, opcode, payload) }
+
+// closeFrame is a close frame with code and reason, the reason cut to fit
+// a control frame.
+func closeFrame(code int, reason string) []byte {
+	if len(reason) > 120 {
+		reason = reason[:120]
+	}
+	return frameBytes(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
+}
+
+// maxPooledBatch keeps one burst's huge buffer from living on in the pool.
+const maxPooledBatch = 256 << 10

@@ -2,7 +2,10 @@ package main
 
 import (
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -47,4 +50,36 @@ func TestBrowserConsoleSendsRefusedLinesAgain(t *testing.T) {
 	}
 	require.Equal(t, lines, stored, "every line once, in the order written")
 	require.Equal(t, lines, eval[[]string](agent, `Array.from(`+pane+`.querySelectorAll("[data-seq][data-role=agent] .text")).map(n => n.textContent)`))
+}
+
+// TestBrowserClaimSurvivesAQueueUpdate: an agent presses Claim just as the
+// queue changes (another visitor joins it). The press still claims: the
+// queue is updated in place, not rebuilt under the agent's mouse (a list
+// rebuilt between mousedown and mouseup loses the click; it made
+// TestBrowserXSSNeverRuns fail under load).
+func TestBrowserClaimSurvivesAQueueUpdate(t *testing.T) {
+	browser(t)
+	e := newEnv(t)
+	s := e.shop("Press Shop")
+	e.addAgent(s, "pat@press.example", "Pat")
+	first := e.visitor(s.m.WidgetKey)
+	firstID := hello(first)["conversation_id"].(string)
+	handoff(first, "first@example.com")
+
+	agent := newPage(t, "agent")
+	signIn(agent, e.srv.URL, "pat@press.example", "agent-password")
+	claim := `document.querySelector('#queue [data-conversation="` + firstID + `"] button.primary')`
+	agent.wait("the first in the queue", claim+` !== null`)
+	pt := eval[struct{ X, Y float64 }](agent, `(() => { const r = `+claim+`.getBoundingClientRect(); return {x: r.left + r.width / 2, y: r.top + 4}; })()`)
+
+	ctx, cancel := agent.timeout(5 * time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, pt.X, pt.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))))
+	// The queue changes while the button is held down.
+	second := e.visitor(s.m.WidgetKey)
+	hello(second)
+	handoff(second, "second@example.com")
+	agent.wait("the queue updated", `document.querySelectorAll("#queue .queue-item").length === 2`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, pt.X, pt.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))))
+	first.expect("agent_joined")
 }

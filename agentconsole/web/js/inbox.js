@@ -83,29 +83,59 @@ export class Inbox {
     this.keepFocus(this.queueList, () => this.drawQueue());
   }
 
+  // drawQueue updates the list in place, keyed by conversation: a row the
+  // agent is pressing is the same element before and after an update (a
+  // list rebuilt between a button's mousedown and mouseup loses the click).
   drawQueue() {
-    clear(this.queueList);
     $("#queue-count").textContent = String(this.total);
+    if (!this.rows) this.rows = new Map();
+    const keep = new Set(this.queue.map((c) => c.id));
+    for (const [id, row] of this.rows) {
+      if (!keep.has(id)) { row.li.remove(); this.rows.delete(id); }
+    }
+    let empty = this.queueList.querySelector("li.empty");
     if (!this.queue.length) {
-      this.queueList.append(el("li", { class: "empty", text: "Nobody is waiting." }));
+      if (!empty) this.queueList.append(el("li", { class: "empty", text: "Nobody is waiting." }));
       return;
     }
+    if (empty) empty.remove();
+    let at = this.queueList.firstElementChild;
     for (const c of this.queue) {
+      let row = this.rows.get(c.id);
+      if (!row) {
+        row = this.queueRow(c);
+        this.rows.set(c.id, row);
+      }
+      row.c = c;
+      const name = visitorName(c);
+      row.name.textContent = name;
+      row.fresh.hidden = !this.fresh.has(c.id);
+      row.wait.dataset.since = c.queued_at || "";
       const last = c.last_message ? c.last_message.text : "";
-      const wait = el("span", { class: "wait", "data-since": c.queued_at || "" });
-      const open = el("button", { type: "button", class: "link", onclick: () => this.open(c, true) }, [
-        el("span", { class: "name", text: visitorName(c) }),
-        this.fresh.has(c.id) ? el("span", { class: "new", text: "New" }) : null,
-      ]);
-      const claim = el("button", { type: "button", class: "primary small", text: "Claim", onclick: () => this.claim(c) });
-      claim.setAttribute("aria-label", "Claim the conversation with " + visitorName(c));
-      this.queueList.append(el("li", { class: "queue-item", "data-conversation": c.id }, [
-        el("div", { class: "row" }, [open, wait]),
-        last ? el("p", { class: "last", text: last.length > 120 ? last.slice(0, 120) + "…" : last }) : null,
-        el("div", { class: "row" }, [el("span", { class: "muted", text: "#" + (c.queue_position || "") }), claim]),
-      ]));
+      row.last.textContent = last.length > 120 ? last.slice(0, 120) + "…" : last;
+      row.last.hidden = !last;
+      row.pos.textContent = "#" + (c.queue_position || "");
+      row.claim.setAttribute("aria-label", "Claim the conversation with " + name);
+      // Moved only when out of place: a node taken out of the page, even
+      // for a moment, loses a press under way.
+      if (row.li !== at) this.queueList.insertBefore(row.li, at);
+      else at = at.nextElementSibling;
     }
     this.tick();
+  }
+
+  queueRow(c) {
+    const row = {};
+    row.name = el("span", { class: "name" });
+    row.fresh = el("span", { class: "new", text: "New" });
+    row.wait = el("span", { class: "wait" });
+    row.last = el("p", { class: "last" });
+    row.pos = el("span", { class: "muted" });
+    row.claim = el("button", { type: "button", class: "primary small", text: "Claim", onclick: () => this.claim(row.c) });
+    const open = el("button", { type: "button", class: "link", onclick: () => this.open(row.c, true) }, [row.name, row.fresh]);
+    row.li = el("li", { class: "queue-item", "data-conversation": c.id }, [
+      el("div", { class: "row" }, [open, row.wait]), row.last, el("div", { class: "row" }, [row.pos, row.claim])]);
+    return row;
   }
 
   tick() {

@@ -27,6 +27,7 @@ type agentDesk interface {
 	AgentMessage(ctx context.Context, a session.Actor, convID, clientID, text string) (session.RawEntry, bool, error)
 	SetPresence(ctx context.Context, a session.Actor, status string) error
 	Presence(ctx context.Context, a session.Actor) (string, error)
+	Load(ctx context.Context, a session.Actor) (load, capacity int, err error)
 }
 
 func (c *Console) registerAgent(r gin.IRouter) {
@@ -134,7 +135,12 @@ func (c *Console) me(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	g.JSON(http.StatusOK, gin.H{"agent": agentJSON(a), "presence": p})
+	load, capacity, err := c.desk.Load(ctx, actor)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"agent": agentJSON(a), "presence": p, "load": load, "capacity": capacity})
 }
 
 func (c *Console) listConversations(g *gin.Context) {

@@ -62,6 +62,7 @@ func (f fakeDesk) AgentMessage(ctx context.Context, a session.Actor, convID, cli
 }
 func (fakeDesk) SetPresence(context.Context, session.Actor, string) error { return errNotFaked }
 func (fakeDesk) Presence(context.Context, session.Actor) (string, error)  { return "", errNotFaked }
+func (fakeDesk) Load(context.Context, session.Actor) (int, int, error)    { return 0, 0, errNotFaked }
 
 // trusting is an authorizer for which every token's session stands.
 type trusting struct{}

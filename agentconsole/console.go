@@ -28,6 +28,7 @@ type Team interface {
 	teamAdmin
 	helpdeskStore
 	assistantStore
+	routingStore
 	authorizer
 }
 
@@ -54,6 +55,7 @@ type Console struct {
 	teamAdmin teamAdmin
 	desks     helpdeskStore
 	assistant assistantStore
+	routing   routingStore
 	auth      authorizer
 
 	hub       Watcher
@@ -72,7 +74,7 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
-		desks: team, assistant: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
+		desks: team, assistant: team, routing: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
 	team.OnAccountChange(c.accountChanged)
 	return c
 }
@@ -90,6 +92,7 @@ func (c *Console) Register(r gin.IRouter) {
 	c.registerTeam(admin)
 	c.registerHelpdesk(admin)
 	c.registerAssistant(admin)
+	c.registerRouting(admin)
 	registerWeb(r)
 }
 

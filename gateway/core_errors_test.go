@@ -57,6 +57,7 @@ func (fakeCore) RequestHandoff(context.Context, session.Turn) error       { retu
 func (fakeCore) ReplyToOffer(context.Context, session.Turn, bool) error   { return errNotFaked }
 func (fakeCore) SubmitEmail(context.Context, session.Turn, string) error  { return errNotFaked }
 func (fakeCore) CloseByVisitor(context.Context, session.Turn) error       { return errNotFaked }
+func (fakeCore) Rate(context.Context, session.Turn, int, string) error    { return errNotFaked }
 func (fakeCore) Typing(context.Context, string, session.Role, bool) error { return errNotFaked }
 func (fakeCore) Office(*session.Merchant) session.OfficeState             { return session.OfficeState{} }
 

@@ -20,6 +20,8 @@ type inFrame struct {
 	Accept         *bool  `json:"accept"`
 	Email          string `json:"email"`
 	Active         *bool  `json:"active"`
+	Score          *int   `json:"score"`
+	Comment        string `json:"comment"`
 }
 
 type officeJSON struct {
@@ -45,6 +47,15 @@ type statusFrame struct {
 	Type          string         `json:"type"`
 	Status        session.Status `json:"status"`
 	QueuePosition int            `json:"queue_position,omitempty"`
+}
+
+// queuedFrame is the status while queued: the position and the wait
+// estimate in seconds, null when there is nothing to estimate from.
+type queuedFrame struct {
+	Type          string         `json:"type"`
+	Status        session.Status `json:"status"`
+	QueuePosition int            `json:"queue_position"`
+	WaitEstimateS *int           `json:"wait_estimate_s"`
 }
 
 type promptFrame struct {

@@ -26,6 +26,7 @@ type Conversations interface {
 	ReplyToOffer(ctx context.Context, t session.Turn, accept bool) error
 	SubmitEmail(ctx context.Context, t session.Turn, email string) error
 	CloseByVisitor(ctx context.Context, t session.Turn) error
+	Rate(ctx context.Context, t session.Turn, score int, comment string) error
 	Typing(ctx context.Context, convID string, role session.Role, active bool) error
 	Office(m *session.Merchant) session.OfficeState
 	Ping(ctx context.Context) error

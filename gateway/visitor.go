@@ -40,6 +40,7 @@ type visitor struct {
 	state         session.State
 	welcomeStatus session.Status
 	queuePos      int
+	estimate      *int   // the last wait estimate shown, seconds
 	queueGen      int    // bumped whenever the queue watch should change
 	stopQueue     func() // the open queue watch, if any
 	finished      bool
@@ -268,6 +269,15 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 		err = svc.CloseByVisitor(ctx, turn)
 	case "identify":
 		err = v.identify(ctx, turn, f.Identity)
+	case "csat":
+		if f.Score == nil {
+			v.sendError("bad_frame", "csat needs \"score\": 1 to 5", "")
+			return
+		}
+		err = svc.Rate(ctx, turn, *f.Score, f.Comment)
+		if err == nil {
+			v.send([]byte(`{"type":"csat_thanks"}`))
+		}
 	default:
 		v.sendError("unknown_type", "unknown frame type "+quote(f.Type), "")
 		return
@@ -293,7 +303,7 @@ func (v *visitor) engaged(ctx context.Context) {
 
 func isKnownType(t string) bool {
 	switch t {
-	case "message", "handoff_request", "handoff_reply", "email", "typing", "close", "identify":
+	case "message", "handoff_request", "handoff_reply", "email", "typing", "close", "identify", "csat":
 		return true
 	}
 	return false
@@ -449,10 +459,15 @@ func (v *visitor) State(_ string, st session.State) {
 	v.turn.Status = st.Status
 
 	if st.Status != prev.Status {
-		if st.QueuePosition > 0 {
-			v.queuePos = st.QueuePosition
+		if st.Status == session.StatusQueued {
+			if st.QueuePosition > 0 {
+				v.queuePos = st.QueuePosition
+			}
+			// The estimate comes with the first queue snapshot.
+			v.send(encode(queuedFrame{Type: "status", Status: st.Status, QueuePosition: st.QueuePosition, WaitEstimateS: v.estimate}))
+		} else {
+			v.send(encode(statusFrame{Type: "status", Status: st.Status}))
 		}
-		v.send(encode(statusFrame{Type: "status", Status: st.Status, QueuePosition: st.QueuePosition}))
 	}
 	switch st.Status {
 	case session.StatusHandoffOffered:
@@ -479,6 +494,9 @@ func (v *visitor) State(_ string, st session.State) {
 			reason = "ticketed"
 		}
 		v.send(encode(closedFrame{Type: "closed", Reason: reason}))
+		if st.CSAT {
+			v.send(encode(promptFrame{Type: "csat_request", Text: session.CSATRequest(v.turn.Locale)}))
+		}
 	}
 	// A queued visitor follows the queue to learn their place in it.
 	wasQueued := !first && prev.Status == session.StatusQueued
@@ -488,7 +506,7 @@ func (v *visitor) State(_ string, st session.State) {
 		go v.watchQueue(v.queueGen)
 	case st.Status != session.StatusQueued && (first || wasQueued):
 		v.queueGen++
-		v.queuePos = 0
+		v.queuePos, v.estimate = 0, nil
 		if stop := v.stopQueue; stop != nil {
 			v.stopQueue = nil
 			go stop()
@@ -519,9 +537,13 @@ func (v *visitor) QueueChanged(q *session.QueueSnapshot) {
 		return
 	}
 	pos := q.Position(v.turn.ConversationID)
-	if pos > 0 && pos != v.queuePos {
-		v.queuePos = pos
-		v.send(encode(statusFrame{Type: "status", Status: session.StatusQueued, QueuePosition: pos}))
+	if pos == 0 {
+		return
+	}
+	est := q.WaitEstimate(pos)
+	if pos != v.queuePos || !sameEstimate(est, v.estimate) {
+		v.queuePos, v.estimate = pos, est
+		v.send(encode(queuedFrame{Type: "status", Status: session.StatusQueued, QueuePosition: pos, WaitEstimateS: est}))
 	}
 }
 
@@ -532,3 +554,5 @@ func (v *visitor) ConversationChanged(*session.Conversation, []byte) {}
 // Resync implements session.MerchantWatcher; the next snapshot corrects the
 // position.
 func (v *visitor) Resync() {}
+
+func sameEstimate(a, b *int) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }

@@ -178,6 +178,9 @@ func (s *Service) UpdateAgent(ctx context.Context, merchantID, agentID string, p
 	if a.Disabled {
 		s.releaseAll(ctx, merchantID, agentID)
 	}
+	if p.Capacity != nil || p.Disabled != nil {
+		s.assignSoon(merchantID)
+	}
 	return a, nil
 }
 

@@ -186,8 +186,13 @@ func (s *Service) SetPresence(ctx context.Context, a Actor, status string) error
 	pipe := s.rdb.Pipeline()
 	pipe.HSet(ctx, s.keys.presence(a.MerchantID), a.ID, status)
 	pipe.Publish(ctx, s.keys.merchantChannel(a.MerchantID), "q")
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if status == PresenceAvailable {
+		s.assignSoon(a.MerchantID)
+	}
+	return nil
 }
 
 // Presence returns the agent's presence; available until they say otherwise.
@@ -249,6 +254,7 @@ func (s *Service) ConsoleOpened(ctx context.Context, a Actor) (closed func(), er
 	s.consoles.mu.Lock()
 	s.consoles.leases[member] = a.MerchantID
 	s.consoles.mu.Unlock()
+	s.assignSoon(a.MerchantID) // an agent who may take conversations now
 	var once sync.Once
 	return func() {
 		once.Do(func() {

@@ -72,6 +72,7 @@ type Conversation struct {
 	QueuePosition int          `json:"queue_position,omitempty"`
 	HandoffReason string       `json:"handoff_reason,omitempty"`
 	Handoff       *HandoffInfo `json:"handoff"` // once handed to the team
+	Rating        *Rating      `json:"rating,omitempty"`
 	ClosedReason  string       `json:"closed_reason,omitempty"`
 	Page          string       `json:"page,omitempty"`
 	Locale        string       `json:"locale"`
@@ -90,12 +91,23 @@ type Conversation struct {
 	addr    string    // where a new one's visitor connects from
 
 	handoffDetail string // the model's words for a model_handoff, until handed off
+	csatDue       bool   // ended, a person took part, not yet rated
+	// assignedAt is when the conversation was last given to its agent
+	// (ms), repliedAt the assignment the agent has answered in.
+	assignedAt, repliedAt int64
 }
 
 // Turn is what a visitor's socket passes back with each of its frames.
 func (c *Conversation) Turn() Turn {
 	return Turn{ConversationID: c.ID, MerchantID: c.MerchantID, Locale: c.Locale, Status: c.Status,
 		Engaged: c.counted, create: c.create, created: c.created, addr: c.addr}
+}
+
+// Rating is the visitor's rating of an ended conversation.
+type Rating struct {
+	Score   int    `json:"score"`
+	Comment string `json:"comment,omitempty"`
+	At      Time   `json:"at"`
 }
 
 // State is the part of a conversation that its sockets react to. It travels
@@ -108,6 +120,9 @@ type State struct {
 	Prompt        string    `json:"prompt,omitempty"`
 	QueuePosition int       `json:"queue_position,omitempty"`
 	Reason        string    `json:"reason,omitempty"`
+	// CSAT: the ended conversation asks the visitor for a rating (not yet
+	// given).
+	CSAT bool `json:"csat,omitempty"`
 }
 
 func (s State) encode() string {
@@ -142,6 +157,11 @@ const (
 	fHandoffInfo  = "reason_detail" // the model's own words for it
 	fSummary      = "summary"
 	fHandedAt     = "handed_at"
+	fAssignedAt   = "assigned_at" // when the conversation was last given to an agent, ms
+	fRepliedAt    = "replied_at"  // the assigned_at its agent has written in
+	fHadAgent     = "had_agent"   // a person took part: a rating is asked for at the end
+	fCSATDue      = "csat_due"    // the ended conversation asks for a rating
+	fCSATAt       = "csat_at"     // when it was rated
 	fPrompt       = "prompt"
 	fClosedReason = "closed_reason"
 	fClosedAt     = "closed_at"
@@ -150,7 +170,7 @@ const (
 
 // stateFields are read to rebuild a State; keep in the order of parseState.
 func stateFields() []string {
-	return []string{fStatus, fVersion, fAgent, fAgentName, fPrompt, fQueuePos, fClosedReason}
+	return []string{fStatus, fVersion, fAgent, fAgentName, fPrompt, fQueuePos, fClosedReason, fCSATDue, fCSATAt}
 }
 
 func parseState(vals []any) (State, bool) {
@@ -165,7 +185,7 @@ func parseState(vals []any) (State, bool) {
 	if str(0) == "" {
 		return State{}, false
 	}
-	st := State{Status: Status(str(0)), Prompt: str(4), Reason: str(6)}
+	st := State{Status: Status(str(0)), Prompt: str(4), Reason: str(6), CSAT: str(7) == "1" && str(8) == ""}
 	st.Version, _ = strconv.ParseInt(str(1), 10, 64)
 	st.QueuePosition, _ = strconv.Atoi(str(5))
 	if a := str(2); a != "" {
@@ -218,6 +238,13 @@ func conversationFromMeta(id string, m map[string]string) (*Conversation, bool) 
 		prompt:        m[fPrompt],
 	}
 	c.Version, _ = strconv.ParseInt(m[fVersion], 10, 64)
+	c.csatDue = m[fCSATDue] == "1" && m[fCSATAt] == ""
+	if at := msTime(m[fCSATAt]); !at.IsZero() {
+		score, _ := strconv.Atoi(m["csat_score"])
+		c.Rating = &Rating{Score: score, Comment: m["csat_comment"], At: at}
+	}
+	c.assignedAt, _ = strconv.ParseInt(m[fAssignedAt], 10, 64)
+	c.repliedAt, _ = strconv.ParseInt(m[fRepliedAt], 10, 64)
 	c.LastSeq, _ = strconv.ParseInt(m[fSeq], 10, 64)
 	if c.Status == StatusQueued {
 		c.QueuePosition, _ = strconv.Atoi(m[fQueuePos])
@@ -255,6 +282,7 @@ func (c *Conversation) State() State {
 	}
 	if c.Status.Terminal() {
 		st.Reason = c.ClosedReason
+		st.CSAT = c.csatDue
 	}
 	return st
 }

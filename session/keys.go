@@ -41,6 +41,21 @@ func (k keyspace) vectors(mid string, version int64) string {
 	return k.merchant(mid) + ":emb:" + itoa(version)
 }
 
+// Auto-assignment: queue entries being handed out (scored by when the
+// reservation ends), when each agent last got a conversation, agents
+// cooling down after leaving one unanswered (until when), since when an
+// agent with conversations has had no console, and the conversations
+// waiting for their agent's first reply (scored by when they were given).
+func (k keyspace) reserved(mid string) string      { return k.merchant(mid) + ":qr" }
+func (k keyspace) idle(mid string) string          { return k.merchant(mid) + ":idle" }
+func (k keyspace) cooldown(mid string) string      { return k.merchant(mid) + ":cool" }
+func (k keyspace) goneSince(mid string) string     { return k.merchant(mid) + ":gone" }
+func (k keyspace) awaitingReply(mid string) string { return k.merchant(mid) + ":await" }
+
+// waits keeps the merchant's recent waits for a first reply (ms), newest
+// first, for the wait estimates.
+func (k keyspace) waits(mid string) string { return k.merchant(mid) + ":waits" }
+
 // gaps lists one day's unanswered questions of a merchant, newest first.
 func (k keyspace) gaps(mid, day string) string { return k.merchant(mid) + ":gaps:" + day }
 

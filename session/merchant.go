@@ -28,6 +28,7 @@ type Merchant struct {
 	Schedule               *Schedule
 	Knowledge              *KnowledgeSet
 	Assistant              AssistantSettings
+	Routing                Routing
 	Integrations           Integrations
 	CreatedAt              time.Time
 }
@@ -81,6 +82,7 @@ const (
 	cKnowledge    = "knowledge"
 	cKnowledgeVer = "kver"
 	cAssistant    = "assistant"
+	cRouting      = "routing"
 	// cIntegrationPrefix + method: one field per helpdesk, so connecting
 	// one never overwrites another.
 	cIntegrationPrefix = "int_"
@@ -129,6 +131,12 @@ func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
 		}
 	}
 	mer.Knowledge = ks
+	mer.Routing = DefaultRouting()
+	if v := m[cRouting]; v != "" {
+		if err := json.Unmarshal([]byte(v), &mer.Routing); err != nil {
+			return nil, err
+		}
+	}
 	mer.Assistant = AssistantSettings{Mode: ModeBuiltin}
 	if v := m[cAssistant]; v != "" {
 		if err := json.Unmarshal([]byte(v), &mer.Assistant); err != nil {

@@ -83,6 +83,7 @@ type DayMetrics struct {
 	ResolutionRate      float64 `json:"resolution_rate"`
 	// RoutedToTeamByReason splits RoutedToTeam by handoff reason.
 	RoutedToTeamByReason map[string]int64 `json:"routed_to_team_by_reason"`
+	CSAT                 CSAT             `json:"csat"`
 }
 
 // Metrics are a merchant's figures over a date range.
@@ -100,7 +101,9 @@ type Metrics struct {
 	Open                 int64            `json:"open"`
 	// Model counts the language model's work for the merchant.
 	Model ModelMetrics `json:"model"`
-	Days  []DayMetrics `json:"days"`
+	// CSAT is the visitors' ratings given in the range.
+	CSAT CSAT         `json:"csat"`
+	Days []DayMetrics `json:"days"`
 }
 
 // ModelMetrics are the model's calls and tokens over a range.
@@ -129,7 +132,8 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 		return nil, err
 	}
 	reasons := Reasons()
-	model := []string{metricModelCalls, metricModelErrors, metricPromptTokens, metricCompletionToken}
+	model := []string{metricModelCalls, metricModelErrors, metricPromptTokens, metricCompletionToken,
+		metricCSATCount, metricCSATSum}
 	per := 3 + len(reasons) + len(model)
 	fields := make([]string, 0, per*len(days))
 	for _, d := range days {
@@ -155,6 +159,7 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 	for _, r := range reasons {
 		out.RoutedToTeamByReason[r] = 0
 	}
+	var csatSum int64
 	for i, d := range days {
 		v := vals[per*i:]
 		dm := DayMetrics{Date: d, Conversations: num(v[0]), ResolvedByAssistant: num(v[1]), RoutedToTeam: num(v[2]),
@@ -169,12 +174,16 @@ func (s *Service) Metrics(ctx context.Context, merchantID, from, to string) (*Me
 		out.Model.Errors += num(mv[1])
 		out.Model.PromptTokens += num(mv[2])
 		out.Model.CompletionTokens += num(mv[3])
+		dm.CSAT = csatOf(num(mv[4]), num(mv[5]))
+		out.CSAT.Responses += num(mv[4])
+		csatSum += num(mv[5])
 		dm.ResolutionRate = ratio(dm.ResolvedByAssistant, dm.Conversations)
 		out.Days[i] = dm
 		out.Conversations += dm.Conversations
 		out.ResolvedByAssistant += dm.ResolvedByAssistant
 		out.RoutedToTeam += dm.RoutedToTeam
 	}
+	out.CSAT = csatOf(out.CSAT.Responses, csatSum)
 	out.ResolutionRate = ratio(out.ResolvedByAssistant, out.Conversations)
 	out.RoutedRate = ratio(out.RoutedToTeam, out.Conversations)
 	out.Open = max(0, out.Conversations-out.ResolvedByAssistant-out.RoutedToTeam)
@@ -207,6 +216,13 @@ func (s *Service) dateRange(m *Merchant, from, to string) (days []string, f, t s
 		}
 	}
 	return days, from, to, nil
+}
+
+func csatOf(n, sum int64) CSAT {
+	if n == 0 {
+		return CSAT{}
+	}
+	return CSAT{Responses: n, Average: math.Round(float64(sum)/float64(n)*100) / 100}
 }
 
 func ratio(a, b int64) float64 {

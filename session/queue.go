@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,55 @@ type QueueSnapshot struct {
 	positions     map[string]int
 	byMember      map[string]*Conversation // the checked entries, for the next snapshot
 	frame         []byte
+	// perRound is how long one round of the team's replies takes (the
+	// median of recent waits for a first reply) and available how many
+	// agents share the queue; 0 when there is no basis for an estimate.
+	perRound  time.Duration
+	available int
+}
+
+// WaitEstimate is how long, in seconds, the conversation at position pos
+// can expect to wait for a person, or nil when there is nothing to
+// estimate from (nobody available, too few recent waits, or closed): the
+// median of the merchant's recent waits for a first reply (counted only
+// within office hours) for every round of the available agents ahead of
+// it, rounded up to a quarter minute.
+func (q *QueueSnapshot) WaitEstimate(pos int) *int {
+	if q.perRound <= 0 || q.available <= 0 || pos <= 0 {
+		return nil
+	}
+	rounds := (pos + q.available - 1) / q.available
+	s := int((time.Duration(rounds)*q.perRound + 15*time.Second - 1) / (15 * time.Second) * 15)
+	return &s
+}
+
+// minWaits is how many recent waits an estimate needs.
+const minWaits = 3
+
+// estimateBasis reads what the wait estimates draw on, in one round trip.
+func (s *Service) estimateBasis(ctx context.Context, merchantID string) (time.Duration, int) {
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil || !m.Schedule.At(s.now()).Open {
+		return 0, 0
+	}
+	pipe := s.rdb.Pipeline()
+	waits := pipe.LRange(ctx, s.keys.waits(merchantID), 0, maxWaits-1)
+	presence := pipe.HGetAll(ctx, s.keys.presence(merchantID))
+	online := pipe.ZRangeByScore(ctx, s.keys.consoles(merchantID), &redis.ZRangeBy{Min: itoa(s.now().UnixMilli()), Max: "+inf"})
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return 0, 0
+	}
+	var ms []int64
+	for _, v := range waits.Val() {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			ms = append(ms, n)
+		}
+	}
+	if len(ms) < minWaits {
+		return 0, 0
+	}
+	slices.Sort(ms)
+	return time.Duration(ms[len(ms)/2]) * time.Millisecond, countAvailable(presence.Val(), online.Val())
 }
 
 // Position returns a conversation's 1-based place in the queue, or 0.
@@ -125,6 +175,7 @@ func (s *Service) queueSnapshot(ctx context.Context, merchantID string, prev *Qu
 		snap.positions[it.conv] = pos
 	}
 	snap.Total = pos
+	snap.perRound, snap.available = s.estimateBasis(ctx, merchantID)
 	if len(stale) > 0 {
 		// Only an exact episode is removed, so a conversation that was
 		// queued again meanwhile keeps its new entry.

@@ -100,6 +100,10 @@ func scriptLayouts() []layout {
 		layoutOf(s.outboxScript, outboxSource),
 		layoutOf(s.promoteScript, promoteSource),
 		layoutOf(s.configScript, configSource),
+		layoutOf(s.agentScript, agentSource),
+		layoutOf(s.loginScript, loginSource),
+		layoutOf(s.assignScript, assignSource),
+		layoutOf(s.rateScript, rateSource),
 	}
 }
 

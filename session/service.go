@@ -103,6 +103,9 @@ type Service struct {
 	configScript  *script[configArgs, configReply]
 	agentScript   *script[agentArgs, agentReply]
 	loginScript   *script[loginArgs, loginReply]
+	assignScript  *script[assignArgs, assignReply]
+	rateScript    *script[rateArgs, rateReply]
+	assign        assigner
 	accounts      *accountCache
 	outbox        *outbox    // nil without a TicketSender
 	gen           *generator // nil without a model
@@ -139,6 +142,8 @@ func New(opts Options) *Service {
 		configScript:  newScript[configArgs, configReply]("config.lua", configSource),
 		agentScript:   newScript[agentArgs, agentReply]("agent.lua", agentSource),
 		loginScript:   newScript[loginArgs, loginReply]("login.lua", loginSource),
+		assignScript:  newScript[assignArgs, assignReply]("assign.lua", assignSource),
+		rateScript:    newScript[rateArgs, rateReply]("rate.lua", rateSource),
 		accounts:      newAccountCache(),
 		done:          make(chan struct{}),
 	}
@@ -182,9 +187,10 @@ func (s *Service) Run(ctx context.Context) {
 		go func() {
 			defer close(s.done)
 			var wg sync.WaitGroup
-			wg.Add(2)
+			wg.Add(3)
 			go func() { defer wg.Done(); s.consoles.run(ctx) }()
 			go func() { defer wg.Done(); s.sweep(ctx) }()
+			go func() { defer wg.Done(); s.routingLoop(ctx) }()
 			if s.outbox != nil {
 				wg.Add(1)
 				go func() { defer wg.Done(); s.outbox.run(ctx) }()
@@ -204,6 +210,7 @@ func (s *Service) Close() {
 	if s.gen != nil {
 		s.gen.close()
 	}
+	s.assign.wg.Wait()
 	s.hub.close()
 }
 

@@ -71,6 +71,9 @@ type appendArgs struct {
 	MaxSeq   int64  `lua:"max_seq"`
 	TTL      int64  `lua:"ttl"`
 	Engage   bool   `lua:"engage"` // mark the conversation engaged, for metrics (once)
+	// MarkReply: the agent's entry; the first one since the conversation
+	// was given to them is reported.
+	MarkReply bool `lua:"mark_reply"`
 }
 
 // appendReply is what append.lua answers.
@@ -82,6 +85,10 @@ type appendReply struct {
 	Entry   string `lua:"entry"`
 	Counted bool   `lua:"counted"` // this entry engaged the conversation
 	Day     string `lua:"day"`
+	// FirstReply: the agent's first entry since they were given the
+	// conversation, which was queued at QueuedAt (ms).
+	FirstReply bool  `lua:"first_reply"`
+	QueuedAt   int64 `lua:"queued_at"`
 }
 
 // applyOp is one atomic step on one conversation, described by the events
@@ -118,16 +125,20 @@ type applyOp struct {
 
 // applyResult is what a step did.
 type applyResult struct {
-	code    string // ok, dup, nf, state, agent, full
-	status  Status
-	version int64
-	applied bool
-	once    []bool
-	meta    map[string]string
-	was     map[string]string
-	agent   string // for state/agent refusals: who holds the conversation
-	day     string // the conversation's metrics day
-	entries []RawEntry
+	code string // ok, dup, nf, state, agent, full
+	// firstReply: an agent's first entry in this assignment, in a
+	// conversation queued at queuedAt (ms).
+	firstReply bool
+	queuedAt   int64
+	status     Status
+	version    int64
+	applied    bool
+	once       []bool
+	meta       map[string]string
+	was        map[string]string
+	agent      string // for state/agent refusals: who holds the conversation
+	day        string // the conversation's metrics day
+	entries    []RawEntry
 }
 
 // Limits on what one conversation may hold.
@@ -340,12 +351,13 @@ type appendOp struct {
 	now      time.Time
 	entry    entryTail
 	engage   bool // mark the conversation engaged, for metrics
+	reply    bool // an agent's entry (see appendArgs.MarkReply)
 }
 
 func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, error) {
 	a := appendArgs{Channel: s.keys.convChannel(op.convID), Need: statusSet(transitions[op.on].from...),
 		Agent: op.agent, ClientID: op.clientID, Entry: op.entry.encode(), Now: op.now.UnixMilli(),
-		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), Engage: op.engage}
+		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), Engage: op.engage, MarkReply: op.reply}
 	a.Meta, a.Log, a.Cids = s.convKeys(op.convID)
 	rep, err := s.appendScript.runBatched(ctx, s.hot, &a)
 	if err != nil {
@@ -358,6 +370,7 @@ func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, e
 		if r.code == "ok" {
 			r.once = []bool{rep.Counted}
 			r.day = rep.Day
+			r.firstReply, r.queuedAt = rep.FirstReply, rep.QueuedAt
 			s.hub.localEntry(op.convID, r.entries[0])
 		}
 	}

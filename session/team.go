@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"time"
@@ -162,6 +163,13 @@ func (s *Service) IsAssigned(ctx context.Context, a Actor, convID string) (bool,
 // Claim gives a queued conversation to the actor. Of many agents claiming at
 // once exactly one wins; claiming one's own conversation again succeeds.
 func (s *Service) Claim(ctx context.Context, a Actor, convID string) (*Conversation, error) {
+	return s.claim(ctx, a, convID, true)
+}
+
+// claim gives a queued conversation to a, by hand (the agent's own index
+// is written first) or as auto-assignment decided (assign.lua already
+// counted it in the agent's index).
+func (s *Service) claim(ctx context.Context, a Actor, convID string, byHand bool) (*Conversation, error) {
 	c, err := s.conversationOf(ctx, a.MerchantID, convID)
 	if err != nil {
 		return nil, err
@@ -175,14 +183,20 @@ func (s *Service) Claim(ctx context.Context, a Actor, convID string) (*Conversat
 	now := s.now()
 	agent := &AgentRef{ID: a.ID, Name: a.Name}
 	mine := func(res *applyResult) bool { return res.status == StatusAssigned && res.agent == a.ID }
-	res, err := s.apply(ctx, applyOp{
+	op := applyOp{
 		convID: convID, merchant: a.MerchantID, on: EventClaim, now: now, state: State{Agent: agent},
-		fields:      []string{fAgent, a.ID, fAgentName, a.Name, fQueuePos, ""},
+		fields: []string{fAgent, a.ID, fAgentName, a.Name, fQueuePos, "", fAssignedAt, itoa(now.UnixMilli()),
+			fHadAgent, "1"},
 		condEntries: []entryTail{s.systemEntry(fmtText(textsFor(c.Locale).Joined, a.Name), now)},
+		// Waiting for the agent's first reply (see reassign).
+		after: []indexEdit{{kind: editZAdd, key: s.keys.awaitingReply(a.MerchantID), member: convID, score: float64(now.UnixMilli())}},
+	}
+	if byHand {
 		// The agent's index first, so a crash after the claim cannot hide
 		// the conversation from their console.
-		enter: []indexEdit{{kind: editSAdd, key: s.keys.assigned(a.MerchantID, a.ID), member: convID, held: mine}},
-	})
+		op.enter = []indexEdit{{kind: editSAdd, key: s.keys.assigned(a.MerchantID, a.ID), member: convID, held: mine}}
+	}
+	res, err := s.apply(ctx, op)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +259,7 @@ func (s *Service) Release(ctx context.Context, a Actor, convID string) (*Convers
 	if err := s.refusal(res); err != nil {
 		return nil, err
 	}
+	s.assignSoon(a.MerchantID)
 	out, _ := conversationFromMeta(convID, res.meta)
 	return out, nil
 }
@@ -265,12 +280,22 @@ func (s *Service) CloseByAgent(ctx context.Context, a Actor, convID string) (*Co
 	return s.close(ctx, a.MerchantID, convID, "agent_closed")
 }
 
-// close ends a conversation from any live status.
+// close ends a conversation from any live status. One a person took part
+// in asks the visitor for a rating.
 func (s *Service) close(ctx context.Context, merchantID, convID, reason string) (*Conversation, error) {
 	now := s.now()
+	had, err := s.rdb.HGet(ctx, s.keys.convMeta(convID), fHadAgent).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	fields := []string{fClosedReason, reason, fClosedAt, itoa(now.UnixMilli()), fQueuePos, "", fPrompt, ""}
+	st := State{Reason: reason}
+	if had == "1" {
+		fields = append(fields, fCSATDue, "1")
+		st.CSAT = true
+	}
 	res, err := s.apply(ctx, applyOp{
-		convID: convID, merchant: merchantID, on: EventClose, now: now, state: State{Reason: reason},
-		fields: []string{fClosedReason, reason, fClosedAt, itoa(now.UnixMilli()), fQueuePos, "", fPrompt, ""},
+		convID: convID, merchant: merchantID, on: EventClose, now: now, state: st, fields: fields,
 	})
 	if err != nil {
 		return nil, err
@@ -280,6 +305,9 @@ func (s *Service) close(ctx context.Context, merchantID, convID, reason string) 
 	}
 	if res.meta[fCounted] != "" && res.meta[fRouted] == "" {
 		s.count(ctx, merchantID, res.meta[fDay], metricResolved)
+	}
+	if res.was[fAgent] != "" || res.meta[fAgent] != "" {
+		s.assignSoon(merchantID) // a slot may have freed
 	}
 	out, _ := conversationFromMeta(convID, res.meta)
 	return out, nil
@@ -300,7 +328,7 @@ func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, t
 	}
 	now := s.now()
 	res, err := s.appendEntry(ctx, appendOp{
-		convID: convID, on: EventAgentWrite, agent: a.ID, clientID: clientID, now: now,
+		convID: convID, on: EventAgentWrite, agent: a.ID, reply: true, clientID: clientID, now: now,
 		entry: entryTail{ID: newID("m", 10), ClientID: clientID, Role: RoleAgent, Author: a.Name, AuthorID: a.ID, Text: text, TS: Time{now}},
 	})
 	if err != nil {
@@ -308,6 +336,9 @@ func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, t
 	}
 	switch res.code {
 	case "ok":
+		if res.firstReply {
+			s.answered(ctx, a.MerchantID, convID, res.queuedAt, now)
+		}
 		return res.entries[0], true, nil
 	case "dup":
 		return res.entries[0], false, nil
@@ -426,5 +457,27 @@ func (s *Service) sweepMerchant(ctx context.Context, mid string, cutoff time.Tim
 		}
 		// What was taken out shifts what follows towards the start.
 		offset += int64(len(cands) - removed)
+	}
+}
+
+// maxWaits is how many recent first-reply waits a merchant's estimates
+// draw on.
+const maxWaits = 50
+
+// answered notes an agent's first reply in an assignment: the
+// conversation no longer waits for one, and how long the visitor waited
+// since joining the queue feeds the wait estimates (counted only when the
+// team was open: a night's wait says nothing about the day's).
+func (s *Service) answered(ctx context.Context, merchantID, convID string, queuedAt int64, now time.Time) {
+	pipe := s.rdb.Pipeline()
+	pipe.ZRem(ctx, s.keys.awaitingReply(merchantID), convID)
+	if queuedAt > 0 {
+		if m, err := s.Merchant(ctx, merchantID); err == nil && m.Schedule.At(time.UnixMilli(queuedAt)).Open {
+			pipe.LPush(ctx, s.keys.waits(merchantID), now.UnixMilli()-queuedAt)
+			pipe.LTrim(ctx, s.keys.waits(merchantID), 0, maxWaits-1)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("noting an agent's first reply", "conversation", convID, "err", err)
 	}
 }

@@ -22,6 +22,7 @@ type texts struct {
 	Joined         string // %s: the agent's name
 	Left           string // %s: the agent's name
 	CustomDefault  string
+	CSATRequest    string // asking the visitor to rate the conversation
 	// The extractive summary of a handoff, for the team: %s is a quote.
 	SummaryAsked   string
 	SummarySaid    string
@@ -89,6 +90,7 @@ func textsEN() texts {
 		Joined:         "%s joined the conversation.",
 		Left:           "%s left the conversation.",
 		CustomDefault:  "I can't help with that here, sorry.",
+		CSATRequest:    "How did we do? Rate this conversation from 1 to 5.",
 		SummaryAsked:   "The visitor asked: %s.",
 		SummarySaid:    "The assistant said: %s.",
 		SummaryNothing: "The visitor asked for a person before asking anything.",
@@ -137,6 +139,7 @@ func textsNL() texts {
 		Joined:         "%s neemt deel aan het gesprek.",
 		Left:           "%s heeft het gesprek verlaten.",
 		CustomDefault:  "Daar kan ik je hier helaas niet mee helpen.",
+		CSATRequest:    "Hoe hebben we het gedaan? Geef dit gesprek een cijfer van 1 tot 5.",
 		SummaryAsked:   "De bezoeker vroeg: %s.",
 		SummarySaid:    "De assistent zei: %s.",
 		SummaryNothing: "De bezoeker vroeg om een medewerker voordat hij iets vroeg.",
@@ -226,3 +229,6 @@ func TicketWordsFor(locale string) TicketWords { return textsFor(locale).Ticket 
 func FormatOpening(locale string, t time.Time, loc *time.Location) string {
 	return textsFor(locale).formatOpening(t, loc)
 }
+
+// CSATRequest is the question that asks a visitor to rate a conversation.
+func CSATRequest(locale string) string { return textsFor(locale).CSATRequest }

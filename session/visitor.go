@@ -555,6 +555,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	if len(res.once) > 0 && res.once[0] {
 		s.countRouted(ctx, m.ID, res.day, res.meta[fHandoff])
 	}
+	s.assignSoon(m.ID)
 	return nil
 }
 

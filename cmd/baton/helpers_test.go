@@ -188,7 +188,13 @@ func (c *client) send(v any) {
 // next returns the next frame that satisfies ok, failing after a few seconds.
 func (c *client) next(what string, ok func(map[string]any) bool) map[string]any {
 	c.t.Helper()
-	deadline := time.After(5 * time.Second)
+	return c.nextWithin(5*time.Second, what, ok)
+}
+
+// nextWithin is next with its own deadline, for what comes later by design.
+func (c *client) nextWithin(d time.Duration, what string, ok func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case f := <-c.frames:
@@ -199,7 +205,7 @@ func (c *client) next(what string, ok func(map[string]any) bool) map[string]any 
 			c.mu.Lock()
 			seen := c.all
 			c.mu.Unlock()
-			c.t.Fatalf("no %s frame within 5s; frames so far: %v", what, seen)
+			c.t.Fatalf("no %s frame within %s; frames so far: %v", what, d, seen)
 			return nil
 		}
 	}

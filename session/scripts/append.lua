@@ -4,7 +4,7 @@
 -- arguments and reply: appendArgs and appendReply in session/store.go.
 --
 -- code: ok | dup (seq and entry are the stored ones) | nf | state | agent | full
-local m = redis.call('HMGET', k_meta, 'status', 'seq', 'agent')
+local m = redis.call('HMGET', k_meta, 'status', 'seq', 'agent', 'assigned_at', 'replied_at', 'queued_at')
 local st = m[1]
 if not st then return reply{code = 'nf'} end
 if not string.find(a_need, ',' .. st .. ',', 1, true) then return reply{code = 'state', status = st, holder = m[3]} end
@@ -30,6 +30,14 @@ if a_engage == '1' then
   counted = redis.call('HSETNX', k_meta, 'counted', a_now) == 1
   if counted then day = redis.call('HGET', k_meta, 'day') or '' end
 end
+-- The agent's first words since they were given the conversation: no
+-- longer waiting for a reply (and, for the wait estimates, how long the
+-- visitor waited).
+local first = false
+if a_mark_reply == '1' and m[4] and m[4] ~= m[5] then
+  redis.call('HSET', k_meta, 'replied_at', m[4])
+  first = true
+end
 if refresh then
   local ttl = tonumber(a_ttl)
   redis.call('PEXPIRE', k_meta, ttl)
@@ -37,4 +45,5 @@ if refresh then
   redis.call('PEXPIRE', k_cids, ttl)
 end
 redis.call('PUBLISH', a_channel, 'e' .. seq .. ' ' .. e)
-return reply{code = 'ok', status = st, seq = seq, entry = e, counted = counted, day = day}
+return reply{code = 'ok', status = st, seq = seq, entry = e, counted = counted, day = day,
+  first_reply = first, queued_at = first and m[6] or 0}

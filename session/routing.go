@@ -1,0 +1,330 @@
+package session
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Routing: who gets a queued conversation. In manual mode agents claim
+// from the queue; in auto mode a conversation goes at once to the
+// available agent with the fewest conversations under their capacity, and
+// whenever an agent gets a free slot or becomes available, the oldest
+// queued conversation goes to them. Either way a conversation whose agent
+// has had no console for reassign_after_s, or has not written within
+// reassign_after_s of being given it, goes to someone else (or back to the
+// queue).
+
+//go:embed scripts/assign.lua
+var assignSource string
+
+// RoutingMode says whether conversations are handed out by themselves.
+type RoutingMode string
+
+const (
+	RoutingManual RoutingMode = "manual"
+	RoutingAuto   RoutingMode = "auto"
+)
+
+// Routing is a merchant's routing settings.
+type Routing struct {
+	Mode           RoutingMode `json:"mode"`
+	Capacity       int         `json:"capacity"`         // conversations an agent has at once, unless their own capacity says otherwise
+	ReassignAfterS int         `json:"reassign_after_s"` // 0: never
+}
+
+// DefaultRouting is what a merchant starts with.
+func DefaultRouting() Routing { return Routing{Mode: RoutingManual, Capacity: 3, ReassignAfterS: 120} }
+
+// Validate checks r, naming the field at fault.
+func (r *Routing) Validate() error {
+	switch {
+	case r.Mode != RoutingManual && r.Mode != RoutingAuto:
+		return newErr(KindInvalid, "invalid_routing", "mode must be manual or auto")
+	case r.Capacity < 1 || r.Capacity > maxCapacity:
+		return newErr(KindInvalid, "invalid_routing", "capacity must be 1 to %d", maxCapacity)
+	case r.ReassignAfterS != 0 && (r.ReassignAfterS < 10 || r.ReassignAfterS > 86400):
+		return newErr(KindInvalid, "invalid_routing", "reassign_after_s must be 0 (never) or 10 to 86400")
+	}
+	return nil
+}
+
+func (r Routing) reassignAfter() time.Duration { return time.Duration(r.ReassignAfterS) * time.Second }
+
+// SetRouting stores a merchant's routing settings; switching to auto hands
+// out what waits at once.
+func (s *Service) SetRouting(ctx context.Context, merchantID string, r Routing) (*Routing, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(r)
+	if err := s.writeConfig(ctx, merchantID, cRouting, b); err != nil {
+		return nil, err
+	}
+	s.assignSoon(merchantID)
+	return &r, nil
+}
+
+// assignArgs and assignReply are assign.lua's layout.
+type assignArgs struct {
+	Queue    string `lua:"queue,key"`
+	Reserved string `lua:"reserved,key"`
+	Presence string `lua:"presence,key"`
+	Consoles string `lua:"consoles,key"`
+	Agents   string `lua:"agents,key"`
+	Idle     string `lua:"idle,key"`
+	Cool     string `lua:"cool,key"`
+	Now      int64  `lua:"now"`
+	Capacity int64  `lua:"capacity"` // the merchant's default
+	Lease    int64  `lua:"lease"`    // ms a handed-out conversation stays reserved
+	Sets     string `lua:"sets"`     // the agents' sets' key, without the agent id
+	Scan     int64  `lua:"scan"`     // how many queued conversations to look at
+	Max      int64  `lua:"max"`      // how many to hand out in one call
+}
+
+type assignReply struct {
+	Assigned []string `lua:"assigned"` // member, agent id, agent name, ...
+}
+
+// Limits of one assignment round.
+const (
+	assignLease = 10 * time.Second
+	assignScan  = 200
+	assignMax   = 50
+)
+
+// assigner runs assignment rounds for merchants, at most one per merchant
+// at a time on a node; a trigger that comes while one runs makes it run
+// once more (single-flight, like the queue snapshots).
+type assigner struct {
+	mu      sync.Mutex
+	running map[string]bool
+	again   map[string]bool
+	wg      sync.WaitGroup
+}
+
+// assignSoon runs an assignment round for the merchant if it routes
+// automatically: after anything that may have freed a slot or queued a
+// conversation.
+func (s *Service) assignSoon(merchantID string) {
+	a := &s.assign
+	a.mu.Lock()
+	if a.running == nil {
+		a.running, a.again = map[string]bool{}, map[string]bool{}
+	}
+	if a.running[merchantID] {
+		a.again[merchantID] = true
+		a.mu.Unlock()
+		return
+	}
+	a.running[merchantID] = true
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for {
+			ctx, cancel := context.WithTimeout(s.runCtx(), 10*time.Second)
+			if err := s.assignRound(ctx, merchantID); err != nil && ctx.Err() == nil {
+				s.log.Warn("assigning queued conversations", "merchant", merchantID, "err", err)
+			}
+			cancel()
+			a.mu.Lock()
+			if !a.again[merchantID] || s.runCtx().Err() != nil {
+				delete(a.running, merchantID)
+				delete(a.again, merchantID)
+				a.mu.Unlock()
+				return
+			}
+			delete(a.again, merchantID)
+			a.mu.Unlock()
+		}
+	}()
+}
+
+// assignRound hands out what it can, until nothing more goes.
+func (s *Service) assignRound(ctx context.Context, merchantID string) error {
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil || m.Routing.Mode != RoutingAuto {
+		return err
+	}
+	for range 20 {
+		r, err := s.assignScript.run(ctx, s.rdb, &assignArgs{Queue: s.keys.queue(merchantID), Reserved: s.keys.reserved(merchantID),
+			Presence: s.keys.presence(merchantID), Consoles: s.keys.consoles(merchantID), Agents: s.keys.merchantAgents(merchantID),
+			Idle: s.keys.idle(merchantID), Cool: s.keys.cooldown(merchantID), Now: s.now().UnixMilli(),
+			Capacity: int64(m.Routing.Capacity), Lease: assignLease.Milliseconds(), Sets: s.keys.assigned(merchantID, ""),
+			Scan: assignScan, Max: assignMax})
+		if err != nil {
+			return err
+		}
+		if len(r.Assigned) == 0 {
+			return nil
+		}
+		for i := 0; i+2 < len(r.Assigned); i += 3 {
+			member, agentID, name := r.Assigned[i], r.Assigned[i+1], r.Assigned[i+2]
+			conv, _, _ := strings.Cut(member, "|")
+			s.give(ctx, Actor{ID: agentID, MerchantID: merchantID, Name: name}, conv, member)
+		}
+		if len(r.Assigned)/3 < assignMax {
+			return nil
+		}
+	}
+	return nil
+}
+
+// give makes an assignment the script decided: the claim, in the
+// conversation's own step; when that is refused (the visitor left, someone
+// claimed it by hand) the reservation and the counted slot are taken back.
+func (s *Service) give(ctx context.Context, a Actor, convID, member string) {
+	c, err := s.claim(ctx, a, convID, false)
+	pipe := s.rdb.Pipeline()
+	pipe.ZRem(ctx, s.keys.reserved(a.MerchantID), member)
+	if err != nil || c == nil || string(c.AgentID) != a.ID {
+		pipe.SRem(ctx, s.keys.assigned(a.MerchantID, a.ID), convID)
+		if err != nil {
+			s.log.Debug("an assignment was refused", "conversation", convID, "agent", a.ID, "err", err)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("settling an assignment", "conversation", convID, "err", err)
+	}
+}
+
+// Reassignment runs on every node once in a while, one node per merchant
+// at a time.
+
+// routingEvery is how often the routing pass runs: handing out what a
+// missed trigger left, and taking conversations from agents who are gone
+// or silent.
+const routingEvery = 5 * time.Second
+
+func (s *Service) routingLoop(ctx context.Context) {
+	t := time.NewTicker(routingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.routingPass(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("routing pass", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Service) routingPass(ctx context.Context) error {
+	ids, err := s.rdb.SMembers(ctx, s.keys.merchants()).Result()
+	if err != nil {
+		return err
+	}
+	for _, mid := range ids {
+		m, err := s.Merchant(ctx, mid)
+		if err != nil {
+			continue
+		}
+		if m.Routing.Mode == RoutingManual && m.Routing.ReassignAfterS == 0 {
+			continue
+		}
+		ok, err := s.rdb.SetNX(ctx, s.keys.merchantLock(mid, "routing"), s.nodeID, routingEvery-time.Second).Result()
+		if err != nil || !ok {
+			continue
+		}
+		if m.Routing.ReassignAfterS > 0 {
+			if err := s.reassign(ctx, m); err != nil {
+				s.log.Warn("reassigning", "merchant", mid, "err", err)
+			}
+		}
+		if m.Routing.Mode == RoutingAuto {
+			s.assignSoon(mid)
+		}
+	}
+	return nil
+}
+
+// reassign takes conversations from agents who have had no console for
+// reassign_after_s, and from those who did not write within
+// reassign_after_s of being given one (they get no new ones for as long).
+func (s *Service) reassign(ctx context.Context, m *Merchant) error {
+	now := s.now()
+	after := m.Routing.reassignAfter()
+	agents, err := s.rdb.HKeys(ctx, s.keys.merchantAgents(m.ID)).Result()
+	if err != nil {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	loads := make([]*redis.IntCmd, len(agents))
+	for i, aid := range agents {
+		loads[i] = pipe.SCard(ctx, s.keys.assigned(m.ID, aid))
+	}
+	online := pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"})
+	gone := pipe.HGetAll(ctx, s.keys.goneSince(m.ID))
+	late := pipe.ZRangeByScoreWithScores(ctx, s.keys.awaitingReply(m.ID), &redis.ZRangeBy{Min: "-inf", Max: itoa(now.Add(-after).UnixMilli())})
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return err
+	}
+	on := onlineAgents(online.Val())
+	for i, aid := range agents {
+		since, _ := strconv.ParseInt(gone.Val()[aid], 10, 64)
+		switch {
+		case on[aid] || loads[i].Val() == 0:
+			if since != 0 {
+				_ = s.rdb.HDel(ctx, s.keys.goneSince(m.ID), aid).Err()
+			}
+		case since == 0:
+			_ = s.rdb.HSet(ctx, s.keys.goneSince(m.ID), aid, now.UnixMilli()).Err()
+		case now.Sub(time.UnixMilli(since)) >= after:
+			s.log.Info("reassigning the conversations of an agent without a console", "merchant", m.ID, "agent", aid)
+			s.releaseAll(ctx, m.ID, aid)
+			_ = s.rdb.HDel(ctx, s.keys.goneSince(m.ID), aid).Err()
+		}
+	}
+	for _, z := range late.Val() {
+		convID, _ := z.Member.(string)
+		c, _, err := s.loadConversation(ctx, convID)
+		if err != nil || c.Status != StatusAssigned || c.assignedAt != int64(z.Score) || c.repliedAt == c.assignedAt {
+			_ = s.rdb.ZRem(ctx, s.keys.awaitingReply(m.ID), convID).Err()
+			continue
+		}
+		agent := string(c.AgentID)
+		s.log.Info("reassigning a conversation its agent did not answer", "merchant", m.ID, "agent", agent, "conversation", convID)
+		// The silent agent gets no new conversation for as long.
+		_ = s.rdb.ZAdd(ctx, s.keys.cooldown(m.ID), zmember(float64(now.Add(after).UnixMilli()), agent)).Err()
+		if _, err := s.Release(ctx, Actor{ID: agent, MerchantID: m.ID, Admin: true}, convID); err != nil {
+			s.log.Warn("reassigning an unanswered conversation", "conversation", convID, "err", err)
+		}
+		_ = s.rdb.ZRem(ctx, s.keys.awaitingReply(m.ID), convID).Err()
+	}
+	return nil
+}
+
+// Load is how many conversations the actor has now, and how many
+// auto-assignment gives them at once (their own capacity, else the
+// merchant's).
+func (s *Service) Load(ctx context.Context, a Actor) (load, capacity int, err error) {
+	m, err := s.Merchant(ctx, a.MerchantID)
+	if err != nil {
+		return 0, 0, err
+	}
+	convs, err := s.AssignedTo(ctx, a)
+	if err != nil {
+		return 0, 0, err
+	}
+	ag, err := s.Agent(ctx, a.MerchantID, a.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	capacity = m.Routing.Capacity
+	if ag.Capacity > 0 {
+		capacity = ag.Capacity
+	}
+	return len(convs), capacity, nil
+}

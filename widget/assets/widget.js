@@ -173,6 +173,8 @@
   var handoffAvailable = true, ended = false, conn = "", unread = 0;
   var typingTimer = null, typingSent = false, typingRemote = null;
   var pingSent = 0, welcomed = false;
+  var drafts = {};          // draft_id -> node: answers the model is still writing
+  var stale = {};           // draft_id -> true: drafts dropped on a reconnect; their late deltas are not shown
 
   // quiet: restoring the panel on page load must not steal the focus.
   function toggle(open, quiet) {
@@ -226,6 +228,8 @@
   }
 
   function renderMessage(m) {
+    // The finished answer takes its draft's place: never both.
+    if (m.draft_id) dropDraft(m.draft_id);
     if (!m.seq || shown[m.seq]) return;
     shown[m.seq] = true;
     if (m.seq > lastSeq) lastSeq = m.seq;
@@ -241,6 +245,37 @@
     place(node, m.seq);
     if (panel.hidden && m.role !== "visitor" && m.seq > historySeq) { unread++; renderBadge(); }
     scrollDown();
+  }
+
+  // A draft is the model's answer as it is written. It is shown as plain
+  // text and hidden from assistive technology, so the log announces the
+  // finished message once rather than every word; it sits below the
+  // transcript and above pending lines and prompts.
+  function draftDelta(id, text) {
+    if (!id || stale[id] || ended) return;
+    var node = drafts[id];
+    if (!node) {
+      node = bubble("assistant", t("assistant"), "", "");
+      node.classList.add("draft");
+      node.setAttribute("data-draft", id);
+      node.setAttribute("aria-hidden", "true");
+      place(node, Infinity);
+      drafts[id] = node;
+      showTyping(null);
+    }
+    node.lastChild.textContent += String(text || "");
+    scrollDown();
+  }
+
+  function dropDraft(id) {
+    var node = drafts[id];
+    delete drafts[id];
+    if (node && node.parentNode) node.parentNode.removeChild(node);
+  }
+
+  // Resume replays stored messages only: drafts of before are let go.
+  function dropDrafts() {
+    for (var id in drafts) { stale[id] = true; dropDraft(id); }
   }
 
   function removePrompt() {
@@ -347,6 +382,7 @@
     if (ended) return;
     ended = true;
     removePrompt();
+    dropDrafts();
     showTyping(null);
     kept = [];
     answering = "";
@@ -362,6 +398,7 @@
   }
 
   function clearLog() {
+    drafts = {};
     while (log.firstChild) log.removeChild(log.firstChild);
     greet();
     for (var id in pending) log.appendChild(pending[id].node);
@@ -507,7 +544,10 @@
         break;
       case "agent_joined": agentName = (f.agent && f.agent.name) || t("agent"); renderStatus(); break;
       case "agent_left": agentName = ""; renderStatus(); break;
-      case "typing": showTyping(f.active ? f.role : null); break;
+      case "message_delta": draftDelta(f.draft_id, f.text); break;
+      case "draft_dropped": dropDraft(f.draft_id); break;
+      // The draft shows the assistant at work; a late "typing" adds nothing.
+      case "typing": if (!(f.role === "assistant" && f.active && Object.keys(drafts).length)) showTyping(f.active ? f.role : null); break;
       case "closed": showEnded(f.reason); break;
       case "error": onError(f); break;
     }
@@ -515,6 +555,8 @@
 
   function onWelcome(f) {
     attempts = 0; started = true; welcomed = true; conn = ""; notice = "";
+    dropDrafts();
+    showTyping(null);
     if (!conv || conv.conversation_id !== f.conversation_id) {
       conv = { conversation_id: f.conversation_id, resume_token: f.resume_token };
     }
@@ -571,7 +613,9 @@
     clearTimeout(typingRemote);
     if (!role) { typingLine.textContent = ""; return; }
     typingLine.textContent = role === "agent" ? t("typingAgent", { name: agentName || t("agent") }) : t("typingAssistant");
-    typingRemote = setTimeout(function () { typingLine.textContent = ""; }, 8000);
+    // The assistant's ends with its answer (or welcome, on a reconnect); a
+    // model may think longer than a person pauses.
+    typingRemote = setTimeout(function () { typingLine.textContent = ""; }, role === "agent" ? 8000 : 60000);
   }
 
   function typing(active) {

@@ -85,6 +85,48 @@ export class Knowledge {
     return input;
   }
 
+  // prefill opens the editor on a knowledge gap: a new entry with the
+  // gap's wording as its question and the other wordings as phrasings, or
+  // those wordings as more phrasings of the entry entryID. Nothing is
+  // saved until the admin writes what is missing and saves.
+  prefill(gap, entryID) {
+    $("#knowledge-filter").value = "";
+    this.filter();
+    const status = $("#knowledge-status");
+    const wordings = [gap.question].concat(gap.examples || []).map((w) => String(w || "").trim()).filter(Boolean);
+    const row = entryID ? $$("#knowledge-list .entry").find((r) => r.dataset.id === entryID) : null;
+    let focus, text;
+    if (row) {
+      const known = new Set([row.querySelector(".q").value].concat($$(".ph", row).map((i) => i.value)).map((w) => w.trim().toLowerCase()));
+      const list = row.querySelector(".phrasings");
+      const button = row.querySelector(".add-phrasing");
+      let added = 0;
+      for (const w of wordings) {
+        if (known.has(w.toLowerCase()) || list.children.length >= maxPhrasings) continue;
+        known.add(w.toLowerCase());
+        focus = this.addPhrasing(list, button, w);
+        added++;
+      }
+      focus = focus || row.querySelector(".q");
+      const q = row.querySelector(".q").value.trim();
+      text = added === 0 ? "The entry “" + q + "” already has these wordings."
+        : "Added " + added + (added === 1 ? " phrasing" : " phrasings") + " to “" + q + "”. Check them, then save the knowledge.";
+      row.classList.add("prefilled");
+      row.scrollIntoView({ block: "center" });
+    } else {
+      const [question, ...rest] = wordings;
+      const seen = new Set([question.toLowerCase()]);
+      const phrasings = rest.filter((w) => !seen.has(w.toLowerCase()) && seen.add(w.toLowerCase())).slice(0, maxPhrasings);
+      const fresh = this.add({ question, phrasings, answer: "" });
+      fresh.classList.add("prefilled");
+      fresh.scrollIntoView({ block: "center" });
+      focus = fresh.querySelector(".a");
+      text = (entryID ? "That entry is gone; this is a new one. " : "") + "A new entry for “" + question + "”: write its answer, then save the knowledge.";
+    }
+    say(status, text);
+    focus.focus();
+  }
+
   count() {
     const n = $$("#knowledge-list .entry").length;
     say($("#knowledge-status"), n + (n === 1 ? " entry" : " entries"));

@@ -160,7 +160,7 @@ async function go(target) {
     }
     return;
   }
-  (await loadView(view)).show();
+  return (await loadView(view)).show();
 }
 
 function onFrame(f) {

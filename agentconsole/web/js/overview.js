@@ -1,9 +1,12 @@
 // The overview: how often the assistant resolved a question itself and how
 // often it routed the visitor to the team, as counts and as a chart the page
-// draws itself in SVG.
+// draws itself in SVG; why conversations went to the team; and the
+// questions the assistant could not answer (knowledge gaps), each one a
+// click away from the knowledge editor.
 
 import { el, svg, clear, $, say } from "./dom.js";
 import { api } from "./api.js";
+import { REASONS } from "./ticket.js";
 
 const W = 720, H = 260, L = 40, R = 48, T = 16, B = 32;
 
@@ -47,6 +50,7 @@ export class View {
       this.today = m.to;
       this.render(m);
       say(status, "");
+      await this.gaps(m.from, m.to);
     } catch (e) {
       say(status, "Could not load the figures: " + e.message, true);
     }
@@ -63,8 +67,91 @@ export class View {
       card("Routed to the team", m.routed_to_team, pct(m.routed_rate) + " of conversations"),
       card("Still open", m.open, "no outcome yet"),
     );
+    const mod = m.model || {};
+    if (mod.calls > 0) {
+      const tokens = (mod.prompt_tokens || 0) + (mod.completion_tokens || 0);
+      k.append(card("Model calls", mod.calls, (mod.errors || 0) + " failed · " + tokens + " tokens (" +
+        (mod.prompt_tokens || 0) + " prompt, " + (mod.completion_tokens || 0) + " completion)"));
+    }
     this.chart(m);
+    this.reasons(m);
     this.table(m);
+  }
+
+  // reasons draws routed_to_team_by_reason as one bar per reason, every
+  // count also written out, in the bar's row and in the chart's summary.
+  reasons(m) {
+    const by = m.routed_to_team_by_reason || {};
+    const keys = Object.keys(REASONS).concat(Object.keys(by).filter((r) => !(r in REASONS)));
+    const rows = keys.map((r) => ({ reason: r, label: REASONS[r] || r, n: by[r] || 0 }));
+    const max = Math.max(1, ...rows.map((r) => r.n));
+    const RL = 250, RW = 720, RH = 34, CW = 60;
+    const h = rows.length * RH + 8;
+    const summary = m.routed_to_team + " conversations went to the team from " + m.from + " to " + m.to + ": " +
+      rows.map((r) => r.label.toLowerCase() + ": " + r.n).join("; ") + ".";
+    const root = svg("svg", { viewBox: "0 0 " + RW + " " + h, role: "img", "aria-labelledby": "reasons-caption reasons-summary", class: "chart-svg reasons-svg" });
+    root.append(svg("desc", { id: "reasons-summary", text: summary }));
+    rows.forEach((r, i) => {
+      const y = 4 + i * RH;
+      const w = (RW - RL - CW) * (r.n / max);
+      root.append(svg("g", { class: "reason", "data-reason": r.reason }, [
+        svg("title", { text: r.label + ": " + r.n }),
+        svg("text", { x: RL - 10, y: y + RH / 2 + 5, class: "reason-label", "text-anchor": "end", text: r.label }),
+        svg("rect", { x: RL, y: y + 6, width: Math.max(r.n ? 2 : 0, w), height: RH - 12, rx: 3, class: "bar reason-bar " + r.reason }),
+        svg("text", { x: RL + w + 8, y: y + RH / 2 + 5, class: "reason-count", text: String(r.n) }),
+      ]));
+    });
+    clear($("#reasons-chart")).append(root);
+  }
+
+  // gaps lists what visitors asked that the assistant could not answer in
+  // the period, with the way into the knowledge editor for each.
+  async gaps(from, to) {
+    const list = clear($("#gaps-list"));
+    const status = $("#gaps-status");
+    say(status, "Loading…");
+    let gaps, entries;
+    try {
+      const q = "?from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to);
+      const [g, k] = await Promise.all([api("GET", "/v1/admin/knowledge/gaps" + q), api("GET", "/v1/admin/knowledge")]);
+      gaps = g.gaps || [];
+      entries = k.entries || [];
+    } catch (e) {
+      say(status, "Could not load the knowledge gaps: " + e.message, true);
+      return;
+    }
+    say(status, gaps.length ? "" : "No unanswered questions in this period.");
+    gaps.forEach((g, i) => list.append(this.gap(g, i, entries)));
+  }
+
+  gap(g, i, entries) {
+    const qid = "gap-q-" + i;
+    const sel = el("select", { id: "gap-target-" + i, class: "gap-target" }, [el("option", { value: "", text: "A new entry" })]);
+    for (const e of entries) {
+      const q = e.question.length > 80 ? e.question.slice(0, 79) + "…" : e.question;
+      sel.append(el("option", { value: e.id, text: "Entry: " + q }));
+    }
+    const add = el("button", { type: "button", class: "primary small", text: "Add to knowledge", "aria-describedby": qid });
+    add.addEventListener("click", () => this.addToKnowledge(g, sel.value));
+    const examples = (g.examples || []).filter((x) => x && x !== g.question);
+    return el("li", { class: "gap", "data-count": String(g.count) }, [
+      el("div", { class: "gap-top" }, [
+        el("strong", { id: qid, class: "gap-question", text: g.question }),
+        el("span", { class: "gap-count", text: g.count === 1 ? "asked once" : "asked " + g.count + " times" }),
+      ]),
+      examples.length ? el("p", { class: "gap-label", text: "Also asked as:" }) : null,
+      examples.length ? el("ul", { class: "gap-examples" }, examples.map((x) => el("li", { text: x }))) : null,
+      el("div", { class: "save-row" }, [el("label", { for: sel.id, class: "inline-label", text: "Add to" }), sel, add]),
+    ]);
+  }
+
+  // addToKnowledge opens the knowledge editor with the gap filled in: a new
+  // entry (its wordings as the question and phrasings) or more phrasings of
+  // an entry. Nothing is saved until the admin saves the knowledge.
+  async addToKnowledge(g, entryID) {
+    await this.app.go("settings");
+    const v = this.app.views.settings;
+    if (v) v.knowledge.prefill(g, entryID);
   }
 
   chart(m) {

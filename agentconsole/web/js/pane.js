@@ -24,6 +24,13 @@ const STATUS = {
   ticketed: "Sent to the helpdesk",
 };
 
+// The pane's own words, in one place so that they can be translated.
+const TEXTS = {
+  whyBox: "Why this conversation came to the team",
+  why: "Why",
+  summary: "Summary",
+};
+
 export function visitorName(c) {
   return (c.visitor && c.visitor.email) || "Anonymous visitor";
 }
@@ -49,6 +56,7 @@ export class Pane {
     this.typingIdle = 0;
     this.typingShown = 0;
     this.ticketKey = "";
+    this.whyKey = "";
     this.build();
     this.update(conv);
   }
@@ -61,6 +69,10 @@ export class Pane {
     const hid = "pane-h-" + this.id;
     this.title = el("h2", { id: hid, class: "pane-title" });
     this.details = el("dl", { class: "facts" });
+    // Why the conversation came to the team and what it is about: the
+    // first thing the person taking over reads.
+    this.why = el("dl", { class: "why-facts" });
+    this.whyBox = el("section", { class: "why", "aria-label": TEXTS.whyBox, hidden: true }, [this.why]);
     // The ticket's box stays put and is polite-live: a ticket being made
     // while the pane is open is read out once it is made (or failed).
     this.ticketBox = el("section", { class: "ticket", "aria-label": "Helpdesk ticket", "aria-live": "polite", tabindex: "-1", hidden: true });
@@ -90,7 +102,7 @@ export class Pane {
         this.ticketBox,
         el("div", { class: "pane-tools" }, [this.claimBtn, this.releaseBtn, this.closeBtn]),
       ]),
-      this.log, this.typingLine, this.status, this.composer,
+      this.whyBox, this.log, this.typingLine, this.status, this.composer,
     ]);
   }
 
@@ -110,9 +122,7 @@ export class Pane {
     if (c.status === "assigned" && c.agent) st = c.agent_id === this.app.me.id ? "With you" : "With " + c.agent.name;
     fact("Status", st);
     if (c.page) fact("Page", safeURL(c.page) ? el("a", { href: c.page, target: "_blank", rel: "noopener noreferrer", text: c.page }) : c.page);
-    const h = c.handoff;
-    if (h || c.handoff_reason) fact("Why", reasonText(h ? h.reason : c.handoff_reason, h && h.detail));
-    if (h && h.summary) fact("Summary", h.summary);
+    this.renderWhy(c);
     this.renderTicket(c.ticket);
     const live = c.status !== "closed" && c.status !== "ticketed";
     this.claimBtn.hidden = c.status !== "queued";
@@ -128,6 +138,20 @@ export class Pane {
     else say(this.status, "");
     if (!this.mine()) this.showTyping(false);
     if (wasMine !== this.mine() && this.loaded) this.refresh();
+  }
+
+  // renderWhy shows the handoff's reason (with the model's own words) and
+  // its summary above the transcript, once the conversation has one.
+  renderWhy(c) {
+    const h = c.handoff;
+    const reason = h ? h.reason : c.handoff_reason;
+    const key = JSON.stringify([reason || "", (h && h.detail) || "", (h && h.summary) || ""]);
+    if (key === this.whyKey) return;
+    this.whyKey = key;
+    clear(this.why);
+    if (reason) this.why.append(el("dt", { text: TEXTS.why }), el("dd", { class: "why-reason", "data-reason": reason, text: reasonText(reason, h && h.detail) }));
+    if (h && h.summary) this.why.append(el("dt", { text: TEXTS.summary }), el("dd", { class: "why-summary", text: h.summary }));
+    this.whyBox.hidden = !this.why.firstChild;
   }
 
   // renderTicket shows the helpdesk ticket, redrawn only when it changed so

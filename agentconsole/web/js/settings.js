@@ -1,12 +1,13 @@
 // Merchant settings for admins: the handoff method (with the helpdesk
 // integrations and the custom message editor), Baton's messages, the widget
-// snippet and allowed origins, and the team. Office hours and knowledge have
-// their own files.
+// snippet and allowed origins, and the team. Office hours, the assistant and
+// knowledge have their own files.
 
 import { el, clear, $, $$, say, richText, safeURL, fmtTime } from "./dom.js";
 import { api } from "./api.js";
 import { Hours } from "./hours.js";
 import { Knowledge } from "./knowledge.js";
+import { Assistant } from "./assistant.js";
 
 const LINK_LINE = /^\[([^\]\n]{1,200})\]\((\S+)\)$/;
 
@@ -37,6 +38,7 @@ export class View {
     this.editing = { zendesk: false, gorgias: false };
     this.hours = new Hours();
     this.knowledge = new Knowledge();
+    this.assistant = new Assistant();
     $("#handoff-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveHandoff(); });
     for (const r of $$("input[name=method]")) r.addEventListener("change", () => this.showMethod());
     for (const b of $$("[data-connect]")) b.addEventListener("click", () => this.connect(b.dataset.connect));
@@ -92,7 +94,7 @@ export class View {
       this.editing = { zendesk: false, gorgias: false };
       this.fill(s);
     })().catch((e) => this.app.toast("Could not load the settings: " + e.message, true));
-    await Promise.all([settings, this.hours.load(), this.knowledge.load(), this.loadTeam()]);
+    await Promise.all([settings, this.hours.load(), this.assistant.load(), this.knowledge.load(), this.loadTeam()]);
     for (const f of forms) f.inert = false;
     view.removeAttribute("aria-busy");
   }

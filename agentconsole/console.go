@@ -29,6 +29,7 @@ type Team interface {
 	helpdeskStore
 	assistantStore
 	routingStore
+	mailStore
 	authorizer
 }
 
@@ -56,6 +57,7 @@ type Console struct {
 	desks     helpdeskStore
 	assistant assistantStore
 	routing   routingStore
+	mail      mailStore
 	auth      authorizer
 
 	hub       Watcher
@@ -74,7 +76,7 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
-		desks: team, assistant: team, routing: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
+		desks: team, assistant: team, routing: team, mail: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
 	team.OnAccountChange(c.accountChanged)
 	return c
 }
@@ -93,6 +95,7 @@ func (c *Console) Register(r gin.IRouter) {
 	c.registerHelpdesk(admin)
 	c.registerAssistant(admin)
 	c.registerRouting(admin)
+	c.registerMail(admin)
 	registerWeb(r)
 }
 

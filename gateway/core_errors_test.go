@@ -140,3 +140,8 @@ func TestHealth(t *testing.T) {
 		})
 	}
 }
+
+func (fakeCore) ReopenConversation(context.Context, string, string) (*session.Conversation, string, error) {
+	return nil, "", errNotFaked
+}
+func (fakeCore) VisitorOnline(context.Context, string) (func(), error) { return func() {}, nil }

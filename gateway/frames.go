@@ -13,6 +13,7 @@ type inFrame struct {
 	ResumeToken    string `json:"resume_token"`
 	LastSeq        *int64 `json:"last_seq"`
 	Identity       string `json:"identity"`
+	Reopen         string `json:"reopen"` // a reopen link's token, instead of conversation_id and resume_token
 	Locale         string `json:"locale"`
 	Page           string `json:"page"`
 	ClientID       string `json:"client_id"`

@@ -20,6 +20,8 @@ type Conversations interface {
 	MerchantByWidgetKey(ctx context.Context, key string) (*session.Merchant, error)
 	StartConversation(ctx context.Context, m *session.Merchant, v session.VisitorInfo) (*session.Conversation, string, error)
 	ResumeConversation(ctx context.Context, merchantID, convID, token string) (*session.Conversation, error)
+	ReopenConversation(ctx context.Context, merchantID, token string) (*session.Conversation, string, error)
+	VisitorOnline(ctx context.Context, convID string) (func(), error)
 	Identify(ctx context.Context, t session.Turn, v session.VisitorInfo) (session.Turn, error)
 	VisitorMessage(ctx context.Context, t session.Turn, clientID, text string) error
 	RequestHandoff(ctx context.Context, t session.Turn) error

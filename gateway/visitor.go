@@ -297,7 +297,7 @@ func (v *visitor) engaged(ctx context.Context) {
 	id := v.turn.ConversationID
 	v.mu.Unlock()
 	if fresh {
-		v.feed = v.g.hub.WatchConversation(ctx, id, 0, v)
+		v.follow(ctx, id, 0)
 	}
 }
 
@@ -365,7 +365,17 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 		recovered *bool
 		err       error
 	)
-	if f.ConversationID != "" {
+	if f.Reopen != "" {
+		// An email's link: the whole conversation again, with a fresh
+		// resume token.
+		conv, token, err = svc.ReopenConversation(ctx, v.m.ID, f.Reopen)
+		if err != nil {
+			v.sendErr(err, "")
+			return
+		}
+		ok := true
+		recovered = &ok
+	} else if f.ConversationID != "" {
 		conv, err = svc.ResumeConversation(ctx, v.m.ID, f.ConversationID, f.ResumeToken)
 		if err != nil {
 			v.sendErr(err, "")
@@ -409,8 +419,21 @@ func (v *visitor) hello(ctx context.Context, f *inFrame) {
 		Authenticated:    conv.Visitor.Authenticated || info.Authenticated,
 	}))
 	if !v.turn.Fresh() {
-		v.feed = v.g.hub.WatchConversation(ctx, conv.ID, cursor, v)
+		v.follow(ctx, conv.ID, cursor)
 	}
+}
+
+// follow watches a stored conversation, and counts this socket as the
+// visitor being there (someone who writes meanwhile is read here, not
+// emailed).
+func (v *visitor) follow(ctx context.Context, convID string, cursor int64) {
+	v.feed = v.g.hub.WatchConversation(ctx, convID, cursor, v)
+	closed, err := v.g.svc.VisitorOnline(ctx, convID)
+	if err != nil {
+		v.logger().Warn("recording the visitor's socket", "err", err)
+		return
+	}
+	v.conn.OnDone(closed)
 }
 
 // Entry implements session.ConversationWatcher.

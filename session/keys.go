@@ -11,6 +11,10 @@ func (k keyspace) convMeta(id string) string   { return k.conv(id) + ":m" }
 func (k keyspace) convLog(id string) string    { return k.conv(id) + ":l" }
 func (k keyspace) convClient(id string) string { return k.conv(id) + ":k" }
 
+// visitorSockets holds a lease per open visitor socket of the conversation
+// (member node|lease, scored by expiry): none means the visitor is away.
+func (k keyspace) visitorSockets(id string) string { return k.conv(id) + ":v" }
+
 // convChannel carries a conversation's entries, states and typing.
 func (k keyspace) convChannel(id string) string { return k.conv(id) }
 
@@ -55,6 +59,12 @@ func (k keyspace) awaitingReply(mid string) string { return k.merchant(mid) + ":
 // waits keeps the merchant's recent waits for a first reply (ms), newest
 // first, for the wait estimates.
 func (k keyspace) waits(mid string) string { return k.merchant(mid) + ":waits" }
+
+// Email continuity: conversations whose visitor is owed an email, scored
+// by when it may go (shared by every node, like the helpdesk outbox), and a
+// merchant's emails that failed.
+func (k keyspace) mailDue() string               { return k.prefix + "{mail}:due" }
+func (k keyspace) failedMails(mid string) string { return k.merchant(mid) + ":mailf" }
 
 // gaps lists one day's unanswered questions of a merchant, newest first.
 func (k keyspace) gaps(mid, day string) string { return k.merchant(mid) + ":gaps:" + day }

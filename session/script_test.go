@@ -104,6 +104,7 @@ func scriptLayouts() []layout {
 		layoutOf(s.loginScript, loginSource),
 		layoutOf(s.assignScript, assignSource),
 		layoutOf(s.rateScript, rateSource),
+		layoutOf(s.mailScript, mailSource),
 	}
 }
 

@@ -75,6 +75,9 @@ type Options struct {
 	Outbox OutboxOptions
 	// NewConversations limits how many conversations may be stored.
 	NewConversations NewConversationLimits
+	// Mail, when it has a Sender, emails visitors what a person wrote after
+	// they left.
+	Mail MailOptions
 	// Model, when set, lets merchants have a language model write the
 	// assistant's answers (their setting decides); the built-in Assistant
 	// stays its fallback.
@@ -105,6 +108,9 @@ type Service struct {
 	loginScript   *script[loginArgs, loginReply]
 	assignScript  *script[assignArgs, assignReply]
 	rateScript    *script[rateArgs, rateReply]
+	mailScript    *script[mailArgs, mailReply]
+	mailOpts      MailOptions
+	visitors      *visitorLeases
 	assign        assigner
 	accounts      *accountCache
 	outbox        *outbox    // nil without a TicketSender
@@ -144,6 +150,8 @@ func New(opts Options) *Service {
 		loginScript:   newScript[loginArgs, loginReply]("login.lua", loginSource),
 		assignScript:  newScript[assignArgs, assignReply]("assign.lua", assignSource),
 		rateScript:    newScript[rateArgs, rateReply]("rate.lua", rateSource),
+		mailScript:    newScript[mailArgs, mailReply]("mail.lua", mailSource),
+		mailOpts:      opts.Mail.withDefaults(),
 		accounts:      newAccountCache(),
 		done:          make(chan struct{}),
 	}
@@ -167,6 +175,7 @@ func New(opts Options) *Service {
 	s.cfg = newConfigCache(ttl)
 	s.hub = newHub(s)
 	s.consoles = newConsoleLeases(s)
+	s.visitors = newVisitorLeases(s)
 	s.outboxOpts = opts.Outbox.withDefaults()
 	if opts.Tickets != nil {
 		s.outbox = &outbox{svc: s, send: opts.Tickets, opts: s.outboxOpts}
@@ -187,13 +196,18 @@ func (s *Service) Run(ctx context.Context) {
 		go func() {
 			defer close(s.done)
 			var wg sync.WaitGroup
-			wg.Add(3)
+			wg.Add(4)
+			go func() { defer wg.Done(); s.visitors.run(ctx) }()
 			go func() { defer wg.Done(); s.consoles.run(ctx) }()
 			go func() { defer wg.Done(); s.sweep(ctx) }()
 			go func() { defer wg.Done(); s.routingLoop(ctx) }()
 			if s.outbox != nil {
 				wg.Add(1)
 				go func() { defer wg.Done(); s.outbox.run(ctx) }()
+			}
+			if s.mailOpts.Sender != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.mailLoop(ctx) }()
 			}
 			wg.Wait()
 		}()

@@ -43,6 +43,9 @@ type Settings struct {
 	AwayMessage    string   `json:"away_message"`
 	AllowedOrigins []string `json:"allowed_origins"`
 	Locale         string   `json:"locale"`
+	// EmailFrom is the address emails to visitors come from; "" for the
+	// deployment's.
+	EmailFrom string `json:"email_from,omitempty"`
 	// Version counts the merchant's saved settings: a write may say which
 	// version it builds on.
 	Version int64 `json:"version,omitempty"`
@@ -83,6 +86,11 @@ func (s *Settings) Validate() error {
 	}
 	if !SupportedLocale(s.Locale) {
 		return newErr(KindInvalid, "invalid_settings", "locale must be one of %s", strings.Join(Locales(), ", "))
+	}
+	if s.EmailFrom = strings.TrimSpace(s.EmailFrom); s.EmailFrom != "" {
+		if _, ok := ParseEmail(s.EmailFrom); !ok {
+			return newErr(KindInvalid, "invalid_settings", "email_from %q is not an email address", s.EmailFrom)
+		}
 	}
 	if len(s.AllowedOrigins) > maxOrigins {
 		return newErr(KindInvalid, "invalid_settings", "at most %d allowed origins", maxOrigins)

@@ -62,6 +62,7 @@ type appendArgs struct {
 	Meta     string `lua:"meta,key"`
 	Log      string `lua:"log,key"`
 	Cids     string `lua:"cids,key"`
+	Visitors string `lua:"visitors,key"` // the visitor's open sockets, as leases
 	Channel  string `lua:"channel"`
 	Need     string `lua:"need"`
 	Agent    string `lua:"agent"`
@@ -89,6 +90,9 @@ type appendReply struct {
 	// conversation, which was queued at QueuedAt (ms).
 	FirstReply bool  `lua:"first_reply"`
 	QueuedAt   int64 `lua:"queued_at"`
+	// MailDue: the visitor has no socket open: the agent's words are owed
+	// to them by email.
+	MailDue bool `lua:"mail_due"`
 }
 
 // applyOp is one atomic step on one conversation, described by the events
@@ -130,6 +134,7 @@ type applyResult struct {
 	// conversation queued at queuedAt (ms).
 	firstReply bool
 	queuedAt   int64
+	mailDue    bool // the visitor is owed an email
 	status     Status
 	version    int64
 	applied    bool
@@ -359,6 +364,7 @@ func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, e
 		Agent: op.agent, ClientID: op.clientID, Entry: op.entry.encode(), Now: op.now.UnixMilli(),
 		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), Engage: op.engage, MarkReply: op.reply}
 	a.Meta, a.Log, a.Cids = s.convKeys(op.convID)
+	a.Visitors = s.keys.visitorSockets(op.convID)
 	rep, err := s.appendScript.runBatched(ctx, s.hot, &a)
 	if err != nil {
 		return nil, err
@@ -370,7 +376,7 @@ func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, e
 		if r.code == "ok" {
 			r.once = []bool{rep.Counted}
 			r.day = rep.Day
-			r.firstReply, r.queuedAt = rep.FirstReply, rep.QueuedAt
+			r.firstReply, r.queuedAt, r.mailDue = rep.FirstReply, rep.QueuedAt, rep.MailDue
 			s.hub.localEntry(op.convID, r.entries[0])
 		}
 	}

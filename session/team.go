@@ -339,6 +339,9 @@ func (s *Service) AgentMessage(ctx context.Context, a Actor, convID, clientID, t
 		if res.firstReply {
 			s.answered(ctx, a.MerchantID, convID, res.queuedAt, now)
 		}
+		if res.mailDue && s.mailOpts.Sender != nil {
+			s.owe(ctx, convID)
+		}
 		return res.entries[0], true, nil
 	case "dup":
 		return res.entries[0], false, nil

@@ -23,6 +23,13 @@ type texts struct {
 	Left           string // %s: the agent's name
 	CustomDefault  string
 	CSATRequest    string // asking the visitor to rate the conversation
+	// An email to a visitor who left: %s the shop's name (intro, subject)
+	// or the link (reopen).
+	MailSubject   string
+	MailIntro     string
+	MailYou       string
+	MailAssistant string
+	MailReopen    string
 	// The extractive summary of a handoff, for the team: %s is a quote.
 	SummaryAsked   string
 	SummarySaid    string
@@ -91,6 +98,11 @@ func textsEN() texts {
 		Left:           "%s left the conversation.",
 		CustomDefault:  "I can't help with that here, sorry.",
 		CSATRequest:    "How did we do? Rate this conversation from 1 to 5.",
+		MailSubject:    "%s replied to your chat",
+		MailIntro:      "%s replied to you in the chat you started on our site:",
+		MailYou:        "You",
+		MailAssistant:  "Assistant",
+		MailReopen:     "Continue the conversation here: %s",
 		SummaryAsked:   "The visitor asked: %s.",
 		SummarySaid:    "The assistant said: %s.",
 		SummaryNothing: "The visitor asked for a person before asking anything.",
@@ -140,6 +152,11 @@ func textsNL() texts {
 		Left:           "%s heeft het gesprek verlaten.",
 		CustomDefault:  "Daar kan ik je hier helaas niet mee helpen.",
 		CSATRequest:    "Hoe hebben we het gedaan? Geef dit gesprek een cijfer van 1 tot 5.",
+		MailSubject:    "%s heeft op je chat gereageerd",
+		MailIntro:      "%s heeft gereageerd in de chat die je op onze site begon:",
+		MailYou:        "Jij",
+		MailAssistant:  "Assistent",
+		MailReopen:     "Ga hier verder met het gesprek: %s",
 		SummaryAsked:   "De bezoeker vroeg: %s.",
 		SummarySaid:    "De assistent zei: %s.",
 		SummaryNothing: "De bezoeker vroeg om een medewerker voordat hij iets vroeg.",

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/batonchat/baton/agentconsole"
+	"github.com/batonchat/baton/gateway/mail"
 	"github.com/batonchat/baton/session"
 )
 
@@ -34,6 +35,9 @@ type config struct {
 	Outbox          session.OutboxOptions
 	Limits          visitorLimits
 	Model           modelConfig
+	// SMTP, for emailing visitors who left what a person wrote.
+	SMTPURL  string
+	SMTPFrom string
 }
 
 // modelConfig is the deployment's language model, if any (BATON_MODEL_*).
@@ -173,6 +177,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := c.Model.load(getenv); err != nil {
 		return c, err
+	}
+	c.SMTPURL, c.SMTPFrom = strings.TrimSpace(getenv("BATON_SMTP_URL")), strings.TrimSpace(getenv("BATON_SMTP_FROM"))
+	if c.SMTPURL != "" {
+		if _, err := mail.New(c.SMTPURL, ""); err != nil {
+			return c, fmt.Errorf("BATON_SMTP_URL: %w", err)
+		}
+		if _, ok := session.ParseEmail(c.SMTPFrom); !ok {
+			return c, errors.New("BATON_SMTP_FROM must be the address emails to visitors come from (merchants may set their own)")
+		}
 	}
 	if v := getenv("BATON_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

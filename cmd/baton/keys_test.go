@@ -19,11 +19,12 @@ import (
 // shrink by themselves (each says how in the docs). Anything else must
 // carry a lifetime.
 var permanentKeys = []*regexp.Regexp{
-	regexp.MustCompile(`^\{m:[^}]+\}:(cfg|agents|tv|q|a|r|p|o|x|hd|hdf)$`),
+	regexp.MustCompile(`^\{m:[^}]+\}:(cfg|agents|tv|q|a|r|p|o|x|hd|hdf|qr|idle|cool|gone|await|waits|mailf)$`),
 	regexp.MustCompile(`^\{m:[^}]+\}:s:[^:]+$`), // an agent's assignments (empty sets vanish)
 	regexp.MustCompile(`^(agent-emails|merchants)$`),
 	regexp.MustCompile(`^wk:[^:]+$`),
 	regexp.MustCompile(`^\{hd\}:(s|due)$`),
+	regexp.MustCompile(`^\{mail\}:due$`),
 }
 
 // keyAudit scans every key under the env's prefix and returns those that

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/batonchat/baton/agentconsole"
 	"github.com/batonchat/baton/gateway"
 	"github.com/batonchat/baton/gateway/helpdesk"
+	"github.com/batonchat/baton/gateway/mail"
 	"github.com/batonchat/baton/gateway/model"
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
@@ -70,7 +73,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		SecretPrevious:   []byte(cfg.SecretPrevious),
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, AgentFrameLimit: cfg.AgentFrameLimit,
 		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
-		Limits: cfg.Limits, Model: cfg.Model})
+		Limits: cfg.Limits, Model: cfg.Model, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom})
 	if err != nil {
 		return err
 	}
@@ -118,6 +121,11 @@ type appConfig struct {
 	HelpdeskAgent string
 	Limits        visitorLimits
 	Model         modelConfig
+	SMTPURL       string
+	SMTPFrom      string
+	// Mail tunes the emails to visitors (tests); its Sender comes from
+	// SMTPURL.
+	Mail session.MailOptions
 	// ModelTransport carries the model's calls (tests); the default when nil.
 	ModelTransport http.RoundTripper
 	// BcryptCost and Now are for tests.
@@ -163,7 +171,17 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 			models.Embedder = client
 		}
 	}
-	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(), Model: models,
+	mailOpts := c.Mail
+	mailOpts.LinkKey = derivedKey(c.Secret, "baton-reopen-links")
+	if c.SMTPURL != "" {
+		sender, err := mail.New(c.SMTPURL, c.HelpdeskAgent)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("BATON_SMTP_URL: %w", err)
+		}
+		mailOpts.Sender, mailOpts.From = sender, c.SMTPFrom
+	}
+	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(), Model: models, Mail: mailOpts,
 		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
 		Tickets: tickets, Outbox: outbox,
 		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})
@@ -190,6 +208,13 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 func (a *app) Close() {
 	a.stop()
 	a.svc.Close()
+}
+
+// derivedKey is a key for one purpose, made from the deployment's secret.
+func derivedKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 func randomPassword() string {

@@ -4,7 +4,7 @@
 -- arguments and reply: appendArgs and appendReply in session/store.go.
 --
 -- code: ok | dup (seq and entry are the stored ones) | nf | state | agent | full
-local m = redis.call('HMGET', k_meta, 'status', 'seq', 'agent', 'assigned_at', 'replied_at', 'queued_at')
+local m = redis.call('HMGET', k_meta, 'status', 'seq', 'agent', 'assigned_at', 'replied_at', 'queued_at', 'email')
 local st = m[1]
 if not st then return reply{code = 'nf'} end
 if not string.find(a_need, ',' .. st .. ',', 1, true) then return reply{code = 'state', status = st, holder = m[3]} end
@@ -38,6 +38,14 @@ if a_mark_reply == '1' and m[4] and m[4] ~= m[5] then
   redis.call('HSET', k_meta, 'replied_at', m[4])
   first = true
 end
+-- A person writes while the visitor has no socket open anywhere: the
+-- visitor is owed an email, from this entry on (a later worker sends what
+-- gathered; see session/mail.go).
+local mail = false
+if a_mark_reply == '1' and m[7] and m[7] ~= '' and redis.call('ZCOUNT', k_visitors, a_now, '+inf') == 0 then
+  redis.call('HSETNX', k_meta, 'mail_from', seq)
+  mail = true
+end
 if refresh then
   local ttl = tonumber(a_ttl)
   redis.call('PEXPIRE', k_meta, ttl)
@@ -46,4 +54,4 @@ if refresh then
 end
 redis.call('PUBLISH', a_channel, 'e' .. seq .. ' ' .. e)
 return reply{code = 'ok', status = st, seq = seq, entry = e, counted = counted, day = day,
-  first_reply = first, queued_at = first and m[6] or 0}
+  first_reply = first, queued_at = first and m[6] or 0, mail_due = mail}

@@ -58,7 +58,7 @@ type sinkSession struct {
 }
 
 func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = to; return nil }
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
 func (s *sinkSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {

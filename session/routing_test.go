@@ -1,0 +1,116 @@
+package session
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestWaitEstimateFromHistory: known first-reply waits and available agents
+// give the documented estimate (median × rounds of the agents ahead,
+// rounded up to 15 s); no basis gives none.
+func TestWaitEstimateFromHistory(t *testing.T) {
+	n, ctx := newTestNode(t)
+	m, err := n.CreateMerchant(ctx, "Estimates", nil, "")
+	require.NoError(t, err)
+	snap := func() *QueueSnapshot {
+		t.Helper()
+		q, err := n.queueSnapshot(ctx, m.ID, nil, nil)
+		require.NoError(t, err)
+		return q
+	}
+	require.Nil(t, snap().WaitEstimate(1), "no history, no estimate")
+
+	// Waits of 40 s, 70 s, 100 s, 130 s, 300 s: the median is 100 s.
+	for _, s := range []int64{40, 300, 100, 130, 70} {
+		require.NoError(t, n.rdb.LPush(ctx, n.keys.waits(m.ID), s*1000).Err())
+	}
+	require.Nil(t, snap().WaitEstimate(1), "nobody available: no estimate")
+
+	var closers []func()
+	for i := range 2 {
+		a, err := n.CreateAgent(ctx, m.ID, "est"+itoa(int64(i))+"@example.com", "Est", "agent-password", false)
+		require.NoError(t, err)
+		closed, err := n.ConsoleOpened(ctx, a.Actor())
+		require.NoError(t, err)
+		closers = append(closers, closed)
+	}
+	q := snap()
+	for pos, want := range map[int]int{1: 105, 2: 105, 3: 210, 4: 210, 5: 300} {
+		got := q.WaitEstimate(pos)
+		require.NotNil(t, got, "position %d", pos)
+		// 100 s per round, rounded up to 15 s: 105.
+		require.Equal(t, want, *got, "position %d with 2 agents", pos)
+	}
+	require.Nil(t, q.WaitEstimate(0))
+
+	// An agent away: one agent left, a round per place.
+	require.NoError(t, n.SetPresence(ctx, Actor{ID: mustAgentID(t, n, m.ID, "est1@example.com"), MerchantID: m.ID}, PresenceAway))
+	require.Equal(t, 300, *snap().WaitEstimate(3))
+
+	// Closed now: no estimate.
+	_, err = n.SetOfficeHours(ctx, m.ID, OfficeHours{Timezone: "UTC", Weekly: map[string][]Interval{}})
+	require.NoError(t, err)
+	require.Nil(t, snap().WaitEstimate(1))
+	for _, c := range closers {
+		c()
+	}
+}
+
+func mustAgentID(t *testing.T, n *node, mid, email string) string {
+	t.Helper()
+	as, err := n.Agents(context.Background(), mid)
+	require.NoError(t, err)
+	for _, a := range as {
+		if a.Email == email {
+			return a.ID
+		}
+	}
+	t.Fatalf("no agent %s", email)
+	return ""
+}
+
+// TestRatingOnce: a conversation a person took part in asks for a rating
+// when it ends and takes one; a second is refused; one without a person
+// asks nothing; metrics count it.
+func TestRatingOnce(t *testing.T) {
+	n, ctx := newTestNode(t)
+	m, err := n.CreateMerchant(ctx, "Ratings", nil, "")
+	require.NoError(t, err)
+	ag, err := n.CreateAgent(ctx, m.ID, "rate@example.com", "Rae", "agent-password", false)
+	require.NoError(t, err)
+
+	turn, _ := n.start(t, m, VisitorInfo{Email: "v@example.com"})
+	require.NoError(t, n.RequestHandoff(ctx, turn))
+	turn = turn.Stored()
+	turn.Status = StatusHandoffOffered
+	require.NoError(t, n.ReplyToOffer(ctx, turn, true))
+	_, err = n.Claim(ctx, ag.Actor(), turn.ConversationID)
+	require.NoError(t, err)
+	require.ErrorContains(t, n.Rate(ctx, turn, 5, ""), "not_rateable", "not before the end")
+	_, err = n.CloseByAgent(ctx, ag.Actor(), turn.ConversationID)
+	require.NoError(t, err)
+	c, _, err := n.loadConversation(ctx, turn.ConversationID)
+	require.NoError(t, err)
+	require.True(t, c.State().CSAT, "the ended conversation asks for a rating")
+
+	require.Equal(t, "invalid_score", ErrorOf(n.Rate(ctx, turn, 6, "")).Code)
+	require.NoError(t, n.Rate(ctx, turn, 4, "  quick and kind  "))
+	require.Equal(t, "already_rated", ErrorOf(n.Rate(ctx, turn, 1, "changed my mind")).Code)
+	c, _, err = n.loadConversation(ctx, turn.ConversationID)
+	require.NoError(t, err)
+	require.False(t, c.State().CSAT)
+	require.Equal(t, &Rating{Score: 4, Comment: "quick and kind", At: c.Rating.At}, c.Rating)
+
+	// Without a person: nothing to rate.
+	t2 := n.stored(t, m, VisitorInfo{})
+	require.NoError(t, n.CloseByVisitor(ctx, t2))
+	require.Equal(t, "not_rateable", ErrorOf(n.Rate(ctx, t2, 5, "")).Code)
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	got, err := n.Metrics(ctx, m.ID, today, today)
+	require.NoError(t, err)
+	require.Equal(t, CSAT{Responses: 1, Average: 4}, got.CSAT)
+}

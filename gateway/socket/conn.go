@@ -28,6 +28,7 @@ type Conn struct {
 	queued  int      // bytes in queue
 	writing bool     // a writer goroutine owns the writes
 	inWrite bool     // ... and has taken work to write: it may be blocked in the kernel
+	writes  uint64   // writes begun, to tell one write from the next
 	pingDue bool
 	pongDue bool
 	pong    []byte // the payload of the peer's last ping
@@ -98,9 +99,20 @@ func (c *Conn) CloseNow(code int, reason string) {
 		return
 	}
 	cut := c.abortLocked(code, reason, true)
+	gen := c.writes
 	c.mu.Unlock()
 	if cut {
-		go c.cut()
+		// The writer is in a write: most end in microseconds, and cutting
+		// then would reset a connection whose close frame is on its way.
+		// Only a write still under way after abortWait is stuck.
+		time.AfterFunc(abortWait, func() {
+			c.mu.Lock()
+			stuck := c.inWrite && c.writes == gen && !c.done
+			c.mu.Unlock()
+			if stuck {
+				c.cut()
+			}
+		})
 	}
 }
 

@@ -154,7 +154,7 @@ func TestSendNeverWaitsForAStuckPeer(t *testing.T) {
 	}
 	require.False(t, refusedAt.IsZero(), "64 MiB went to a peer that reads nothing and none was refused")
 	t.Logf("slowest Send %v", worst)
-	require.Less(t, worst, 50*time.Millisecond, "a Send waited")
+	require.Less(t, worst, noWait(), "a Send waited")
 	select {
 	case <-done:
 	case <-time.After(time.Second):
@@ -166,7 +166,17 @@ func TestSendNeverWaitsForAStuckPeer(t *testing.T) {
 	require.False(t, c.Send(frame), "a cut socket takes no more frames")
 	c.Close(websocket.CloseNormalClosure, "bye")
 	c.CloseNow(websocket.CloseNormalClosure, "bye")
-	require.Less(t, time.Since(start), 50*time.Millisecond)
+	require.Less(t, time.Since(start), noWait())
+}
+
+// noWait bounds a call that must not wait for the network: the wait it
+// guards against is a write timeout (seconds); what remains is the CPU,
+// shared here with the race detector and other tests.
+func noWait() time.Duration {
+	if raceDetector {
+		return 500 * time.Millisecond
+	}
+	return 50 * time.Millisecond
 }
 
 // TestPingsGoOnPastAStuckSocket: one socket's writer is stuck in a write to
@@ -195,7 +205,7 @@ func TestPingsGoOnPastAStuckSocket(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		require.True(t, stuck.Send([]byte("and more")))
 	}
-	require.Less(t, time.Since(start), 50*time.Millisecond, "Send waited")
+	require.Less(t, time.Since(start), noWait(), "Send waited")
 
 	// Watch the other sockets for the write timeout and a little more.
 	deadline := time.Now().Add(opts.WriteTimeout + time.Second)

@@ -60,6 +60,7 @@ func (c *Conn) writer() {
 			return
 		}
 		c.inWrite = true
+		c.writes++
 		c.mu.Unlock()
 
 		*buf = w.appendTo((*buf)[:0])

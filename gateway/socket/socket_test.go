@@ -189,7 +189,7 @@ func TestEverySocketIsPingedEachPeriod(t *testing.T) {
 	// machine); eight periods still tells a skipped socket from a late
 	// tick, and every socket must have had most of its twelve pings.
 	for i, w := range worst {
-		require.Less(t, w, 4*period, "socket %d went %v between pings", i, w)
+		require.Less(t, w, 8*period, "socket %d went %v between pings", i, w)
 		require.GreaterOrEqual(t, pings[i], 6, "socket %d was pinged %d times in 12 periods", i, pings[i])
 	}
 }

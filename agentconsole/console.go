@@ -30,6 +30,7 @@ type Team interface {
 	assistantStore
 	routingStore
 	mailStore
+	exportStore
 	authorizer
 }
 
@@ -58,6 +59,7 @@ type Console struct {
 	assistant assistantStore
 	routing   routingStore
 	mail      mailStore
+	export    exportStore
 	auth      authorizer
 
 	hub       Watcher
@@ -75,8 +77,9 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(rest.LogHandler(log.Handler()))
 	c := &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
-		desks: team, assistant: team, routing: team, mail: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
+		desks: team, assistant: team, routing: team, mail: team, export: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
 	team.OnAccountChange(c.accountChanged)
 	return c
 }
@@ -96,6 +99,7 @@ func (c *Console) Register(r gin.IRouter) {
 	c.registerAssistant(admin)
 	c.registerRouting(admin)
 	c.registerMail(admin)
+	c.registerExport(admin)
 	registerWeb(r)
 }
 
@@ -153,7 +157,7 @@ func (c *Console) requireAdmin(g *gin.Context) {
 func (c *Console) fail(g *gin.Context, err error) {
 	e := session.ErrorOf(err)
 	if e.Kind == session.KindInternal || e.Kind == session.KindUnavailable {
-		c.log.Error("request failed", "path", g.FullPath(), "code", e.Code, "err", err)
+		c.log.ErrorContext(g.Request.Context(), "request failed", "path", g.FullPath(), "code", e.Code, "err", err)
 	}
 	rest.Fail(g, rest.Status(e.Kind), e.Code, e.Message)
 }

@@ -50,14 +50,23 @@ type env struct {
 
 func newEnv(t *testing.T, opts ...func(*agentconsole.Console)) *env {
 	t.Helper()
+	return newEnvWith(t, nil, opts...)
+}
+
+// newEnvWith is newEnv with the core's options edited first.
+func newEnvWith(t *testing.T, edit func(*session.Options), opts ...func(*agentconsole.Console)) *env {
+	t.Helper()
 	rdb, prefix := sessiontest.Redis(t)
 	log := slog.New(slog.DiscardHandler)
 	if debugLogs() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	svc := session.New(session.Options{Redis: rdb, Prefix: prefix, Assistant: assistant.New(),
-		Logger: log, BcryptCost: bcrypt.MinCost})
+	sopts := session.Options{Redis: rdb, Prefix: prefix, Assistant: assistant.New(), Logger: log, BcryptCost: bcrypt.MinCost}
+	if edit != nil {
+		edit(&sopts)
+	}
+	svc := session.New(sopts)
 	svc.Run(ctx)
 	sockets := socket.NewRegistry(socket.Options{Logger: log})
 	go sockets.Run(ctx)

@@ -114,11 +114,14 @@ func (c *Console) socket(g *gin.Context) {
 		rest.Fail(g, http.StatusForbidden, "origin_not_allowed", "the console socket is for Baton's own pages")
 		return
 	}
+	if !rest.RequireUpgrade(g) {
+		return
+	}
 	conn, err := c.sockets.Upgrade(g.Writer, g.Request)
 	if err != nil {
 		return
 	}
-	s := &consoleSocket{c: c, conn: conn, log: c.log, limit: c.newFrameLimiter(),
+	s := &consoleSocket{c: c, conn: conn, log: c.log.With("request_id", rest.RequestIDOf(g.Request.Context())), limit: c.newFrameLimiter(),
 		follows: map[string]*following{}}
 	// As for visitors: let the request go, keep only the socket.
 	go s.run()
@@ -200,7 +203,7 @@ func (s *consoleSocket) run() {
 		s.actor = st
 	}
 	s.cursors = in.Cursors
-	s.log = s.c.log.With("merchant", actor.MerchantID, "agent", actor.ID)
+	s.log = s.log.With("merchant", actor.MerchantID, "agent", actor.ID)
 	if err := s.start(agent); err != nil {
 		e := session.ErrorOf(err)
 		s.fatal(e.Code, e.Message)

@@ -80,6 +80,7 @@ func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Logger = slog.New(rest.LogHandler(opts.Logger.Handler()))
 	if opts.VisitorBurst <= 0 {
 		opts.VisitorBurst = min(10, max(1, opts.VisitorRateLimit))
 	}
@@ -90,7 +91,7 @@ func New(svc Conversations, hub Watcher, sockets *socket.Registry, opts Options)
 		return nil, err
 	}
 	e.HandleMethodNotAllowed = true
-	e.Use(g.recovery, securityHeaders)
+	e.Use(rest.RequestIDs(g.log), g.recovery, securityHeaders)
 	e.NoRoute(func(c *gin.Context) { rest.Fail(c, http.StatusNotFound, "not_found", "no such route") })
 	e.NoMethod(func(c *gin.Context) {
 		rest.Fail(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
@@ -113,7 +114,7 @@ func (g *Gateway) recovery(c *gin.Context) {
 			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(r)
 			}
-			g.log.Error("handler panicked", "path", c.FullPath(), "panic", r)
+			g.log.ErrorContext(c.Request.Context(), "handler panicked", "path", c.FullPath(), "panic", r)
 			if !c.Writer.Written() {
 				rest.Fail(c, http.StatusInternalServerError, "internal", "internal error")
 			}
@@ -152,7 +153,7 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 		case session.KindUnavailable:
 			rest.Fail(c, http.StatusServiceUnavailable, "unavailable", "try again shortly")
 		default:
-			g.log.Error("looking up a widget key", "err", err)
+			g.log.ErrorContext(c.Request.Context(), "looking up a widget key", "err", err)
 			rest.Fail(c, http.StatusInternalServerError, "internal", "internal error")
 		}
 		return
@@ -168,6 +169,10 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 		rest.Fail(c, http.StatusTooManyRequests, "too_many_sockets", "too many open chats from here")
 		return
 	}
+	if !rest.RequireUpgrade(c) {
+		release()
+		return
+	}
 	conn, err := g.sockets.Upgrade(c.Writer, c.Request)
 	if err != nil {
 		release()
@@ -177,7 +182,8 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 	// The socket lives on in a goroutine of its own, so that net/http's
 	// connection state, the request and gin's context (some 10 KB) are
 	// freed now rather than held for the socket's life.
-	go g.newVisitor(conn, m, addr).run(context.Background())
+	rid := rest.RequestIDOf(c.Request.Context())
+	go g.newVisitor(conn, m, addr, rid).run(rest.WithRequestID(context.Background(), rid))
 }
 
 // OriginAllowed applies the widget's origin rule: Baton's own origin always;

@@ -21,6 +21,7 @@ type visitor struct {
 	conn *socket.Conn
 	m    *session.Merchant
 	addr string // the client's address, for the limits on new conversations
+	rid  string // the upgrade request's id, in every log line about the socket
 
 	msgLimit   *rate.Limiter // BATON_VISITOR_RATE_LIMIT, messages only; nil when off
 	frameLimit *rate.Limiter // any frame, against floods; nil when limits are off
@@ -52,12 +53,15 @@ const (
 	opTimeout    = 5 * time.Second
 )
 
-func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant, addr string) *visitor {
-	return &visitor{g: g, conn: conn, m: m, addr: addr}
+func (g *Gateway) newVisitor(conn *socket.Conn, m *session.Merchant, addr, rid string) *visitor {
+	return &visitor{g: g, conn: conn, m: m, addr: addr, rid: rid}
 }
 
 // run reads frames until the socket ends.
 func (v *visitor) run(ctx context.Context) {
+	if v.g.log.Enabled(ctx, slog.LevelDebug) {
+		v.logger().Debug("visitor socket opened", "addr", v.addr)
+	}
 	v.conn.SetReadDeadline(time.Now().Add(helloTimeout + time.Second))
 	v.helloWatchdog()
 	v.loop(ctx, true)
@@ -121,6 +125,9 @@ func (v *visitor) finish() {
 	turn := v.turn
 	typing := v.lastTypingFlag
 	v.mu.Unlock()
+	if v.g.log.Enabled(context.Background(), slog.LevelDebug) {
+		v.logger().Debug("visitor socket closed")
+	}
 	if v.feed != nil {
 		v.feed.Stop()
 	}
@@ -151,7 +158,7 @@ func (v *visitor) logger() *slog.Logger {
 	v.mu.Lock()
 	conv := v.turn.ConversationID
 	v.mu.Unlock()
-	return v.g.log.With("merchant", v.m.ID, "conversation", conv)
+	return v.g.log.With("request_id", v.rid, "merchant", v.m.ID, "conversation", conv)
 }
 
 func (v *visitor) sendError(code, message, clientID string) {

@@ -209,7 +209,7 @@ func (s *Service) DeleteAgent(ctx context.Context, merchantID, agentID string) e
 	// The address is free again; a sign-in that finds it pointing at no
 	// account treats it as unknown meanwhile.
 	if err := s.rdb.HDel(ctx, s.keys.agentEmails(), a.Email).Err(); err != nil {
-		s.log.Warn("freeing a removed agent's address", "agent", agentID, "err", err)
+		s.log.WarnContext(ctx, "freeing a removed agent's address", "agent", agentID, "err", err)
 	}
 	s.releaseAll(ctx, merchantID, agentID)
 	return nil
@@ -220,12 +220,12 @@ func (s *Service) DeleteAgent(ctx context.Context, merchantID, agentID string) e
 func (s *Service) releaseAll(ctx context.Context, merchantID, agentID string) {
 	convs, err := s.AssignedTo(ctx, Actor{ID: agentID, MerchantID: merchantID})
 	if err != nil {
-		s.log.Warn("releasing a departed agent's conversations", "agent", agentID, "err", err)
+		s.log.WarnContext(ctx, "releasing a departed agent's conversations", "agent", agentID, "err", err)
 		return
 	}
 	for _, c := range convs {
 		if _, err := s.Release(ctx, Actor{ID: agentID, MerchantID: merchantID, Admin: true}, c.ID); err != nil {
-			s.log.Warn("releasing a departed agent's conversation", "agent", agentID, "conversation", c.ID, "err", err)
+			s.log.WarnContext(ctx, "releasing a departed agent's conversation", "agent", agentID, "conversation", c.ID, "err", err)
 		}
 	}
 }

@@ -73,7 +73,7 @@ func (s *Service) Rate(ctx context.Context, t Turn, score int, comment string) e
 	pipe.HIncrBy(ctx, s.keys.metrics(t.MerchantID), metricField(day, metricCSATCount), 1)
 	pipe.HIncrBy(ctx, s.keys.metrics(t.MerchantID), metricField(day, metricCSATSum), int64(score))
 	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("counting a rating", "merchant", t.MerchantID, "err", err)
+		s.log.WarnContext(ctx, "counting a rating", "merchant", t.MerchantID, "err", err)
 	}
 	return nil
 }

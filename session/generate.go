@@ -299,7 +299,7 @@ func (g *generator) fallback(ctx context.Context, a ask, reason string) {
 		}
 	}
 	if _, err := s.apply(ctx, op); err != nil {
-		s.log.Warn("storing the fallback answer", "conversation", a.turn.ConversationID, "err", err)
+		s.log.WarnContext(ctx, "storing the fallback answer", "conversation", a.turn.ConversationID, "err", err)
 	}
 }
 
@@ -354,7 +354,7 @@ func (s *Service) publishDraft(ctx context.Context, gen *generation, d DraftEven
 		payload = "D" + s.nodeID + " " + d.ID
 	}
 	if err := s.rdb.Publish(ctx, s.keys.convChannel(gen.convID), payload).Err(); err != nil {
-		s.log.Debug("publishing a draft", "conversation", gen.convID, "err", err)
+		s.log.DebugContext(ctx, "publishing a draft", "conversation", gen.convID, "err", err)
 	}
 }
 

@@ -126,10 +126,10 @@ func (s *Service) RetryHandoff(ctx context.Context, merchantID, convID string) (
 			return nil, err
 		}
 		if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.outbox(), Values: []string{"c", convID, "h", h.ID}}).Err(); err != nil {
-			s.log.Warn("retrying a handoff: waking the outbox; the recovery entry will", "conversation", convID, "err", err)
+			s.log.WarnContext(ctx, "retrying a handoff: waking the outbox; the recovery entry will", "conversation", convID, "err", err)
 		}
 		_ = s.rdb.ZRem(ctx, s.keys.failedHandoffs(merchantID), convID).Err()
-		s.log.Info("helpdesk handoff retried by an admin", "conversation", convID, "generation", next.Gen)
+		s.log.InfoContext(ctx, "helpdesk handoff retried by an admin", "conversation", convID, "generation", next.Gen)
 		return next.view(convID), nil
 	}
 	return nil, newErr(KindConflict, "busy", "the handoff is changing; try again")

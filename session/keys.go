@@ -82,6 +82,11 @@ func (k keyspace) failedHandoffs(id string) string { return k.merchant(id) + ":h
 func (k keyspace) outbox() string    { return k.prefix + "{hd}:s" }
 func (k keyspace) outboxDue() string { return k.prefix + "{hd}:due" }
 
+// startedOn indexes the merchant's conversations created on one UTC day
+// (YYYYMMDD), scored by when: what a bulk export of a date range reads.
+// Each day's key lives as long as a conversation of that day can.
+func (k keyspace) startedOn(mid, day string) string { return k.merchant(mid) + ":d:" + day }
+
 // merchantChannel carries conversation changes and queue changes for agents.
 func (k keyspace) merchantChannel(id string) string { return k.merchant(id) }
 

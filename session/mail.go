@@ -111,7 +111,7 @@ func (o MailOptions) withDefaults() MailOptions {
 func (s *Service) owe(ctx context.Context, convID string) {
 	at := s.now().Add(s.mailOpts.Window).UnixMilli()
 	if err := s.rdb.ZAddNX(ctx, s.keys.mailDue(), zmember(float64(at), convID)).Err(); err != nil {
-		s.log.Warn("scheduling an email to the visitor", "conversation", convID, "err", err)
+		s.log.WarnContext(ctx, "scheduling an email to the visitor", "conversation", convID, "err", err)
 	}
 }
 
@@ -127,7 +127,7 @@ func (s *Service) mailLoop(ctx context.Context) {
 		due, err := s.rdb.ZRangeByScore(ctx, s.keys.mailDue(), &redis.ZRangeBy{Min: "-inf", Max: itoa(s.now().UnixMilli()), Count: 20}).Result()
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("reading owed emails", "err", err)
+				s.log.WarnContext(ctx, "reading owed emails", "err", err)
 			}
 			continue
 		}
@@ -184,7 +184,7 @@ func (s *Service) sendOwed(ctx context.Context, convID string) {
 	}
 	res, err := s.mailScript.run(rctx, s.rdb, &args)
 	if err != nil {
-		s.log.Warn("recording an email", "conversation", convID, "err", err)
+		s.log.WarnContext(ctx, "recording an email", "conversation", convID, "err", err)
 		return
 	}
 	switch args.Op {
@@ -196,15 +196,15 @@ func (s *Service) sendOwed(ctx context.Context, convID string) {
 			_ = s.rdb.ZRem(rctx, s.keys.mailDue(), convID).Err()
 		}
 		if mail != nil {
-			s.log.Info("emailed the visitor what the team wrote", "conversation", convID, "upto", upto)
+			s.log.InfoContext(ctx, "emailed the visitor what the team wrote", "conversation", convID, "upto", upto)
 		}
 	case "retry":
 		next := s.now().Add(min(o.Window*time.Duration(1<<min(r.Tries, 10)), time.Hour))
 		_ = s.rdb.ZAdd(rctx, s.keys.mailDue(), zmember(float64(next.UnixMilli()), convID)).Err()
-		s.log.Info("emailing the visitor failed; will retry", "conversation", convID, "reason", args.Error)
+		s.log.InfoContext(ctx, "emailing the visitor failed; will retry", "conversation", convID, "reason", args.Error)
 	default:
 		s.mailFailed(rctx, convID)
-		s.log.Warn("emailing the visitor failed; an admin may retry", "conversation", convID, "reason", args.Error)
+		s.log.WarnContext(ctx, "emailing the visitor failed; an admin may retry", "conversation", convID, "reason", args.Error)
 	}
 }
 

@@ -41,7 +41,7 @@ func (s *Service) countModel(ctx context.Context, m *Merchant, u ModelUsage, fai
 		pipe.HIncrBy(ctx, key, metricField(day, metricCompletionToken), int64(u.CompletionTokens))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("counting a model call", "merchant", m.ID, "err", err)
+		s.log.WarnContext(ctx, "counting a model call", "merchant", m.ID, "err", err)
 	}
 }
 
@@ -61,7 +61,7 @@ func (s *Service) countRouted(ctx context.Context, merchantID, day, reason strin
 	pipe.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(day, metricRouted), 1)
 	pipe.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(day, routedBy(reason)), 1)
 	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("counting a handoff", "merchant", merchantID, "err", err)
+		s.log.WarnContext(ctx, "counting a handoff", "merchant", merchantID, "err", err)
 	}
 }
 
@@ -70,7 +70,7 @@ func (s *Service) count(ctx context.Context, merchantID, day, metric string) {
 		return
 	}
 	if err := s.rdb.HIncrBy(ctx, s.keys.metrics(merchantID), metricField(day, metric), 1).Err(); err != nil {
-		s.log.Warn("counting a metric", "merchant", merchantID, "err", err)
+		s.log.WarnContext(ctx, "counting a metric", "merchant", merchantID, "err", err)
 	}
 }
 

@@ -180,7 +180,7 @@ func (s *Service) queueSnapshot(ctx context.Context, merchantID string, prev *Qu
 		// Only an exact episode is removed, so a conversation that was
 		// queued again meanwhile keeps its new entry.
 		if err := s.rdb.ZRem(ctx, qkey, stale...).Err(); err != nil {
-			s.log.Debug("removing stale queue entries", "err", err)
+			s.log.DebugContext(ctx, "removing stale queue entries", "err", err)
 		}
 	}
 	if snap.Conversations == nil {

@@ -36,7 +36,7 @@ func (s *Service) relevant(ctx context.Context, m *Merchant, text string, k int)
 	}
 	q, _, err := s.gen.opts.Embedder.Embed(ctx, []string{text})
 	if err != nil || len(q) != 1 {
-		s.log.Warn("embedding a question; the built-in retriever picks alone", "merchant", m.ID, "err", err)
+		s.log.WarnContext(ctx, "embedding a question; the built-in retriever picks alone", "merchant", m.ID, "err", err)
 		return lexical, nil
 	}
 	type scored struct {
@@ -145,7 +145,7 @@ func (c *vectorCache) get(s *Service, ks *KnowledgeSet) map[string][]float32 {
 		}
 		c.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
-			s.log.Warn("embedding the knowledge; the built-in retriever picks meanwhile", "merchant", ks.MerchantID, "err", err)
+			s.log.WarnContext(ctx, "embedding the knowledge; the built-in retriever picks meanwhile", "merchant", ks.MerchantID, "err", err)
 		}
 	}()
 	return nil

@@ -134,7 +134,7 @@ func (s *Service) assignSoon(merchantID string) {
 		for {
 			ctx, cancel := context.WithTimeout(s.runCtx(), 10*time.Second)
 			if err := s.assignRound(ctx, merchantID); err != nil && ctx.Err() == nil {
-				s.log.Warn("assigning queued conversations", "merchant", merchantID, "err", err)
+				s.log.WarnContext(ctx, "assigning queued conversations", "merchant", merchantID, "err", err)
 			}
 			cancel()
 			a.mu.Lock()
@@ -190,11 +190,11 @@ func (s *Service) give(ctx context.Context, a Actor, convID, member string) {
 	if err != nil || c == nil || string(c.AgentID) != a.ID {
 		pipe.SRem(ctx, s.keys.assigned(a.MerchantID, a.ID), convID)
 		if err != nil {
-			s.log.Debug("an assignment was refused", "conversation", convID, "agent", a.ID, "err", err)
+			s.log.DebugContext(ctx, "an assignment was refused", "conversation", convID, "agent", a.ID, "err", err)
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("settling an assignment", "conversation", convID, "err", err)
+		s.log.WarnContext(ctx, "settling an assignment", "conversation", convID, "err", err)
 	}
 }
 
@@ -215,7 +215,7 @@ func (s *Service) routingLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			if err := s.routingPass(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("routing pass", "err", err)
+				s.log.WarnContext(ctx, "routing pass", "err", err)
 			}
 		}
 	}
@@ -240,7 +240,7 @@ func (s *Service) routingPass(ctx context.Context) error {
 		}
 		if m.Routing.ReassignAfterS > 0 {
 			if err := s.reassign(ctx, m); err != nil {
-				s.log.Warn("reassigning", "merchant", mid, "err", err)
+				s.log.WarnContext(ctx, "reassigning", "merchant", mid, "err", err)
 			}
 		}
 		if m.Routing.Mode == RoutingAuto {
@@ -282,7 +282,7 @@ func (s *Service) reassign(ctx context.Context, m *Merchant) error {
 		case since == 0:
 			_ = s.rdb.HSet(ctx, s.keys.goneSince(m.ID), aid, now.UnixMilli()).Err()
 		case now.Sub(time.UnixMilli(since)) >= after:
-			s.log.Info("reassigning the conversations of an agent without a console", "merchant", m.ID, "agent", aid)
+			s.log.InfoContext(ctx, "reassigning the conversations of an agent without a console", "merchant", m.ID, "agent", aid)
 			s.releaseAll(ctx, m.ID, aid)
 			_ = s.rdb.HDel(ctx, s.keys.goneSince(m.ID), aid).Err()
 		}
@@ -295,11 +295,11 @@ func (s *Service) reassign(ctx context.Context, m *Merchant) error {
 			continue
 		}
 		agent := string(c.AgentID)
-		s.log.Info("reassigning a conversation its agent did not answer", "merchant", m.ID, "agent", agent, "conversation", convID)
+		s.log.InfoContext(ctx, "reassigning a conversation its agent did not answer", "merchant", m.ID, "agent", agent, "conversation", convID)
 		// The silent agent gets no new conversation for as long.
 		_ = s.rdb.ZAdd(ctx, s.keys.cooldown(m.ID), zmember(float64(now.Add(after).UnixMilli()), agent)).Err()
 		if _, err := s.Release(ctx, Actor{ID: agent, MerchantID: m.ID, Admin: true}, convID); err != nil {
-			s.log.Warn("reassigning an unanswered conversation", "conversation", convID, "err", err)
+			s.log.WarnContext(ctx, "reassigning an unanswered conversation", "conversation", convID, "err", err)
 		}
 		_ = s.rdb.ZRem(ctx, s.keys.awaitingReply(m.ID), convID).Err()
 	}

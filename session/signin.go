@@ -123,7 +123,7 @@ func (s *Service) LoginFrom(ctx context.Context, email, password, addr string) (
 			TTL: loginMemory.Milliseconds(), PairFree: pairFreeFailures, PairCap: pairMaxWait.Milliseconds(),
 			AddrFree: addrFreeFailures, AddrCap: addrMaxWait.Milliseconds()})
 		if err != nil {
-			s.log.Warn("counting a failed sign-in", "err", err)
+			s.log.WarnContext(ctx, "counting a failed sign-in", "err", err)
 		} else if r.Wait > 0 {
 			return nil, tooManyAttempts(time.Duration(r.Wait) * time.Millisecond)
 		}
@@ -135,7 +135,7 @@ func (s *Service) LoginFrom(ctx context.Context, email, password, addr string) (
 	// The right password from here: this address's guesses at this account
 	// are forgiven (its count against other accounts stays).
 	if err := s.rdb.Del(ctx, pairKey).Err(); err != nil {
-		s.log.Debug("clearing failed sign-ins", "err", err)
+		s.log.DebugContext(ctx, "clearing failed sign-ins", "err", err)
 	}
 	pub := a.Public()
 	return &pub, nil

@@ -233,7 +233,7 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			// Harmless: readers drop index entries that no longer match.
-			s.log.Warn("updating indexes after a step", "conversation", op.convID, "event", op.then, "err", err)
+			s.log.WarnContext(ctx, "updating indexes after a step", "conversation", op.convID, "event", op.then, "err", err)
 		}
 	}
 	return res, nil
@@ -285,7 +285,7 @@ func (s *Service) takeBack(ctx context.Context, edits []indexEdit, res *applyRes
 		return
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Debug("taking back index entries of a refused step", "err", err)
+		s.log.DebugContext(ctx, "taking back index entries of a refused step", "err", err)
 	}
 }
 
@@ -298,7 +298,7 @@ type indexEdit struct {
 	score  float64
 	keep   int64         // editTrim: how many of the highest scores stay; editLPush: how many newest
 	values []string      // editXAdd
-	ttl    time.Duration // editLPush: the list's lifetime
+	ttl    time.Duration // editLPush, editZAdd: the key's lifetime (none when zero for a sorted set)
 	// held reports, for an entry written before a step that was refused,
 	// that the refusal found the conversation where the entry lists it.
 	held func(*applyResult) bool
@@ -320,6 +320,9 @@ func (e indexEdit) write(ctx context.Context, pipe redis.Pipeliner) {
 	switch e.kind {
 	case editZAdd:
 		pipe.ZAdd(ctx, e.key, zmember(e.score, e.member))
+		if e.ttl > 0 {
+			pipe.PExpire(ctx, e.key, e.ttl)
+		}
 	case editZRem:
 		pipe.ZRem(ctx, e.key, e.member)
 	case editSAdd:

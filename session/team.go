@@ -383,7 +383,7 @@ func (s *Service) sweep(ctx context.Context) {
 			return
 		case <-t.C:
 			if err := s.sweepOnce(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sweeping inactive conversations", "err", err)
+				s.log.WarnContext(ctx, "sweeping inactive conversations", "err", err)
 			}
 		}
 	}
@@ -435,7 +435,7 @@ func (s *Service) sweepMerchant(ctx context.Context, mid string, cutoff time.Tim
 			case StatusAssistant, StatusHandoffOffered, StatusAwaitingEmail:
 				if c.UpdatedAt.Before(cutoff) {
 					if _, err := s.close(ctx, mid, c.ID, "inactive"); err != nil {
-						s.log.Debug("closing an inactive conversation", "conversation", c.ID, "err", err)
+						s.log.DebugContext(ctx, "closing an inactive conversation", "conversation", c.ID, "err", err)
 						continue
 					}
 					removed++ // closing took it out of the index
@@ -481,6 +481,6 @@ func (s *Service) answered(ctx context.Context, merchantID, convID string, queue
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("noting an agent's first reply", "conversation", convID, "err", err)
+		s.log.WarnContext(ctx, "noting an agent's first reply", "conversation", convID, "err", err)
 	}
 }

@@ -130,8 +130,12 @@ func (s *Service) storing(ctx context.Context, t Turn) ([]string, []indexEdit, e
 	if err := s.admitNew(ctx, t.MerchantID, t.addr); err != nil {
 		return nil, nil, err
 	}
-	return t.create, []indexEdit{{kind: editZAdd, key: s.keys.active(t.MerchantID), member: t.ConversationID,
-		score: float64(t.created.UnixMilli())}}, nil
+	at := float64(t.created.UnixMilli())
+	return t.create, []indexEdit{
+		{kind: editZAdd, key: s.keys.active(t.MerchantID), member: t.ConversationID, score: at},
+		{kind: editZAdd, key: s.keys.startedOn(t.MerchantID, exportDay(t.created)), member: t.ConversationID, score: at,
+			ttl: dayIndexTTL},
+	}, nil
 }
 
 // NewConversationLimits bound how many conversations may be stored in a
@@ -340,7 +344,7 @@ func (s *Service) answerOnly(ctx context.Context, m *Merchant, t Turn, text stri
 func (s *Service) planAnswer(ctx context.Context, m *Merchant, t Turn, text string, op *applyOp) func(seq int64) error {
 	ans, err := s.assistant.Answer(ctx, Question{MerchantID: m.ID, Locale: t.Locale, Text: text, Knowledge: m.Knowledge})
 	if err != nil {
-		s.log.Warn("assistant failed; treating as unsure", "conversation", t.ConversationID, "err", err)
+		s.log.WarnContext(ctx, "assistant failed; treating as unsure", "conversation", t.ConversationID, "err", err)
 		ans = Answer{Kind: Unsure}
 	}
 	if ans.Kind != WantsPerson && s.usesModel(m) {
@@ -489,7 +493,7 @@ func (s *Service) route(ctx context.Context, t Turn, c *Conversation, email stri
 		// Settings refuse a helpdesk that is not connected; should one be
 		// stored anyway, the inbox takes the conversation rather than
 		// leaving the visitor waiting on a ticket nobody can make.
-		s.log.Warn("helpdesk not connected; using the inbox", "merchant", m.ID, "method", method)
+		s.log.WarnContext(ctx, "helpdesk not connected; using the inbox", "merchant", m.ID, "method", method)
 	}
 	return s.routeInbox(ctx, m, t, c, email)
 }

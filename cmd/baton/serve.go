@@ -19,6 +19,7 @@ import (
 
 	"github.com/batonchat/baton/agentconsole"
 	"github.com/batonchat/baton/gateway"
+	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/gateway/helpdesk"
 	"github.com/batonchat/baton/gateway/mail"
 	"github.com/batonchat/baton/gateway/model"
@@ -31,9 +32,9 @@ import (
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(rest.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(rest.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {

@@ -10,19 +10,22 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
 
 	"github.com/batonchat/baton/session"
 )
 
-// Error is the body of every refusal: {"error": {"code", "message"}}.
+// Error is the body of every refusal: {"error": {"code", "message",
+// "request_id"}}.
 type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Fail answers a refusal and stops the handler chain.
 func Fail(g *gin.Context, status int, code, message string) {
-	g.AbortWithStatusJSON(status, gin.H{"error": Error{Code: code, Message: message}})
+	g.AbortWithStatusJSON(status, gin.H{"error": Error{Code: code, Message: message, RequestID: requestIDOf(g)}})
 }
 
 // Status is the HTTP status for a session error kind.
@@ -55,4 +58,16 @@ func Status(k session.Kind) int {
 func SameOrigin(r *http.Request, origin string) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// RequireUpgrade refuses, with the contract's error body, a request to a
+// socket route that is not a WebSocket handshake (the upgrader's own
+// refusal is plain text).
+func RequireUpgrade(g *gin.Context) bool {
+	if websocket.IsWebSocketUpgrade(g.Request) {
+		return true
+	}
+	g.Header("Upgrade", "websocket")
+	Fail(g, http.StatusUpgradeRequired, "websocket_required", "this route is a WebSocket: send an upgrade request")
+	return false
 }

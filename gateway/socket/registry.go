@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,7 +97,7 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 		return nil, ErrDraining
 	}
 	hw := &hijackWriter{ResponseWriter: w}
-	ws, err := r.upgrader.Upgrade(hw, req, nil)
+	ws, err := r.upgrader.Upgrade(hw, req, upgradeHeader(w.Header()))
 	if err != nil {
 		return nil, err
 	}
@@ -215,4 +216,20 @@ func (r *Registry) Drain(ctx context.Context) {
 			c.finish()
 		}
 	}
+}
+
+// upgradeHeader is what the handler set on the response before the
+// upgrade (such as its request id), for the 101 answer; gorilla writes the
+// WebSocket headers itself and refuses to be given them.
+func upgradeHeader(h http.Header) http.Header {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if !strings.HasPrefix(http.CanonicalHeaderKey(k), "Sec-Websocket-") {
+			out[k] = v
+		}
+	}
+	return out
 }

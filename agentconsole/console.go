@@ -31,6 +31,7 @@ type Team interface {
 	routingStore
 	mailStore
 	exportStore
+	webhookStore
 	authorizer
 }
 
@@ -60,6 +61,7 @@ type Console struct {
 	routing   routingStore
 	mail      mailStore
 	export    exportStore
+	hooks     webhookStore
 	auth      authorizer
 
 	hub       Watcher
@@ -79,7 +81,7 @@ func New(team Team, hub Watcher, tokens *Tokens, sockets *socket.Registry, log *
 	}
 	log = slog.New(rest.LogHandler(log.Handler()))
 	c := &Console{desk: team, live: team, settings: team, knowledge: team, metrics: team, teamAdmin: team,
-		desks: team, assistant: team, routing: team, mail: team, export: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
+		desks: team, assistant: team, routing: team, mail: team, export: team, hooks: team, auth: team, hub: hub, tokens: tokens, sockets: sockets, log: log, frameLimit: DefaultFrameLimit}
 	team.OnAccountChange(c.accountChanged)
 	return c
 }
@@ -100,6 +102,7 @@ func (c *Console) Register(r gin.IRouter) {
 	c.registerRouting(admin)
 	c.registerMail(admin)
 	c.registerExport(admin)
+	c.registerWebhooks(admin)
 	registerWeb(r)
 }
 

@@ -72,6 +72,9 @@ func (s *Service) Rate(ctx context.Context, t Turn, score int, comment string) e
 	pipe := s.rdb.Pipeline()
 	pipe.HIncrBy(ctx, s.keys.metrics(t.MerchantID), metricField(day, metricCSATCount), 1)
 	pipe.HIncrBy(ctx, s.keys.metrics(t.MerchantID), metricField(day, metricCSATSum), int64(score))
+	// The rating's webhook rides on the same round trip.
+	s.writeHooks(ctx, pipe, m, hookEvent{merchant: m.ID, typ: HookCSAT, data: map[string]any{
+		"conversation_id": t.ConversationID, "score": score, "comment": comment, "at": Time{Time: now}}})
 	if _, err := pipe.Exec(ctx); err != nil {
 		s.log.WarnContext(ctx, "counting a rating", "merchant", t.MerchantID, "err", err)
 	}

@@ -87,6 +87,16 @@ func (k keyspace) outboxDue() string { return k.prefix + "{hd}:due" }
 // Each day's key lives as long as a conversation of that day can.
 func (k keyspace) startedOn(mid, day string) string { return k.merchant(mid) + ":d:" + day }
 
+// Webhook deliveries: the stream and schedule every node's workers share
+// (one hash tag, so promote.lua moves due retries atomically), and per
+// merchant each delivery's record, its recent deliveries and its dead
+// letters.
+func (k keyspace) webhookStream() string                 { return k.prefix + "{wh}:s" }
+func (k keyspace) webhookDue() string                    { return k.prefix + "{wh}:due" }
+func (k keyspace) webhookDelivery(mid, id string) string { return k.merchant(mid) + ":wd:" + id }
+func (k keyspace) webhookRecent(mid string) string       { return k.merchant(mid) + ":whr" }
+func (k keyspace) webhookFailed(mid string) string       { return k.merchant(mid) + ":whf" }
+
 // merchantChannel carries conversation changes and queue changes for agents.
 func (k keyspace) merchantChannel(id string) string { return k.merchant(id) }
 

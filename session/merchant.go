@@ -31,6 +31,9 @@ type Merchant struct {
 	Routing                Routing
 	Integrations           Integrations
 	CreatedAt              time.Time
+
+	webhooks    []webhookEndpoint
+	webhooksVer int64
 }
 
 // KnowledgeSet is a merchant's knowledge at one version. Assistants may cache
@@ -154,6 +157,9 @@ func merchantFromConfig(id string, m map[string]string) (*Merchant, error) {
 	}
 	if ms, err := strconv.ParseInt(m[cCreated], 10, 64); err == nil {
 		mer.CreatedAt = time.UnixMilli(ms).UTC()
+	}
+	if mer.webhooks, mer.webhooksVer, err = webhooksFromConfig(m); err != nil {
+		return nil, err
 	}
 	return mer, nil
 }

@@ -44,9 +44,11 @@ func hashTag(key string) string {
 func TestOutboxScriptsStayInOneSlot(t *testing.T) {
 	k := keyspace{prefix: "baton:"}
 	for name, keys := range map[string][]string{
-		"apply.lua":   {k.convMeta("c_1"), k.convLog("c_1"), k.convClient("c_1")},
-		"outbox.lua":  {k.convMeta("c_1")},
-		"promote.lua": {k.outboxDue(), k.outbox()},
+		"apply.lua":                {k.convMeta("c_1"), k.convLog("c_1"), k.convClient("c_1")},
+		"outbox.lua":               {k.convMeta("c_1")},
+		"promote.lua":              {k.outboxDue(), k.outbox()},
+		"promote.lua for webhooks": {k.webhookDue(), k.webhookStream()},
+		"whcas.lua":                {k.webhookDelivery("m_1", "msg_1.we_1"), k.webhookFailed("m_1")},
 	} {
 		for _, key := range keys {
 			require.Equal(t, hashTag(keys[0]), hashTag(key), "%s: %v", name, keys)

@@ -82,6 +82,9 @@ type Options struct {
 	// assistant's answers (their setting decides); the built-in Assistant
 	// stays its fallback.
 	Model *ModelOptions
+	// Webhooks, when it has a Sender, lets merchants have events posted to
+	// their endpoints (nodes without one still record the deliveries).
+	Webhooks WebhookOptions
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -109,11 +112,13 @@ type Service struct {
 	assignScript  *script[assignArgs, assignReply]
 	rateScript    *script[rateArgs, rateReply]
 	mailScript    *script[mailArgs, mailReply]
+	whcasScript   *script[whcasArgs, whcasReply]
 	mailOpts      MailOptions
 	visitors      *visitorLeases
 	assign        assigner
 	accounts      *accountCache
 	outbox        *outbox    // nil without a TicketSender
+	hooks         *hooks     // nil without a WebhookSender
 	gen           *generator // nil without a model
 	outboxOpts    OutboxOptions
 	cfg           *configCache
@@ -151,6 +156,7 @@ func New(opts Options) *Service {
 		assignScript:  newScript[assignArgs, assignReply]("assign.lua", assignSource),
 		rateScript:    newScript[rateArgs, rateReply]("rate.lua", rateSource),
 		mailScript:    newScript[mailArgs, mailReply]("mail.lua", mailSource),
+		whcasScript:   newScript[whcasArgs, whcasReply]("whcas.lua", whcasSource),
 		mailOpts:      opts.Mail.withDefaults(),
 		accounts:      newAccountCache(),
 		done:          make(chan struct{}),
@@ -180,6 +186,9 @@ func New(opts Options) *Service {
 	if opts.Tickets != nil {
 		s.outbox = &outbox{svc: s, send: opts.Tickets, opts: s.outboxOpts}
 	}
+	if opts.Webhooks.Sender != nil {
+		s.hooks = newHooks(s, opts.Webhooks)
+	}
 	if opts.Model != nil && opts.Model.Model != nil {
 		s.gen = newGenerator(s, *opts.Model)
 	}
@@ -204,6 +213,10 @@ func (s *Service) Run(ctx context.Context) {
 			if s.outbox != nil {
 				wg.Add(1)
 				go func() { defer wg.Done(); s.outbox.run(ctx) }()
+			}
+			if s.hooks != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.hooks.run(ctx) }()
 			}
 			if s.mailOpts.Sender != nil {
 				wg.Add(1)

@@ -64,6 +64,8 @@ type rule struct {
 	// team: the merchant's consoles hear of it (a conversation frame);
 	// queue: the merchant's queue changes with it.
 	team, queue bool
+	// hook is the webhook event it raises, if any.
+	hook string
 }
 
 // transitions is the whole state machine. Every step on a conversation
@@ -80,11 +82,11 @@ var transitions = map[Event]rule{
 	EventLapse:      {from: []Status{StatusHandoffOffered}, to: StatusAssistant},
 	EventDecline:    {from: []Status{StatusHandoffOffered}, to: StatusAssistant},
 	EventAskEmail:   {from: []Status{StatusHandoffOffered}, to: StatusAwaitingEmail},
-	EventQueue:      {from: []Status{StatusHandoffOffered, StatusAwaitingEmail}, to: StatusQueued, team: true, queue: true},
-	EventTicket:     {from: []Status{StatusHandoffOffered, StatusAwaitingEmail}, to: StatusTicketed, team: true},
-	EventClaim:      {from: []Status{StatusQueued}, to: StatusAssigned, team: true, queue: true},
+	EventQueue:      {from: []Status{StatusHandoffOffered, StatusAwaitingEmail}, to: StatusQueued, team: true, queue: true, hook: HookHandoff},
+	EventTicket:     {from: []Status{StatusHandoffOffered, StatusAwaitingEmail}, to: StatusTicketed, team: true, hook: HookHandoff},
+	EventClaim:      {from: []Status{StatusQueued}, to: StatusAssigned, team: true, queue: true, hook: HookAssigned},
 	EventRelease:    {from: []Status{StatusAssigned}, to: StatusQueued, team: true, queue: true},
-	EventClose:      {from: append(liveStatuses(), StatusTicketed), to: StatusClosed, team: true, queue: true},
+	EventClose:      {from: append(liveStatuses(), StatusTicketed), to: StatusClosed, team: true, queue: true, hook: HookClosed},
 }
 
 // Events lists every event, in a fixed order.

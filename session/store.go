@@ -184,7 +184,7 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 	a := applyArgs{
 		Channel: s.keys.convChannel(op.convID), Need: statusSet(guard.from...), Cond: statusSet(cond.from...),
 		Agent: op.agent, ClientID: op.clientID, Now: op.now.UnixMilli(), Status: string(cond.to),
-		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), WantMeta: op.wantMeta || cond.to != "",
+		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), WantMeta: op.wantMeta || cond.to != "" || len(op.create) > 0,
 		QueueMoved: cond.queue, ConvID: op.convID, Create: op.create, Once: op.once, Fields: op.fields,
 	}
 	a.Meta, a.Log, a.Cids = s.convKeys(op.convID)
@@ -226,10 +226,14 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 	// Sockets on this node learn of the change at once; the same envelopes
 	// arriving later through Redis are dropped as already seen.
 	s.hub.localApply(op.convID, res, op)
-	if edits := append(s.leaving(op, res), op.after...); len(edits) > 0 {
+	m, events := s.stepHooks(ctx, op, cond, res)
+	if edits := append(s.leaving(op, res), op.after...); len(edits) > 0 || len(events) > 0 {
 		pipe := s.rdb.Pipeline()
 		for _, e := range edits {
 			e.write(ctx, pipe)
+		}
+		for _, ev := range events {
+			s.writeHooks(ctx, pipe, m, ev)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			// Harmless: readers drop index entries that no longer match.

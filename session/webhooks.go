@@ -1,0 +1,325 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Webhooks tell a merchant's own systems what happens in their
+// conversations, signed as the Standard Webhooks specification says
+// (webhook-id, webhook-timestamp, webhook-signature "v1,BASE64" of an
+// HMAC-SHA256 with a whsec_ secret). The endpoints live in the merchant's
+// configuration, so every node has them cached with the rest of it and an
+// event costs no read; deliveries go through a jobQueue like tickets (see
+// webhook_delivery.go).
+
+// The events an endpoint may subscribe to.
+const (
+	HookStarted  = "conversation.started"
+	HookHandoff  = "conversation.handoff"
+	HookAssigned = "conversation.assigned"
+	HookClosed   = "conversation.closed"
+	HookTicketed = "conversation.ticketed"
+	HookCSAT     = "csat.submitted"
+)
+
+// WebhookEvents lists every event, in the contract's order.
+func WebhookEvents() []string {
+	return []string{HookStarted, HookHandoff, HookAssigned, HookClosed, HookTicketed, HookCSAT}
+}
+
+// Limits on a merchant's endpoints.
+const (
+	maxWebhookEndpoints = 10
+	maxWebhookURL       = 2048
+	// webhookSecretGrace is how long a replaced secret still signs, beside
+	// the new one, so a receiver can switch without missing a delivery.
+	webhookSecretGrace = 24 * time.Hour
+)
+
+// WebhookEndpoint is one endpoint as admins see it. Secret is set only in
+// the answer that created or replaced it: it is shown once.
+type WebhookEndpoint struct {
+	ID                  string   `json:"id"`
+	URL                 string   `json:"url"`
+	Events              []string `json:"events"`
+	Secret              string   `json:"secret,omitempty"`
+	PreviousSecretUntil Time     `json:"previous_secret_until"` // while the replaced secret still signs
+	CreatedAt           Time     `json:"created_at"`
+}
+
+// webhookEndpoint is an endpoint as stored.
+type webhookEndpoint struct {
+	ID        string   `json:"id"`
+	URL       string   `json:"url"`
+	Events    []string `json:"events"`
+	Secret    string   `json:"secret"`
+	Previous  string   `json:"previous,omitempty"`
+	PrevUntil int64    `json:"prev_until,omitempty"` // ms
+	Created   int64    `json:"created"`
+}
+
+func (e *webhookEndpoint) wants(event string) bool { return slices.Contains(e.Events, event) }
+
+// secrets are what a delivery at now is signed with: the current secret
+// and, during its grace period, the one it replaced.
+func (e *webhookEndpoint) secrets(now time.Time) []string {
+	if e.Previous != "" && now.UnixMilli() < e.PrevUntil {
+		return []string{e.Secret, e.Previous}
+	}
+	return []string{e.Secret}
+}
+
+func (e *webhookEndpoint) view(now time.Time) WebhookEndpoint {
+	v := WebhookEndpoint{ID: e.ID, URL: e.URL, Events: append([]string{}, e.Events...),
+		CreatedAt: Time{Time: time.UnixMilli(e.Created).UTC()}}
+	if e.Previous != "" && now.UnixMilli() < e.PrevUntil {
+		v.PreviousSecretUntil = Time{Time: time.UnixMilli(e.PrevUntil).UTC()}
+	}
+	return v
+}
+
+// webhooksFromConfig reads the endpoints stored in a merchant's
+// configuration.
+func webhooksFromConfig(m map[string]string) ([]webhookEndpoint, int64, error) {
+	ver, _ := strconv.ParseInt(m[cWebhooksVer], 10, 64)
+	if m[cWebhooks] == "" {
+		return nil, ver, nil
+	}
+	var eps []webhookEndpoint
+	if err := json.Unmarshal([]byte(m[cWebhooks]), &eps); err != nil {
+		return nil, ver, err
+	}
+	return eps, ver, nil
+}
+
+// The merchant configuration's fields for webhooks.
+const (
+	cWebhooks    = "webhooks"
+	cWebhooksVer = "webhooks_v"
+)
+
+// URLChecker says whether Baton may send to a URL: the adapter that sends
+// knows the operator's allow-list and what the name resolves to.
+type URLChecker interface {
+	CheckURL(ctx context.Context, raw string) error
+}
+
+// Webhooks lists the merchant's endpoints, secrets left out.
+func (s *Service) Webhooks(ctx context.Context, merchantID string) ([]WebhookEndpoint, error) {
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]WebhookEndpoint, 0, len(m.webhooks))
+	for i := range m.webhooks {
+		out = append(out, m.webhooks[i].view(now))
+	}
+	return out, nil
+}
+
+// WebhookEndpointInput is one endpoint of a PUT: without ID it is new;
+// with a Secret it gets that secret (a new one is made for a new endpoint
+// without), the one it replaces signing beside it for a day.
+type WebhookEndpointInput struct {
+	ID     string   `json:"id"`
+	URL    string   `json:"url"`
+	Events []string `json:"events"`
+	Secret string   `json:"secret"`
+}
+
+// SetWebhooks replaces the merchant's endpoints with in: listed ids are
+// updated, new ones created, the rest removed (their pending deliveries
+// are dropped). The answer shows the secret of each endpoint that got one.
+func (s *Service) SetWebhooks(ctx context.Context, merchantID string, in []WebhookEndpointInput) ([]WebhookEndpoint, error) {
+	if len(in) > maxWebhookEndpoints {
+		return nil, newErr(KindInvalid, "too_many_endpoints", "at most %d endpoints", maxWebhookEndpoints)
+	}
+	for i, e := range in {
+		if err := validWebhookInput(e); err != nil {
+			return nil, err
+		}
+		if s.hooks == nil {
+			return nil, newErr(KindUnavailable, "unavailable", "webhooks are not available on this server")
+		}
+		if err := s.hooks.send.CheckURL(ctx, e.URL); err != nil {
+			return nil, &Error{Kind: KindRefused, Code: "url_not_allowed",
+				Message: "endpoint " + itoa(int64(i)) + ": " + err.Error()}
+		}
+	}
+	for try := range 10 {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * time.Millisecond)
+		}
+		m, err := s.loadMerchant(ctx, merchantID)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		old := map[string]*webhookEndpoint{}
+		for i := range m.webhooks {
+			old[m.webhooks[i].ID] = &m.webhooks[i]
+		}
+		next := make([]webhookEndpoint, 0, len(in))
+		shown := map[string]string{}
+		for _, e := range in {
+			ep := webhookEndpoint{ID: e.ID, URL: e.URL, Events: dedupe(e.Events), Secret: e.Secret, Created: now.UnixMilli()}
+			if e.ID == "" {
+				ep.ID = newID("we", 10)
+				if ep.Secret == "" {
+					ep.Secret = newWebhookSecret()
+				}
+				shown[ep.ID] = ep.Secret
+			} else {
+				was, ok := old[e.ID]
+				if !ok {
+					return nil, newErr(KindNotFound, "not_found", "no endpoint %s", e.ID)
+				}
+				ep.Created, ep.Previous, ep.PrevUntil = was.Created, was.Previous, was.PrevUntil
+				switch {
+				case e.Secret == "" || e.Secret == was.Secret:
+					ep.Secret = was.Secret
+				default: // a new secret: the old one signs beside it for a while
+					ep.Previous, ep.PrevUntil = was.Secret, now.Add(webhookSecretGrace).UnixMilli()
+					shown[ep.ID] = ep.Secret
+				}
+			}
+			next = append(next, ep)
+		}
+		b, _ := json.Marshal(next)
+		r, err := s.configScript.run(ctx, s.rdb, &configArgs{Cfg: s.keys.merchantConfig(merchantID), Field: cWebhooks,
+			Value: string(b), VersionField: cWebhooksVer, Expect: itoa(m.webhooksVer), Control: s.keys.control(), Merchant: merchantID})
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.invalidate(merchantID)
+		if r.Code == "stale" {
+			continue
+		}
+		out := make([]WebhookEndpoint, len(next))
+		for i := range next {
+			out[i] = next[i].view(now)
+			out[i].Secret = shown[next[i].ID]
+		}
+		return out, nil
+	}
+	return nil, newErr(KindConflict, "busy", "the webhooks are changing; try again")
+}
+
+// RotateWebhookSecret gives an endpoint a new secret, shown in the answer;
+// the old one signs beside it for a day.
+func (s *Service) RotateWebhookSecret(ctx context.Context, merchantID, endpointID string) (*WebhookEndpoint, error) {
+	eps, err := s.Webhooks(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]WebhookEndpointInput, 0, len(eps))
+	found := false
+	secret := newWebhookSecret()
+	for _, e := range eps {
+		ei := WebhookEndpointInput{ID: e.ID, URL: e.URL, Events: e.Events}
+		if e.ID == endpointID {
+			ei.Secret, found = secret, true
+		}
+		in = append(in, ei)
+	}
+	if !found {
+		return nil, newErr(KindNotFound, "not_found", "no endpoint %s", endpointID)
+	}
+	out, err := s.SetWebhooks(ctx, merchantID, in)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].ID == endpointID {
+			return &out[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func validWebhookInput(e WebhookEndpointInput) error {
+	if e.ID != "" && !validID(e.ID) {
+		return newErr(KindNotFound, "not_found", "no endpoint %s", e.ID)
+	}
+	if len(e.URL) > maxWebhookURL {
+		return newErr(KindInvalid, "invalid_url", "the url is over %d bytes", maxWebhookURL)
+	}
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return newErr(KindInvalid, "invalid_url", "the url must be an absolute http(s) URL without credentials or fragment")
+	}
+	if len(e.Events) == 0 {
+		return newErr(KindInvalid, "invalid_events", "give at least one event: %s", strings.Join(WebhookEvents(), ", "))
+	}
+	for _, ev := range e.Events {
+		if !slices.Contains(WebhookEvents(), ev) {
+			return newErr(KindInvalid, "invalid_events", "unknown event %q: the events are %s", ev, strings.Join(WebhookEvents(), ", "))
+		}
+	}
+	if e.Secret != "" && !validWebhookSecret(e.Secret) {
+		return newErr(KindInvalid, "invalid_secret", "a secret is whsec_ and the base64 of 24 to 64 random bytes")
+	}
+	return nil
+}
+
+func newWebhookSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+func validWebhookSecret(s string) bool {
+	raw, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	return err == nil && len(b) >= 24 && len(b) <= 64
+}
+
+func dedupe(ss []string) []string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// stepHooks are the webhook events a step that went through raises: the
+// conversation's start (its first step stored it) and its rule's event,
+// each with the conversation as it now is. They ride on the step's own
+// closing round trip. Nothing is read unless the merchant has endpoints
+// (its configuration is cached).
+func (s *Service) stepHooks(ctx context.Context, op applyOp, r rule, res *applyResult) (*Merchant, []hookEvent) {
+	if op.merchant == "" || (r.hook == "" && len(op.create) == 0) {
+		return nil, nil
+	}
+	m, err := s.Merchant(ctx, op.merchant)
+	if err != nil || len(m.webhooks) == 0 {
+		return nil, nil
+	}
+	c, ok := conversationFromMeta(op.convID, res.meta)
+	if !ok {
+		return nil, nil
+	}
+	data := map[string]any{"conversation": c}
+	var out []hookEvent
+	if len(op.create) > 0 {
+		out = append(out, hookEvent{merchant: m.ID, typ: HookStarted, data: data})
+	}
+	if r.hook != "" {
+		out = append(out, hookEvent{merchant: m.ID, typ: r.hook, data: data})
+	}
+	return m, out
+}

@@ -48,6 +48,7 @@ type applyReply struct {
 	Status   string            `lua:"status"`
 	Version  int64             `lua:"version"`
 	Applied  bool              `lua:"applied"` // the conditional part ran
+	Created  bool              `lua:"created"` // this step stored the conversation
 	Once     string            `lua:"once"`    // "1" or "0" per once field: newly set
 	Meta     map[string]string `lua:"meta"`    // with want_meta, after the step
 	Was      map[string]string `lua:"was"`     // the values the fields replaced
@@ -138,6 +139,7 @@ type applyResult struct {
 	status     Status
 	version    int64
 	applied    bool
+	created    bool // this step stored the conversation
 	once       []bool
 	meta       map[string]string
 	was        map[string]string
@@ -212,7 +214,7 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 		return nil, err
 	}
 	res := &applyResult{code: rep.Code, status: Status(rep.Status), version: rep.Version, applied: rep.Applied,
-		meta: rep.Meta, was: rep.Was, agent: rep.Holder, day: rep.Day}
+		meta: rep.Meta, was: rep.Was, agent: rep.Holder, day: rep.Day, created: rep.Created}
 	for _, c := range rep.Once {
 		res.once = append(res.once, c == '1')
 	}

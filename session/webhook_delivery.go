@@ -72,6 +72,10 @@ type WebhookOptions struct {
 	// PerEndpoint is how many attempts to one endpoint a node makes at
 	// once (2): a slow endpoint holds that many workers, never all.
 	PerEndpoint int
+	// LeaseMargin is how much longer than an attempt its lease lasts (5s);
+	// a stream entry is claimed from a silent node after Timeout plus
+	// twice this.
+	LeaseMargin time.Duration
 }
 
 func defaultWebhookSchedule() []time.Duration {
@@ -95,6 +99,9 @@ func (o WebhookOptions) withDefaults() WebhookOptions {
 	if o.PerEndpoint <= 0 {
 		o.PerEndpoint = 2
 	}
+	if o.LeaseMargin <= 0 {
+		o.LeaseMargin = 5 * time.Second
+	}
 	return o
 }
 
@@ -104,7 +111,6 @@ const (
 	webhookDeliveredTTL = 7 * 24 * time.Hour
 	webhookFailedTTL    = 30 * 24 * time.Hour // dead letters, for admins to retry
 	maxWebhookRecent    = 1000
-	webhookLeaseMargin  = 5 * time.Second
 	webhookBusyDelay    = 250 * time.Millisecond // an endpoint at its limit on this node
 )
 
@@ -203,7 +209,7 @@ func newHooks(s *Service, o WebhookOptions) *hooks {
 
 func (h *hooks) run(ctx context.Context) {
 	q := &jobQueue{svc: h.svc, name: "webhooks", stream: h.svc.keys.webhookStream(), due: h.svc.keys.webhookDue(),
-		workers: h.opts.Workers, poll: h.opts.Poll, claimIdle: h.opts.Timeout + 2*webhookLeaseMargin, process: h.entry}
+		workers: h.opts.Workers, poll: h.opts.Poll, claimIdle: h.opts.Timeout + 2*h.opts.LeaseMargin, process: h.entry}
 	q.run(ctx)
 }
 
@@ -384,7 +390,7 @@ func (h *hooks) process(ctx context.Context, consumer, mid, did string) (bool, e
 			return true, h.scheduleAt(ctx, mid, did, now.Add(webhookBusyDelay).UnixMilli())
 		}
 		next := *d
-		next.Lease, next.LeaseUntil, next.Inflight = consumer, now.Add(h.opts.Timeout+webhookLeaseMargin).UnixMilli(), true
+		next.Lease, next.LeaseUntil, next.Inflight = consumer, now.Add(h.opts.Timeout+h.opts.LeaseMargin).UnixMilli(), true
 		next.Attempts++
 		next.Total++
 		next.URL = ep.URL

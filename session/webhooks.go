@@ -302,7 +302,7 @@ func dedupe(ss []string) []string {
 // closing round trip. Nothing is read unless the merchant has endpoints
 // (its configuration is cached).
 func (s *Service) stepHooks(ctx context.Context, op applyOp, r rule, res *applyResult) (*Merchant, []hookEvent) {
-	if op.merchant == "" || (r.hook == "" && len(op.create) == 0) {
+	if op.merchant == "" || (r.hook == "" && !res.created) {
 		return nil, nil
 	}
 	m, err := s.Merchant(ctx, op.merchant)
@@ -315,7 +315,7 @@ func (s *Service) stepHooks(ctx context.Context, op applyOp, r rule, res *applyR
 	}
 	data := map[string]any{"conversation": c}
 	var out []hookEvent
-	if len(op.create) > 0 {
+	if res.created {
 		out = append(out, hookEvent{merchant: m.ID, typ: HookStarted, data: data})
 	}
 	if r.hook != "" {

@@ -11,11 +11,13 @@
 --
 -- code: ok | dup (entries[1] is the stored one) | nf | state | agent | full
 local st = redis.call('HGET', k_meta, 'status')
+local created = false
 if not st and #a_create > 0 then
   -- A conversation is stored at its first step, not at the hello: a hello
   -- alone leaves nothing behind.
   redis.call('HSET', k_meta, unpack(a_create))
   st = redis.call('HGET', k_meta, 'status')
+  created = true
 end
 if not st then return reply{code = 'nf'} end
 local ver = redis.call('HGET', k_meta, 'v') or '0'
@@ -118,5 +120,5 @@ end
 
 local m = {}
 if a_want_meta == '1' then m = redis.call('HGETALL', k_meta) end
-return reply{code = 'ok', status = st, version = ver, applied = applied, once = flags, meta = m, was = was,
+return reply{code = 'ok', status = st, version = ver, applied = applied, created = created, once = flags, meta = m, was = was,
   day = redis.call('HGET', k_meta, 'day'), first_seq = first, entries = out}

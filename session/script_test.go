@@ -100,6 +100,7 @@ func scriptLayouts() []layout {
 		layoutOf(s.outboxScript, outboxSource),
 		layoutOf(s.promoteScript, promoteSource),
 		layoutOf(s.configScript, configSource),
+		layoutOf(s.hdauth.script, hdauthSource),
 	}
 }
 

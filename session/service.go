@@ -79,6 +79,11 @@ type Options struct {
 	// assistant's answers (their setting decides); the built-in Assistant
 	// stays its fallback.
 	Model *ModelOptions
+	// Secret and SecretPrevious (BATON_SECRET, BATON_SECRET_PREVIOUS) are
+	// what helpdesk credentials are sealed with at rest (seal.go).
+	Secret, SecretPrevious []byte
+	// Renewer renews helpdesk OAuth tokens (helpdesk_auth.go).
+	Renewer TokenRenewer
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -107,6 +112,7 @@ type Service struct {
 	outbox        *outbox    // nil without a TicketSender
 	gen           *generator // nil without a model
 	outboxOpts    OutboxOptions
+	hdauth        *helpdeskAuth
 	cfg           *configCache
 	hub           *Hub
 	consoles      *consoleLeases
@@ -163,6 +169,7 @@ func New(opts Options) *Service {
 	s.hub = newHub(s)
 	s.consoles = newConsoleLeases(s)
 	s.outboxOpts = opts.Outbox.withDefaults()
+	s.hdauth = newHelpdeskAuth(opts)
 	if opts.Tickets != nil {
 		s.outbox = &outbox{svc: s, send: opts.Tickets, opts: s.outboxOpts}
 	}

@@ -118,4 +118,3 @@ type HelpdeskHandoff struct {
 	CreatedAt      Time          `json:"created_at"`
 	UpdatedAt      Time          `json:"updated_at"`
 }
-

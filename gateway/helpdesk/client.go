@@ -156,7 +156,7 @@ func (e *callError) Error() string { return e.err.Error() }
 type credentials struct{ user, pass, bearer string }
 
 func basicAuth(user, pass string) credentials { return credentials{user: user, pass: pass} }
-func bearer(token string) credentials      { return credentials{bearer: token} }
+func bearer(token string) credentials         { return credentials{bearer: token} }
 
 // call makes one HTTP request with the client's timeout.
 func (c *Client) call(ctx context.Context, method, url string, cred credentials, header map[string]string, body []byte) (*answer, error) {
@@ -437,4 +437,3 @@ func idLess(a, b string) bool {
 	}
 	return a < b
 }
-

@@ -73,6 +73,7 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	admin.click("Zendesk", `document.querySelector("input[name=method][value=zendesk]")`)
 	admin.wait("the Zendesk form", `!document.querySelector("#integration-zendesk").hidden`)
 	admin.typeInto("the subdomain", `document.querySelector("#zd-subdomain")`, "ticketshop")
+	admin.click("an API token", `document.querySelector("input[name=zd-auth][value=api_token]")`)
 	admin.typeInto("the email", `document.querySelector("#zd-email")`, "owner@zd.example")
 	admin.typeInto("the token", `document.querySelector("#zd-token")`, "zd-secret-token-0123")
 	admin.click("advanced", `document.querySelector("#integration-zendesk summary")`)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,7 +61,10 @@ type Request struct {
 	Method, Path   string
 	ExternalID     string
 	IdempotencyKey string
-	Status         int // 0 when the connection was dropped or abandoned
+	// Auth is how the request signed in: "basic", "bearer" or "".
+	Auth   string
+	Agent  string // its User-Agent: the node that sent it
+	Status int    // 0 when the connection was dropped or abandoned
 }
 
 // Wait is a Retry-After a fake asked for and when the next request about
@@ -192,7 +196,12 @@ func (d *desk) arrived(r *http.Request, ext, key string) int {
 		d.waits = append(d.waits, Wait{ExternalID: ext, NotBefore: nb, Next: now})
 		delete(d.notBefore, ext)
 	}
-	d.requests = append(d.requests, Request{At: now, Method: r.Method, Path: r.URL.Path, ExternalID: ext, IdempotencyKey: key})
+	auth := ""
+	if scheme, _, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok {
+		auth = strings.ToLower(scheme)
+	}
+	d.requests = append(d.requests, Request{At: now, Method: r.Method, Path: r.URL.Path, ExternalID: ext, IdempotencyKey: key,
+		Auth: auth, Agent: r.UserAgent()})
 	return len(d.requests) - 1
 }
 

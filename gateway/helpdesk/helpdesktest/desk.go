@@ -106,6 +106,20 @@ func newDesk(t testing.TB, name, email, secret string, h http.Handler) *desk {
 	return d
 }
 
+// ChangeSecret replaces the API token or key the fake accepts, as when a
+// token is deactivated and another made.
+func (d *desk) ChangeSecret(secret string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.secret = secret
+}
+
+func (d *desk) currentSecret() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.secret
+}
+
 // URL is the fake's base address (an integration's base_url).
 func (d *desk) URL() string { return d.srv.URL }
 

@@ -43,7 +43,7 @@ func NewGorgias(t testing.TB, email, apiKey string) *Gorgias {
 func (g *Gorgias) Account() session.HelpdeskAccount { return g.account(g.domain) }
 
 func (g *Gorgias) serve(w http.ResponseWriter, r *http.Request) {
-	_, ok := basicAuth(r, g.email, g.secret)
+	_, ok := basicAuth(r, g.email, g.currentSecret())
 	unauthorized := func(i int) {
 		writeJSON(w, 401, map[string]any{"error": map[string]any{"msg": "Authentication required: the API key or email is wrong"}})
 		g.answered(i, 401)

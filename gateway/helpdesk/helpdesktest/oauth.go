@@ -67,9 +67,12 @@ type Grant struct {
 	GrantType string
 	ClientID  string
 	Refresh   string // the refresh token presented
-	Agent     string // the caller's User-Agent: the node
-	Status    int
-	Error     string
+	// Access and NewRefresh are the pair issued, when one was.
+	Access     string
+	NewRefresh string
+	Agent      string // the caller's User-Agent: the node
+	Status     int
+	Error      string
 }
 
 // TokenFault is what the token endpoint does with one request.
@@ -154,7 +157,18 @@ func (z *Zendesk) RevokeAll() {
 	}
 }
 
-// Grants returns every request the token endpoint answered, in order.
+// ExpireAccessTokens ends every access token issued so far, as time
+// would; their refresh tokens still work.
+func (z *Zendesk) ExpireAccessTokens() {
+	z.oauth.mu.Lock()
+	defer z.oauth.mu.Unlock()
+	for _, p := range z.oauth.byAccess {
+		p.expires = time.Now()
+	}
+}
+
+// Grants returns every request the token endpoint received, in order
+// (Status 0: dropped unprocessed).
 func (z *Zendesk) Grants() []Grant {
 	z.oauth.mu.Lock()
 	defer z.oauth.mu.Unlock()
@@ -250,6 +264,10 @@ func (z *Zendesk) token(w http.ResponseWriter, r *http.Request) {
 		f.Then(r)
 	}
 	if f.Drop {
+		g.Error = "dropped unprocessed"
+		o.mu.Lock()
+		o.grants = append(o.grants, g)
+		o.mu.Unlock()
 		z.drop(w, i)
 		return
 	}
@@ -263,6 +281,8 @@ func (z *Zendesk) token(w http.ResponseWriter, r *http.Request) {
 	if e, ok := body["error"].(string); ok {
 		g.Error = e
 	}
+	g.Access, _ = body["access_token"].(string)
+	g.NewRefresh, _ = body["refresh_token"].(string)
 	o.mu.Lock()
 	o.grants = append(o.grants, g)
 	o.mu.Unlock()
@@ -402,6 +422,9 @@ func (z *Zendesk) Approve(authorizationURL string) (string, error) {
 	if msg := z.checkAuthorization(q); msg != "" {
 		return "", fmt.Errorf("the authorization request was refused: %s", msg)
 	}
+	z.oauth.mu.Lock()
+	z.oauth.redirects = append(z.oauth.redirects, q.Get("redirect_uri"))
+	z.oauth.mu.Unlock()
 	return z.decide(q, true), nil
 }
 

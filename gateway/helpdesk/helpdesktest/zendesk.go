@@ -68,7 +68,7 @@ func NewZendesk(t testing.TB, email, apiToken string) *Zendesk {
 func (z *Zendesk) Account() session.HelpdeskAccount { return z.account("fakeshop") }
 
 func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
-	present, ok := basicAuth(r, z.email+"/token", z.secret)
+	present, ok := basicAuth(r, z.email+"/token", z.currentSecret())
 	if bp, bok := z.bearerUser(r); bp {
 		present, ok = true, bok
 	}

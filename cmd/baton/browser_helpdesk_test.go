@@ -83,6 +83,7 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	admin.wait("the connection's summary", `document.querySelector("#integration-zendesk").hidden && !document.querySelector("#connected-zendesk").hidden &&
 		document.querySelector("[data-summary=zendesk]").textContent.includes("to ticketshop as owner@zd.example") &&
 		document.querySelector("[data-summary=zendesk]").textContent.includes("API token ********0123") &&
+		document.querySelector("[data-warn=zendesk]").textContent.startsWith("Zendesk stops API tokens on 30 April 2027") &&
 		document.querySelector("[data-integration=zendesk]").textContent === "Connected"`)
 	// Changing the connection: the form comes back with what Baton has but
 	// not the token, which may stay empty (Baton keeps its own and checks

@@ -378,6 +378,12 @@ func TestDisconnectIntegration(t *testing.T) {
 	agent := e.addAgent(s, "al@leaving.example", "Al")
 	code, _ = e.do("DELETE", "/v1/admin/integrations/zendesk", agent, nil)
 	require.Equal(t, 403, code)
+	// Another merchant's admin disconnects their own, not this one.
+	other := e.shop("Other Shop")
+	code, _ = e.do("DELETE", "/v1/admin/integrations/zendesk", other.adminToken, nil)
+	require.Equal(t, 200, code)
+	_, body = e.do("GET", "/v1/admin/integrations/zendesk", s.adminToken, nil)
+	require.Equal(t, true, body["connected"])
 	code, body = e.do("DELETE", "/v1/admin/integrations/zendesk", s.adminToken, nil)
 	require.Equal(t, 200, code, "%v", body)
 	require.Equal(t, false, body["connected"])

@@ -3,13 +3,12 @@
 // snippet and allowed origins, and the team. Office hours and knowledge have
 // their own files.
 
-import { el, clear, $, $$, say, richText, safeURL, fmtTime } from "./dom.js";
+import { el, clear, $, $$, say, richText, safeURL } from "./dom.js";
 import { api } from "./api.js";
 import { Hours } from "./hours.js";
 import { Knowledge } from "./knowledge.js";
 import { renderBanner } from "./handoffs.js";
-
-const OAUTH_INTENT = "baton.console.oauth";
+import { connectBrowser, oauthReturn, disconnect, integrationSummary, integrationWarning } from "./integrations.js";
 
 const LINK_LINE = /^\[([^\]\n]{1,200})\]\((\S+)\)$/;
 
@@ -364,95 +363,9 @@ export class View {
     if (!$("#connected-" + h).hidden) $("#connected-" + h + " button").focus();
   }
 
-  // connectBrowser sends the admin to Zendesk to allow Baton ("Connect
-  // with Zendesk"); Zendesk sends them back to Baton, which brings them
-  // back here (oauthReturn).
-  async connectBrowser() {
-    const status = $("[data-status=zendesk]");
-    const sub = $("#zd-subdomain");
-    const q = new URLSearchParams();
-    if (!sub.value.trim()) {
-      sub.setAttribute("aria-invalid", "true");
-      say(status, "Fill in the subdomain.", true);
-      sub.focus();
-      return;
-    }
-    sub.removeAttribute("aria-invalid");
-    q.set("subdomain", sub.value.trim());
-    const base = $("#zd-base").value.trim();
-    if (base && !safeURL(base)) {
-      say(status, "The base URL must start with https:// or http://.", true);
-      return;
-    }
-    if (base) q.set("base_url", base);
-    if (!$("#zd-own-client").hidden) {
-      const own = $("#zd-browser-client");
-      if (!own.value.trim()) {
-        own.setAttribute("aria-invalid", "true");
-        say(status, "Fill in your OAuth client's unique identifier.", true);
-        own.focus();
-        return;
-      }
-      own.removeAttribute("aria-invalid");
-      q.set("client_id", own.value.trim());
-    }
-    const btn = $("[data-connect=zendesk]");
-    btn.disabled = true;
-    say(status, "Taking you to Zendesk…");
-    try {
-      const r = await api("GET", "/v1/admin/integrations/zendesk/oauth/start?" + q.toString());
-      sessionStorage.setItem(OAUTH_INTENT, JSON.stringify({ method: this.method() }));
-      location.assign(r.url);
-    } catch (e) {
-      btn.disabled = false;
-      say(status, "Zendesk is not connected: " + e.message, true);
-    }
-  }
-
-  // oauthReturn shows how "Connect with Zendesk" went when Baton brought
-  // the admin back (?zendesk=connected, or failed with a reason), and saves
-  // Zendesk as the handoff method if that is what they set out to do.
-  async oauthReturn() {
-    const q = new URLSearchParams(location.search);
-    const result = q.get("zendesk");
-    if (!result) return;
-    const reason = q.get("reason") || "";
-    history.replaceState(null, "", location.pathname + location.hash);
-    let intent = {};
-    try { intent = JSON.parse(sessionStorage.getItem(OAUTH_INTENT) || "{}"); } catch { intent = {}; }
-    sessionStorage.removeItem(OAUTH_INTENT);
-    for (const r of $$("input[name=method]")) r.checked = r.value === "zendesk";
-    if (result === "connected") {
-      this.editing.zendesk = false;
-      this.showMethod();
-      this.app.announce("Zendesk is connected.");
-      if (intent.method === "zendesk") await this.saveHandoff();
-      say($("#handoff-status"), "Zendesk is connected." + (intent.method === "zendesk" ? " The assistant now uses Zendesk." : ""));
-      if (!$("#connected-zendesk").hidden) $("#connected-zendesk button").focus();
-      return;
-    }
-    this.editing.zendesk = this.connected("zendesk");
-    this.showMethod();
-    say($("[data-status=zendesk]"), "Zendesk is not connected: " + reason, true);
-    $("[data-connect=zendesk]").focus();
-  }
-
-  // disconnect removes a helpdesk's connection (Baton refuses while it is
-  // the handoff method).
-  async disconnect(h) {
-    const status = $("#handoff-status");
-    try {
-      const acc = await api("DELETE", "/v1/admin/integrations/" + h);
-      this.integrations = Object.assign({}, this.integrations, { [h]: acc });
-      if (this.merchant) this.merchant.integrations = Object.assign({}, this.merchant.integrations, { [h]: false });
-      this.editing[h] = false;
-      this.renderConnections();
-      this.showMethod();
-      say(status, label(h) + " is disconnected: Baton no longer keeps its credentials.");
-    } catch (e) {
-      say(status, label(h) + " is still connected: " + e.message, true);
-    }
-  }
+  connectBrowser() { return connectBrowser(this); }
+  oauthReturn() { return oauthReturn(this); }
+  disconnect(h) { return disconnect(this, h, label(h)); }
 
   async saveMessages() {
     const status = $("#messages-status");
@@ -550,35 +463,6 @@ export class View {
       say(status, "Not added: " + e.message, true);
     }
   }
-}
-
-// integrationSummary says which account a connected helpdesk uses, with
-// its secret as Baton shows it (masked) and when it was last checked.
-export function integrationSummary(h, acc) {
-  if (!acc || !acc.connected) return label(h) + " is connected.";
-  const site = acc.subdomain || acc.domain;
-  const secret = acc.api_token || acc.api_key;
-  const parts = [label(h) + " is connected" + (site ? " to " + site : "") + (acc.email ? " as " + acc.email : "")];
-  if (acc.base_url) parts.push("through " + acc.base_url);
-  if (acc.grant === "authorization_code") parts.push("signed in with Zendesk (OAuth)");
-  if (acc.grant === "client_credentials") parts.push("OAuth client " + acc.client_id + (acc.client_secret ? ", secret " + acc.client_secret : ""));
-  if (secret) parts.push((h === "zendesk" ? "API token " : "API key ") + secret);
-  if (acc.verified_at) parts.push("checked " + fmtTime(acc.verified_at));
-  return parts.join("; ") + ".";
-}
-
-// integrationWarning is what an admin must know of a connection: that it
-// needs reconnecting, or that its Zendesk API token will stop.
-export function integrationWarning(h, acc) {
-  if (!acc || !acc.connected) return "";
-  if (acc.status === "needs_reconnect") {
-    return label(h) + " needs reconnecting: " + (acc.reason || "it refused Baton's credentials") +
-      ". Conversations handed to it wait, and are sent once it is connected again.";
-  }
-  if (h === "zendesk" && acc.auth === "api_token") {
-    return "Zendesk stops API tokens on 30 April 2027, and deactivates a token unused for 30 days: change this connection to \"Connect with Zendesk\" or an OAuth client.";
-  }
-  return "";
 }
 
 function label(method) {

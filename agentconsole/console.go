@@ -70,6 +70,7 @@ type Console struct {
 	sockets   *socket.Registry
 	log       *slog.Logger
 	helpdesks Helpdesks // nil: integrations cannot be connected here
+	publicURL string    // BATON_PUBLIC_URL, for OAuth's redirect_uri
 	// frameLimit: frames per second per console socket, 0 off (socket.go).
 	frameLimit int
 }
@@ -98,6 +99,7 @@ func (c *Console) Register(r gin.IRouter) {
 	c.registerMetrics(admin)
 	c.registerTeam(admin)
 	c.registerHelpdesk(admin)
+	c.registerOAuthCallback(r)
 	c.registerAssistant(admin)
 	c.registerRouting(admin)
 	c.registerMail(admin)

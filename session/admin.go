@@ -211,24 +211,6 @@ func cleanPhrasings(i int, e KnowledgeEntry) ([]string, error) {
 	return out, nil
 }
 
-// SetIntegration stores a verified helpdesk connection (verification is the
-// adapter's: it speaks HTTP) and returns it as stored.
-func (s *Service) SetIntegration(ctx context.Context, merchantID string, method HandoffMethod, acc *HelpdeskAccount) (*HelpdeskAccount, error) {
-	if _, err := s.Merchant(ctx, merchantID); err != nil {
-		return nil, err
-	}
-	a := *acc
-	if err := a.Validate(method); err != nil {
-		return nil, err
-	}
-	a.VerifiedAt = Time{s.now()}
-	b, _ := json.Marshal(a)
-	if err := s.writeConfig(ctx, merchantID, cIntegrationPrefix+string(method), b); err != nil {
-		return nil, err
-	}
-	return &a, nil
-}
-
 // maxSecretGrace bounds how long a replaced identity secret keeps working.
 const maxSecretGrace = 30 * 24 * time.Hour
 

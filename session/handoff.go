@@ -71,6 +71,10 @@ type handoff struct {
 	LeaseUntil int64  `json:"lease_until,omitempty"`
 	Inflight   bool   `json:"inflight,omitempty"`
 
+	// Held: the integration needs reconnecting; the handoff waits (listed
+	// in the merchant's held set) and is released when it is connected.
+	Held bool `json:"held,omitempty"`
+
 	// Maybe: some attempt may have made the ticket; MaybeGen is the latest
 	// generation in which one did.
 	Maybe    bool `json:"maybe,omitempty"`

@@ -2,9 +2,6 @@ package session
 
 import (
 	"context"
-	"net/url"
-	"regexp"
-	"strings"
 	"time"
 )
 
@@ -83,8 +80,16 @@ type TicketError struct {
 	MayExist bool
 	// RetryAfter is how long the helpdesk asked us to wait (429, 503).
 	RetryAfter time.Duration
-	Status     int    // HTTP status; 0 when there was no answer
-	Reason     string // what went wrong, for admins
+	// Unauthorized: the helpdesk did not accept the credentials (401). The
+	// outbox renews an OAuth token and tries once more; past that, the
+	// integration needs reconnecting and its handoffs wait for it.
+	Unauthorized bool
+	// Hold: the integration's credentials need an admin (reconnect); the
+	// handoff waits in the outbox, neither attempted nor failed, until
+	// they are replaced. Set by the outbox, not by senders.
+	Hold   bool
+	Status int    // HTTP status; 0 when there was no answer
+	Reason string // what went wrong, for admins
 }
 
 func (e *TicketError) Error() string { return e.Reason }
@@ -112,49 +117,4 @@ type HelpdeskHandoff struct {
 	Ticket         *Ticket       `json:"ticket"`
 	CreatedAt      Time          `json:"created_at"`
 	UpdatedAt      Time          `json:"updated_at"`
-}
-
-var siteName = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// Validate checks an account before it is verified against the helpdesk.
-func (a *HelpdeskAccount) Validate(method HandoffMethod) error {
-	site := "subdomain"
-	secret := "api_token"
-	if method == MethodGorgias {
-		site, secret = "domain", "api_key"
-	}
-	if method != MethodZendesk && method != MethodGorgias {
-		return newErr(KindInvalid, "invalid_integration", "no integration called %q", method)
-	}
-	a.Site = strings.ToLower(strings.TrimSpace(a.Site))
-	a.Email = strings.TrimSpace(a.Email)
-	a.Secret = strings.TrimSpace(a.Secret)
-	a.BaseURL = strings.TrimRight(strings.TrimSpace(a.BaseURL), "/")
-	if !siteName.MatchString(a.Site) {
-		return newErr(KindInvalid, "invalid_integration", "%s must be the account's name, like \"myshop\"", site)
-	}
-	if _, ok := ParseEmail(a.Email); !ok {
-		return newErr(KindInvalid, "invalid_integration", "email must be the address of the helpdesk user the %s belongs to", secret)
-	}
-	if a.Secret == "" || len(a.Secret) > 512 || strings.ContainsAny(a.Secret, " \t\r\n") {
-		return newErr(KindInvalid, "invalid_integration", "%s is required", secret)
-	}
-	if a.BaseURL != "" {
-		u, err := url.Parse(a.BaseURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
-			u.RawQuery != "" || u.Fragment != "" {
-			return newErr(KindInvalid, "invalid_integration", "base_url must be an http(s) address like https://proxy.example/zendesk")
-		}
-	}
-	return nil
-}
-
-// MaskedSecret shows enough of a secret to recognise it, never the secret:
-// its last four characters when it is long enough for that to give nothing
-// away.
-func (a *HelpdeskAccount) MaskedSecret() string {
-	if len(a.Secret) < 16 {
-		return "********"
-	}
-	return "********" + a.Secret[len(a.Secret)-4:]
 }

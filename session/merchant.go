@@ -50,14 +50,41 @@ type Integrations struct {
 	Gorgias *HelpdeskAccount `json:"gorgias,omitempty"`
 }
 
-// HelpdeskAccount is a verified helpdesk connection. Secret never leaves the
-// server.
+// HelpdeskAccount is a verified helpdesk connection. Its secret never
+// leaves the server and is sealed at rest (see seal.go); so are the OAuth
+// tokens, which live in a record of their own (helpdesk_auth.go).
 type HelpdeskAccount struct {
-	Site       string `json:"site"` // Zendesk subdomain or Gorgias domain
-	Email      string `json:"email"`
-	Secret     string `json:"secret"`
+	Site string `json:"site"` // Zendesk subdomain or Gorgias domain
+	// Auth is how Baton signs in: "" with an API token (Zendesk) or key
+	// (Gorgias) and Email; AuthClientCredentials or AuthCode with an OAuth
+	// client (Zendesk only) and bearer tokens.
+	Auth  string `json:"auth,omitempty"`
+	Email string `json:"email"` // for OAuth, the user the token acts as
+	// ClientID is the OAuth client's identifier.
+	ClientID string `json:"client_id,omitempty"`
+	// Secret is the API token or key, or the OAuth client's secret ("" for
+	// a public client or the operator's own). In memory only: it is stored
+	// sealed.
+	Secret     string `json:"-"`
 	BaseURL    string `json:"base_url,omitempty"`
 	VerifiedAt Time   `json:"verified_at"`
+
+	// Stored, not shown: the sealed secret and what the mask shows of it.
+	SealedSecret string `json:"secret_sealed,omitempty"`
+	SecretHint   string `json:"secret_hint,omitempty"`
+	// LegacySecret is a secret stored in clear before secrets were sealed;
+	// it is sealed when the integration is next written.
+	LegacySecret string `json:"secret,omitempty"`
+
+	// Token is the first token pair of an OAuth connection, stored with
+	// the account by SetIntegration. AccessToken is the bearer token of
+	// one ticket attempt. Neither is part of the account's record.
+	Token       *OAuthToken `json:"-"`
+	AccessToken string      `json:"-"`
+	// Unreadable: the stored secret could not be opened (BATON_SECRET
+	// changed without BATON_SECRET_PREVIOUS): the integration needs
+	// reconnecting.
+	Unreadable bool `json:"-"`
 }
 
 // Connected reports whether the method's helpdesk (if it needs one) is
@@ -261,7 +288,12 @@ func (s *Service) loadMerchant(ctx context.Context, id string) (*Merchant, error
 	if err != nil {
 		return nil, err
 	}
-	return merchantFromConfig(id, m)
+	mer, err := merchantFromConfig(id, m)
+	if err != nil {
+		return nil, err
+	}
+	s.openAccounts(mer)
+	return mer, nil
 }
 
 // MerchantByWidgetKey finds the merchant whose widget uses key.

@@ -64,6 +64,14 @@ type OutboxOptions struct {
 	// waking a worker is made that late. It must outlast the handoff step
 	// itself, which is bounded by the visitor socket's few seconds.
 	Recover time.Duration
+	// TokenLease is how long a node holds the lease to renew an OAuth token
+	// (CallTimeout): its refresh call ends within three quarters of it, and
+	// should the node die, another renews once it runs out.
+	TokenLease time.Duration
+	// HoldRecheck is how often a handoff waiting for its integration to be
+	// reconnected looks again (1m), should the wake-up at reconnection be
+	// missed.
+	HoldRecheck time.Duration
 }
 
 func (o OutboxOptions) withDefaults() OutboxOptions {
@@ -83,6 +91,8 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 	def(&o.RetryMax, 10*time.Minute)
 	def(&o.StopGrace, 5*time.Second)
 	def(&o.Recover, time.Minute)
+	def(&o.TokenLease, o.CallTimeout)
+	def(&o.HoldRecheck, time.Minute)
 	if o.RetryMax < o.RetryBase {
 		o.RetryMax = o.RetryBase
 	}
@@ -222,20 +232,25 @@ func (ob *outbox) scheduleAt(ctx context.Context, convID, hid string, at int64) 
 // records how it went.
 func (ob *outbox) attempt(ctx context.Context, consumer, convID, mid string, h *handoff, ver string) (bool, error) {
 	s := ob.svc
-	req, err := ob.request(ctx, convID, mid, h)
+	actx, cancel := ob.attemptContext(ctx)
+	req, gen, err := ob.request(actx, convID, mid, h)
 	var res TicketResult
+	sent := false
 	if err == nil {
-		actx, cancel := ob.attemptContext(ctx)
+		sent = true
 		res, err = ob.send.SendTicket(actx, *req)
-		cancel()
+		if unauthorized(err) {
+			res, err = ob.reauthorize(actx, mid, req, gen, err)
+		}
 	}
+	cancel()
 	if err != nil {
 		var te *TicketError
 		if !errors.As(err, &te) {
 			err = &TicketError{MayExist: true, Reason: err.Error()}
 		}
 	}
-	ack, cerr := ob.conclude(ctx, consumer, convID, mid, h, ver, res, err)
+	ack, cerr := ob.conclude(ctx, consumer, convID, mid, h, ver, res, err, sent)
 	if cerr != nil && err == nil {
 		// The ticket exists but the record does not say so: the entry stays
 		// pending, and whoever claims it finds the attempt in flight.
@@ -246,29 +261,44 @@ func (ob *outbox) attempt(ctx context.Context, consumer, convID, mid string, h *
 }
 
 // request builds the ticket from the frozen record and the transcript,
-// which no longer changes once the conversation is ticketed.
-func (ob *outbox) request(ctx context.Context, convID, mid string, h *handoff) (*TicketRequest, error) {
+// which no longer changes once the conversation is ticketed, with the
+// credentials to send it with (and their record's generation).
+func (ob *outbox) request(ctx context.Context, convID, mid string, h *handoff) (*TicketRequest, int64, error) {
 	s := ob.svc
 	m, err := s.Merchant(ctx, mid)
 	if err != nil {
 		if ErrorOf(err).Kind == KindNotFound {
-			return nil, &TicketError{Permanent: true, Reason: "the merchant no longer exists"}
+			return nil, 0, &TicketError{Permanent: true, Reason: "the merchant no longer exists"}
 		}
-		return nil, &TicketError{Reason: "loading the merchant: " + err.Error()}
+		return nil, 0, &TicketError{Reason: "loading the merchant: " + err.Error()}
 	}
-	var acc *HelpdeskAccount
-	switch h.Provider {
-	case MethodZendesk:
-		acc = m.Integrations.Zendesk
-	case MethodGorgias:
-		acc = m.Integrations.Gorgias
-	}
+	acc := m.Integrations.account(h.Provider)
 	if acc == nil {
-		return nil, &TicketError{Permanent: true, Reason: string(h.Provider) + " is not connected; connect it under integrations and retry"}
+		return nil, 0, &TicketError{Permanent: true, Reason: string(h.Provider) + " is not connected; connect it under integrations and retry"}
 	}
+	a := *acc
+	access, gen, err := s.helpdeskCredentials(ctx, mid, h.Provider, &a, "")
+	if errors.Is(err, errAccountChanged) {
+		// The cached configuration may be older than the credentials.
+		if m, err = s.loadMerchant(ctx, mid); err != nil {
+			return nil, 0, &TicketError{Reason: "loading the merchant: " + err.Error()}
+		}
+		if acc = m.Integrations.account(h.Provider); acc == nil {
+			return nil, 0, &TicketError{Permanent: true, Reason: string(h.Provider) + " is not connected; connect it under integrations and retry"}
+		}
+		a = *acc
+		access, gen, err = s.helpdeskCredentials(ctx, mid, h.Provider, &a, "")
+		if errors.Is(err, errAccountChanged) {
+			err = s.markNeedsReconnect(ctx, mid, h.Provider, gen, "the stored token cannot be opened for this account; connect again")
+		}
+	}
+	if err != nil {
+		return nil, gen, credentialError(h.Provider, err)
+	}
+	a.AccessToken = access
 	raw, err := s.readEntries(ctx, convID, 0)
 	if err != nil {
-		return nil, &TicketError{Reason: "reading the transcript: " + err.Error()}
+		return nil, gen, &TicketError{Reason: "reading the transcript: " + err.Error()}
 	}
 	msgs := make([]Message, 0, len(raw))
 	for _, e := range raw {
@@ -281,7 +311,7 @@ func (ob *outbox) request(ctx context.Context, convID, mid string, h *handoff) (
 		loc = time.UTC
 	}
 	r := &TicketRequest{
-		Provider: h.Provider, Account: *acc, ConversationID: convID, ExternalID: externalID(convID),
+		Provider: h.Provider, Account: a, ConversationID: convID, ExternalID: externalID(convID),
 		IdempotencyKey: h.idempotencyKey(), MayExist: h.Maybe,
 		Visitor: TicketVisitor{Email: h.Email, ProfileID: h.Profile, Page: h.Page},
 		Reason:  h.Reason, ReasonDetail: h.Detail, Summary: h.Summary, HandedOffAt: time.UnixMilli(h.At).UTC(), Location: loc,
@@ -290,7 +320,7 @@ func (ob *outbox) request(ctx context.Context, convID, mid string, h *handoff) (
 	if h.Maybe && h.MaybeGen == h.Gen {
 		r.KeySince = time.UnixMilli(h.KeyAt).UTC()
 	}
-	return r, nil
+	return r, gen, nil
 }
 
 // attemptContext bounds an attempt by CallTimeout. It is detached from the
@@ -305,7 +335,7 @@ func (ob *outbox) attemptContext(ctx context.Context) (context.Context, context.
 // conclude records an attempt's outcome. A ticket that was made is recorded
 // whatever happened meanwhile: it exists. A failure is recorded only by the
 // lease's holder.
-func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h *handoff, ver string, res TicketResult, sendErr error) (bool, error) {
+func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h *handoff, ver string, res TicketResult, sendErr error, sent bool) (bool, error) {
 	s := ob.svc
 	rctx, cancel := detached(ctx, 5*time.Second)
 	defer cancel()
@@ -313,10 +343,10 @@ func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h 
 	for range 5 {
 		now := s.now()
 		next := *cur
-		next.Lease, next.LeaseUntil, next.Inflight = "", 0, false
+		next.Lease, next.LeaseUntil, next.Inflight, next.Held = "", 0, false, false
 		next.Updated = now.UnixMilli()
 		var due int64
-		dead := false
+		dead, held := false, false
 		if sendErr == nil {
 			if cur.State == TicketCreated {
 				if cur.TicketID != res.ID {
@@ -338,6 +368,22 @@ func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h 
 				next.Maybe, next.MaybeGen = true, cur.Gen
 			}
 			switch {
+			case te.Hold:
+				// Waiting for an admin is not an attempt that failed: it
+				// counts toward no dead letter, and shows as no attempt
+				// when nothing was sent.
+				held, next.Held = true, true
+				next.Tries = max(cur.Tries-1, 0)
+				if !sent {
+					next.Total = max(cur.Total-1, 0)
+				}
+				next.NextAt = now.Add(ob.opts.HoldRecheck).UnixMilli()
+				due = next.NextAt
+				// Into the held set before the record says so: a
+				// reconnection in between still finds it.
+				if err := s.rdb.ZAdd(rctx, s.keys.heldHandoffs(mid, h.Provider), zmember(float64(now.UnixMilli()), dueMember(convID, h.ID))).Err(); err != nil {
+					return false, err
+				}
 			case te.Permanent:
 				dead = true
 			case next.Tries >= ob.opts.MaxAttempts:
@@ -384,6 +430,9 @@ func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h 
 		if next.State == TicketCreated {
 			_ = s.rdb.ZRem(rctx, s.keys.failedHandoffs(mid), convID).Err()
 		}
+		if cur.Held && !held {
+			_ = s.rdb.ZRem(rctx, s.keys.heldHandoffs(mid, h.Provider), dueMember(convID, h.ID)).Err()
+		}
 		s.logOutcome(convID, &next, sendErr)
 		return true, nil
 	}
@@ -398,6 +447,10 @@ func (s *Service) logOutcome(convID string, h *handoff, err error) {
 	case TicketFailed:
 		log.Warn("helpdesk handoff failed; an admin may retry it", "reason", h.Error)
 	default:
+		if h.Held {
+			log.Info("helpdesk handoff waits for the integration to be reconnected", "reason", h.Error)
+			return
+		}
 		log.Info("helpdesk attempt failed; will retry", "reason", h.Error,
 			"next_attempt", time.UnixMilli(h.NextAt).UTC().Format(TimeFormat), "err", err)
 	}

@@ -105,6 +105,8 @@ func scriptLayouts() []layout {
 		layoutOf(s.assignScript, assignSource),
 		layoutOf(s.rateScript, rateSource),
 		layoutOf(s.mailScript, mailSource),
+		layoutOf(s.hdauth.script, hdauthSource),
+		layoutOf(s.whcasScript, whcasSource),
 	}
 }
 

@@ -85,6 +85,11 @@ type Options struct {
 	// Webhooks, when it has a Sender, lets merchants have events posted to
 	// their endpoints (nodes without one still record the deliveries).
 	Webhooks WebhookOptions
+	// Secret and SecretPrevious (BATON_SECRET, BATON_SECRET_PREVIOUS) are
+	// what helpdesk credentials are sealed with at rest (seal.go).
+	Secret, SecretPrevious []byte
+	// Renewer renews helpdesk OAuth tokens (helpdesk_auth.go).
+	Renewer TokenRenewer
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -121,6 +126,7 @@ type Service struct {
 	hooks         *hooks     // nil without a WebhookSender
 	gen           *generator // nil without a model
 	outboxOpts    OutboxOptions
+	hdauth        *helpdeskAuth
 	cfg           *configCache
 	hub           *Hub
 	consoles      *consoleLeases
@@ -183,6 +189,7 @@ func New(opts Options) *Service {
 	s.consoles = newConsoleLeases(s)
 	s.visitors = newVisitorLeases(s)
 	s.outboxOpts = opts.Outbox.withDefaults()
+	s.hdauth = newHelpdeskAuth(opts)
 	if opts.Tickets != nil {
 		s.outbox = &outbox{svc: s, send: opts.Tickets, opts: s.outboxOpts}
 	}

@@ -73,6 +73,7 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	admin.click("Zendesk", `document.querySelector("input[name=method][value=zendesk]")`)
 	admin.wait("the Zendesk form", `!document.querySelector("#integration-zendesk").hidden`)
 	admin.typeInto("the subdomain", `document.querySelector("#zd-subdomain")`, "ticketshop")
+	admin.click("an API token", `document.querySelector("input[name=zd-auth][value=api_token]")`)
 	admin.typeInto("the email", `document.querySelector("#zd-email")`, "owner@zd.example")
 	admin.typeInto("the token", `document.querySelector("#zd-token")`, "zd-secret-token-0123")
 	admin.click("advanced", `document.querySelector("#integration-zendesk summary")`)
@@ -82,6 +83,7 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	admin.wait("the connection's summary", `document.querySelector("#integration-zendesk").hidden && !document.querySelector("#connected-zendesk").hidden &&
 		document.querySelector("[data-summary=zendesk]").textContent.includes("to ticketshop as owner@zd.example") &&
 		document.querySelector("[data-summary=zendesk]").textContent.includes("API token ********0123") &&
+		document.querySelector("[data-warn=zendesk]").textContent.startsWith("Zendesk stops API tokens on 30 April 2027") &&
 		document.querySelector("[data-integration=zendesk]").textContent === "Connected"`)
 	// Changing the connection: the form comes back with what Baton has but
 	// not the token, which may stay empty (Baton keeps its own and checks

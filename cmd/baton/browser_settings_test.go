@@ -92,6 +92,7 @@ func TestBrowserSettingsAndOverview(t *testing.T) {
 	admin.wait("the Zendesk form", `!document.querySelector("#integration-zendesk").hidden && document.querySelector("[data-integration=zendesk]").textContent === "Not connected yet"`)
 	admin.click("save", byText("document", "#handoff-form button", "Save handoff method"))
 	admin.wait("connect first", `document.querySelector("#handoff-status").textContent === "Connect Zendesk first: fill in the form above." && document.activeElement === document.querySelector("#zd-subdomain")`)
+	admin.click("an API token", `document.querySelector("input[name=zd-auth][value=api_token]")`)
 	admin.click("connect", byText("document", "#integration-zendesk button", "Connect Zendesk"))
 	admin.wait("every field", `document.querySelector("[data-status=zendesk]").textContent === "Fill in every field."`)
 	admin.typeInto("the subdomain", `document.querySelector("#zd-subdomain")`, "settingsshop")

@@ -32,9 +32,18 @@ type config struct {
 	Unbatched         bool
 	// Helpdesk handoffs (Zendesk, Gorgias).
 	HelpdeskTimeout time.Duration
-	Outbox          session.OutboxOptions
-	Limits          visitorLimits
-	Model           modelConfig
+	// HelpdeskBaseURLs: the base_url prefixes integrations may use
+	// (BATON_HELPDESK_BASE_URLS).
+	HelpdeskBaseURLs []string
+	// ZendeskClientID and ZendeskClientSecret: the operator's Zendesk OAuth
+	// client, for "Connect with Zendesk"; PublicURL: where Baton is
+	// reached, for its redirect_uri (BATON_PUBLIC_URL).
+	ZendeskClientID     string
+	ZendeskClientSecret string
+	PublicURL           string
+	Outbox              session.OutboxOptions
+	Limits              visitorLimits
+	Model               modelConfig
 	// SMTP, for emailing visitors who left what a person wrote.
 	SMTPURL  string
 	SMTPFrom string
@@ -235,6 +244,30 @@ func (c *config) loadHelpdesk(getenv func(string) string) error {
 			}
 			*n.dst = i
 		}
+	}
+	if v := strings.TrimSpace(getenv("BATON_HELPDESK_BASE_URLS")); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			u, err := url.Parse(p)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+				return fmt.Errorf("BATON_HELPDESK_BASE_URLS: %q is not an http(s) URL prefix like https://proxy.example/zendesk", p)
+			}
+			c.HelpdeskBaseURLs = append(c.HelpdeskBaseURLs, p)
+		}
+	}
+	c.ZendeskClientID = strings.TrimSpace(getenv("BATON_ZENDESK_CLIENT_ID"))
+	c.ZendeskClientSecret = strings.TrimSpace(getenv("BATON_ZENDESK_CLIENT_SECRET"))
+	if c.ZendeskClientSecret != "" && c.ZendeskClientID == "" {
+		return errors.New("BATON_ZENDESK_CLIENT_SECRET needs BATON_ZENDESK_CLIENT_ID (the OAuth client's unique identifier)")
+	}
+	if v := strings.TrimSpace(getenv("BATON_PUBLIC_URL")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
+			return fmt.Errorf("BATON_PUBLIC_URL=%q: want the address Baton is reached at, like https://chat.example.com", v)
+		}
+		c.PublicURL = strings.TrimRight(v, "/")
 	}
 	if c.Outbox.RetryMax > 0 && c.Outbox.RetryBase > c.Outbox.RetryMax {
 		return fmt.Errorf("BATON_HELPDESK_RETRY_BASE (%s) is more than BATON_HELPDESK_RETRY_MAX (%s)", c.Outbox.RetryBase, c.Outbox.RetryMax)

@@ -55,7 +55,10 @@ func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...en
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := appConfig{Redis: rdb, Prefix: prefix, Secret: []byte("test-secret-0123456789"),
 		VisitorRateLimit: 0, BcryptCost: bcrypt.MinCost,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The fake helpdesks listen on 127.0.0.1: the test deployment
+		// allows that host as a base_url (BATON_HELPDESK_BASE_URLS).
+		HelpdeskBaseURLs: []string{"http://127.0.0.1"}}
 	if debugLogs() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

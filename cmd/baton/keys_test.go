@@ -21,6 +21,8 @@ import (
 var permanentKeys = []*regexp.Regexp{
 	regexp.MustCompile(`^\{m:[^}]+\}:(cfg|agents|tv|q|a|r|p|o|x|hd|hdf|qr|idle|cool|gone|await|waits|mailf)$`),
 	regexp.MustCompile(`^\{m:[^}]+\}:s:[^:]+$`), // an agent's assignments (empty sets vanish)
+	// An integration's credential record and its held handoffs.
+	regexp.MustCompile(`^\{m:[^}]+\}:(hda|hdh):(zendesk|gorgias)$`),
 	regexp.MustCompile(`^(agent-emails|merchants)$`),
 	regexp.MustCompile(`^wk:[^:]+$`),
 	regexp.MustCompile(`^\{hd\}:(s|due)$`),

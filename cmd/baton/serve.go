@@ -19,10 +19,10 @@ import (
 
 	"github.com/batonchat/baton/agentconsole"
 	"github.com/batonchat/baton/gateway"
-	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/gateway/helpdesk"
 	"github.com/batonchat/baton/gateway/mail"
 	"github.com/batonchat/baton/gateway/model"
+	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
 	"github.com/batonchat/baton/session/assistant"
@@ -74,7 +74,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		SecretPrevious:   []byte(cfg.SecretPrevious),
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, AgentFrameLimit: cfg.AgentFrameLimit,
 		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
-		Limits: cfg.Limits, Model: cfg.Model, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom})
+		HelpdeskBaseURLs: cfg.HelpdeskBaseURLs, PublicURL: cfg.PublicURL,
+		ZendeskClient: helpdesk.OAuthClient{ID: cfg.ZendeskClientID, Secret: cfg.ZendeskClientSecret},
+		Limits:        cfg.Limits, Model: cfg.Model, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom})
 	if err != nil {
 		return err
 	}
@@ -120,6 +122,14 @@ type appConfig struct {
 	NoOutbox bool
 	// HelpdeskAgent names this node to the helpdesks (User-Agent).
 	HelpdeskAgent string
+	// HelpdeskBaseURLs: the base_url prefixes integrations may use;
+	// HelpdeskResolver looks helpdesk hosts up (tests map names).
+	HelpdeskBaseURLs []string
+	HelpdeskResolver helpdesk.Resolver
+	// ZendeskClient is the operator's Zendesk OAuth client and PublicURL
+	// where Baton is reached, for "Connect with Zendesk".
+	ZendeskClient helpdesk.OAuthClient
+	PublicURL     string
 	Limits        visitorLimits
 	Model         modelConfig
 	SMTPURL       string
@@ -148,11 +158,16 @@ type app struct {
 
 func newApp(ctx context.Context, c appConfig) (*app, error) {
 	ctx, stop := context.WithCancel(ctx)
-	desks := helpdesk.New(helpdesk.Options{Timeout: c.HelpdeskTimeout, Logger: c.Logger, Now: c.Now, UserAgent: c.HelpdeskAgent})
+	desks, err := helpdesk.New(helpdesk.Options{Timeout: c.HelpdeskTimeout, Logger: c.Logger, Now: c.Now, UserAgent: c.HelpdeskAgent,
+		AllowedBaseURLs: c.HelpdeskBaseURLs, Resolver: c.HelpdeskResolver, Zendesk: c.ZendeskClient})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("BATON_HELPDESK_BASE_URLS: %w", err)
+	}
 	outbox := c.Outbox
 	if outbox.CallTimeout == 0 && c.HelpdeskTimeout > 0 {
-		// An attempt is at most a look-up and a post.
-		outbox.CallTimeout = 2*c.HelpdeskTimeout + time.Second
+		// An attempt is at most a token renewal, a look-up and a post.
+		outbox.CallTimeout = 3*c.HelpdeskTimeout + time.Second
 	}
 	var tickets session.TicketSender = desks
 	if c.NoOutbox {
@@ -184,7 +199,7 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(), Model: models, Mail: mailOpts,
 		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
-		Tickets: tickets, Outbox: outbox,
+		Tickets: tickets, Outbox: outbox, Secret: c.Secret, SecretPrevious: c.SecretPrevious, Renewer: desks,
 		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})
 	sockOpts := c.Sockets
 	sockOpts.Logger = c.Logger
@@ -200,7 +215,7 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 	svc.Run(ctx)
 	go sockets.Run(ctx)
 	agentconsole.New(svc, svc.Hub(), agentconsole.NewTokens(c.Secret, c.Now, c.SecretPrevious), sockets, c.Logger).
-		WithHelpdesks(desks).WithFrameLimit(c.AgentFrameLimit).Register(gw.Engine())
+		WithHelpdesks(desks).WithPublicURL(c.PublicURL).WithFrameLimit(c.AgentFrameLimit).Register(gw.Engine())
 	widget.Register(gw.Engine(), widget.Options{DemoPage: c.Demo, DemoKey: demoWidgetKey})
 	return &app{svc: svc, gw: gw, sockets: sockets, stop: stop}, nil
 }

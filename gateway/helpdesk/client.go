@@ -25,9 +25,18 @@ import (
 type Options struct {
 	// Timeout bounds every HTTP call (15s).
 	Timeout time.Duration
-	// Transport carries the calls; a fresh one like http.DefaultTransport's
-	// when nil.
+	// Transport carries the calls; when nil, one like
+	// http.DefaultTransport's whose dialer enforces the address policy
+	// (address.go). A Transport given here carries no such check.
 	Transport http.RoundTripper
+	// AllowedBaseURLs are the URL prefixes an account's base_url may use
+	// (BATON_HELPDESK_BASE_URLS); any other base_url is refused.
+	AllowedBaseURLs []string
+	// Resolver looks host names up for the dialer (net.DefaultResolver).
+	Resolver Resolver
+	// Zendesk is the operator's own Zendesk OAuth client, for "Connect
+	// with Zendesk" (BATON_ZENDESK_CLIENT_ID, BATON_ZENDESK_CLIENT_SECRET).
+	Zendesk OAuthClient
 	// ZendeskKeyTTL is how long Zendesk is trusted to remember an
 	// idempotency key (1h, well inside what Zendesk keeps). Past it, a
 	// ticket that may exist is looked up before posting again.
@@ -38,10 +47,16 @@ type Options struct {
 	Now       func() time.Time
 }
 
+// OAuthClient is an OAuth client registered with Zendesk.
+type OAuthClient struct {
+	ID, Secret string
+}
+
 // Client checks helpdesk credentials and makes tickets.
 type Client struct {
 	http   *http.Client
 	opts   Options
+	addr   *addresses
 	log    *slog.Logger
 	now    func() time.Time
 	keyTTL time.Duration
@@ -53,8 +68,9 @@ const maxAnswer = 1 << 20
 // maxRetryAfter bounds how long a Retry-After can hold a ticket back.
 const maxRetryAfter = 24 * time.Hour
 
-// New returns a Client.
-func New(o Options) *Client {
+// New returns a Client. It fails only on an AllowedBaseURLs entry that is
+// not a URL.
+func New(o Options) (*Client, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 15 * time.Second
 	}
@@ -70,11 +86,15 @@ func New(o Options) *Client {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	addr, err := newAddresses(o.AllowedBaseURLs, o.Resolver)
+	if err != nil {
+		return nil, err
+	}
 	tr := o.Transport
 	if tr == nil {
 		tr = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           addr.dial,
 			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: o.Timeout,
@@ -85,20 +105,23 @@ func New(o Options) *Client {
 	return &Client{
 		http: &http.Client{Transport: tr, Timeout: o.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		opts: o, log: o.Logger, now: o.Now, keyTTL: o.ZendeskKeyTTL,
-	}
+		opts: o, addr: addr, log: o.Logger, now: o.Now, keyTTL: o.ZendeskKeyTTL,
+	}, nil
 }
 
-// Verify checks an account's credentials against its helpdesk. A refusal is
-// a session error of kind Refused that carries the helpdesk's reason.
-func (c *Client) Verify(ctx context.Context, method session.HandoffMethod, acc session.HelpdeskAccount) error {
+// Verify checks an account's credentials against its helpdesk and returns
+// the account as verified: for OAuth client credentials with its first
+// token, for OAuth the user the token acts as in Email. A refusal is a
+// session error of kind Refused that carries the helpdesk's reason. An
+// address the operator does not allow is refused before anything is sent.
+func (c *Client) Verify(ctx context.Context, method session.HandoffMethod, acc session.HelpdeskAccount) (session.HelpdeskAccount, error) {
 	switch method {
 	case session.MethodZendesk:
 		return c.verifyZendesk(ctx, acc)
 	case session.MethodGorgias:
-		return c.verifyGorgias(ctx, acc)
+		return acc, c.verifyGorgias(ctx, acc)
 	}
-	return &session.Error{Kind: session.KindInvalid, Code: "invalid_integration", Message: "no integration called " + string(method)}
+	return acc, &session.Error{Kind: session.KindInvalid, Code: "invalid_integration", Message: "no integration called " + string(method)}
 }
 
 // SendTicket implements session.TicketSender.
@@ -129,7 +152,11 @@ type callError struct {
 
 func (e *callError) Error() string { return e.err.Error() }
 
-type credentials struct{ user, pass string }
+// credentials sign a call in: basic auth, or a bearer token.
+type credentials struct{ user, pass, bearer string }
+
+func basicAuth(user, pass string) credentials { return credentials{user: user, pass: pass} }
+func bearer(token string) credentials         { return credentials{bearer: token} }
 
 // call makes one HTTP request with the client's timeout.
 func (c *Client) call(ctx context.Context, method, url string, cred credentials, header map[string]string, body []byte) (*answer, error) {
@@ -147,7 +174,12 @@ func (c *Client) call(ctx context.Context, method, url string, cred credentials,
 	if err != nil {
 		return nil, &callError{err: err}
 	}
-	req.SetBasicAuth(cred.user, cred.pass)
+	switch {
+	case cred.bearer != "":
+		req.Header.Set("Authorization", "Bearer "+cred.bearer)
+	case cred.user != "" || cred.pass != "":
+		req.SetBasicAuth(cred.user, cred.pass)
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 	if body != nil {
@@ -208,10 +240,15 @@ func (c *Client) refusedTicket(desk string, a *answer) *session.TicketError {
 		te.MayExist = true
 	case a.status == http.StatusRequestTimeout:
 		// The helpdesk gave up waiting for the request: nothing was made.
-	case a.status == http.StatusConflict:
+	case a.status == http.StatusConflict && desk == "zendesk":
 		// Zendesk: another request with this idempotency key is still
-		// being processed; it may make the ticket.
+		// being processed; it may make the ticket. (Gorgias has no such
+		// key: its 409 is a refusal like any other 4xx.)
 		te.MayExist = true
+	case a.status == http.StatusUnauthorized:
+		// The credentials were not accepted: nothing was made. The outbox
+		// renews an OAuth token, or holds the handoff for a reconnection.
+		te.Unauthorized, te.Permanent = true, true
 	case a.status >= 500:
 		te.MayExist = true
 	case a.status >= 400:
@@ -271,7 +308,7 @@ func reasonOf(a *answer) string {
 			}
 			addDetails(e["data"], add)
 		}
-		for _, k := range []string{"description", "message", "msg"} {
+		for _, k := range []string{"description", "error_description", "message", "msg"} {
 			if s, ok := v[k].(string); ok {
 				add(s)
 			}
@@ -399,13 +436,4 @@ func idLess(a, b string) bool {
 		return x < y
 	}
 	return a < b
-}
-
-// baseURL is where an account's API lives: its base_url override, or the
-// site under the helpdesk's domain.
-func baseURL(acc session.HelpdeskAccount, domain string) string {
-	if acc.BaseURL != "" {
-		return strings.TrimRight(acc.BaseURL, "/")
-	}
-	return "https://" + acc.Site + domain
 }

@@ -15,24 +15,65 @@ import (
 // key, so a ticket that may exist is always looked up by external_id before
 // another is posted.
 
-func gorgiasBase(acc session.HelpdeskAccount) string { return baseURL(acc, ".gorgias.com") }
-
 func gorgiasCredentials(acc session.HelpdeskAccount) credentials {
-	return credentials{user: acc.Email, pass: acc.Secret}
+	return basicAuth(acc.Email, acc.Secret)
 }
 
-// verifyGorgias reads the account the key belongs to.
+// gorgiasRoles are the roles that may create tickets and reply to
+// customers; observers may only leave internal notes, and bots and
+// internal agents are not people a merchant connects.
+var gorgiasRoles = map[string]bool{"admin": true, "agent": true, "lead-agent": true, "basic-agent": true, "lite-agent": true}
+
+// verifyGorgias reads the account the key belongs to, then the key's user
+// (GET /api/users/0 is the current user): an active user whose role can
+// create tickets.
 func (c *Client) verifyGorgias(ctx context.Context, acc session.HelpdeskAccount) error {
-	a, err := c.call(ctx, http.MethodGet, gorgiasBase(acc)+"/api/account", gorgiasCredentials(acc), nil, nil)
+	base, err := c.baseFor(acc, ".gorgias.com")
+	if err != nil {
+		return err
+	}
+	cred := gorgiasCredentials(acc)
+	a, err := c.call(ctx, http.MethodGet, base+"/api/account", cred, nil, nil)
 	if err != nil {
 		return unreachable("Gorgias", err)
 	}
 	if a.status != http.StatusOK {
 		return refused("Gorgias", strconv.Itoa(a.status)+" "+reasonOf(a))
 	}
-	var v map[string]any
-	if json.Unmarshal(a.body, &v) != nil || v["domain"] == nil {
+	var account map[string]any
+	if json.Unmarshal(a.body, &account) != nil || account["domain"] == nil {
 		return refused("Gorgias", "its answer did not describe an account (check domain and base_url)")
+	}
+	a, err = c.call(ctx, http.MethodGet, base+"/api/users/0", cred, nil, nil)
+	if err != nil {
+		return unreachable("Gorgias", err)
+	}
+	if a.status != http.StatusOK {
+		return refused("Gorgias", "reading the key's user: "+strconv.Itoa(a.status)+" "+reasonOf(a))
+	}
+	var u struct {
+		ID     flexID `json:"id"`
+		Email  string `json:"email"`
+		Active *bool  `json:"active"`
+		Role   any    `json:"role"`
+	}
+	if json.Unmarshal(a.body, &u) != nil || u.ID == "" {
+		return refused("Gorgias", "its answer did not describe the key's user")
+	}
+	role := ""
+	switch r := u.Role.(type) {
+	case string:
+		role = r
+	case map[string]any:
+		role, _ = r["name"].(string)
+	}
+	switch {
+	case u.Active == nil || !*u.Active:
+		return refused("Gorgias", "the user "+u.Email+" is not active")
+	case role == "observer-agent":
+		return refused("Gorgias", "the user "+u.Email+" is an observer, who cannot create tickets or reply to customers; use a lite, basic or lead agent or an admin")
+	case !gorgiasRoles[role]:
+		return refused("Gorgias", "the user "+u.Email+" has the role "+strconv.Quote(role)+", which cannot create tickets; use a lite, basic or lead agent or an admin")
 	}
 	return nil
 }
@@ -46,7 +87,10 @@ type gorgiasTicketJSON struct {
 func (t gorgiasTicketJSON) ids() (string, string) { return string(t.ID), t.ExternalID }
 
 func (c *Client) gorgiasTicket(ctx context.Context, r session.TicketRequest) (session.TicketResult, error) {
-	base := gorgiasBase(r.Account)
+	base, err := c.baseFor(r.Account, ".gorgias.com")
+	if err != nil {
+		return session.TicketResult{}, &session.TicketError{Permanent: true, Reason: err.Error()}
+	}
 	cred := gorgiasCredentials(r.Account)
 	if r.MayExist {
 		found, err := c.gorgiasFind(ctx, base, cred, r.ExternalID)

@@ -33,6 +33,17 @@ export class View {
     this.select.addEventListener("change", () => this.load());
     $("#handoffs-refresh").addEventListener("click", () => this.show());
     this.countFailed();
+    this.checkIntegrations();
+  }
+
+  // checkIntegrations shows the banner when a helpdesk needs reconnecting,
+  // from the start: this view is made when an admin signs in.
+  async checkIntegrations() {
+    try {
+      renderBanner(await api("GET", "/v1/admin/integrations"));
+    } catch {
+      // The settings say what went wrong when opened.
+    }
   }
 
   async show() {
@@ -64,6 +75,7 @@ export class View {
       const r = await api("GET", "/v1/admin/integrations");
       clear(list);
       for (const h of ["zendesk", "gorgias"]) list.append(integrationItem(h, r[h] || { provider: h, connected: false }));
+      renderBanner(r);
     } catch (e) {
       clear(list).append(el("li", { class: "error", text: "Could not load the helpdesks: " + e.message }));
     }
@@ -276,16 +288,35 @@ function integrationItem(h, acc) {
   const name = providerName(h);
   const dl = el("dl", { class: "handoff-facts" });
   const fact = (k, v) => { if (v) dl.append(el("dt", { text: k }), el("dd", {}, [v])); };
+  const stuck = acc.connected && acc.status === "needs_reconnect";
   if (acc.connected) {
     fact(h === "zendesk" ? "Subdomain" : "Domain", acc.subdomain || acc.domain);
     fact("Email", acc.email);
+    fact("Signs in with", acc.grant === "authorization_code" ? "Zendesk sign-in (OAuth)" : acc.grant === "client_credentials" ? "OAuth client " + acc.client_id : h === "zendesk" ? "API token" : "API key");
     fact(h === "zendesk" ? "API token" : "API key", acc.api_token || acc.api_key);
     fact("Base URL", acc.base_url);
     fact("Checked", timeNode(acc.verified_at));
+    if (stuck) fact("Needs reconnecting", acc.reason);
   }
+  const state = stuck ? "Needs reconnecting" : acc.connected ? "Connected" : "Not connected";
   return el("li", { class: "integration-item", "data-integration-status": h }, [
     el("div", { class: "handoff-top" }, [el("strong", { text: name }),
-      el("span", { class: "conn-state" + (acc.connected ? " on" : ""), text: acc.connected ? "Connected" : "Not connected" })]),
+      el("span", { class: "conn-state" + (stuck ? " warn" : acc.connected ? " on" : ""), text: state })]),
     acc.connected ? dl : null,
   ]);
+}
+
+// renderBanner tells admins, on every view, of a helpdesk that needs
+// reconnecting: its handoffs wait until it is.
+export function renderBanner(integrations) {
+  const b = $("#helpdesk-banner");
+  if (!b || !integrations) return;
+  const stuck = ["zendesk", "gorgias"].filter((h) => integrations[h] && integrations[h].connected && integrations[h].status === "needs_reconnect");
+  clear(b);
+  b.hidden = stuck.length === 0;
+  if (!stuck.length) return;
+  const names = stuck.map(providerName).join(" and ");
+  const why = stuck.map((h) => integrations[h].reason).filter(Boolean).join("; ");
+  b.append(names + " needs reconnecting" + (why ? " (" + why + ")" : "") + ". Conversations handed to it wait, and are sent once it is connected again. ",
+    el("a", { href: "#settings", text: "Reconnect under Settings" }), ".");
 }

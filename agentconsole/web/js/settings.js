@@ -3,11 +3,13 @@
 // snippet and allowed origins, and the team. Office hours, the assistant and
 // knowledge have their own files.
 
-import { el, clear, $, $$, say, richText, safeURL, fmtTime } from "./dom.js";
+import { el, clear, $, $$, say, richText, safeURL } from "./dom.js";
 import { api } from "./api.js";
 import { Hours } from "./hours.js";
 import { Knowledge } from "./knowledge.js";
 import { Assistant } from "./assistant.js";
+import { renderBanner } from "./handoffs.js";
+import { connectBrowser, oauthReturn, disconnect, integrationSummary, integrationWarning } from "./integrations.js";
 
 const LINK_LINE = /^\[([^\]\n]{1,200})\]\((\S+)\)$/;
 
@@ -43,6 +45,8 @@ export class View {
     for (const r of $$("input[name=method]")) r.addEventListener("change", () => this.showMethod());
     for (const b of $$("[data-connect]")) b.addEventListener("click", () => this.connect(b.dataset.connect));
     for (const b of $$("[data-change]")) b.addEventListener("click", () => this.change(b.dataset.change));
+    for (const b of $$("[data-disconnect]")) b.addEventListener("click", () => this.disconnect(b.dataset.disconnect));
+    for (const r of $$("input[name=zd-auth]")) r.addEventListener("change", () => this.showAuth());
     for (const b of $$("[data-cancel]")) {
       b.addEventListener("click", () => {
         const h = b.dataset.cancel;
@@ -93,6 +97,8 @@ export class View {
       this.integrations = i;
       this.editing = { zendesk: false, gorgias: false };
       this.fill(s);
+      renderBanner(i);
+      await this.oauthReturn();
     })().catch((e) => this.app.toast("Could not load the settings: " + e.message, true));
     await Promise.all([settings, this.hours.load(), this.assistant.load(), this.knowledge.load(), this.loadTeam()]);
     for (const f of forms) f.inert = false;
@@ -128,16 +134,44 @@ export class View {
     this.preview("away-message");
   }
 
+  account(h) { return (this.integrations && this.integrations[h]) || {}; }
+
   renderConnections() {
     for (const n of $$(".conn-state")) {
-      const on = this.connected(n.dataset.integration);
-      n.textContent = on ? "Connected" : "Not connected yet";
-      n.classList.toggle("on", on);
+      const h = n.dataset.integration;
+      const on = this.connected(h);
+      const stuck = on && this.account(h).status === "needs_reconnect";
+      n.textContent = stuck ? "Needs reconnecting" : on ? "Connected" : "Not connected yet";
+      n.classList.toggle("on", on && !stuck);
+      n.classList.toggle("warn", stuck);
     }
     for (const n of $$("[data-summary]")) {
       const h = n.dataset.summary;
       n.textContent = this.connected(h) ? integrationSummary(h, this.integrations && this.integrations[h]) : "";
     }
+    for (const n of $$("[data-warn]")) {
+      const w = this.connected(n.dataset.warn) ? integrationWarning(n.dataset.warn, this.account(n.dataset.warn)) : "";
+      n.textContent = w;
+      n.hidden = !w;
+    }
+    renderBanner(this.integrations);
+  }
+
+  // zdAuth is how Zendesk is to be connected: "browser", "oauth" or
+  // "api_token".
+  zdAuth() {
+    const r = $("input[name=zd-auth]:checked");
+    return r ? r.value : "browser";
+  }
+
+  // showAuth shows the fields the chosen way of connecting Zendesk needs.
+  showAuth() {
+    const mode = this.zdAuth();
+    for (const g of $$("[data-zd-auth]")) g.hidden = g.dataset.zdAuth !== mode;
+    const own = !this.account("zendesk").connect_with_zendesk;
+    $("#zd-own-client").hidden = !own;
+    $("#zd-redirect-url").textContent = location.origin + "/v1/admin/integrations/zendesk/oauth/callback";
+    $("[data-connect=zendesk]").textContent = mode === "browser" ? "Connect with Zendesk" : "Connect Zendesk";
   }
 
   method() {
@@ -154,26 +188,38 @@ export class View {
       const on = this.connected(h);
       $("#integration-" + h).hidden = !(m === h && (!on || this.editing[h]));
       $("#connected-" + h).hidden = !(m === h && on && !this.editing[h]);
-      // Once connected, the secret may be left out: Baton keeps its own.
-      const keep = $("[data-keep=" + h + "]");
-      keep.hidden = !on;
       $("[data-cancel=" + h + "]").hidden = !on;
-      const secret = $("#integration-" + h + " input[type=password]");
-      if (on) secret.setAttribute("aria-describedby", keep.id);
-      else secret.removeAttribute("aria-describedby");
+      // Once connected, the secret may be left out: Baton keeps its own.
+      const acc = this.account(h);
+      const keeps = h === "zendesk"
+        ? [["zendesk", "#zd-token", acc.auth === "api_token"], ["zendesk-oauth", "#zd-client-secret", acc.grant === "client_credentials"]]
+        : [["gorgias", "#gg-key", true]];
+      for (const [name, input, kept] of keeps) {
+        const keep = $("[data-keep=" + name + "]");
+        keep.hidden = !(on && kept);
+        if (!keep.hidden) $(input).setAttribute("aria-describedby", keep.id);
+        else $(input).removeAttribute("aria-describedby");
+      }
     }
+    this.showAuth();
     say($("#handoff-status"), "");
   }
 
   // change opens a connected helpdesk's form with what Baton has; the
   // secret is never sent to the page, so its field starts empty.
   change(h) {
-    const acc = (this.integrations && this.integrations[h]) || {};
+    const acc = this.account(h);
     const box = $("#integration-" + h);
-    for (const i of box.querySelectorAll("input")) {
-      const v = i.name === "subdomain" || i.name === "domain" ? acc.subdomain || acc.domain : acc[i.name];
+    for (const i of box.querySelectorAll("input:not([type=radio])")) {
+      let v = i.name === "subdomain" || i.name === "domain" ? acc.subdomain || acc.domain : acc[i.name];
+      if (i.id === "zd-client-id" && acc.grant !== "client_credentials") v = "";
+      if (i.id === "zd-browser-client" && acc.grant !== "authorization_code") v = "";
       i.value = i.type === "password" ? "" : v || "";
       i.removeAttribute("aria-invalid");
+    }
+    if (h === "zendesk") {
+      const mode = acc.grant === "client_credentials" ? "oauth" : acc.grant === "authorization_code" ? "browser" : acc.auth === "api_token" ? "api_token" : "browser";
+      for (const r of $$("input[name=zd-auth]")) r.checked = r.value === mode;
     }
     if (acc.base_url) box.querySelector("details").open = true;
     this.editing[h] = true;
@@ -266,13 +312,21 @@ export class View {
   // connect sends the helpdesk's credentials; once they are accepted the
   // chosen method is saved, which is what the admin set out to do.
   async connect(h) {
+    if (h === "zendesk" && this.zdAuth() === "browser") return this.connectBrowser();
     const box = $("#integration-" + h);
     const status = $("[data-status=" + h + "]");
     const body = {};
     let missing = null;
-    // A connected helpdesk's secret may stay empty: Baton keeps its own.
-    const optional = (i) => i.name === "base_url" || (i.type === "password" && this.connected(h));
-    for (const i of box.querySelectorAll("input")) {
+    // A connected helpdesk's secret may stay empty (Baton keeps its own)
+    // when it was given for the same way of signing in.
+    const prev = this.account(h);
+    const kept = (i) => this.connected(h) && (h === "gorgias" || (i.name === "api_token" && prev.auth === "api_token") ||
+      (i.name === "client_secret" && prev.grant === "client_credentials"));
+    const optional = (i) => i.name === "base_url" || (i.type === "password" && kept(i));
+    // Only the fields of the chosen way of signing in.
+    const inputs = Array.from(box.querySelectorAll("input:not([type=radio])")).filter((i) => !i.closest("[data-zd-auth][hidden]"));
+    if (h === "zendesk" && this.zdAuth() === "oauth") body.auth = "oauth";
+    for (const i of inputs) {
       const v = i.value.trim();
       if (v) body[i.name] = v;
       else if (!optional(i) && !missing) missing = i;
@@ -310,6 +364,10 @@ export class View {
     // The form made way for the summary; the save's answer is next to it.
     if (!$("#connected-" + h).hidden) $("#connected-" + h + " button").focus();
   }
+
+  connectBrowser() { return connectBrowser(this); }
+  oauthReturn() { return oauthReturn(this); }
+  disconnect(h) { return disconnect(this, h, label(h)); }
 
   async saveMessages() {
     const status = $("#messages-status");
@@ -407,19 +465,6 @@ export class View {
       say(status, "Not added: " + e.message, true);
     }
   }
-}
-
-// integrationSummary says which account a connected helpdesk uses, with
-// its secret as Baton shows it (masked) and when it was last checked.
-export function integrationSummary(h, acc) {
-  if (!acc || !acc.connected) return label(h) + " is connected.";
-  const site = acc.subdomain || acc.domain;
-  const secret = acc.api_token || acc.api_key;
-  const parts = [label(h) + " is connected" + (site ? " to " + site : "") + (acc.email ? " as " + acc.email : "")];
-  if (acc.base_url) parts.push("through " + acc.base_url);
-  if (secret) parts.push((h === "zendesk" ? "API token " : "API key ") + secret);
-  if (acc.verified_at) parts.push("checked " + fmtTime(acc.verified_at));
-  return parts.join("; ") + ".";
 }
 
 function label(method) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,7 +61,10 @@ type Request struct {
 	Method, Path   string
 	ExternalID     string
 	IdempotencyKey string
-	Status         int // 0 when the connection was dropped or abandoned
+	// Auth is how the request signed in: "basic", "bearer" or "".
+	Auth   string
+	Agent  string // its User-Agent: the node that sent it
+	Status int    // 0 when the connection was dropped or abandoned
 }
 
 // Wait is a Retry-After a fake asked for and when the next request about
@@ -100,6 +104,20 @@ func newDesk(t testing.TB, name, email, secret string, h http.Handler) *desk {
 	d.srv = httptest.NewServer(h)
 	t.Cleanup(d.srv.Close)
 	return d
+}
+
+// ChangeSecret replaces the API token or key the fake accepts, as when a
+// token is deactivated and another made.
+func (d *desk) ChangeSecret(secret string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.secret = secret
+}
+
+func (d *desk) currentSecret() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.secret
 }
 
 // URL is the fake's base address (an integration's base_url).
@@ -192,7 +210,12 @@ func (d *desk) arrived(r *http.Request, ext, key string) int {
 		d.waits = append(d.waits, Wait{ExternalID: ext, NotBefore: nb, Next: now})
 		delete(d.notBefore, ext)
 	}
-	d.requests = append(d.requests, Request{At: now, Method: r.Method, Path: r.URL.Path, ExternalID: ext, IdempotencyKey: key})
+	auth := ""
+	if scheme, _, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok {
+		auth = strings.ToLower(scheme)
+	}
+	d.requests = append(d.requests, Request{At: now, Method: r.Method, Path: r.URL.Path, ExternalID: ext, IdempotencyKey: key,
+		Auth: auth, Agent: r.UserAgent()})
 	return len(d.requests) - 1
 }
 

@@ -6,4 +6,12 @@
 // or after the ticket is made. They also measure what tests must prove: how
 // many tickets each conversation got, and whether any request came sooner
 // than a Retry-After allowed.
+//
+// The fake Zendesk also plays Zendesk's OAuth (oauth.go): its authorization
+// page, the token endpoint's client credentials, authorization code (with
+// the PKCE verifier checked) and refresh token grants, tokens that expire,
+// refreshes that replace the pair, revocation and invalid_grant; it counts
+// how often each refresh token was presented and can kill the node that
+// asks. Both fakes answer the user checks (role, role_type, suspended,
+// active) the real APIs answer.
 package helpdesktest

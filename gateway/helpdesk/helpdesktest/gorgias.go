@@ -22,14 +22,19 @@ import (
 //     created_datetime and sent_datetime. It has no idempotency key: the
 //     same request twice makes two tickets, as the real one does;
 //   - GET /api/tickets?external_id=X lists that ticket.
+//   - GET /api/users/0 answers the key's own user: Role ("admin",
+//     "agent", "basic-agent", "lite-agent", "observer-agent"...) and
+//     Active.
 type Gorgias struct {
 	*desk
 	domain string
+	Role   string
+	Active bool
 }
 
 // NewGorgias starts a fake Gorgias that accepts email with apiKey.
 func NewGorgias(t testing.TB, email, apiKey string) *Gorgias {
-	g := &Gorgias{domain: "fakeshop"}
+	g := &Gorgias{domain: "fakeshop", Role: "admin", Active: true}
 	g.desk = newDesk(t, "gorgias", email, apiKey, http.HandlerFunc(g.serve))
 	return g
 }
@@ -38,7 +43,7 @@ func NewGorgias(t testing.TB, email, apiKey string) *Gorgias {
 func (g *Gorgias) Account() session.HelpdeskAccount { return g.account(g.domain) }
 
 func (g *Gorgias) serve(w http.ResponseWriter, r *http.Request) {
-	_, ok := basicAuth(r, g.email, g.secret)
+	_, ok := basicAuth(r, g.email, g.currentSecret())
 	unauthorized := func(i int) {
 		writeJSON(w, 401, map[string]any{"error": map[string]any{"msg": "Authentication required: the API key or email is wrong"}})
 		g.answered(i, 401)
@@ -52,6 +57,15 @@ func (g *Gorgias) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, 200, map[string]any{"domain": g.domain, "created_datetime": "2020-01-01T00:00:00+00:00",
 			"status": map[string]any{"status": "active"}})
+		g.answered(i, 200)
+	case r.URL.Path == "/api/users/0" && r.Method == http.MethodGet:
+		i := g.arrived(r, "", "")
+		if !ok {
+			unauthorized(i)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"id": 3924, "email": g.email, "active": g.Active, "name": "Fake Agent",
+			"role": map[string]any{"name": g.Role}})
 		g.answered(i, 200)
 	case r.URL.Path == "/api/tickets" && r.Method == http.MethodGet:
 		ext := r.URL.Query().Get("external_id")

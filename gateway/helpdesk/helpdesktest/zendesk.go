@@ -25,14 +25,24 @@ import (
 //     Idempotency-Key: the same key and body replay the first answer with
 //     "x-idempotency-lookup: hit", another body is 400
 //     IdempotentRequestError, a request still in progress is 409;
-//   - GET /api/v2/tickets.json?external_id=X lists that ticket.
+//   - GET /api/v2/tickets.json?external_id=X lists that ticket;
+//   - OAuth (oauth.go): the authorization page, the token endpoint and
+//     bearer tokens.
 type Zendesk struct {
 	*desk
-	// Role is what users/me says the credentials' user is.
-	Role string
+	// Role is what users/me says the credentials' user is; RoleType its
+	// role_type (nil, or 0 custom agent, 1 light agent, 2 chat agent, 3
+	// contributor, 4 admin, 5 billing admin), CustomRoleID its
+	// custom_role_id; Suspended and OnlyPrivateComments as named.
+	Role                string
+	RoleType            any
+	CustomRoleID        any
+	Suspended           bool
+	OnlyPrivateComments bool
 
-	kmu  sync.Mutex
-	keys map[string]*zendeskKey
+	kmu   sync.Mutex
+	keys  map[string]*zendeskKey
+	oauth *oauthFake
 }
 
 type zendeskKey struct {
@@ -49,7 +59,7 @@ const KeyTTL = 2 * time.Hour
 
 // NewZendesk starts a fake Zendesk that accepts email with apiToken.
 func NewZendesk(t testing.TB, email, apiToken string) *Zendesk {
-	z := &Zendesk{Role: "admin", keys: map[string]*zendeskKey{}}
+	z := &Zendesk{Role: "admin", keys: map[string]*zendeskKey{}, oauth: newOAuthFake()}
 	z.desk = newDesk(t, "zendesk", email, apiToken, http.HandlerFunc(z.serve))
 	return z
 }
@@ -58,8 +68,17 @@ func NewZendesk(t testing.TB, email, apiToken string) *Zendesk {
 func (z *Zendesk) Account() session.HelpdeskAccount { return z.account("fakeshop") }
 
 func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
-	present, ok := basicAuth(r, z.email+"/token", z.secret)
+	present, ok := basicAuth(r, z.email+"/token", z.currentSecret())
+	if bp, bok := z.bearerUser(r); bp {
+		present, ok = true, bok
+	}
 	switch {
+	case r.URL.Path == "/oauth/tokens" && r.Method == http.MethodPost:
+		z.token(w, r)
+	case r.URL.Path == "/oauth/authorizations/new" && r.Method == http.MethodGet:
+		z.authorizeNew(w, r)
+	case r.URL.Path == "/oauth/authorizations" && r.Method == http.MethodPost:
+		z.authorizeDecision(w, r)
 	case r.URL.Path == "/api/v2/users/me.json" && r.Method == http.MethodGet:
 		i := z.arrived(r, "", "")
 		switch {
@@ -67,19 +86,19 @@ func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 200, map[string]any{"user": map[string]any{"id": nil, "name": "Anonymous user", "role": "end-user"}})
 			z.answered(i, 200)
 		case !ok:
-			writeJSON(w, 401, map[string]any{"error": "Couldn't authenticate you"})
-			z.answered(i, 401)
+			z.unauthorized(w, r, i)
 		default:
-			writeJSON(w, 200, map[string]any{"user": map[string]any{"id": 9001, "name": "Fake Agent", "email": z.email, "role": z.Role}})
+			writeJSON(w, 200, map[string]any{"user": map[string]any{"id": 9001, "name": "Fake Agent", "email": z.email, "role": z.Role,
+				"role_type": z.RoleType, "custom_role_id": z.CustomRoleID, "suspended": z.Suspended, "active": true,
+				"only_private_comments": z.OnlyPrivateComments, "chat_only": false}})
 			z.answered(i, 200)
 		}
 	case r.URL.Path == "/api/v2/tickets.json" && r.Method == http.MethodGet:
 		ext := r.URL.Query().Get("external_id")
 		i := z.arrived(r, ext, "")
 		if !ok {
-			z.problem("GET tickets without valid credentials")
-			writeJSON(w, 401, map[string]any{"error": "Couldn't authenticate you"})
-			z.answered(i, 401)
+			z.noCredentials(r, "GET tickets")
+			z.unauthorized(w, r, i)
 			return
 		}
 		list := []map[string]any{}
@@ -93,6 +112,28 @@ func (z *Zendesk) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, 404, map[string]any{"error": "InvalidEndpoint", "description": "Not found"})
 	}
+}
+
+// noCredentials records a ticket request without working credentials as
+// a problem, unless it carried an OAuth token: one that another node's
+// refresh has just replaced is refused, and the caller renews it.
+func (z *Zendesk) noCredentials(r *http.Request, what string) {
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		z.problem("%s without valid credentials", what)
+	}
+}
+
+// unauthorized answers a request whose credentials do not work, as
+// Zendesk does: an OAuth token that expired, was replaced by a refresh or
+// revoked is invalid_token, anything else "Couldn't authenticate you".
+func (z *Zendesk) unauthorized(w http.ResponseWriter, r *http.Request, i int) {
+	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		writeJSON(w, 401, map[string]any{"error": "invalid_token",
+			"error_description": "The access token provided is expired, revoked, malformed or invalid for other reasons."})
+	} else {
+		writeJSON(w, 401, map[string]any{"error": "Couldn't authenticate you"})
+	}
+	z.answered(i, 401)
 }
 
 func (z *Zendesk) ticketJSON(t *Ticket) map[string]any {
@@ -112,9 +153,8 @@ func (z *Zendesk) create(w http.ResponseWriter, r *http.Request, authed bool) {
 	ext, _ := tk["external_id"].(string)
 	i := z.arrived(r, ext, key)
 	if !authed {
-		z.problem("POST ticket without valid credentials")
-		writeJSON(w, 401, map[string]any{"error": "Couldn't authenticate you"})
-		z.answered(i, 401)
+		z.noCredentials(r, "POST ticket")
+		z.unauthorized(w, r, i)
 		return
 	}
 	if msg := checkZendeskTicket(r, key, body); msg != "" {

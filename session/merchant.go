@@ -293,6 +293,7 @@ func (s *Service) loadMerchant(ctx context.Context, id string) (*Merchant, error
 		return nil, err
 	}
 	s.openAccounts(mer)
+	s.openWebhooks(mer)
 	return mer, nil
 }
 

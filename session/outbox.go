@@ -104,8 +104,6 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 
 func (o OutboxOptions) lease() time.Duration { return o.CallTimeout + o.LeaseMargin }
 
-// outboxGroup is the consumer group every node's workers join.
-const outboxGroup = "workers"
 
 type outbox struct {
 	svc  *Service
@@ -429,6 +427,7 @@ func (ob *outbox) conclude(ctx context.Context, consumer, convID, mid string, h 
 		}
 		if next.State == TicketCreated {
 			_ = s.rdb.ZRem(rctx, s.keys.failedHandoffs(mid), convID).Err()
+			s.emitTicketed(rctx, mid, convID)
 		}
 		if cur.Held && !held {
 			_ = s.rdb.ZRem(rctx, s.keys.heldHandoffs(mid, h.Provider), dueMember(convID, h.ID)).Err()

@@ -482,6 +482,10 @@ func TestWebhookSettingsRefuseBadInput(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, own, eps[0].Secret)
 	require.Equal(t, []string{session.HookClosed}, eps[0].Events)
+	stored, err := rdb.HGet(ctx, prefix+"{m:"+m.ID+"}:cfg", "webhooks").Result()
+	require.NoError(t, err)
+	require.Contains(t, stored, eps[0].ID)
+	require.NotContains(t, stored, own[len("whsec_"):], "secrets are sealed at rest")
 	// Editing the url keeps the secret; leaving the endpoint out removes it.
 	eps, err = svc.SetWebhooks(ctx, m.ID, []session.WebhookEndpointInput{{ID: eps[0].ID, URL: "https://hooks.example/b", Events: []string{session.HookStarted}}})
 	require.NoError(t, err)
@@ -490,4 +494,33 @@ func TestWebhookSettingsRefuseBadInput(t *testing.T) {
 	eps, err = svc.SetWebhooks(ctx, m.ID, nil)
 	require.NoError(t, err)
 	require.Empty(t, eps)
+}
+
+// TestWebhookTicketed: a helpdesk handoff raises conversation.handoff at
+// once and conversation.ticketed when the ticket is made, with where it is.
+func TestWebhookTicketed(t *testing.T) {
+	rdb, prefix := sessiontest.Redis(t)
+	rc := newReceiver(t)
+	desk := newDesk()
+	svc := session.New(session.Options{Redis: rdb, Prefix: prefix, Assistant: assistant.New(), Tickets: desk, Outbox: fastOutbox(),
+		Webhooks: fastHooks(), BcryptCost: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	svc.Run(ctx)
+	t.Cleanup(func() { cancel(); svc.Close() })
+	m := helpdeskShop(t, svc, session.MethodZendesk)
+	eps, err := svc.SetWebhooks(ctx, m.ID, []session.WebhookEndpointInput{{URL: rc.srv.URL, Events: []string{session.HookHandoff, session.HookTicketed}}})
+	require.NoError(t, err)
+	convID := handOff(t, svc, m, "tia@example.com")
+	tk := waitTicket(t, svc, m, convID, session.TicketCreated)
+	byType := rc.waitTypes(session.HookHandoff, session.HookTicketed)
+	for _, p := range byType {
+		verify(t, eps[0].Secret, p)
+	}
+	conv := byType[session.HookTicketed].event(t)["data"].(map[string]any)["conversation"].(map[string]any)
+	require.Equal(t, convID, conv["id"])
+	require.Equal(t, tk.ID, conv["ticket"].(map[string]any)["id"])
+	require.Equal(t, "created", conv["ticket"].(map[string]any)["state"])
+	handoff := byType[session.HookHandoff].event(t)["data"].(map[string]any)["conversation"].(map[string]any)
+	require.Equal(t, "ticketed", handoff["status"])
+	require.Equal(t, "pending", handoff["ticket"].(map[string]any)["state"], "the handoff comes before the ticket")
 }

@@ -55,15 +55,40 @@ type WebhookEndpoint struct {
 	CreatedAt           Time     `json:"created_at"`
 }
 
-// webhookEndpoint is an endpoint as stored.
+// webhookEndpoint is an endpoint as stored; its secrets are stored sealed
+// (seal.go), for this merchant and endpoint only, and opened as the
+// merchant is loaded.
 type webhookEndpoint struct {
-	ID        string   `json:"id"`
-	URL       string   `json:"url"`
-	Events    []string `json:"events"`
-	Secret    string   `json:"secret"`
-	Previous  string   `json:"previous,omitempty"`
-	PrevUntil int64    `json:"prev_until,omitempty"` // ms
-	Created   int64    `json:"created"`
+	ID         string   `json:"id"`
+	URL        string   `json:"url"`
+	Events     []string `json:"events"`
+	Sealed     string   `json:"sealed"`
+	PrevSealed string   `json:"prev_sealed,omitempty"`
+	PrevUntil  int64    `json:"prev_until,omitempty"` // ms
+	Created    int64    `json:"created"`
+
+	Secret   string `json:"-"`
+	Previous string `json:"-"`
+}
+
+func webhookPlace(merchantID, endpointID string) string {
+	return "webhook|" + merchantID + "|" + endpointID
+}
+
+// openWebhooks opens the endpoints' secrets. One that no longer opens (a
+// key Baton no longer has) stays empty: its deliveries fail, saying so,
+// until an admin gives it a new secret.
+func (s *Service) openWebhooks(m *Merchant) {
+	for i := range m.webhooks {
+		ep := &m.webhooks[i]
+		place := webhookPlace(m.ID, ep.ID)
+		if b, ok := s.hdauth.seal.open(ep.Sealed, place); ok {
+			ep.Secret = string(b)
+		}
+		if b, ok := s.hdauth.seal.open(ep.PrevSealed, place); ok && ep.PrevSealed != "" {
+			ep.Previous = string(b)
+		}
+	}
 }
 
 func (e *webhookEndpoint) wants(event string) bool { return slices.Contains(e.Events, event) }
@@ -194,6 +219,14 @@ func (s *Service) SetWebhooks(ctx context.Context, merchantID string, in []Webho
 			}
 			next = append(next, ep)
 		}
+		for i := range next {
+			ep := &next[i]
+			ep.Sealed = s.hdauth.seal.seal([]byte(ep.Secret), webhookPlace(merchantID, ep.ID))
+			ep.PrevSealed = ""
+			if ep.Previous != "" {
+				ep.PrevSealed = s.hdauth.seal.seal([]byte(ep.Previous), webhookPlace(merchantID, ep.ID))
+			}
+		}
 		b, _ := json.Marshal(next)
 		r, err := s.configScript.run(ctx, s.rdb, &configArgs{Cfg: s.keys.merchantConfig(merchantID), Field: cWebhooks,
 			Value: string(b), VersionField: cWebhooksVer, Expect: itoa(m.webhooksVer), Control: s.keys.control(), Merchant: merchantID})
@@ -322,4 +355,19 @@ func (s *Service) stepHooks(ctx context.Context, op applyOp, r rule, res *applyR
 		out = append(out, hookEvent{merchant: m.ID, typ: r.hook, data: data})
 	}
 	return m, out
+}
+
+// emitTicketed raises conversation.ticketed once the helpdesk made the
+// ticket, with the conversation and where the ticket is.
+func (s *Service) emitTicketed(ctx context.Context, merchantID, convID string) {
+	m, err := s.Merchant(ctx, merchantID)
+	if err != nil || !slices.ContainsFunc(m.webhooks, func(e webhookEndpoint) bool { return e.wants(HookTicketed) }) {
+		return
+	}
+	c, err := s.conversationOf(ctx, merchantID, convID)
+	if err != nil {
+		s.log.WarnContext(ctx, "reading a ticketed conversation for its webhook", "conversation", convID, "err", err)
+		return
+	}
+	s.emit(ctx, merchantID, HookTicketed, map[string]any{"conversation": c})
 }

@@ -35,6 +35,9 @@ type config struct {
 	// HelpdeskBaseURLs: the base_url prefixes integrations may use
 	// (BATON_HELPDESK_BASE_URLS).
 	HelpdeskBaseURLs []string
+	// WebhookBaseURLs: the URL prefixes webhook endpoints may use beyond
+	// public addresses (BATON_WEBHOOK_BASE_URLS).
+	WebhookBaseURLs []string
 	// ZendeskClientID and ZendeskClientSecret: the operator's Zendesk OAuth
 	// client, for "Connect with Zendesk"; PublicURL: where Baton is
 	// reached, for its redirect_uri (BATON_PUBLIC_URL).
@@ -245,16 +248,19 @@ func (c *config) loadHelpdesk(getenv func(string) string) error {
 			*n.dst = i
 		}
 	}
-	if v := strings.TrimSpace(getenv("BATON_HELPDESK_BASE_URLS")); v != "" {
-		for _, p := range strings.Split(v, ",") {
+	for _, list := range []struct {
+		name string
+		dst  *[]string
+	}{{"BATON_HELPDESK_BASE_URLS", &c.HelpdeskBaseURLs}, {"BATON_WEBHOOK_BASE_URLS", &c.WebhookBaseURLs}} {
+		for _, p := range strings.Split(getenv(list.name), ",") {
 			if p = strings.TrimSpace(p); p == "" {
 				continue
 			}
 			u, err := url.Parse(p)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-				return fmt.Errorf("BATON_HELPDESK_BASE_URLS: %q is not an http(s) URL prefix like https://proxy.example/zendesk", p)
+				return fmt.Errorf("%s: %q is not an http(s) URL prefix like https://proxy.example/path", list.name, p)
 			}
-			c.HelpdeskBaseURLs = append(c.HelpdeskBaseURLs, p)
+			*list.dst = append(*list.dst, p)
 		}
 	}
 	c.ZendeskClientID = strings.TrimSpace(getenv("BATON_ZENDESK_CLIENT_ID"))

@@ -38,6 +38,8 @@ environment:
   BATON_HELPDESK_RETRY_BASE  first delay before retrying a ticket; doubles each time (default 2s)
   BATON_HELPDESK_RETRY_MAX   longest delay between retries (default 10m)
   BATON_HELPDESK_MAX_ATTEMPTS  attempts before a ticket becomes a dead letter (default 30)
+  BATON_HELPDESK_BASE_URLS   URL prefixes an integration's base_url may use (comma list)
+  BATON_WEBHOOK_BASE_URLS    URL prefixes webhook endpoints may use beyond public https addresses
 `
 
 func main() {

@@ -19,11 +19,13 @@ import (
 
 	"github.com/batonchat/baton/agentconsole"
 	"github.com/batonchat/baton/gateway"
+	"github.com/batonchat/baton/gateway/egress"
 	"github.com/batonchat/baton/gateway/helpdesk"
 	"github.com/batonchat/baton/gateway/mail"
 	"github.com/batonchat/baton/gateway/model"
 	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/gateway/socket"
+	"github.com/batonchat/baton/gateway/webhook"
 	"github.com/batonchat/baton/session"
 	"github.com/batonchat/baton/session/assistant"
 	"github.com/batonchat/baton/widget"
@@ -74,7 +76,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		SecretPrevious:   []byte(cfg.SecretPrevious),
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, AgentFrameLimit: cfg.AgentFrameLimit,
 		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
-		HelpdeskBaseURLs: cfg.HelpdeskBaseURLs, PublicURL: cfg.PublicURL,
+		HelpdeskBaseURLs: cfg.HelpdeskBaseURLs, WebhookBaseURLs: cfg.WebhookBaseURLs, PublicURL: cfg.PublicURL,
 		ZendeskClient: helpdesk.OAuthClient{ID: cfg.ZendeskClientID, Secret: cfg.ZendeskClientSecret},
 		Limits:        cfg.Limits, Model: cfg.Model, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom})
 	if err != nil {
@@ -125,7 +127,11 @@ type appConfig struct {
 	// HelpdeskBaseURLs: the base_url prefixes integrations may use;
 	// HelpdeskResolver looks helpdesk hosts up (tests map names).
 	HelpdeskBaseURLs []string
-	HelpdeskResolver helpdesk.Resolver
+	HelpdeskResolver egress.Resolver
+	// WebhookBaseURLs: the prefixes webhook endpoints may use beyond public
+	// addresses; Webhooks tunes deliveries (tests), its Sender made here.
+	WebhookBaseURLs []string
+	Webhooks        session.WebhookOptions
 	// ZendeskClient is the operator's Zendesk OAuth client and PublicURL
 	// where Baton is reached, for "Connect with Zendesk".
 	ZendeskClient helpdesk.OAuthClient
@@ -187,6 +193,13 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 			models.Embedder = client
 		}
 	}
+	hookPolicy, err := egress.New(c.WebhookBaseURLs, c.HelpdeskResolver)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("BATON_WEBHOOK_BASE_URLS: %w", err)
+	}
+	hooks := c.Webhooks
+	hooks.Sender = webhook.New(hookPolicy)
 	mailOpts := c.Mail
 	mailOpts.LinkKey = derivedKey(c.Secret, "baton-reopen-links")
 	if c.SMTPURL != "" {
@@ -199,7 +212,7 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(), Model: models, Mail: mailOpts,
 		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
-		Tickets: tickets, Outbox: outbox, Secret: c.Secret, SecretPrevious: c.SecretPrevious, Renewer: desks,
+		Tickets: tickets, Outbox: outbox, Webhooks: hooks, Secret: c.Secret, SecretPrevious: c.SecretPrevious, Renewer: desks,
 		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})
 	sockOpts := c.Sockets
 	sockOpts.Logger = c.Logger

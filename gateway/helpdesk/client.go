@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/batonchat/baton/gateway/egress"
 	"github.com/batonchat/baton/session"
 )
 
@@ -33,7 +34,7 @@ type Options struct {
 	// (BATON_HELPDESK_BASE_URLS); any other base_url is refused.
 	AllowedBaseURLs []string
 	// Resolver looks host names up for the dialer (net.DefaultResolver).
-	Resolver Resolver
+	Resolver egress.Resolver
 	// Zendesk is the operator's own Zendesk OAuth client, for "Connect
 	// with Zendesk" (BATON_ZENDESK_CLIENT_ID, BATON_ZENDESK_CLIENT_SECRET).
 	Zendesk OAuthClient
@@ -56,7 +57,7 @@ type OAuthClient struct {
 type Client struct {
 	http   *http.Client
 	opts   Options
-	addr   *addresses
+	addr   *egress.Policy
 	log    *slog.Logger
 	now    func() time.Time
 	keyTTL time.Duration
@@ -86,7 +87,7 @@ func New(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	addr, err := newAddresses(o.AllowedBaseURLs, o.Resolver)
+	addr, err := egress.New(o.AllowedBaseURLs, o.Resolver)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func New(o Options) (*Client, error) {
 	if tr == nil {
 		tr = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           addr.dial,
+			DialContext:           addr.DialContext,
 			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: o.Timeout,

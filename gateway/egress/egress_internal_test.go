@@ -1,4 +1,4 @@
-package helpdesk
+package egress
 
 import (
 	"context"
@@ -43,7 +43,7 @@ func TestSpecialAddresses(t *testing.T) {
 // TestAllowedBaseURLs: prefixes match whole path segments, and a bare
 // host allows its ports; nothing else passes.
 func TestAllowedBaseURLs(t *testing.T) {
-	p, err := newAddresses([]string{"https://proxy.example/zd", "http://127.0.0.1", "https://EU.Desk.example:8443/"}, nil)
+	p, err := New([]string{"https://proxy.example/zd", "http://127.0.0.1", "https://EU.Desk.example:8443/"}, nil)
 	require.NoError(t, err)
 	for base, want := range map[string]bool{
 		"https://proxy.example/zd":          true,
@@ -66,9 +66,9 @@ func TestAllowedBaseURLs(t *testing.T) {
 		"https://eu.desk.example":           false,
 		"https://eu.desk.example:84430":     false,
 	} {
-		require.Equal(t, want, p.allows(base), base)
+		require.Equal(t, want, p.Allows(base), base)
 	}
-	_, err = newAddresses([]string{"ftp://x.example"}, nil)
+	_, err = New([]string{"ftp://x.example"}, nil)
 	require.Error(t, err)
 }
 
@@ -82,7 +82,7 @@ func (m mapResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Add
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
-// TestDialerChecksResolvedAddresses: a helpdesk name that resolves to a
+// TestDialerChecksResolvedAddresses: a name that resolves to a
 // loopback address is not connected to, while a host the operator allowed
 // is. The listener counts the connections it accepts.
 func TestDialerChecksResolvedAddresses(t *testing.T) {
@@ -101,26 +101,26 @@ func TestDialerChecksResolvedAddresses(t *testing.T) {
 		"mixed.zendesk.com": {netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("127.0.0.1")},
 		"meta.zendesk.com":  {netip.MustParseAddr("169.254.169.254")},
 	}
-	p, err := newAddresses(nil, res)
+	p, err := New(nil, res)
 	require.NoError(t, err)
 	ctx := context.Background()
 	for _, host := range []string{"evil.zendesk.com", "mixed.zendesk.com", "meta.zendesk.com", "127.0.0.1", "::1"} {
-		_, err := p.dial(ctx, "tcp", net.JoinHostPort(host, port))
-		var refused *errRefusedAddress
+		_, err := p.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+		var refused *RefusedError
 		require.ErrorAs(t, err, &refused, host)
 	}
 	require.Zero(t, accepted.Load(), "a refused address was connected to")
 
 	// A host the operator allowed is connected to, loopback or not.
-	allowed, err := newAddresses([]string{"http://127.0.0.1"}, res)
+	allowed, err := New([]string{"http://127.0.0.1"}, res)
 	require.NoError(t, err)
-	c, err := allowed.dial(ctx, "tcp", net.JoinHostPort("127.0.0.1", port))
+	c, err := allowed.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", port))
 	require.NoError(t, err)
 	_ = c.Close()
 	require.Eventually(t, func() bool { return accepted.Load() == 1 }, time.Second, 5*time.Millisecond)
 	// ...but not a name of the helpdesk's that resolves to it.
-	_, err = allowed.dial(ctx, "tcp", net.JoinHostPort("evil.zendesk.com", port))
-	var refused *errRefusedAddress
+	_, err = allowed.DialContext(ctx, "tcp", net.JoinHostPort("evil.zendesk.com", port))
+	var refused *RefusedError
 	require.ErrorAs(t, err, &refused)
 	require.Contains(t, err.Error(), "evil.zendesk.com: it resolves to 127.0.0.1 (a loopback address)")
 
@@ -128,4 +128,42 @@ func TestDialerChecksResolvedAddresses(t *testing.T) {
 	_, err = p.guarded.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", port))
 	require.ErrorAs(t, err, &refused)
 	require.EqualValues(t, 1, accepted.Load())
+}
+
+// TestCheckURL: what an admin may give as a webhook endpoint before
+// anything is sent to it.
+func TestCheckURL(t *testing.T) {
+	res := mapResolver{
+		"hooks.shop.example":    {netip.MustParseAddr("93.184.215.14")},
+		"internal.shop.example": {netip.MustParseAddr("10.0.0.5")},
+		"meta.shop.example":     {netip.MustParseAddr("169.254.169.254")},
+		"mixed.shop.example":    {netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("::1")},
+	}
+	p, err := New([]string{"http://127.0.0.1", "http://hooks.lan:9000/baton"}, res)
+	require.NoError(t, err)
+	ctx := context.Background()
+	for raw, ok := range map[string]bool{
+		"https://hooks.shop.example/baton":   true,
+		"https://not-yet-in-dns.example/x":   true, // the dialer checks at every connection
+		"http://hooks.shop.example/baton":    false,
+		"https://internal.shop.example/x":    false,
+		"https://meta.shop.example/latest":   false,
+		"https://mixed.shop.example/x":       false,
+		"https://127.0.0.1/x":                false,
+		"https://[::1]:8443/x":               false,
+		"https://localhost/x":                false,
+		"https://api.localhost/x":            false,
+		"https://10.1.2.3/x":                 false,
+		"http://127.0.0.1:8080/hooks":        true, // within the operator's prefixes
+		"http://hooks.lan:9000/baton/orders": true,
+		"http://hooks.lan:9000/other":        false,
+		"https://93.184.215.14/x":            true,
+	} {
+		err := p.CheckURL(ctx, raw)
+		if ok {
+			require.NoError(t, err, raw)
+		} else {
+			require.Error(t, err, raw)
+		}
+	}
 }

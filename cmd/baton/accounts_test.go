@@ -62,6 +62,11 @@ func TestSignInCannotBeTurnedAgainstAnAgent(t *testing.T) {
 	require.Equal(t, 401, code)
 	code, _, wrong := e.from("127.0.0.4", "POST", "/v1/auth/login", "", map[string]string{"email": "ann@lock.example", "password": "whatever-123"})
 	require.Equal(t, 401, code)
+	// Alike but for the id of the request each answers.
+	for _, b := range []map[string]any{unknown, wrong} {
+		require.Regexp(t, `^req_`, b["error"].(map[string]any)["request_id"])
+		delete(b["error"].(map[string]any), "request_id")
+	}
 	require.Equal(t, unknown, wrong, "an unknown email and a wrong password are answered alike")
 
 	var waits []int

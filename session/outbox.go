@@ -104,7 +104,6 @@ func (o OutboxOptions) withDefaults() OutboxOptions {
 
 func (o OutboxOptions) lease() time.Duration { return o.CallTimeout + o.LeaseMargin }
 
-
 type outbox struct {
 	svc  *Service
 	send TicketSender

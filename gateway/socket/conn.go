@@ -284,20 +284,9 @@ func (c *Conn) extendDeadline() {
 	}
 }
 
-// RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
-
 // IsTimeout reports whether err is a read deadline passing.
 func IsTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// CloseCode returns the code of a close frame the client sent, or 0.
-func CloseCode(err error) int {
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return 0
-}

@@ -402,15 +402,19 @@
     var comment = el("textarea", { id: "baton-csat-comment", class: "comment", rows: "2", maxlength: "1000" });
     var err = el("p", { class: "field-error", role: "alert", hidden: "" });
     var btn = el("button", { type: "submit", class: "rate", text: t("csatSend") });
+    // Sending once is enough; the button keeps the focus (a disabled one
+    // would drop it) until the thanks take its place.
     rating = el("form", { class: "csat", novalidate: "", onsubmit: function (e) {
       e.preventDefault();
+      if (rating.sending) return;
       var picked = rating.querySelector("input:checked");
       if (!picked) { ratingError(t("csatChoose")); rating.querySelector("input").focus(); return; }
       err.hidden = true;
       var f = { type: "csat", score: Number(picked.value) };
       if (comment.value.trim()) f.comment = comment.value.trim();
       if (!send(f)) { ratingError(t("csatFailed")); return; }
-      btn.disabled = true;
+      rating.sending = true;
+      btn.setAttribute("aria-disabled", "true");
     } }, [el("fieldset", {}, [el("legend", { text: text }), scale, el("p", { class: "hint", id: "baton-csat-hint", text: t("csatHint") })]),
       el("label", { for: "baton-csat-comment", text: t("csatComment") }), comment, btn, err]);
     log.appendChild(rating);
@@ -418,16 +422,17 @@
   }
 
   function ratingError(msg) {
-    if (!rating) return;
+    if (!rating || rating.tagName !== "FORM") return;
     var err = rating.querySelector(".field-error");
     err.textContent = msg;
     err.hidden = false;
-    rating.querySelector(".rate").disabled = false;
+    rating.querySelector(".rate").removeAttribute("aria-disabled");
+    rating.sending = false;
   }
 
   // Rated (here, or before in another tab): the form makes way for thanks.
   function showThanks() {
-    if (!rating || !rating.parentNode) return;
+    if (!rating || rating.tagName !== "FORM") return;
     var had = rating.contains(root.activeElement);
     var thanks = el("p", { class: "csat-thanks", role: "status", tabindex: "-1", text: t("csatThanks") });
     log.replaceChild(thanks, rating);

@@ -114,7 +114,13 @@ async function login(e) {
 
 // end forgets this tab's session: a fresh page drops every conversation
 // and timer of the old one, and the sign-in form says why.
+// Only the first reason counts: requests still on their way when the
+// session ends answer 401 too.
+let ending = false;
+let signingOut = false;
 function end(message, error = true) {
+  if (ending) return;
+  ending = true;
   if (app.live) app.live.stop();
   setToken("");
   if (message) sessionStorage.setItem(NOTICE, JSON.stringify({ text: message, error }));
@@ -126,6 +132,7 @@ function end(message, error = true) {
 async function signOut() {
   const btn = $("#logout");
   btn.disabled = true;
+  signingOut = true;
   if (app.live) app.live.stop();
   try {
     await api("POST", "/v1/auth/logout");
@@ -323,7 +330,10 @@ async function boot() {
   $("#presence").addEventListener("change", changePresence);
   for (const sel of [$("#login-lang"), $("#console-lang")]) sel.addEventListener("change", changeLang);
   window.addEventListener("hashchange", () => { if (app.me) go(location.hash.slice(1)); });
-  setUnauthorizedHandler((e) => end(e && e.code === "token_revoked" ? t("session.revoked") : t("session.ended")));
+  setUnauthorizedHandler((e) => {
+    // Signing out revokes the token before this page forgets it.
+    if (!signingOut) end(e && e.code === "token_revoked" ? t("session.revoked") : t("session.ended"));
+  });
   let notice = null;
   try { notice = JSON.parse(sessionStorage.getItem(NOTICE) || "null"); } catch { notice = null; }
   sessionStorage.removeItem(NOTICE);

@@ -115,6 +115,8 @@ export class Pane {
     let st = STATUS[c.status] ? t(STATUS[c.status]) : c.status;
     if (c.status === "assigned" && c.agent) st = c.agent_id === this.app.me.id ? t("pane.withYou") : t("pane.withAgent", { name: c.agent.name });
     fact(t("pane.status"), st);
+    if (c.rating) fact(t("pane.rating"), c.rating.comment ? t("pane.ratingComment", { score: c.rating.score, comment: c.rating.comment })
+      : t("pane.ratingValue", { score: c.rating.score }));
     if (c.page) fact(t("pane.page"), safeURL(c.page) ? el("a", { href: c.page, target: "_blank", rel: "noopener noreferrer", text: c.page }) : c.page);
     this.renderWhy(c);
     this.renderTicket(c.ticket);

@@ -99,7 +99,8 @@ export class View {
     try {
       const r = await api("GET", "/v1/admin/agents");
       this.agents = r.agents || [];
-      say(status, "");
+      // A failure to load is over; what an action said stays.
+      if (status.classList.contains("error")) say(status, "");
       this.renderTeam();
     } catch (e) {
       say(status, t("team.loadFailed", { reason: errText(e) }), true);
@@ -162,7 +163,8 @@ export class View {
         el("button", { type: "button", class: "small", text: t("common.cancel"), "data-act": "cancel-delete",
           onclick: () => { this.confirming = ""; this.renderTeam(); this.focusAct(a.id, "delete"); } }));
     } else {
-      nameCell.append(a.name, me ? el("span", { class: "you-tag", text: " " + t("team.youTag") }) : null);
+      nameCell.append(a.name);
+      if (me) nameCell.append(el("span", { class: "you-tag", text: " " + t("team.youTag") }));
       roleCell.append(a.role === "admin" ? t("role.admin") : t("role.agent"));
       capCell.append(this.capacityText(a));
       tools.append(

@@ -11,6 +11,31 @@ func teamRow(email string) string {
 	return `Array.from(document.querySelectorAll("#team-list tr")).find(r => r.children[1].textContent === ` + jsq(email) + `)`
 }
 
+// countSockets keeps, across the page's own reloads in this tab, how many
+// console sockets it opened and the codes they closed with.
+const countSockets = `
+(() => {
+  const WS = window.WebSocket;
+  const bump = (k, v) => sessionStorage.setItem(k, JSON.stringify(JSON.parse(sessionStorage.getItem(k) || "[]").concat([v])));
+  window.WebSocket = class extends WS {
+    constructor(url, ...rest) {
+      super(url, ...rest);
+      if (String(url).includes("/v1/agent/ws")) {
+        bump("__opens", Date.now());
+        this.addEventListener("close", (ev) => bump("__closes", ev.code));
+      }
+    }
+  };
+})();
+`
+
+func socketLog(p *page) (opens int, closes []int) {
+	p.t.Helper()
+	opens = eval[int](p, `JSON.parse(sessionStorage.getItem("__opens") || "[]").length`)
+	closes = eval[[]int](p, `JSON.parse(sessionStorage.getItem("__closes") || "[]")`)
+	return opens, closes
+}
+
 const revokedNotice = "You were signed out: your session was ended elsewhere (signed out, a new password, or the account disabled or removed). Sign in again to go on."
 
 // TestBrowserTeamPage: an admin adds a person on the Team view (a short
@@ -53,8 +78,10 @@ func TestBrowserTeamPage(t *testing.T) {
 	admin.wait("the new name", cy+`.querySelector(".agent-name").textContent === "Cy Young" && `+cy+`.querySelector(".row-note").textContent === "Saved Cy Young."`)
 
 	// Cy signs in; the admin sees them online.
-	cyPage := newPage(t, "Cy")
+	cyPage := newPage(t, "Cy", countSockets)
 	signIn(cyPage, e.srv.URL, "cy@team.example", "short but longer")
+	opens, _ := socketLog(cyPage)
+	require.Equal(t, 1, opens)
 	admin.click("refresh", `document.querySelector("#team-refresh")`)
 	admin.wait("Cy online", cy+`.querySelector(".agent-presence").textContent === "Available"`)
 
@@ -64,6 +91,10 @@ func TestBrowserTeamPage(t *testing.T) {
 	cyPage.wait("Cy signed out, with the reason", `!document.querySelector("#login-view").hidden && document.querySelector("#app").hidden && `+
 		`document.querySelector("#login-error").textContent === `+jsq(revokedNotice))
 	require.Empty(t, eval[string](cyPage, `sessionStorage.getItem("baton.console.token") || ""`), "the taken-back token is still kept")
+	// Closed with 4001, and not opened again with a token taken back.
+	opens, closes := socketLog(cyPage)
+	require.Equal(t, []int{4001}, closes)
+	require.Equal(t, 1, opens, "the console reconnected after its session ended")
 
 	// The last admin stays: the refusal is in the admin's own row.
 	me := teamRow("teamshop-admin@example.com")

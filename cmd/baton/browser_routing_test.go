@@ -100,12 +100,13 @@ func handOffInWidgetNL(p *page, email string) {
 }
 
 // TestBrowserWidgetShowsTheWaitEstimate: the team answered its last three
-// visitors after a little under three minutes each. A visitor who queues
+// visitors after a little over three minutes each. A visitor who queues
 // while nobody is available gets no estimate, and the widget shows none;
-// once an agent's console is open, the queue moving gives them "about 3
-// minutes" (one round of the one agent, rounded up), and a Dutch visitor
-// third in line "ongeveer 9 minuten" (three rounds). A person taking the
-// conversation ends the estimate.
+// once an agent's console is open, the queue moving gives them 195 s,
+// shown as "about 4 minutes" (rounded up, never down), and a Dutch visitor
+// third in line "ongeveer 10 minuten" (three rounds). A person taking the
+// conversation ends the estimate. A shop whose team answers at once tells
+// its visitors "less than a minute".
 func TestBrowserWidgetShowsTheWaitEstimate(t *testing.T) {
 	browser(t)
 	clk := &testClock{}
@@ -114,11 +115,11 @@ func TestBrowserWidgetShowsTheWaitEstimate(t *testing.T) {
 	token := e.addAgent(s, "wes@wait.example", "Wes")
 
 	// History, through the real flow: three visitors queue, the clock moves
-	// on 170 s, Wes claims and answers, and closes.
+	// on 185 s, Wes claims and answers, and closes.
 	for i := range 3 {
 		r := queueVisitor(e, s.m.WidgetKey, fmt.Sprintf("past%d@example.com", i))
 		r.v.next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
-		clk.advance(170 * time.Second)
+		clk.advance(185 * time.Second)
 		code, body := e.do("POST", "/v1/agent/conversations/"+r.id+"/claim", token, nil)
 		require.Equal(t, 200, code, "claim: %v", body)
 		require.NoError(t, e.postAsAgent(token, r.id, "Hello, Wes here."))
@@ -139,19 +140,37 @@ func TestBrowserWidgetShowsTheWaitEstimate(t *testing.T) {
 	// Wes opens his console; the queue moves when the next visitor joins.
 	e.console(token)
 	queueVisitor(e, s.m.WidgetKey, "next@example.com")
-	v.wait("the estimate", status+` === "You are number 1 in the queue. The wait is about 3 minutes."`)
+	v.wait("the estimate", status+` === "You are number 1 in the queue. The wait is about 4 minutes."`)
 	got := eval[int](v, `window.__status.filter(f => typeof f.wait_estimate_s === "number").pop().wait_estimate_s`)
-	require.Equal(t, 180, got, "170 s a round, rounded up to a quarter minute")
+	require.Equal(t, 195, got, "185 s a round, rounded up to a quarter minute")
 
 	nl := newPage(t, "bezoeker")
 	nl.navigate(shopPageIn(t, "nl", e.srv.URL, s.m.WidgetKey, "").URL)
 	openWidget(nl)
 	handOffInWidgetNL(nl, "derde@example.com")
-	nl.wait("the Dutch estimate", inWidget(".status")+`.textContent === "Je bent nummer 3 in de wachtrij. De wachttijd is ongeveer 9 minuten."`)
+	nl.wait("the Dutch estimate", inWidget(".status")+`.textContent === "Je bent nummer 3 in de wachtrij. De wachttijd is ongeveer 10 minuten."`)
 
 	// Someone takes it: no more waiting, no more estimate.
 	convID := widgetConversation(v, s.m.WidgetKey)
 	code, body := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", token, nil)
 	require.Equal(t, 200, code, "claim: %v", body)
 	v.wait("Wes joined", status+` === "You are chatting with Wes."`)
+
+	quick := e.shop("Quick Shop")
+	kim := e.addAgent(quick, "kim@quick.example", "Kim")
+	for i := range 3 {
+		r := queueVisitor(e, quick.m.WidgetKey, fmt.Sprintf("fast%d@example.com", i))
+		r.v.next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
+		code, body := e.do("POST", "/v1/agent/conversations/"+r.id+"/claim", kim, nil)
+		require.Equal(t, 200, code, "claim: %v", body)
+		require.NoError(t, e.postAsAgent(kim, r.id, "Right here."))
+		code, body = e.do("POST", "/v1/agent/conversations/"+r.id+"/close", kim, nil)
+		require.Equal(t, 200, code, "close: %v", body)
+	}
+	e.console(kim)
+	q := newPage(t, "quick visitor")
+	q.navigate(shopPage(t, e.srv.URL, quick.m.WidgetKey, "").URL)
+	openWidget(q)
+	handOffInWidget(q, "soon@example.com")
+	q.wait("less than a minute", status+` === "You are number 1 in the queue. The wait is less than a minute."`)
 }

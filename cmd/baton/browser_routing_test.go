@@ -102,9 +102,9 @@ func handOffInWidgetNL(p *page, email string) {
 // TestBrowserWidgetShowsTheWaitEstimate: the team answered its last three
 // visitors after a little over three minutes each. A visitor who queues
 // while nobody is available gets no estimate, and the widget shows none;
-// once an agent's console is open, the queue moving gives them 195 s,
-// shown as "about 4 minutes" (rounded up, never down), and a Dutch visitor
-// third in line "ongeveer 10 minuten" (three rounds). A person taking the
+// once an agent's console is open they hear 195 s, shown as "about 4
+// minutes" (rounded up, never down), and a Dutch visitor third in line
+// "ongeveer 10 minuten" (three rounds of the one agent). A person taking the
 // conversation ends the estimate. A shop whose team answers at once tells
 // its visitors "less than a minute".
 func TestBrowserWidgetShowsTheWaitEstimate(t *testing.T) {
@@ -137,13 +137,13 @@ func TestBrowserWidgetShowsTheWaitEstimate(t *testing.T) {
 	require.Equal(t, "You are number 1 in the queue.", eval[string](v, status))
 	require.False(t, eval[bool](v, `window.__status.some(f => typeof f.wait_estimate_s === "number")`), "an estimate came with nobody available")
 
-	// Wes opens his console; the queue moves when the next visitor joins.
+	// Wes opens his console: now there is someone to wait for.
 	e.console(token)
-	queueVisitor(e, s.m.WidgetKey, "next@example.com")
 	v.wait("the estimate", status+` === "You are number 1 in the queue. The wait is about 4 minutes."`)
 	got := eval[int](v, `window.__status.filter(f => typeof f.wait_estimate_s === "number").pop().wait_estimate_s`)
 	require.Equal(t, 195, got, "185 s a round, rounded up to a quarter minute")
 
+	queueVisitor(e, s.m.WidgetKey, "next@example.com")
 	nl := newPage(t, "bezoeker")
 	nl.navigate(shopPageIn(t, "nl", e.srv.URL, s.m.WidgetKey, "").URL)
 	openWidget(nl)

@@ -115,6 +115,18 @@ func TestBrowserTeamPage(t *testing.T) {
 	admin.wait("Cy gone", cy+` === undefined && document.querySelector("#team-status").textContent === "Cy Young was deleted."`)
 	_, body := e.do("GET", "/v1/admin/agents", s.adminToken, nil)
 	require.Len(t, body["agents"], 1)
+
+	// With another admin, the admin may make themselves an agent: the
+	// console then shows what an agent's does.
+	code, body := e.do("POST", "/v1/admin/agents", s.adminToken, map[string]any{"email": "dana@team.example", "name": "Dana", "password": "dana-password", "role": "admin"})
+	require.Equal(t, 201, code, "%v", body)
+	admin.click("refresh", `document.querySelector("#team-refresh")`)
+	admin.wait("Dana", teamRow("dana@team.example")+` !== undefined`)
+	admin.click("edit myself", me+`.querySelector("[data-act=edit]")`)
+	admin.choose("my role", me+`.querySelector("select[data-act=role]")`, "agent")
+	admin.click("save", me+`.querySelector("[data-act=save]")`)
+	admin.wait("an agent's console", `document.querySelector("#conn").dataset.state === "live" && !document.querySelector("#inbox-view").hidden && `+
+		`document.querySelector("#nav-team").hidden && document.querySelector("#nav-settings").hidden && location.hash === "#inbox"`)
 }
 
 // TestBrowserAccountPasswordAndSignOut: an agent changes their password

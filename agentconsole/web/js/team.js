@@ -219,6 +219,12 @@ export class View {
     for (const b of note.parentNode.querySelectorAll("button")) b.disabled = true;
     try {
       await api("PUT", "/v1/admin/agents/" + encodeURIComponent(a.id), body);
+      // An admin who made themselves an agent has no admin views any more.
+      if (this.app.me && a.id === this.app.me.id && body.role === "agent") {
+        history.replaceState(null, "", "#inbox");
+        location.reload();
+        return;
+      }
       this.editing = "";
       let text = t("team.saved", { name: body.name || a.name });
       if (body.disabled === true) text = t("team.disabledNote", { name: a.name });

@@ -162,6 +162,8 @@ func TestBrowserAccountPasswordAndSignOut(t *testing.T) {
 	// token: the console is live again, and still signed in.
 	p.wait("live again", `document.querySelector("#conn").dataset.state === "live" && window.__frames.got.filter(t => t === "ready").length >= 2`)
 	require.False(t, eval[bool](p, `document.querySelector("#app").hidden`), "the console signed out")
+	require.True(t, eval[bool](p, `document.querySelector("#toast").hidden`), "the console told of an ended session: %q",
+		eval[string](p, `document.querySelector("#toast").textContent`))
 	for _, tok := range []string{old, before} {
 		code, _ := e.do("GET", "/v1/agent/me", tok, nil)
 		require.Equal(t, 401, code, "an old token still works")

@@ -60,6 +60,8 @@ export class Live {
         this.onFatal(f);
         return;
       }
+      // The close with 4001 that follows says what becomes of the console.
+      if (f.type === "error" && f.code === "token_revoked") return;
       this.onFrame(f);
     };
     s.onclose = async (ev) => {

@@ -112,7 +112,8 @@ func TestBrowserSettingsAndOverview(t *testing.T) {
 	admin.click("save", byText("document", "#handoff-form button", "Save handoff method"))
 	admin.wait("saved", `document.querySelector("#handoff-status").textContent === "Saved. The assistant now uses the inbox."`)
 
-	// The team.
+	// The team, on a view of its own.
+	admin.click("team", `document.querySelector("#nav-team")`)
 	admin.wait("the team", `document.querySelectorAll("#team-list tr").length === 1`)
 	admin.typeInto("the name", `document.querySelector("#agent-name")`, "Fay")
 	admin.typeInto("the email", `document.querySelector("#agent-email")`, "fay@settings.example")

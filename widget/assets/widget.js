@@ -170,6 +170,7 @@
   var ws = null, started = false, attempts = 0, timer = null;
   var identity = script.getAttribute("data-identity") || "";
   var status = "", queuePos = 0, office = null, agentName = "";
+  var waitS = null;         // the wait estimate while queued, in seconds; null: none the gateway can back
   var handoffAvailable = true, ended = false, conn = "", unread = 0;
   var typingTimer = null, typingSent = false, typingRemote = null;
   var pingSent = 0, welcomed = false;
@@ -369,13 +370,75 @@
     else if (state === "connecting" && waiting()) s = t("connecting");
     else if (notice) s = notice;
     else if (ended) s = "";
-    else if (status === "queued") s = (queuePos ? t("queued", { n: queuePos }) : t("queuedNoPos")) + (awayText() ? " " + awayText() : "");
+    else if (status === "queued") s = [queuePos ? t("queued", { n: queuePos }) : t("queuedNoPos"), waitText(), awayText()].filter(Boolean).join(" ");
     else if (status === "assigned") s = agentName ? t("joined", { name: agentName }) : "";
     else s = awayText();
     if (statusLine.textContent !== s) statusLine.textContent = s;
     personBtn.hidden = !handoffAvailable || ended || (status !== "assistant" && status !== "");
     actions.hidden = ended;
     form.hidden = ended;
+  }
+
+  // The wait in whole minutes, rounded up; nothing without an estimate.
+  function waitText() {
+    if (typeof waitS !== "number" || waitS < 0) return "";
+    if (waitS < 60) return t("waitShort");
+    var n = Math.ceil(waitS / 60);
+    return n === 1 ? t("waitOne") : t("waitMinutes", { n: n });
+  }
+
+  // The rating of an ended conversation a person took part in: a 1 to 5
+  // radio group (arrow keys move and choose), an optional comment and a
+  // send button, below the ended notice.
+  var rating = null;
+  function showRating(text) {
+    if (rating || !ended) return;
+    var scale = el("div", { class: "scale" });
+    for (var i = 1; i <= 5; i++) {
+      scale.appendChild(el("label", { class: "score" }, [
+        el("input", { type: "radio", name: "baton-csat", value: String(i), "aria-label": t("csatScore", { n: i }), "aria-describedby": "baton-csat-hint" }),
+        el("span", { "aria-hidden": "true", text: String(i) })]));
+    }
+    var comment = el("textarea", { id: "baton-csat-comment", class: "comment", rows: "2", maxlength: "1000" });
+    var err = el("p", { class: "field-error", role: "alert", hidden: "" });
+    var btn = el("button", { type: "submit", class: "rate", text: t("csatSend") });
+    // Sending once is enough; the button keeps the focus (a disabled one
+    // would drop it) until the thanks take its place.
+    rating = el("form", { class: "csat", novalidate: "", onsubmit: function (e) {
+      e.preventDefault();
+      if (rating.sending) return;
+      var picked = rating.querySelector("input:checked");
+      if (!picked) { ratingError(t("csatChoose")); rating.querySelector("input").focus(); return; }
+      err.hidden = true;
+      var f = { type: "csat", score: Number(picked.value) };
+      if (comment.value.trim()) f.comment = comment.value.trim();
+      if (!send(f)) { ratingError(t("csatFailed")); return; }
+      rating.sending = true;
+      btn.setAttribute("aria-disabled", "true");
+    } }, [el("fieldset", {}, [el("legend", { text: text }), scale, el("p", { class: "hint", id: "baton-csat-hint", text: t("csatHint") })]),
+      el("label", { for: "baton-csat-comment", text: t("csatComment") }), comment, btn, err]);
+    log.appendChild(rating);
+    scrollDown();
+  }
+
+  function ratingError(msg) {
+    if (!rating || rating.tagName !== "FORM") return;
+    var err = rating.querySelector(".field-error");
+    err.textContent = msg;
+    err.hidden = false;
+    rating.querySelector(".rate").removeAttribute("aria-disabled");
+    rating.sending = false;
+  }
+
+  // Rated (here, or before in another tab): the form makes way for thanks.
+  function showThanks() {
+    if (!rating || rating.tagName !== "FORM") return;
+    var had = rating.contains(root.activeElement);
+    var thanks = el("p", { class: "csat-thanks", role: "status", tabindex: "-1", text: t("csatThanks") });
+    log.replaceChild(thanks, rating);
+    rating = thanks;
+    if (had) thanks.focus();
+    scrollDown();
   }
 
   function showEnded(reason) {
@@ -399,6 +462,7 @@
 
   function clearLog() {
     drafts = {};
+    rating = null;
     while (log.firstChild) log.removeChild(log.firstChild);
     greet();
     for (var id in pending) log.appendChild(pending[id].node);
@@ -406,7 +470,7 @@
 
   function newConversation() {
     conv = null; lastSeq = 0; historySeq = 0; shown = {}; pending = {}; kept = []; answering = ""; ended = false;
-    status = ""; queuePos = 0; agentName = ""; notice = "";
+    status = ""; queuePos = 0; waitS = null; agentName = ""; notice = "";
     persist();
     clearLog();
     if (ws) { var s = ws; ws = null; started = false; try { s.close(1000); } catch (e) { /* closed */ } }
@@ -537,8 +601,13 @@
       case "status":
         status = f.status; notice = ""; answering = "";
         if (f.status !== "handoff_offered" && f.status !== "awaiting_email") removePrompt();
-        if (f.status === "queued") queuePos = f.queue_position || queuePos;
-        else queuePos = 0;
+        if (f.status === "queued") {
+          queuePos = f.queue_position || queuePos;
+          waitS = typeof f.wait_estimate_s === "number" ? f.wait_estimate_s : null;
+        } else {
+          queuePos = 0;
+          waitS = null;
+        }
         if (f.status === "closed" || f.status === "ticketed") showEnded(f.status);
         renderStatus();
         break;
@@ -549,12 +618,14 @@
       // The draft shows the assistant at work; a late "typing" adds nothing.
       case "typing": if (!(f.role === "assistant" && f.active && Object.keys(drafts).length)) showTyping(f.active ? f.role : null); break;
       case "closed": showEnded(f.reason); break;
+      case "csat_request": showRating(f.text || ""); break;
+      case "csat_thanks": showThanks(); break;
       case "error": onError(f); break;
     }
   }
 
   function onWelcome(f) {
-    attempts = 0; started = true; welcomed = true; conn = ""; notice = "";
+    attempts = 0; started = true; welcomed = true; conn = ""; notice = ""; waitS = null;
     dropDrafts();
     showTyping(null);
     if (!conv || conv.conversation_id !== f.conversation_id) {
@@ -590,6 +661,12 @@
         if (f.client_id) markFailed(f.client_id);
         break;
       case "conversation_closed": showEnded(""); break;
+      case "already_rated": showThanks(); break;
+      case "not_rateable": if (rating) { rating.parentNode.removeChild(rating); rating = null; } break;
+      case "invalid_score":
+      case "comment_too_long":
+        ratingError(f.message || t("csatFailed"));
+        break;
       default:
         if (f.client_id) markFailed(f.client_id);
     }

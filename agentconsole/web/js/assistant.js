@@ -4,15 +4,10 @@
 
 import { $, $$, say } from "./dom.js";
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 
 const maxInstructions = 4000;
 
-const TEXTS = {
-  noModel: "Not available: this Baton has no language model. Whoever runs it can add one (BATON_MODEL_BASE_URL and BATON_MODEL_NAME); until then the built-in assistant answers.",
-  refused: "Not saved: this Baton has no language model, so the built-in assistant keeps answering.",
-  savedModel: "Saved. The language model writes the answers.",
-  savedBuiltin: "Saved. The built-in assistant answers.",
-};
 
 export class Assistant {
   constructor() {
@@ -26,7 +21,7 @@ export class Assistant {
       this.fill(await api("GET", "/v1/admin/assistant"));
       say($("#assistant-status"), "");
     } catch (e) {
-      say($("#assistant-status"), "Could not load the assistant's settings: " + e.message, true);
+      say($("#assistant-status"), t("assistant.loadFailed", { reason: e.message }), true);
     }
   }
 
@@ -44,13 +39,13 @@ export class Assistant {
     this.available = on;
     const model = $("input[name=assistant-mode][value=model]");
     model.disabled = !on;
-    $("#model-note").textContent = on ? "" : TEXTS.noModel;
+    $("#model-note").textContent = on ? "" : t("assistant.noModel");
     $("#model-note").hidden = on;
   }
 
   count() {
     const n = $("#assistant-instructions").value.length;
-    $("#instructions-count").textContent = n + " of " + maxInstructions + " characters";
+    $("#instructions-count").textContent = t("assistant.count", { n, max: maxInstructions });
   }
 
   async save() {
@@ -60,14 +55,14 @@ export class Assistant {
     try {
       const a = await api("PUT", "/v1/admin/assistant", { mode, instructions: $("#assistant-instructions").value.trim() });
       this.fill(a);
-      say(status, a.mode === "model" ? TEXTS.savedModel : TEXTS.savedBuiltin);
+      say(status, a.mode === "model" ? t("assistant.savedModel") : t("assistant.savedBuiltin"));
     } catch (e) {
       if (e.code === "model_unavailable") {
         this.setAvailable(false);
-        say(status, TEXTS.refused, true);
+        say(status, t("assistant.refused"), true);
         return;
       }
-      say(status, "Not saved: " + e.message, true);
+      say(status, t("common.notSaved", { reason: e.message }), true);
     }
   }
 }

@@ -1,6 +1,8 @@
 // Small DOM helpers. Every text goes in as text: nothing here parses HTML,
 // and links are made only for http and https addresses.
 
+import { t, dateFormat } from "./i18n.js";
+
 export function el(tag, attrs, kids) {
   const n = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -69,23 +71,25 @@ export function uid() {
   return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2);
 }
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dayClock = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
-
+// fmtTime is a clock time today, a day and a time before, in the
+// console's language.
 export function fmtTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (isNaN(d)) return "";
-  return (Date.now() - d < 20 * 3600 * 1000 ? clock : dayClock).format(d);
+  const recent = Date.now() - d < 20 * 3600 * 1000;
+  return dateFormat(recent ? { hour: "2-digit", minute: "2-digit" } : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }).format(d);
 }
 
-// fmtWait renders a duration in seconds as "45s", "3m 05s" or "2h 10m".
+// fmtWait renders a duration in seconds as "45s", "3m 05s" or "2h 10m"
+// (the units in the console's language).
 export function fmtWait(sec) {
   sec = Math.max(0, Math.floor(sec));
-  if (sec < 60) return sec + "s";
+  const two = (n) => String(n).padStart(2, "0");
+  if (sec < 60) return t("wait.s", { s: sec });
   const m = Math.floor(sec / 60);
-  if (m < 60) return m + "m " + String(sec % 60).padStart(2, "0") + "s";
-  return Math.floor(m / 60) + "h " + String(m % 60).padStart(2, "0") + "m";
+  if (m < 60) return t("wait.ms", { m, s: two(sec % 60) });
+  return t("wait.hm", { h: Math.floor(m / 60), m: two(m % 60) });
 }
 
 // status shows a short message in an element with role=status, as an

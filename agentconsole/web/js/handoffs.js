@@ -7,16 +7,17 @@
 
 import { el, clear, $, say } from "./dom.js";
 import { api } from "./api.js";
+import { t, tn } from "./i18n.js";
 import { providerName, stateWord, stateText, reasonText, ticketLink, timeNode, retryHandoff, retryError, laterTicket } from "./ticket.js";
 
 const EMPTY = {
-  failed: "No failed handoffs: every ticket was made or is being made.",
-  pending: "No tickets are being made right now.",
-  created: "No tickets were made recently.",
-  "": "No conversation was handed to a helpdesk yet.",
+  failed: "handoffs.noneFailed",
+  pending: "handoffs.nonePending",
+  created: "handoffs.noneCreated",
+  "": "handoffs.none",
 };
 
-const LISTED = { failed: "failed handoff", pending: "pending handoff", created: "created ticket", "": "handoff" };
+const LISTED = { failed: "handoffs.countFailed", pending: "handoffs.countPending", created: "handoffs.countCreated", "": "handoffs.count" };
 
 export class View {
   constructor(app) {
@@ -66,7 +67,7 @@ export class View {
     const n = this.failed.size;
     b.hidden = n === 0;
     // The number shows; "failed" is there for screen readers.
-    clear(b).append(String(n), el("span", { class: "sr-only", text: " failed" }));
+    clear(b).append(String(n), el("span", { class: "sr-only", text: " " + t("handoffs.failedBadge") }));
   }
 
   async loadIntegrations() {
@@ -77,14 +78,14 @@ export class View {
       for (const h of ["zendesk", "gorgias"]) list.append(integrationItem(h, r[h] || { provider: h, connected: false }));
       renderBanner(r);
     } catch (e) {
-      clear(list).append(el("li", { class: "error", text: "Could not load the helpdesks: " + e.message }));
+      clear(list).append(el("li", { class: "error", text: t("handoffs.helpdesksFailed", { reason: e.message }) }));
     }
   }
 
   async load() {
     const state = this.select.value;
     const n = ++this.loading;
-    say(this.status, "Loading…");
+    say(this.status, t("common.loading"));
     this.list.setAttribute("aria-busy", "true");
     try {
       const r = await api("GET", "/v1/admin/handoffs" + (state ? "?state=" + encodeURIComponent(state) : ""));
@@ -115,10 +116,10 @@ export class View {
         const again = row && (focused[1] ? row.li.querySelector("." + focused[1].trim().split(/\s+/).map(CSS.escape).join(".")) : null);
         (again || this.select).focus();
       }
-      if (!this.rows.size) this.list.append(el("li", { class: "empty muted", text: EMPTY[state] }));
-      say(this.status, hs.length + " " + LISTED[state] + (hs.length === 1 ? "" : "s") + ".");
+      if (!this.rows.size) this.list.append(el("li", { class: "empty muted", text: t(EMPTY[state]) }));
+      say(this.status, tn(LISTED[state], hs.length));
     } catch (e) {
-      if (n === this.loading) say(this.status, "Could not load the handoffs: " + e.message, true);
+      if (n === this.loading) say(this.status, t("handoffs.loadFailed", { reason: e.message }), true);
     } finally {
       if (n === this.loading) this.list.removeAttribute("aria-busy");
     }
@@ -148,33 +149,33 @@ export class View {
   // kept across redraws.
   draw(row) {
     const h = row.h;
-    const t = h.ticket || {};
-    const who = h.email || "Anonymous visitor";
+    const tk = h.ticket || {};
+    const who = h.email || t("visitor.anonymous");
     row.li.dataset.state = h.state;
     const head = el("div", { class: "handoff-top" }, [
       el("a", { href: "#inbox/" + encodeURIComponent(h.conversation_id || h.id), class: "handoff-conv", text: who }),
       el("span", { class: "state-badge " + h.state, text: stateWord(h.state) }),
     ]);
-    head.firstChild.setAttribute("aria-label", "Open the conversation with " + who);
+    head.firstChild.setAttribute("aria-label", t("recent.open", { name: who }));
     const dl = el("dl", { class: "handoff-facts" });
     const fact = (k, v, cls) => {
       if (v === null || v === undefined || v === "") return;
       dl.append(el("dt", { text: k }), el("dd", { class: cls }, [v]));
     };
-    fact("Helpdesk", providerName(h.provider));
-    fact("Ticket", h.state === "created" ? ticketLink(t) || stateText(h) : stateText(h));
-    fact("Attempts", String(h.attempts || 0));
-    if (h.error) fact(h.state === "failed" ? "Error" : "Last error", h.error, "ticket-error");
-    fact("Why", reasonText(h.reason));
-    fact("Handed off", timeNode(h.created_at));
-    fact("Last change", timeNode(h.updated_at));
-    if (h.state === "pending" && h.next_attempt_at) fact("Next try", timeNode(h.next_attempt_at));
+    fact(t("ticket.helpdeskLabel"), providerName(h.provider));
+    fact(t("ticket.ticket"), h.state === "created" ? ticketLink(tk) || stateText(h) : stateText(h));
+    fact(t("handoffs.attempts"), String(h.attempts || 0));
+    if (h.error) fact(h.state === "failed" ? t("ticket.error") : t("ticket.lastError"), h.error, "ticket-error");
+    fact(t("pane.why"), reasonText(h.reason));
+    fact(t("handoffs.handedOff"), timeNode(h.created_at));
+    fact(t("handoffs.lastChange"), timeNode(h.updated_at));
+    if (h.state === "pending" && h.next_attempt_at) fact(t("ticket.nextTry"), timeNode(h.next_attempt_at));
     const focusWasIn = row.li.contains(document.activeElement) ? document.activeElement : null;
     clear(row.li).append(head, dl);
     const tools = el("div", { class: "save-row" });
     if (h.state === "failed") {
-      const btn = el("button", { type: "button", class: "primary small retry-btn", text: "Retry" });
-      btn.setAttribute("aria-label", "Retry the " + providerName(h.provider) + " ticket for " + who);
+      const btn = el("button", { type: "button", class: "primary small retry-btn", text: t("common.retry") });
+      btn.setAttribute("aria-label", t("ticket.retryFor", { provider: providerName(h.provider), name: who }));
       btn.addEventListener("click", () => this.retry(row, btn));
       tools.append(btn);
     }
@@ -192,7 +193,7 @@ export class View {
   async retry(row, btn) {
     row.retriedIn = this.loading;
     btn.disabled = true;
-    say(row.note, "Retrying…");
+    say(row.note, t("ticket.retrying"));
     try {
       const h = await retryHandoff(row.h.id);
       this.failed.delete(row.h.id);
@@ -233,35 +234,35 @@ export class View {
   outcome(row) {
     const h = row.h;
     if (h.state === "pending") {
-      say(row.note, "Retried: Baton is making the ticket again.");
+      say(row.note, t("handoffs.retried"));
       return;
     }
     row.noteFor = "";
-    if (h.state === "created") say(row.note, "Created: " + providerName(h.provider) + " ticket " + ((h.ticket && h.ticket.id) || "") + ".");
-    else say(row.note, "Failed again: " + (h.error || "the helpdesk refused it"), true);
+    if (h.state === "created") say(row.note, t("handoffs.created", { provider: providerName(h.provider), id: (h.ticket && h.ticket.id) || "" }));
+    else say(row.note, t("handoffs.failedAgain", { reason: h.error || t("handoffs.refused") }), true);
   }
 
   // ticket takes a conversation frame: a row shown follows its ticket, a
   // handoff that fails counts in the badge, and one that comes into the
   // state shown joins the top of the list.
   ticket(c) {
-    const t = c.ticket;
-    if (!t) return;
-    const known = laterTicket(this.heard.get(c.id), t);
+    const tk = c.ticket;
+    if (!tk) return;
+    const known = laterTicket(this.heard.get(c.id), tk);
     this.heard.delete(c.id); // and in again: the oldest are dropped first
     this.heard.set(c.id, known);
     if (this.heard.size > 1000) this.heard.delete(this.heard.keys().next().value);
     const had = this.failed.size;
-    if (t.state === "failed") this.failed.add(c.id);
+    if (tk.state === "failed") this.failed.add(c.id);
     else this.failed.delete(c.id);
     if (had !== this.failed.size) this.badge();
     const row = this.rows.get(c.id);
     if (row) {
-      this.set(row, fromTicket(t));
+      this.set(row, fromTicket(tk));
       return;
     }
     const state = this.select.value;
-    if (!$("#handoffs-view").hidden && (state === "" || state === t.state)) this.fetchNew(c.id);
+    if (!$("#handoffs-view").hidden && (state === "" || state === tk.state)) this.fetchNew(c.id);
   }
 
   async fetchNew(id) {
@@ -278,9 +279,9 @@ export class View {
 }
 
 // fromTicket is what a conversation's ticket says of its handoff.
-function fromTicket(t) {
-  const out = { state: t.state, attempts: t.attempts, error: t.error || "", next_attempt_at: t.next_attempt_at, ticket: t };
-  if (t.updated_at) out.updated_at = t.updated_at;
+function fromTicket(tk) {
+  const out = { state: tk.state, attempts: tk.attempts, error: tk.error || "", next_attempt_at: tk.next_attempt_at, ticket: tk };
+  if (tk.updated_at) out.updated_at = tk.updated_at;
   return out;
 }
 
@@ -290,15 +291,15 @@ function integrationItem(h, acc) {
   const fact = (k, v) => { if (v) dl.append(el("dt", { text: k }), el("dd", {}, [v])); };
   const stuck = acc.connected && acc.status === "needs_reconnect";
   if (acc.connected) {
-    fact(h === "zendesk" ? "Subdomain" : "Domain", acc.subdomain || acc.domain);
-    fact("Email", acc.email);
-    fact("Signs in with", acc.grant === "authorization_code" ? "Zendesk sign-in (OAuth)" : acc.grant === "client_credentials" ? "OAuth client " + acc.client_id : h === "zendesk" ? "API token" : "API key");
-    fact(h === "zendesk" ? "API token" : "API key", acc.api_token || acc.api_key);
-    fact("Base URL", acc.base_url);
-    fact("Checked", timeNode(acc.verified_at));
+    fact(h === "zendesk" ? t("zendesk.subdomain") : t("gorgias.domain"), acc.subdomain || acc.domain);
+    fact(t("pane.email"), acc.email);
+    fact("Signs in with", acc.grant === "authorization_code" ? "Zendesk sign-in (OAuth)" : acc.grant === "client_credentials" ? "OAuth client " + acc.client_id : h === "zendesk" ? t("zendesk.token") : t("gorgias.key"));
+    fact(h === "zendesk" ? t("zendesk.token") : t("gorgias.key"), acc.api_token || acc.api_key);
+    fact(t("handoffs.baseURL"), acc.base_url);
+    fact(t("handoffs.checked"), timeNode(acc.verified_at));
     if (stuck) fact("Needs reconnecting", acc.reason);
   }
-  const state = stuck ? "Needs reconnecting" : acc.connected ? "Connected" : "Not connected";
+  const state = stuck ? "Needs reconnecting" : acc.connected ? t("conn.connected") : t("conn.notConnected");
   return el("li", { class: "integration-item", "data-integration-status": h }, [
     el("div", { class: "handoff-top" }, [el("strong", { text: name }),
       el("span", { class: "conn-state" + (stuck ? " warn" : acc.connected ? " on" : ""), text: state })]),

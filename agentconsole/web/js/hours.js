@@ -4,9 +4,10 @@
 
 import { el, clear, $, $$, say } from "./dom.js";
 import { api } from "./api.js";
+import { t, dateFormat } from "./i18n.js";
 
-const DAYS = [["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"], ["thu", "Thursday"],
-  ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"]];
+const DAYS = [["mon", "day.mon"], ["tue", "day.tue"], ["wed", "day.wed"], ["thu", "day.thu"],
+  ["fri", "day.fri"], ["sat", "day.sat"], ["sun", "day.sun"]];
 const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 function minutes(t) {
@@ -16,23 +17,23 @@ function minutes(t) {
 // checkIntervals returns what is wrong with a list of {open, close}, or "".
 export function checkIntervals(ivs) {
   for (const iv of ivs) {
-    if (!CLOCK.test(iv.open)) return "“" + iv.open + "” is not a time like 09:00";
-    if (!CLOCK.test(iv.close) && iv.close !== "24:00") return "“" + iv.close + "” is not a time like 17:30 (or 24:00)";
-    if (minutes(iv.close) <= minutes(iv.open)) return iv.open + "–" + iv.close + " closes before it opens";
+    if (!CLOCK.test(iv.open)) return t("hours.badOpen", { time: iv.open });
+    if (!CLOCK.test(iv.close) && iv.close !== "24:00") return t("hours.badClose", { time: iv.close });
+    if (minutes(iv.close) <= minutes(iv.open)) return t("hours.backwards", { open: iv.open, close: iv.close });
   }
   const s = ivs.slice().sort((a, b) => minutes(a.open) - minutes(b.open));
   for (let i = 1; i < s.length; i++) {
-    if (minutes(s[i].open) < minutes(s[i - 1].close)) return "the hours overlap";
+    if (minutes(s[i].open) < minutes(s[i - 1].close)) return t("hours.overlap");
   }
   return "";
 }
 
 export function previewText(now) {
   if (!now) return "";
-  if (now.open) return "Open now.";
-  if (now.next_open_local) return "Closed now. Opens " + now.next_open_local + ".";
-  if (now.next_open) return "Closed now. Opens " + new Date(now.next_open).toLocaleString() + ".";
-  return "Closed now, with no opening in the coming year.";
+  if (now.open) return t("hours.openNow");
+  if (now.next_open_local) return t("hours.closedNow", { when: now.next_open_local });
+  if (now.next_open) return t("hours.closedNow", { when: dateFormat({ dateStyle: "full", timeStyle: "short" }).format(new Date(now.next_open)) });
+  return t("hours.closedYear");
 }
 
 export class Hours {
@@ -58,7 +59,7 @@ export class Hours {
     try {
       this.fill(await api("GET", "/v1/admin/office-hours"));
     } catch (e) {
-      say($("#hours-status"), "Could not load the office hours: " + e.message, true);
+      say($("#hours-status"), t("hours.loadFailed", { reason: e.message }), true);
     }
   }
 
@@ -70,7 +71,7 @@ export class Hours {
     }
     sel.value = h.timezone;
     const week = clear($("#week"));
-    for (const [key, name] of DAYS) week.append(this.dayRow(key, name, (h.weekly && h.weekly[key]) || []));
+    for (const [key, name] of DAYS) week.append(this.dayRow(key, t(name), (h.weekly && h.weekly[key]) || []));
     clear($("#exceptions"));
     for (const ex of h.exceptions || []) this.addException(ex);
     say($("#hours-preview"), previewText(h.now));
@@ -78,15 +79,15 @@ export class Hours {
 
   dayRow(key, name, ivs) {
     const list = el("ul", { class: "intervals" });
-    const closed = el("span", { class: "closed-note", text: "Closed" });
+    const closed = el("span", { class: "closed-note", text: t("hours.closed") });
     const err = el("p", { class: "error row-error", role: "alert" });
     const row = el("div", { class: "day", role: "group", "aria-labelledby": "day-" + key, "data-day": key }, [
       el("span", { class: "day-name", id: "day-" + key, text: name }), list, closed,
-      el("button", { type: "button", class: "small", text: "Add hours", "aria-label": "Add hours on " + name,
+      el("button", { type: "button", class: "small", text: t("hours.addHours"), "aria-label": t("hours.addHoursOn", { name }),
         onclick: () => { this.addInterval(list, name, { open: "09:00", close: "17:00" }).querySelector("input").focus(); this.sync(row); } }),
       err]);
     if (key === "mon") {
-      row.append(el("button", { type: "button", class: "small", text: "Copy to Tuesday–Friday", onclick: () => this.copyMonday() }));
+      row.append(el("button", { type: "button", class: "small", text: t("hours.copyMonday"), onclick: () => this.copyMonday() }));
     }
     for (const iv of ivs) this.addInterval(list, name, iv);
     this.sync(row);
@@ -97,13 +98,13 @@ export class Hours {
     const n = () => Array.from(list.children).indexOf(li) + 1;
     const open = el("input", { type: "text", class: "open", value: iv.open, inputmode: "numeric", maxlength: "5", size: "5", placeholder: "09:00", autocomplete: "off" });
     const close = el("input", { type: "text", class: "close", value: iv.close, inputmode: "numeric", maxlength: "5", size: "5", placeholder: "17:00", autocomplete: "off" });
-    const remove = el("button", { type: "button", class: "small", text: "Remove" });
+    const remove = el("button", { type: "button", class: "small", text: t("common.remove") });
     const li = el("li", {}, [open, el("span", { "aria-hidden": "true", text: "–" }), close, remove]);
     list.append(li);
     const label = () => {
-      open.setAttribute("aria-label", name + " hours " + n() + " open");
-      close.setAttribute("aria-label", name + " hours " + n() + " close");
-      remove.setAttribute("aria-label", "Remove " + name + " hours " + n());
+      open.setAttribute("aria-label", t("hours.openLabel", { name, n: n() }));
+      close.setAttribute("aria-label", t("hours.closeLabel", { name, n: n() }));
+      remove.setAttribute("aria-label", t("hours.removeLabel", { name, n: n() }));
     };
     label();
     remove.addEventListener("click", () => {
@@ -130,25 +131,25 @@ export class Hours {
     for (const [key, name] of DAYS.slice(1, 5)) {
       const row = $("#week [data-day=" + key + "]");
       const list = clear(row.querySelector(".intervals"));
-      for (const iv of mon) this.addInterval(list, name, iv);
+      for (const iv of mon) this.addInterval(list, t(name), iv);
       this.sync(row);
     }
-    say($("#hours-status"), "Copied Monday's hours to Tuesday–Friday. Save to keep them.");
+    say($("#hours-status"), t("hours.copied"));
   }
 
   addException(ex) {
     const n = $("#exceptions").children.length + 1;
-    const date = el("input", { type: "date", class: "ex-date", value: ex.date || "", "aria-label": "Exception " + n + " date" });
-    const kind = el("select", { class: "ex-kind", "aria-label": "Exception " + n + " kind" }, [
-      el("option", { value: "closed", text: "Closed all day" }), el("option", { value: "hours", text: "Other hours" })]);
+    const date = el("input", { type: "date", class: "ex-date", value: ex.date || "", "aria-label": t("hours.exDate", { n }) });
+    const kind = el("select", { class: "ex-kind", "aria-label": t("hours.exKind", { n }) }, [
+      el("option", { value: "closed", text: t("hours.closedAllDay") }), el("option", { value: "hours", text: t("hours.otherHours") })]);
     kind.value = ex.closed || !(ex.hours && ex.hours.length) ? "closed" : "hours";
     const list = el("ul", { class: "intervals" });
-    const add = el("button", { type: "button", class: "small", text: "Add hours", "aria-label": "Add hours on exception " + n });
+    const add = el("button", { type: "button", class: "small", text: t("hours.addHours"), "aria-label": t("hours.addHoursOnEx", { n }) });
     const err = el("p", { class: "error row-error", role: "alert" });
     const row = el("li", { class: "exception" }, [date, kind, list, add,
-      el("button", { type: "button", class: "small", text: "Remove", "aria-label": "Remove exception " + n, onclick: () => { row.remove(); $("#add-exception").focus(); } }),
+      el("button", { type: "button", class: "small", text: t("common.remove"), "aria-label": t("hours.removeEx", { n }), onclick: () => { row.remove(); $("#add-exception").focus(); } }),
       err]);
-    const name = "Exception " + n;
+    const name = t("hours.exName", { n });
     add.addEventListener("click", () => this.addInterval(list, name, { open: "09:00", close: "13:00" }).querySelector("input").focus());
     const show = () => {
       const hours = kind.value === "hours";
@@ -178,7 +179,7 @@ export class Hours {
     for (const row of $$("#week .day")) {
       const ivs = this.intervals(row.querySelector(".intervals"));
       const problem = checkIntervals(ivs);
-      row.querySelector(".row-error").textContent = problem ? row.querySelector(".day-name").textContent + ": " + problem + "." : "";
+      row.querySelector(".row-error").textContent = problem ? t("hours.dayProblem", { day: row.querySelector(".day-name").textContent, problem }) : "";
       if (problem) ok = false;
       if (ivs.length) weekly[row.dataset.day] = ivs;
     }
@@ -189,11 +190,11 @@ export class Hours {
       const hours = row.querySelector(".ex-kind").value === "hours";
       const ivs = hours ? this.intervals(row.querySelector(".intervals")) : [];
       let problem = "";
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) problem = "choose a date";
-      else if (dates.has(date)) problem = date + " is listed twice";
-      else if (hours && !ivs.length) problem = "add hours or choose closed";
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) problem = t("hours.chooseDate");
+      else if (dates.has(date)) problem = t("hours.twice", { date });
+      else if (hours && !ivs.length) problem = t("hours.addOrClosed");
       else if (hours) problem = checkIntervals(ivs);
-      row.querySelector(".row-error").textContent = problem ? "Exception: " + problem + "." : "";
+      row.querySelector(".row-error").textContent = problem ? t("hours.exProblem", { problem }) : "";
       if (problem) { ok = false; continue; }
       dates.add(date);
       exceptions.push(hours ? { date, hours: ivs } : { date, closed: true });
@@ -205,16 +206,16 @@ export class Hours {
     const status = $("#hours-status");
     const h = this.collect();
     if (!h) {
-      say(status, "Not saved: fix the hours marked above.", true);
+      say(status, t("hours.fixFirst"), true);
       const first = $$("#hours-form .row-error").find((e) => e.textContent);
       if (first) first.closest(".day, .exception").querySelector("input, select").focus();
       return;
     }
     try {
       this.fill(await api("PUT", "/v1/admin/office-hours", h));
-      say(status, "Saved.");
+      say(status, t("common.saved"));
     } catch (e) {
-      say(status, "Not saved: " + e.message, true);
+      say(status, t("common.notSaved", { reason: e.message }), true);
     }
   }
 }

@@ -6,6 +6,7 @@ import { el, clear, $, fmtWait } from "./dom.js";
 import { Pane, visitorName } from "./pane.js";
 import { Recent } from "./recent.js";
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 
 const SOUND = "baton.console.sound";
 
@@ -95,7 +96,7 @@ export class Inbox {
     }
     let empty = this.queueList.querySelector("li.empty");
     if (!this.queue.length) {
-      if (!empty) this.queueList.append(el("li", { class: "empty", text: "Nobody is waiting." }));
+      if (!empty) this.queueList.append(el("li", { class: "empty", text: t("inbox.nobody") }));
       return;
     }
     if (empty) empty.remove();
@@ -115,7 +116,7 @@ export class Inbox {
       row.last.textContent = last.length > 120 ? last.slice(0, 120) + "…" : last;
       row.last.hidden = !last;
       row.pos.textContent = "#" + (c.queue_position || "");
-      row.claim.setAttribute("aria-label", "Claim the conversation with " + name);
+      row.claim.setAttribute("aria-label", t("inbox.claimWith", { name }));
       // Moved only when out of place: a node taken out of the page, even
       // for a moment, loses a press under way.
       if (row.li !== at) this.queueList.insertBefore(row.li, at);
@@ -127,11 +128,11 @@ export class Inbox {
   queueRow(c) {
     const row = {};
     row.name = el("span", { class: "name" });
-    row.fresh = el("span", { class: "new", text: "New" });
+    row.fresh = el("span", { class: "new", text: t("inbox.new") });
     row.wait = el("span", { class: "wait" });
     row.last = el("p", { class: "last" });
     row.pos = el("span", { class: "muted" });
-    row.claim = el("button", { type: "button", class: "primary small", text: "Claim", onclick: () => this.claim(row.c) });
+    row.claim = el("button", { type: "button", class: "primary small", text: t("pane.claim"), onclick: () => this.claim(row.c) });
     const open = el("button", { type: "button", class: "link", onclick: () => this.open(row.c, true) }, [row.name, row.fresh]);
     row.li = el("li", { class: "queue-item", "data-conversation": c.id }, [
       el("div", { class: "row" }, [open, row.wait]), row.last, el("div", { class: "row" }, [row.pos, row.claim])]);
@@ -142,7 +143,7 @@ export class Inbox {
     const now = Date.now();
     for (const w of this.queueList.querySelectorAll(".wait")) {
       const since = Date.parse(w.dataset.since);
-      w.textContent = isNaN(since) ? "" : "waiting " + fmtWait((now - since) / 1000);
+      w.textContent = isNaN(since) ? "" : t("inbox.waiting", { time: fmtWait((now - since) / 1000) });
     }
   }
 
@@ -171,7 +172,7 @@ export class Inbox {
       }
       for (const p of this.panes.values()) p.refresh();
     } catch (e) {
-      this.app.toast("Could not resync: " + e.message, true);
+      this.app.toast(t("inbox.resyncFailed", { reason: e.message }), true);
     }
   }
 
@@ -216,7 +217,7 @@ export class Inbox {
       const r = await api("GET", "/v1/agent/conversations/" + encodeURIComponent(id));
       this.open(r.conversation, true, r);
     } catch (e) {
-      this.app.toast(e.status === 404 ? "That conversation is not there." : "Could not open the conversation: " + e.message, true);
+      this.app.toast(e.status === 404 ? t("inbox.notThere") : t("inbox.openFailed", { reason: e.message }), true);
     }
   }
 
@@ -245,10 +246,10 @@ export class Inbox {
     const mine = this.mine();
     $("#mine-count").textContent = String(mine.length);
     if (!mine.length) {
-      this.mineList.append(el("li", { class: "empty", text: "No conversations assigned to you." }));
+      this.mineList.append(el("li", { class: "empty", text: t("inbox.noneMine") }));
     }
     for (const p of mine) {
-      const label = visitorName(p.conv) + (p.unread ? " (" + p.unread + " new)" : "");
+      const label = p.unread ? t("inbox.unread", { name: visitorName(p.conv), n: p.unread }) : visitorName(p.conv);
       this.mineList.append(el("li", { "data-conversation": p.id }, [
         el("button", { type: "button", class: "link" + (p.node.isConnected ? " current" : ""), text: label, onclick: () => this.open(p.conv, true) }),
       ]));
@@ -275,7 +276,7 @@ export class Inbox {
     if (this.sound) this.beep();
     if ("Notification" in window && Notification.permission === "granted") {
       try {
-        const n = new Notification("New chat waiting", {
+        const n = new Notification(t("inbox.notifyTitle"), {
           body: visitorName(c) + (c.last_message ? ": " + c.last_message.text.slice(0, 140) : ""),
           tag: "baton-" + c.id,
         });
@@ -289,7 +290,7 @@ export class Inbox {
         // Some browsers allow notifications only from a service worker.
       }
     }
-    this.app.announce("New chat waiting from " + visitorName(c) + ".");
+    this.app.announce(t("inbox.newFrom", { name: visitorName(c) }));
   }
 
   unlockAudio() {

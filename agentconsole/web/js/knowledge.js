@@ -4,6 +4,7 @@
 
 import { el, clear, $, $$, say, debounce } from "./dom.js";
 import { api } from "./api.js";
+import { t, tn } from "./i18n.js";
 
 const maxPhrasings = 50;
 
@@ -25,7 +26,7 @@ export class Knowledge {
       const r = await api("GET", "/v1/admin/knowledge");
       this.fill(r.entries || []);
     } catch (e) {
-      say($("#knowledge-status"), "Could not load the knowledge: " + e.message, true);
+      say($("#knowledge-status"), t("knowledge.loadFailed", { reason: e.message }), true);
     }
   }
 
@@ -42,19 +43,19 @@ export class Knowledge {
     q.value = e.question;
     a.value = e.answer;
     const phrasings = el("ul", { class: "phrasings" });
-    const addPhrasing = el("button", { type: "button", class: "small add-phrasing", text: "Add a phrasing", onclick: () => {
+    const addPhrasing = el("button", { type: "button", class: "small add-phrasing", text: t("knowledge.addPhrasing"), onclick: () => {
       this.addPhrasing(phrasings, addPhrasing, "").focus();
     } });
     for (const p of e.phrasings || []) this.addPhrasing(phrasings, addPhrasing, p);
     const row = el("li", { class: "entry", "data-id": e.id || "" }, [
-      el("label", {}, [el("span", { text: "Question" }), q]),
-      el("div", { class: "phrasing-box", role: "group", "aria-label": "Other ways visitors ask this" }, [
-        el("span", { class: "phrasing-title", text: "Other ways visitors ask this" }),
+      el("label", {}, [el("span", { text: t("knowledge.question") }), q]),
+      el("div", { class: "phrasing-box", role: "group", "aria-label": t("knowledge.phrasings") }, [
+        el("span", { class: "phrasing-title", text: t("knowledge.phrasings") }),
         phrasings,
         addPhrasing,
       ]),
-      el("label", {}, [el("span", { text: "Answer" }), a]),
-      el("button", { type: "button", class: "small", text: "Delete", onclick: () => {
+      el("label", {}, [el("span", { text: t("knowledge.answer") }), a]),
+      el("button", { type: "button", class: "small", text: t("common.delete"), onclick: () => {
         const next = row.nextElementSibling || row.previousElementSibling;
         row.remove();
         this.count();
@@ -69,11 +70,11 @@ export class Knowledge {
   // addPhrasing adds one phrasing's input to an entry's list and returns
   // it; the add button is disabled at the limit the server keeps.
   addPhrasing(list, addButton, text) {
-    const input = el("input", { type: "text", class: "ph", maxlength: "1000", "aria-label": "Phrasing" });
+    const input = el("input", { type: "text", class: "ph", maxlength: "1000", "aria-label": t("knowledge.phrasing") });
     input.value = text;
     const item = el("li", {}, [
       input,
-      el("button", { type: "button", class: "small", text: "Remove", "aria-label": "Remove this phrasing", onclick: () => {
+      el("button", { type: "button", class: "small", text: t("common.remove"), "aria-label": t("knowledge.removePhrasing"), onclick: () => {
         const next = item.nextElementSibling || item.previousElementSibling;
         item.remove();
         addButton.disabled = list.children.length >= maxPhrasings;
@@ -109,8 +110,7 @@ export class Knowledge {
       }
       focus = focus || row.querySelector(".q");
       const q = row.querySelector(".q").value.trim();
-      text = added === 0 ? "The entry “" + q + "” already has these wordings."
-        : "Added " + added + (added === 1 ? " phrasing" : " phrasings") + " to “" + q + "”. Check them, then save the knowledge.";
+      text = added === 0 ? t("knowledge.hasWordings", { q }) : tn("knowledge.addedPhrasings", added, { q });
       row.classList.add("prefilled");
       row.scrollIntoView({ block: "center" });
     } else {
@@ -121,7 +121,7 @@ export class Knowledge {
       fresh.classList.add("prefilled");
       fresh.scrollIntoView({ block: "center" });
       focus = fresh.querySelector(".a");
-      text = (entryID ? "That entry is gone; this is a new one. " : "") + "A new entry for “" + question + "”: write its answer, then save the knowledge.";
+      text = (entryID ? t("knowledge.entryGone") + " " : "") + t("knowledge.newEntry", { q: question });
     }
     say(status, text);
     focus.focus();
@@ -129,7 +129,7 @@ export class Knowledge {
 
   count() {
     const n = $$("#knowledge-list .entry").length;
-    say($("#knowledge-status"), n + (n === 1 ? " entry" : " entries"));
+    say($("#knowledge-status"), tn("knowledge.count", n));
   }
 
   filter() {
@@ -158,7 +158,7 @@ export class Knowledge {
     const status = $("#knowledge-status");
     if (bad) {
       bad.hidden = false;
-      say(status, "Not saved: every entry needs a question and an answer.", true);
+      say(status, t("knowledge.incomplete"), true);
       bad.querySelector(bad.querySelector(".q").value.trim() ? ".a" : ".q").focus();
       return;
     }
@@ -166,9 +166,9 @@ export class Knowledge {
       const r = await api("PUT", "/v1/admin/knowledge", { entries });
       this.fill(r.entries || []);
       this.filter();
-      say(status, "Saved " + entries.length + (entries.length === 1 ? " entry." : " entries."));
+      say(status, tn("knowledge.saved", entries.length));
     } catch (e) {
-      say(status, "Not saved: " + e.message, true);
+      say(status, t("common.notSaved", { reason: e.message }), true);
     }
   }
 }

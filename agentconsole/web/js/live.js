@@ -3,13 +3,21 @@
 // answer. Every frame goes to onFrame; onState hears "connecting", "live"
 // and "reconnecting". authFn makes the first frame: the token, and the seq
 // each open conversation has reached, so the feeds resume from there.
+// A socket closed with 4001 means the session was ended (signed out
+// elsewhere, the password changed, the account disabled or removed):
+// onRevoked(token) says whether to go on (the token was replaced meanwhile,
+// by this page's own password change) or not, and then onFatal hears of
+// it; it never reconnects with a token that was taken back.
+
+export const CLOSE_REVOKED = 4001;
 
 export class Live {
-  constructor(authFn, onFrame, onState, onFatal) {
+  constructor(authFn, onFrame, onState, onFatal, onRevoked) {
     this.authFn = authFn;
     this.onFrame = onFrame;
     this.onState = onState;
     this.onFatal = onFatal;
+    this.onRevoked = onRevoked || (async () => false);
     this.ws = null;
     this.attempts = 0;
     this.timer = 0;
@@ -32,7 +40,12 @@ export class Live {
       return;
     }
     this.ws = s;
-    s.onopen = () => s.send(JSON.stringify(this.authFn()));
+    let authed = "";
+    s.onopen = () => {
+      const f = this.authFn();
+      authed = f.token;
+      s.send(JSON.stringify(f));
+    };
     s.onmessage = (ev) => {
       if (this.ws !== s) return;
       this.pingSent = 0;
@@ -47,11 +60,24 @@ export class Live {
         this.onFatal(f);
         return;
       }
+      // The close with 4001 that follows says what becomes of the console.
+      if (f.type === "error" && f.code === "token_revoked") return;
       this.onFrame(f);
     };
-    s.onclose = () => {
+    s.onclose = async (ev) => {
       if (this.ws !== s) return;
       this.ws = null;
+      if (ev.code === CLOSE_REVOKED) {
+        this.onState("reconnecting");
+        if (!this.stopped && await this.onRevoked(authed)) {
+          this.start();
+          return;
+        }
+        if (this.stopped) return;
+        this.stop();
+        this.onFatal({ code: "token_revoked" });
+        return;
+      }
       this.retry();
     };
   }

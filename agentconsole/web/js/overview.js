@@ -1,16 +1,21 @@
 // The overview: how often the assistant resolved a question itself and how
 // often it routed the visitor to the team, as counts and as a chart the page
-// draws itself in SVG; why conversations went to the team; and the
-// questions the assistant could not answer (knowledge gaps), each one a
+// draws itself in SVG; how visitors rated the conversations people took
+// part in, with its trend by day; why conversations went to the team; and
+// the questions the assistant could not answer (knowledge gaps), each one a
 // click away from the knowledge editor.
 
 import { el, svg, clear, $, say } from "./dom.js";
 import { api } from "./api.js";
-import { REASONS } from "./ticket.js";
+import { REASONS, reasonLabel } from "./ticket.js";
+import { t, tn, number, dateFormat } from "./i18n.js";
 
 const W = 720, H = 260, L = 40, R = 48, T = 16, B = 32;
 
-function pct(r) { return Math.round((r || 0) * 1000) / 10 + "%"; }
+function pct(r) { return number(Math.round((r || 0) * 1000) / 10) + "%"; }
+
+// rating shows an average rating with at most two decimals.
+function rating(v) { return number(v || 0, { maximumFractionDigits: 2 }); }
 
 function shiftDate(iso, days) {
   const d = new Date(iso + "T12:00:00Z");
@@ -18,8 +23,7 @@ function shiftDate(iso, days) {
   return d.toISOString().slice(0, 10);
 }
 
-const dayFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
-function dayLabel(iso) { return dayFmt.format(new Date(iso + "T12:00:00Z")); }
+function dayLabel(iso) { return dateFormat({ day: "numeric", month: "short", timeZone: "UTC" }).format(new Date(iso + "T12:00:00Z")); }
 
 // niceMax rounds a largest count up to a scale of four whole-number steps.
 export function niceMax(n) {
@@ -40,7 +44,7 @@ export class View {
   async show() {
     const days = Number($("#range").value) || 30;
     const status = $("#overview-status");
-    say(status, "Loading…");
+    say(status, t("common.loading"));
     try {
       let path = "/v1/admin/metrics";
       // The merchant's today comes from the server, which knows its zone.
@@ -52,7 +56,7 @@ export class View {
       say(status, "");
       await this.gaps(m.from, m.to);
     } catch (e) {
-      say(status, "Could not load the figures: " + e.message, true);
+      say(status, t("overview.loadFailed", { reason: e.message }), true);
     }
   }
 
@@ -61,21 +65,74 @@ export class View {
     const card = (label, value, note) => el("div", { class: "kpi" }, [
       el("span", { class: "kpi-label", text: label }), el("strong", { class: "kpi-value", text: String(value) }),
       note ? el("span", { class: "kpi-note", text: note }) : null]);
+    const csat = m.csat || { responses: 0, average: 0 };
     k.append(
-      card("Conversations", m.conversations, m.from + " to " + m.to),
-      card("Resolution rate", pct(m.resolution_rate), m.resolved_by_assistant + " resolved by the assistant"),
-      card("Routed to the team", m.routed_to_team, pct(m.routed_rate) + " of conversations"),
-      card("Still open", m.open, "no outcome yet"),
+      card(t("overview.conversations"), m.conversations, t("overview.range", { from: m.from, to: m.to })),
+      card(t("overview.rate"), pct(m.resolution_rate), t("overview.resolvedNote", { n: m.resolved_by_assistant })),
+      card(t("overview.routed"), m.routed_to_team, t("overview.routedNote", { rate: pct(m.routed_rate) })),
+      card(t("overview.open"), m.open, t("overview.openNote")),
     );
+    const sat = card(t("overview.csat"), csat.responses ? t("overview.csatValue", { avg: rating(csat.average) }) : "–",
+      csat.responses ? tn("overview.responses", csat.responses) : t("overview.noRatings"));
+    sat.dataset.kpi = "csat";
+    sat.dataset.responses = String(csat.responses || 0);
+    sat.dataset.average = String(csat.average || 0);
+    k.append(sat);
     const mod = m.model || {};
     if (mod.calls > 0) {
       const tokens = (mod.prompt_tokens || 0) + (mod.completion_tokens || 0);
-      k.append(card("Model calls", mod.calls, (mod.errors || 0) + " failed · " + tokens + " tokens (" +
-        (mod.prompt_tokens || 0) + " prompt, " + (mod.completion_tokens || 0) + " completion)"));
+      k.append(card(t("overview.modelCalls"), mod.calls, t("overview.modelNote", { errors: mod.errors || 0, tokens,
+        prompt: mod.prompt_tokens || 0, completion: mod.completion_tokens || 0 })));
     }
     this.chart(m);
+    this.csat(m);
     this.reasons(m);
     this.table(m);
+  }
+
+  // csat draws the average rating of each day that has ratings (a dot on a
+  // 1 to 5 scale, joined across days) over bars of how many rated; days
+  // without ratings have neither. Every figure is also in the summary and
+  // in each day's title, and in the table.
+  csat(m) {
+    const days = m.days || [];
+    const box = clear($("#csat-chart"));
+    const c = m.csat || { responses: 0, average: 0 };
+    const most = niceMax(Math.max(0, ...days.map((d) => (d.csat && d.csat.responses) || 0)));
+    const band = (W - L - R) / Math.max(days.length, 1);
+    const yr = (v) => T + (H - T - B) * (1 - (v - 1) / 4); // 1..5
+    const yc = (n) => T + (H - T - B) * (1 - n / most);
+    const summary = c.responses
+      ? tn("overview.csatSummary", c.responses, { avg: rating(c.average), from: m.from, to: m.to })
+      : t("overview.csatNone", { from: m.from, to: m.to });
+    const root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": "csat-caption csat-summary", class: "chart-svg csat-svg" });
+    root.append(svg("desc", { id: "csat-summary", text: summary }));
+    for (let i = 0; i <= 4; i++) {
+      root.append(svg("line", { x1: L, x2: W - R, y1: yr(i + 1), y2: yr(i + 1), class: "grid" }));
+      root.append(svg("text", { x: W - R + 6, y: yr(i + 1) + 4, class: "axis", text: String(i + 1) }));
+      root.append(svg("text", { x: L - 6, y: yc((most / 4) * i) + 4, class: "axis", "text-anchor": "end", text: String((most / 4) * i) }));
+    }
+    const every = Math.ceil(days.length / 10);
+    const points = [];
+    days.forEach((d, i) => {
+      const x = L + band * i + band * 0.15;
+      const w = Math.max(1, band * 0.7);
+      const dc = d.csat || { responses: 0, average: 0 };
+      const g = svg("g", { class: "csat-day", "data-date": d.date, "data-responses": String(dc.responses || 0), "data-average": String(dc.average || 0) }, [
+        svg("title", { text: dc.responses ? tn("overview.csatDay", dc.responses, { date: d.date, avg: rating(dc.average) }) : t("overview.csatDayNone", { date: d.date }) }),
+      ]);
+      if (dc.responses) g.append(svg("rect", { x, y: yc(dc.responses), width: w, height: yc(0) - yc(dc.responses), class: "bar ratings" }));
+      root.append(g);
+      if (i % every === 0) root.append(svg("text", { x: x + w / 2, y: H - B + 16, class: "axis", "text-anchor": "middle", text: dayLabel(d.date) }));
+      if (dc.responses) points.push([x + w / 2, yr(dc.average)]);
+    });
+    if (points.length > 1) root.append(svg("polyline", { points: points.map((p) => p.join(",")).join(" "), class: "rate csat-line" }));
+    for (const p of points) root.append(svg("circle", { cx: p[0], cy: p[1], r: 3.5, class: "rate-dot" }));
+    box.append(root);
+    box.append(el("div", { class: "legend" }, [
+      el("span", { class: "key" }, [el("span", { class: "swatch rate", "aria-hidden": "true" }), el("span", { text: t("overview.legendAvg") })]),
+      el("span", { class: "key" }, [el("span", { class: "swatch ratings", "aria-hidden": "true" }), el("span", { text: t("overview.legendRatings") })]),
+    ]));
   }
 
   // reasons draws routed_to_team_by_reason as one bar per reason, every
@@ -83,12 +140,12 @@ export class View {
   reasons(m) {
     const by = m.routed_to_team_by_reason || {};
     const keys = Object.keys(REASONS).concat(Object.keys(by).filter((r) => !(r in REASONS)));
-    const rows = keys.map((r) => ({ reason: r, label: REASONS[r] || r, n: by[r] || 0 }));
+    const rows = keys.map((r) => ({ reason: r, label: reasonLabel(r), n: by[r] || 0 }));
     const max = Math.max(1, ...rows.map((r) => r.n));
     const RL = 250, RW = 720, RH = 34, CW = 60;
     const h = rows.length * RH + 8;
-    const summary = m.routed_to_team + " conversations went to the team from " + m.from + " to " + m.to + ": " +
-      rows.map((r) => r.label.toLowerCase() + ": " + r.n).join("; ") + ".";
+    const summary = t("overview.reasonsSummary", { n: m.routed_to_team, from: m.from, to: m.to,
+      list: rows.map((r) => r.label.toLowerCase() + ": " + r.n).join("; ") });
     const root = svg("svg", { viewBox: "0 0 " + RW + " " + h, role: "img", "aria-labelledby": "reasons-caption reasons-summary", class: "chart-svg reasons-svg" });
     root.append(svg("desc", { id: "reasons-summary", text: summary }));
     rows.forEach((r, i) => {
@@ -109,7 +166,7 @@ export class View {
   async gaps(from, to) {
     const list = clear($("#gaps-list"));
     const status = $("#gaps-status");
-    say(status, "Loading…");
+    say(status, t("common.loading"));
     let gaps, entries;
     try {
       const q = "?from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to);
@@ -117,31 +174,31 @@ export class View {
       gaps = g.gaps || [];
       entries = k.entries || [];
     } catch (e) {
-      say(status, "Could not load the knowledge gaps: " + e.message, true);
+      say(status, t("gaps.loadFailed", { reason: e.message }), true);
       return;
     }
-    say(status, gaps.length ? "" : "No unanswered questions in this period.");
+    say(status, gaps.length ? "" : t("gaps.none"));
     gaps.forEach((g, i) => list.append(this.gap(g, i, entries)));
   }
 
   gap(g, i, entries) {
     const qid = "gap-q-" + i;
-    const sel = el("select", { id: "gap-target-" + i, class: "gap-target" }, [el("option", { value: "", text: "A new entry" })]);
+    const sel = el("select", { id: "gap-target-" + i, class: "gap-target" }, [el("option", { value: "", text: t("gaps.newEntry") })]);
     for (const e of entries) {
       const q = e.question.length > 80 ? e.question.slice(0, 79) + "…" : e.question;
-      sel.append(el("option", { value: e.id, text: "Entry: " + q }));
+      sel.append(el("option", { value: e.id, text: t("gaps.entry", { q }) }));
     }
-    const add = el("button", { type: "button", class: "primary small", text: "Add to knowledge", "aria-describedby": qid });
+    const add = el("button", { type: "button", class: "primary small", text: t("gaps.add"), "aria-describedby": qid });
     add.addEventListener("click", () => this.addToKnowledge(g, sel.value));
     const examples = (g.examples || []).filter((x) => x && x !== g.question);
     return el("li", { class: "gap", "data-count": String(g.count) }, [
       el("div", { class: "gap-top" }, [
         el("strong", { id: qid, class: "gap-question", text: g.question }),
-        el("span", { class: "gap-count", text: g.count === 1 ? "asked once" : "asked " + g.count + " times" }),
+        el("span", { class: "gap-count", text: tn("gaps.asked", g.count) }),
       ]),
-      examples.length ? el("p", { class: "gap-label", text: "Also asked as:" }) : null,
+      examples.length ? el("p", { class: "gap-label", text: t("gaps.alsoAsked") }) : null,
       examples.length ? el("ul", { class: "gap-examples" }, examples.map((x) => el("li", { text: x }))) : null,
-      el("div", { class: "save-row" }, [el("label", { for: sel.id, class: "inline-label", text: "Add to" }), sel, add]),
+      el("div", { class: "save-row" }, [el("label", { for: sel.id, class: "inline-label", text: t("gaps.addTo") }), sel, add]),
     ]);
   }
 
@@ -161,8 +218,8 @@ export class View {
     const band = (W - L - R) / Math.max(days.length, 1);
     const y = (v) => T + (H - T - B) * (1 - v / max);
     const yr = (r) => T + (H - T - B) * (1 - r);
-    const summary = m.conversations + " conversations from " + m.from + " to " + m.to + ": " +
-      m.resolved_by_assistant + " resolved by the assistant, " + m.routed_to_team + " routed to the team, resolution rate " + pct(m.resolution_rate) + ".";
+    const summary = t("overview.chartSummary", { n: m.conversations, from: m.from, to: m.to,
+      resolved: m.resolved_by_assistant, routed: m.routed_to_team, rate: pct(m.resolution_rate) });
     const root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": "chart-caption chart-summary", class: "chart-svg" });
     root.append(svg("desc", { id: "chart-summary", text: summary }));
     for (let i = 0; i <= 4; i++) {
@@ -178,9 +235,8 @@ export class View {
       const w = Math.max(1, band * 0.7);
       const other = Math.max(0, d.conversations - d.resolved_by_assistant - d.routed_to_team);
       const g = svg("g", { class: "day", "data-date": d.date }, [
-        svg("title", { text: d.date + ": " + d.conversations + " conversations, " + d.resolved_by_assistant +
-          " resolved by the assistant, " + d.routed_to_team + " routed to the team" +
-          (d.conversations ? ", resolution rate " + pct(d.resolution_rate) : "") }),
+        svg("title", { text: t(d.conversations ? "overview.dayTitleRate" : "overview.dayTitle", { date: d.date,
+          n: d.conversations, resolved: d.resolved_by_assistant, routed: d.routed_to_team, rate: pct(d.resolution_rate) }) }),
       ]);
       let base = 0;
       for (const [v, cls] of [[d.resolved_by_assistant, "resolved"], [d.routed_to_team, "routed"], [other, "open"]]) {
@@ -205,21 +261,23 @@ export class View {
     flush();
     box.append(root);
     const legend = clear($("#legend"));
-    for (const [cls, text] of [["resolved", "Resolved by the assistant"], ["routed", "Routed to the team"], ["open", "No outcome yet"], ["rate", "Resolution rate (right axis)"]]) {
-      legend.append(el("span", { class: "key" }, [el("span", { class: "swatch " + cls, "aria-hidden": "true" }), el("span", { text })]));
+    for (const [cls, key] of [["resolved", "overview.legendResolved"], ["routed", "overview.legendRouted"], ["open", "overview.legendOpen"], ["rate", "overview.legendRate"]]) {
+      legend.append(el("span", { class: "key" }, [el("span", { class: "swatch " + cls, "aria-hidden": "true" }), el("span", { text: t(key) })]));
     }
   }
 
   table(m) {
-    const t = clear($("#metrics-table"));
-    t.append(el("thead", {}, [el("tr", {}, ["Date", "Conversations", "Resolved by the assistant", "Routed to the team", "Resolution rate"]
-      .map((h) => el("th", { scope: "col", text: h })))]));
+    const table = clear($("#metrics-table"));
+    table.append(el("thead", {}, [el("tr", {}, ["overview.date", "overview.conversations", "overview.legendResolved", "overview.legendRouted", "overview.rate", "overview.ratings", "overview.avgRating"]
+      .map((h) => el("th", { scope: "col", text: t(h) })))]));
     const body = el("tbody");
     for (const d of m.days || []) {
+      const c = d.csat || { responses: 0, average: 0 };
       body.append(el("tr", {}, [el("th", { scope: "row", text: d.date }), el("td", { text: String(d.conversations) }),
         el("td", { text: String(d.resolved_by_assistant) }), el("td", { text: String(d.routed_to_team) }),
-        el("td", { text: d.conversations ? pct(d.resolution_rate) : "–" })]));
+        el("td", { text: d.conversations ? pct(d.resolution_rate) : "–" }),
+        el("td", { text: String(c.responses || 0) }), el("td", { text: c.responses ? rating(c.average) : "–" })]));
     }
-    t.append(body);
+    table.append(body);
   }
 }

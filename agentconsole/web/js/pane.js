@@ -5,6 +5,7 @@
 
 import { el, clear, richText, fmtTime, uid, say, safeURL } from "./dom.js";
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 import { ticketFacts, retryHandoff, retryError, providerName, laterTicket, reasonText } from "./ticket.js";
 
 // Lines the socket refuses for a passing reason are sent again after these
@@ -15,24 +16,17 @@ const PASSING = new Set(["rate_limited", "unavailable", "network"]);
 const ACK_WAIT = 5000;
 
 const STATUS = {
-  assistant: "With the assistant",
-  handoff_offered: "Offered a person",
-  awaiting_email: "Asked for an email address",
-  queued: "Waiting in the queue",
-  assigned: "With an agent",
-  closed: "Closed",
-  ticketed: "Sent to the helpdesk",
-};
-
-// The pane's own words, in one place so that they can be translated.
-const TEXTS = {
-  whyBox: "Why this conversation came to the team",
-  why: "Why",
-  summary: "Summary",
+  assistant: "status.assistant",
+  handoff_offered: "status.handoff_offered",
+  awaiting_email: "status.awaiting_email",
+  queued: "status.queued",
+  assigned: "status.assigned",
+  closed: "status.closed",
+  ticketed: "status.ticketed",
 };
 
 export function visitorName(c) {
-  return (c.visitor && c.visitor.email) || "Anonymous visitor";
+  return (c.visitor && c.visitor.email) || t("visitor.anonymous");
 }
 
 export class Pane {
@@ -72,17 +66,17 @@ export class Pane {
     // Why the conversation came to the team and what it is about: the
     // first thing the person taking over reads.
     this.why = el("dl", { class: "why-facts" });
-    this.whyBox = el("section", { class: "why", "aria-label": TEXTS.whyBox, hidden: true }, [this.why]);
+    this.whyBox = el("section", { class: "why", "aria-label": t("pane.whyBox"), hidden: true }, [this.why]);
     // The ticket's box stays put and is polite-live: a ticket being made
     // while the pane is open is read out once it is made (or failed).
-    this.ticketBox = el("section", { class: "ticket", "aria-label": "Helpdesk ticket", "aria-live": "polite", tabindex: "-1", hidden: true });
-    this.claimBtn = el("button", { type: "button", class: "primary", text: "Claim", onclick: () => this.claim() });
-    this.releaseBtn = el("button", { type: "button", text: "Release to queue", onclick: () => this.release() });
-    this.closeBtn = el("button", { type: "button", class: "danger", text: "Close conversation", onclick: () => this.closeConversation() });
+    this.ticketBox = el("section", { class: "ticket", "aria-label": t("pane.ticketBox"), "aria-live": "polite", tabindex: "-1", hidden: true });
+    this.claimBtn = el("button", { type: "button", class: "primary", text: t("pane.claim"), onclick: () => this.claim() });
+    this.releaseBtn = el("button", { type: "button", text: t("pane.release"), onclick: () => this.release() });
+    this.closeBtn = el("button", { type: "button", class: "danger", text: t("pane.close"), onclick: () => this.closeConversation() });
     this.hideBtn = el("button", { type: "button", class: "icon", text: "×", onclick: () => this.app.hide(this) });
-    this.hideBtn.setAttribute("aria-label", "Hide this conversation");
+    this.hideBtn.setAttribute("aria-label", t("pane.hide"));
     this.log = el("div", { class: "transcript", role: "log", tabindex: "0" });
-    this.log.setAttribute("aria-label", "Transcript");
+    this.log.setAttribute("aria-label", t("pane.transcript"));
     this.typingLine = el("p", { class: "typing", "aria-live": "polite" });
     this.status = el("p", { class: "pane-status", role: "status" });
     this.input = el("textarea", { rows: "2", maxlength: "4000", class: "reply" });
@@ -94,7 +88,7 @@ export class Pane {
     });
     this.input.addEventListener("input", () => this.typing(this.input.value.trim() !== ""));
     this.composer = el("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this.submit(); } }, [
-      this.input, el("button", { type: "submit", class: "primary", text: "Send" })]);
+      this.input, el("button", { type: "submit", class: "primary", text: t("pane.send") })]);
     this.node = el("section", { class: "pane", "aria-labelledby": hid, "data-conversation": this.id }, [
       el("header", { class: "pane-head" }, [
         el("div", { class: "pane-top" }, [this.title, this.hideBtn]),
@@ -113,15 +107,17 @@ export class Pane {
     this.conv.ticket = laterTicket(before, conv.ticket);
     const c = this.conv;
     const name = visitorName(c);
-    this.title.textContent = name + (c.visitor && c.visitor.authenticated ? " (signed in)" : "");
+    this.title.textContent = c.visitor && c.visitor.authenticated ? t("pane.signedIn", { name }) : name;
     clear(this.details);
     const fact = (k, v) => { if (v) this.details.append(el("dt", { text: k }), el("dd", {}, [v])); };
-    fact("Email", (c.visitor && c.visitor.email) || "not given");
-    fact("Profile id", (c.visitor && c.visitor.profile_id) || "none");
-    let st = STATUS[c.status] || c.status;
-    if (c.status === "assigned" && c.agent) st = c.agent_id === this.app.me.id ? "With you" : "With " + c.agent.name;
-    fact("Status", st);
-    if (c.page) fact("Page", safeURL(c.page) ? el("a", { href: c.page, target: "_blank", rel: "noopener noreferrer", text: c.page }) : c.page);
+    fact(t("pane.email"), (c.visitor && c.visitor.email) || t("pane.notGiven"));
+    fact(t("pane.profile"), (c.visitor && c.visitor.profile_id) || t("pane.none"));
+    let st = STATUS[c.status] ? t(STATUS[c.status]) : c.status;
+    if (c.status === "assigned" && c.agent) st = c.agent_id === this.app.me.id ? t("pane.withYou") : t("pane.withAgent", { name: c.agent.name });
+    fact(t("pane.status"), st);
+    if (c.rating) fact(t("pane.rating"), c.rating.comment ? t("pane.ratingComment", { score: c.rating.score, comment: c.rating.comment })
+      : t("pane.ratingValue", { score: c.rating.score }));
+    if (c.page) fact(t("pane.page"), safeURL(c.page) ? el("a", { href: c.page, target: "_blank", rel: "noopener noreferrer", text: c.page }) : c.page);
     this.renderWhy(c);
     this.renderTicket(c.ticket);
     const live = c.status !== "closed" && c.status !== "ticketed";
@@ -129,12 +125,12 @@ export class Pane {
     this.releaseBtn.hidden = !(c.status === "assigned" && (this.mine() || this.app.me.role === "admin"));
     this.closeBtn.hidden = !live || (c.status === "assigned" && !this.mine() && this.app.me.role !== "admin");
     this.composer.hidden = !this.mine();
-    this.input.setAttribute("aria-label", "Reply to " + name);
-    this.log.setAttribute("aria-label", "Transcript with " + name);
-    if (!live) say(this.status, c.status === "ticketed" ? "This conversation went to the helpdesk." : "This conversation has ended.");
-    else if (c.status === "assigned" && !this.mine()) say(this.status, "Another agent has this conversation.");
-    else if (c.status === "queued") say(this.status, "Claim it to reply.");
-    else if (c.status !== "assigned") say(this.status, "The assistant is handling this conversation.");
+    this.input.setAttribute("aria-label", t("pane.replyTo", { name }));
+    this.log.setAttribute("aria-label", t("pane.transcriptWith", { name }));
+    if (!live) say(this.status, c.status === "ticketed" ? t("pane.wentToHelpdesk") : t("pane.ended"));
+    else if (c.status === "assigned" && !this.mine()) say(this.status, t("pane.otherAgent"));
+    else if (c.status === "queued") say(this.status, t("pane.claimToReply"));
+    else if (c.status !== "assigned") say(this.status, t("pane.withAssistant"));
     else say(this.status, "");
     if (!this.mine()) this.showTyping(false);
     if (wasMine !== this.mine() && this.loaded) this.refresh();
@@ -149,35 +145,35 @@ export class Pane {
     if (key === this.whyKey) return;
     this.whyKey = key;
     clear(this.why);
-    if (reason) this.why.append(el("dt", { text: TEXTS.why }), el("dd", { class: "why-reason", "data-reason": reason, text: reasonText(reason, h && h.detail) }));
-    if (h && h.summary) this.why.append(el("dt", { text: TEXTS.summary }), el("dd", { class: "why-summary", text: h.summary }));
+    if (reason) this.why.append(el("dt", { text: t("pane.why") }), el("dd", { class: "why-reason", "data-reason": reason, text: reasonText(reason, h && h.detail) }));
+    if (h && h.summary) this.why.append(el("dt", { text: t("pane.summary") }), el("dd", { class: "why-summary", text: h.summary }));
     this.whyBox.hidden = !this.why.firstChild;
   }
 
   // renderTicket shows the helpdesk ticket, redrawn only when it changed so
   // that a screen reader hears each change once. Admins may retry a failed
   // one here.
-  renderTicket(t) {
-    const key = t ? JSON.stringify(t) : "";
+  renderTicket(tk) {
+    const key = tk ? JSON.stringify(tk) : "";
     if (key === this.ticketKey) return;
     this.ticketKey = key;
     const box = clear(this.ticketBox);
-    box.hidden = !t;
-    if (!t) return;
-    box.dataset.state = t.state || "";
+    box.hidden = !tk;
+    if (!tk) return;
+    box.dataset.state = tk.state || "";
     const dl = el("dl", { class: "ticket-facts" });
-    ticketFacts(dl, t);
+    ticketFacts(dl, tk);
     box.append(dl);
-    if (t.state === "failed" && this.app.me.role === "admin") {
+    if (tk.state === "failed" && this.app.me.role === "admin") {
       const status = el("p", { class: "form-status", role: "status", tabindex: "-1" });
-      const btn = el("button", { type: "button", class: "small", text: "Retry the ticket" });
-      btn.setAttribute("aria-label", "Retry the " + providerName(t.provider) + " ticket for " + visitorName(this.conv));
+      const btn = el("button", { type: "button", class: "small", text: t("ticket.retry") });
+      btn.setAttribute("aria-label", t("ticket.retryFor", { provider: providerName(tk.provider), name: visitorName(this.conv) }));
       btn.addEventListener("click", async () => {
         btn.disabled = true;
-        say(status, "Retrying…");
+        say(status, t("ticket.retrying"));
         try {
           const h = await retryHandoff(this.id);
-          const next = h && h.ticket ? h.ticket : Object.assign({}, t, { state: "pending", error: "" });
+          const next = h && h.ticket ? h.ticket : Object.assign({}, tk, { state: "pending", error: "" });
           this.update({ ticket: next });
           // The button is gone with the failure; the box says what happens.
           this.ticketBox.focus();
@@ -199,7 +195,7 @@ export class Pane {
       try {
         this.apply(await api("GET", "/v1/agent/conversations/" + encodeURIComponent(this.id)));
       } catch (e) {
-        say(this.status, "Could not load the transcript: " + e.message, true);
+        say(this.status, t("pane.loadFailed", { reason: e.message }), true);
       }
     })();
     await this.refreshing;
@@ -219,10 +215,10 @@ export class Pane {
   }
 
   who(m) {
-    if (m.role === "visitor") return "Visitor";
-    if (m.role === "assistant") return "Assistant";
-    if (m.role === "agent") return m.author_id === this.app.me.id ? "You" : (m.author || "Agent");
-    return "System";
+    if (m.role === "visitor") return t("who.visitor");
+    if (m.role === "assistant") return t("who.assistant");
+    if (m.role === "agent") return m.author_id === this.app.me.id ? t("who.you") : (m.author || t("who.agent"));
+    return t("who.system");
   }
 
   bubble(m) {
@@ -259,7 +255,7 @@ export class Pane {
 
   showTyping(active) {
     clearTimeout(this.typingShown);
-    this.typingLine.textContent = active ? "The visitor is typing…" : "";
+    this.typingLine.textContent = active ? t("pane.visitorTyping") : "";
     if (active) this.typingShown = setTimeout(() => this.showTyping(false), 8000);
   }
 
@@ -370,8 +366,8 @@ export class Pane {
     p.node.classList.add("failed");
     p.node.querySelector(".retry")?.remove();
     p.node.append(el("p", { class: "retry" }, [
-      el("span", { text: "Not sent: " + (message || code) + " " }),
-      el("button", { type: "button", text: "Retry", onclick: () => this.post(id, p.text) })]));
+      el("span", { text: t("pane.notSent", { reason: message || code }) + " " }),
+      el("button", { type: "button", text: t("common.retry"), onclick: () => this.post(id, p.text) })]));
     this.outbox = this.outbox.filter((x) => x !== id);
     if (this.inflight === id) {
       this.inflight = "";
@@ -403,15 +399,15 @@ export class Pane {
   closeConversation() {
     if (this.closeBtn.dataset.confirm !== "1") {
       this.closeBtn.dataset.confirm = "1";
-      this.closeBtn.textContent = "Confirm close";
+      this.closeBtn.textContent = t("pane.confirmClose");
       setTimeout(() => {
         this.closeBtn.dataset.confirm = "";
-        this.closeBtn.textContent = "Close conversation";
+        this.closeBtn.textContent = t("pane.close");
       }, 5000);
       return;
     }
     this.closeBtn.dataset.confirm = "";
-    this.closeBtn.textContent = "Close conversation";
+    this.closeBtn.textContent = t("pane.close");
     return this.act("close");
   }
 

@@ -6,15 +6,16 @@
 
 import { el, clear, $, say, fmtTime } from "./dom.js";
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 import { visitorName } from "./pane.js";
 import { providerName, stateWord, laterTicket } from "./ticket.js";
 
 const PAGE = 50;
 
 const EMPTY = {
-  ticketed: "No conversations were sent to a helpdesk recently.",
-  closed: "No conversations were closed recently.",
-  assigned: "Nobody is chatting with a visitor right now.",
+  ticketed: "recent.noneTicketed",
+  closed: "recent.noneClosed",
+  assigned: "recent.noneAssigned",
 };
 
 export class Recent {
@@ -45,7 +46,7 @@ export class Recent {
   async load() {
     const status = this.status();
     const n = ++this.loading;
-    say(this.line, "Loading…");
+    say(this.line, t("common.loading"));
     this.list.setAttribute("aria-busy", "true");
     try {
       const r = await api("GET", "/v1/agent/conversations?status=" + encodeURIComponent(status));
@@ -55,7 +56,7 @@ export class Recent {
       say(this.line, "");
       this.render();
     } catch (e) {
-      if (n === this.loading) say(this.line, "Could not load the conversations: " + e.message, true);
+      if (n === this.loading) say(this.line, t("recent.loadFailed", { reason: e.message }), true);
     } finally {
       if (n === this.loading) this.list.removeAttribute("aria-busy");
     }
@@ -91,26 +92,27 @@ export class Recent {
     clear(this.list);
     $("#recent-count").textContent = String(this.items.length);
     if (!this.items.length) {
-      this.list.append(el("li", { class: "empty", text: EMPTY[this.status()] || "None." }));
+      this.list.append(el("li", { class: "empty", text: t(EMPTY[this.status()] || "recent.none") }));
     }
     for (const c of this.items.slice(0, this.shownCount)) {
       const name = visitorName(c);
       const open = el("button", { type: "button", class: "link", text: name, onclick: () => this.inbox.open(c, true) });
-      open.setAttribute("aria-label", "Open the conversation with " + name + (c.ticket ? ", " + summary(c.ticket) : ""));
+      open.setAttribute("aria-label", c.ticket ? t("recent.openTicket", { name, ticket: summary(c.ticket) }) : t("recent.open", { name }));
       const when = c.closed_at || c.updated_at;
       this.list.append(el("li", { class: "recent-item", "data-conversation": c.id }, [
         el("div", { class: "row" }, [open, when ? el("time", { class: "muted when", datetime: when, text: fmtTime(when) }) : null]),
         c.ticket ? el("p", { class: "ticket-line", "data-state": c.ticket.state || "" }, [
           el("span", { class: "state-badge " + (c.ticket.state || ""), text: stateWord(c.ticket.state) }),
-          " " + providerName(c.ticket.provider) + (c.ticket.id ? " ticket " + c.ticket.id : "")]) : null,
+          " " + (c.ticket.id ? t("ticket.named", { provider: providerName(c.ticket.provider), id: c.ticket.id }) : providerName(c.ticket.provider))]) : null,
       ]));
     }
     const rest = this.items.length - Math.min(this.shownCount, this.items.length);
     this.more.hidden = rest <= 0;
-    this.more.textContent = "Show " + Math.min(rest, PAGE) + " more";
+    this.more.textContent = t("recent.more", { n: Math.min(rest, PAGE) });
   }
 }
 
-function summary(t) {
-  return providerName(t.provider) + " ticket " + (t.id ? t.id + " " : "") + stateWord(t.state).toLowerCase();
+function summary(tk) {
+  return t(tk.id ? "recent.ticketSummary" : "recent.ticketSummaryNoID",
+    { provider: providerName(tk.provider), id: tk.id, state: stateWord(tk.state).toLowerCase() });
 }

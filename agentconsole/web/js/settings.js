@@ -1,10 +1,11 @@
 // Merchant settings for admins: the handoff method (with the helpdesk
 // integrations and the custom message editor), Baton's messages, the widget
-// snippet and allowed origins, and the team. Office hours, the assistant and
-// knowledge have their own files.
+// snippet and allowed origins. Office hours, the assistant and knowledge
+// have their own files; the team and routing have their own view.
 
 import { el, clear, $, $$, say, richText, safeURL } from "./dom.js";
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 import { Hours } from "./hours.js";
 import { Knowledge } from "./knowledge.js";
 import { Assistant } from "./assistant.js";
@@ -81,7 +82,6 @@ export class View {
       e.currentTarget.setAttribute("aria-pressed", String(shown));
       $("#identity-secret").type = shown ? "text" : "password";
     });
-    $("#agent-form").addEventListener("submit", (e) => { e.preventDefault(); this.addAgent(); });
   }
 
   // show reads everything afresh. Until it is in, the forms are inert (an
@@ -99,8 +99,8 @@ export class View {
       this.fill(s);
       renderBanner(i);
       await this.oauthReturn();
-    })().catch((e) => this.app.toast("Could not load the settings: " + e.message, true));
-    await Promise.all([settings, this.hours.load(), this.assistant.load(), this.knowledge.load(), this.loadTeam()]);
+    })().catch((e) => this.app.toast(t("settings.loadFailed", { reason: e.message }), true));
+    await Promise.all([settings, this.hours.load(), this.assistant.load(), this.knowledge.load()]);
     for (const f of forms) f.inert = false;
     view.removeAttribute("aria-busy");
   }
@@ -141,7 +141,7 @@ export class View {
       const h = n.dataset.integration;
       const on = this.connected(h);
       const stuck = on && this.account(h).status === "needs_reconnect";
-      n.textContent = stuck ? "Needs reconnecting" : on ? "Connected" : "Not connected yet";
+      n.textContent = stuck ? "Needs reconnecting" : on ? t("conn.connected") : t("conn.notYet");
       n.classList.toggle("on", on && !stuck);
       n.classList.toggle("warn", stuck);
     }
@@ -230,11 +230,11 @@ export class View {
 
   addLink(l) {
     const n = $("#custom-links").children.length + 1;
-    const label = el("input", { type: "text", value: l.label, class: "link-label", maxlength: "200", "aria-label": "Link " + n + " text" });
-    const url = el("input", { type: "url", value: l.url, class: "link-url", placeholder: "https://", "aria-label": "Link " + n + " address" });
+    const label = el("input", { type: "text", value: l.label, class: "link-label", maxlength: "200", "aria-label": t("custom.linkText", { n }) });
+    const url = el("input", { type: "url", value: l.url, class: "link-url", placeholder: "https://", "aria-label": t("custom.linkURL", { n }) });
     const err = el("span", { class: "error row-error", role: "alert" });
     const row = el("li", { class: "link-row" }, [label, url,
-      el("button", { type: "button", text: "Remove", "aria-label": "Remove link " + n, onclick: () => { row.remove(); this.previewCustom(); } }), err]);
+      el("button", { type: "button", text: t("common.remove"), "aria-label": t("custom.removeLink", { n }), onclick: () => { row.remove(); this.previewCustom(); } }), err]);
     label.addEventListener("input", () => this.previewCustom());
     url.addEventListener("input", () => this.previewCustom());
     $("#custom-links").append(row);
@@ -252,7 +252,7 @@ export class View {
       if (!label && !url) { err.textContent = ""; continue; }
       if (!safeURL(url)) {
         ok = false;
-        err.textContent = "Use a web address that starts with https:// or http://";
+        err.textContent = t("custom.badURL");
         row.querySelector(".link-url").setAttribute("aria-invalid", "true");
         continue;
       }
@@ -266,7 +266,7 @@ export class View {
   previewCustom() {
     const p = clear($("#custom-preview"));
     const msg = joinMessage($("#custom-text").value, this.links().links);
-    p.append(msg ? richText(msg) : "(empty)");
+    p.append(msg ? richText(msg) : t("custom.empty"));
   }
 
   preview(id) {
@@ -281,31 +281,31 @@ export class View {
     const status = $("#handoff-status");
     if (!this.connected(method)) {
       this.showMethod();
-      say(status, "Connect " + label(method) + " first: fill in the form above.", true);
+      say(status, t("handoff.connectFirst", { name: label(method) }), true);
       $("#integration-" + method + " input").focus();
       return;
     }
     const body = { handoff: { method } };
     if (method === "message") {
       const { ok, links } = this.links();
-      if (!ok) { say(status, "Fix the link addresses first.", true); return; }
+      if (!ok) { say(status, t("custom.fixLinks"), true); return; }
       const message = joinMessage($("#custom-text").value, links);
-      if (!message) { say(status, "Write the message visitors will see.", true); $("#custom-text").focus(); return; }
+      if (!message) { say(status, t("custom.write"), true); $("#custom-text").focus(); return; }
       body.handoff.message = message;
     }
     try {
       const s = await api("PUT", "/v1/admin/settings", body);
       this.fill(s);
-      say(status, "Saved. The assistant now uses " + label(method) + ".");
+      say(status, t("handoff.saved", { name: label(method) }));
     } catch (e) {
       if (e.code === "integration_required") {
         if (this.merchant && this.merchant.integrations) this.merchant.integrations[method] = false;
         this.renderConnections();
         this.showMethod();
-        say(status, "Connect " + label(method) + " first: fill in the form above.", true);
+        say(status, t("handoff.connectFirst", { name: label(method) }), true);
         return;
       }
-      say(status, "Not saved: " + e.message, true);
+      say(status, t("common.notSaved", { reason: e.message }), true);
     }
   }
 
@@ -334,22 +334,22 @@ export class View {
       else i.removeAttribute("aria-invalid");
     }
     if (missing) {
-      say(status, "Fill in every field.", true);
+      say(status, t("handoff.fillAll"), true);
       missing.focus();
       return;
     }
     if (body.base_url && !safeURL(body.base_url)) {
-      say(status, "The base URL must start with https:// or http://.", true);
+      say(status, t("handoff.badBase"), true);
       return;
     }
-    say(status, "Checking with " + label(h) + "…");
+    say(status, t("handoff.checking", { name: label(h) }));
     const btn = box.querySelector("[data-connect]");
     btn.disabled = true;
     let acc;
     try {
       acc = await api("PUT", "/v1/admin/integrations/" + h, body);
     } catch (e) {
-      say(status, label(h) + " is not connected: " + e.message, true);
+      say(status, t("handoff.notConnected", { name: label(h), reason: e.message }), true);
       return;
     } finally {
       btn.disabled = false;
@@ -359,7 +359,7 @@ export class View {
     this.integrations = Object.assign({}, this.integrations, { [h]: acc });
     this.editing[h] = false;
     this.renderConnections();
-    say(status, label(h) + " is connected.");
+    say(status, t("handoff.connected", { name: label(h) }));
     await this.saveHandoff();
     // The form made way for the summary; the save's answer is next to it.
     if (!$("#connected-" + h).hidden) $("#connected-" + h + " button").focus();
@@ -379,10 +379,10 @@ export class View {
         version: this.version,
       });
       this.fill(s);
-      say(status, "Saved.");
+      say(status, t("common.saved"));
     } catch (e) {
       if (await this.stale(e, status)) return;
-      say(status, "Not saved: " + e.message, true);
+      say(status, t("common.notSaved", { reason: e.message }), true);
     }
   }
 
@@ -391,17 +391,17 @@ export class View {
     const origins = $("#origins").value.split(/\s+/).map((s) => s.trim()).filter(Boolean);
     const bad = origins.find((o) => !safeURL(o));
     if (bad) {
-      say(status, bad + " is not an origin like https://shop.example", true);
+      say(status, t("widget.badOrigin", { origin: bad }), true);
       $("#origins").focus();
       return;
     }
     try {
       const s = await api("PUT", "/v1/admin/settings", { allowed_origins: origins, version: this.version });
       this.fill(s);
-      say(status, origins.length ? "Saved." : "Saved. Any site may open the chat.");
+      say(status, origins.length ? t("common.saved") : t("widget.savedAny"));
     } catch (e) {
       if (await this.stale(e, status)) return;
-      say(status, "Not saved: " + e.message, true);
+      say(status, t("common.notSaved", { reason: e.message }), true);
     }
   }
 
@@ -415,58 +415,41 @@ export class View {
       this.settings = s;
       this.version = s.version || 0;
     } catch (_) { /* the message below still stands */ }
-    say(status, "Not saved: someone else saved these settings meanwhile. Save again to replace theirs with yours, or reload the page to see theirs.", true);
+    say(status, t("settings.stale"), true);
     return true;
   }
 
   async copySnippet() {
-    const t = $("#snippet");
+    const box = $("#snippet");
     try {
-      await navigator.clipboard.writeText(t.value);
+      await navigator.clipboard.writeText(box.value);
     } catch {
-      t.select();
+      box.select();
       document.execCommand("copy");
     }
-    say($("#copy-status"), "Copied.");
-  }
-
-  async loadTeam() {
-    try {
-      const r = await api("GET", "/v1/admin/agents");
-      const body = clear($("#team-list"));
-      for (const a of r.agents || []) {
-        body.append(el("tr", {}, [el("td", { text: a.name }), el("td", { text: a.email }), el("td", { text: a.role }),
-          el("td", { text: a.online ? a.presence : "offline" })]));
-      }
-    } catch (e) {
-      say($("#agent-status"), "Could not load the team: " + e.message, true);
-    }
-  }
-
-  async addAgent() {
-    const status = $("#agent-status");
-    const body = {
-      name: $("#agent-name").value.trim(),
-      email: $("#agent-email").value.trim(),
-      password: $("#agent-password").value,
-      role: $("#agent-admin").checked ? "admin" : "agent",
-    };
-    if (!body.name || !body.email || !body.password) {
-      say(status, "Fill in the name, email address and password.", true);
-      return;
-    }
-    try {
-      await api("POST", "/v1/admin/agents", body);
-      for (const id of ["agent-name", "agent-email", "agent-password"]) $("#" + id).value = "";
-      $("#agent-admin").checked = false;
-      say(status, body.name + " can now sign in.");
-      this.loadTeam();
-    } catch (e) {
-      say(status, "Not added: " + e.message, true);
-    }
+    say($("#copy-status"), t("widget.copied"));
   }
 }
 
+// integrationSummary says which account a connected helpdesk uses, with
+// its secret as Baton shows it (masked) and when it was last checked.
+export function integrationSummary(h, acc) {
+  if (!acc || !acc.connected) return t("handoff.connected", { name: label(h) });
+  const site = acc.subdomain || acc.domain;
+  const secret = acc.api_token || acc.api_key;
+  let head = t("summary.connected", { name: label(h) });
+  if (site && acc.email) head = t("summary.connectedToAs", { name: label(h), site, email: acc.email });
+  else if (site) head = t("summary.connectedTo", { name: label(h), site });
+  else if (acc.email) head = t("summary.connectedAs", { name: label(h), email: acc.email });
+  const parts = [head];
+  if (acc.base_url) parts.push(t("summary.through", { url: acc.base_url }));
+  if (secret) parts.push(t(h === "zendesk" ? "summary.token" : "summary.key", { secret }));
+  if (acc.verified_at) parts.push(t("summary.checked", { when: fmtTime(acc.verified_at) }));
+  return parts.join("; ") + ".";
+}
+
+const METHODS = { inbox: "method.inbox", zendesk: "method.zendesk", gorgias: "method.gorgias", message: "method.message" };
+
 function label(method) {
-  return { inbox: "the inbox", zendesk: "Zendesk", gorgias: "Gorgias", message: "the custom message" }[method] || method;
+  return METHODS[method] ? t(METHODS[method]) : method;
 }

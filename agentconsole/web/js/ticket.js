@@ -6,31 +6,32 @@
 
 import { el, fmtTime, safeURL } from "./dom.js";
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 
 const PROVIDERS = { zendesk: "Zendesk", gorgias: "Gorgias" };
 
 export function providerName(p) {
-  return PROVIDERS[p] || String(p || "helpdesk");
+  return PROVIDERS[p] || String(p || t("ticket.helpdesk"));
 }
 
-const STATES = { pending: "Pending", created: "Created", failed: "Failed" };
+const STATES = { pending: "state.pending", created: "state.created", failed: "state.failed" };
 
 // stateWord is the state alone: Pending, Created or Failed.
 export function stateWord(state) {
-  return STATES[state] || String(state || "Unknown");
+  return STATES[state] ? t(STATES[state]) : String(state || t("state.unknown"));
 }
 
 // stateText says what the state means for the people reading it.
-export function stateText(t) {
-  switch (t.state) {
+export function stateText(tk) {
+  switch (tk.state) {
     case "pending":
-      return t.error ? "Pending: the last attempt failed, Baton tries again" : "Pending: the ticket is being made";
+      return tk.error ? t("state.pendingRetry") : t("state.pendingMaking");
     case "created":
-      return "Created";
+      return t("state.created");
     case "failed":
-      return "Failed: no ticket was made";
+      return t("state.failedNoTicket");
     default:
-      return stateWord(t.state);
+      return stateWord(tk.state);
   }
 }
 
@@ -48,25 +49,29 @@ export function laterTicket(had, got) {
 
 // REASONS names every handoff reason (the contract's values) for people.
 export const REASONS = {
-  visitor_asked: "The visitor asked for a person",
-  unsure: "The assistant had no answer",
-  model_handoff: "The assistant handed over",
-  model_error: "The assistant's model failed",
+  visitor_asked: "reason.visitor_asked",
+  unsure: "reason.unsure",
+  model_handoff: "reason.model_handoff",
+  model_error: "reason.model_error",
 };
 
+export function reasonLabel(r) {
+  return REASONS[r] ? t(REASONS[r]) : r || "";
+}
+
 export function reasonText(r, detail) {
-  const t = REASONS[r] || r || "";
-  return detail ? t + " (" + detail + ")" : t;
+  const s = reasonLabel(r);
+  return detail ? s + " (" + detail + ")" : s;
 }
 
 // ticketLink is the ticket's id, linked into the helpdesk when its address
 // is http(s); without an id there is nothing to show.
-export function ticketLink(t) {
-  if (!t || !t.id) return null;
-  const name = providerName(t.provider) + " ticket " + t.id;
-  if (!t.url || !safeURL(t.url)) return el("span", { class: "ticket-id", text: name });
-  return el("a", { class: "ticket-id", href: t.url, target: "_blank", rel: "noopener noreferrer", title: t.url }, [
-    name, el("span", { class: "sr-only", text: " (opens in a new tab)" })]);
+export function ticketLink(tk) {
+  if (!tk || !tk.id) return null;
+  const name = t("ticket.named", { provider: providerName(tk.provider), id: tk.id });
+  if (!tk.url || !safeURL(tk.url)) return el("span", { class: "ticket-id", text: name });
+  return el("a", { class: "ticket-id", href: tk.url, target: "_blank", rel: "noopener noreferrer", title: tk.url }, [
+    name, el("span", { class: "sr-only", text: " " + t("common.newTab") })]);
 }
 
 export function timeNode(iso) {
@@ -75,16 +80,16 @@ export function timeNode(iso) {
 
 // facts appends the ticket's facts to a <dl>: provider, state, id and
 // link, the next attempt while pending and the error when there is one.
-export function ticketFacts(dl, t) {
+export function ticketFacts(dl, tk) {
   const fact = (k, v, cls) => {
     if (v === null || v === undefined || v === "") return;
     dl.append(el("dt", { text: k }), el("dd", { class: cls }, [v]));
   };
-  fact("Helpdesk", providerName(t.provider));
-  fact("Ticket", stateText(t), "ticket-state");
-  fact("Ticket id", ticketLink(t));
-  if (t.state === "pending" && t.next_attempt_at) fact("Next try", timeNode(t.next_attempt_at));
-  if (t.error) fact(t.state === "failed" ? "Error" : "Last error", t.error, "ticket-error");
+  fact(t("ticket.helpdeskLabel"), providerName(tk.provider));
+  fact(t("ticket.ticket"), stateText(tk), "ticket-state");
+  fact(t("ticket.id"), ticketLink(tk));
+  if (tk.state === "pending" && tk.next_attempt_at) fact(t("ticket.nextTry"), timeNode(tk.next_attempt_at));
+  if (tk.error) fact(tk.state === "failed" ? t("ticket.error") : t("ticket.lastError"), tk.error, "ticket-error");
 }
 
 // retryHandoff asks Baton to make a failed ticket again; it answers the
@@ -96,7 +101,7 @@ export async function retryHandoff(id) {
 
 // retryError says in words why a retry was refused.
 export function retryError(e) {
-  if (e.code === "not_failed") return "Not retried: it is no longer failed (someone retried it already, or it was made).";
-  if (e.status === 404) return "Not retried: this handoff is not there any more.";
-  return "Not retried: " + e.message;
+  if (e.code === "not_failed") return t("ticket.notFailed");
+  if (e.status === 404) return t("ticket.gone");
+  return t("ticket.notRetried", { reason: e.message });
 }

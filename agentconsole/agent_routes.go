@@ -140,7 +140,14 @@ func (c *Console) me(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	g.JSON(http.StatusOK, gin.H{"agent": agentJSON(a), "presence": p, "load": load, "capacity": capacity})
+	// The shop's language, so an agent's console can follow it (cached).
+	m, err := c.settings.Merchant(ctx, actor.MerchantID)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"agent": agentJSON(a), "presence": p, "load": load, "capacity": capacity,
+		"locale": m.Settings.Locale})
 }
 
 func (c *Console) listConversations(g *gin.Context) {

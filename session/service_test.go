@@ -484,3 +484,48 @@ func TestQueueSnapshotFromThePreviousOne(t *testing.T) {
 	require.NotNil(t, next.Conversations[1].LastMessage, "taken from the previous snapshot, not re-read")
 	require.Equal(t, 3, first.Conversations[2].QueuePosition, "the previous snapshot is left as it was")
 }
+
+// TestAssignedToKeepsAnAssignmentInFlight: the assign script writes the
+// agent's index before the claim's step, so a listing in between (a console
+// connecting, /v1/agent/me) must not take the entry away; ended and
+// someone else's conversations still go. (Before: the entry was removed
+// and the agent's load read 0 right after agent_joined.)
+func TestAssignedToKeepsAnAssignmentInFlight(t *testing.T) {
+	n, ctx := newTestNode(t)
+	m, err := n.CreateMerchant(ctx, "In flight", nil, "")
+	require.NoError(t, err)
+	a, err := n.CreateAgent(ctx, m.ID, "f@example.com", "F", "password1", false)
+	require.NoError(t, err)
+	b, err := n.CreateAgent(ctx, m.ID, "g@example.com", "G", "password1", false)
+	require.NoError(t, err)
+	var convs []string
+	for i := 0; i < 3; i++ {
+		turn, _ := n.start(t, m, VisitorInfo{Email: fmt.Sprintf("v%d@example.com", i)})
+		require.NoError(t, n.RequestHandoff(ctx, turn))
+		turn.Status = StatusHandoffOffered
+		require.NoError(t, n.ReplyToOffer(ctx, turn, true))
+		convs = append(convs, turn.ConversationID)
+	}
+	_, err = n.Claim(ctx, b.Actor(), convs[1]) // someone else's
+	require.NoError(t, err)
+	_, err = n.CloseByAgent(ctx, b.Actor(), convs[1])
+	require.NoError(t, err)
+	_, err = n.Claim(ctx, b.Actor(), convs[2])
+	require.NoError(t, err)
+	key := n.keys.assigned(m.ID, a.ID)
+	require.NoError(t, n.rdb.SAdd(ctx, key, convs[0], convs[1], convs[2], "c_gone").Err())
+
+	mine, err := n.AssignedTo(ctx, a.Actor())
+	require.NoError(t, err)
+	require.Empty(t, mine)
+	left, err := n.rdb.SMembers(ctx, key).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{convs[0]}, left, "only the queued one may still become theirs")
+
+	_, err = n.claim(ctx, a.Actor(), convs[0], false)
+	require.NoError(t, err)
+	mine, err = n.AssignedTo(ctx, a.Actor())
+	require.NoError(t, err)
+	require.Len(t, mine, 1)
+	require.Equal(t, convs[0], mine[0].ID)
+}

@@ -134,9 +134,20 @@ func (s *Service) AssignedTo(ctx context.Context, a Actor) ([]*Conversation, err
 			out = append(out, c)
 		}
 	}
+	// A queued conversation in the set may be an assignment in flight: the
+	// assign script and a claim write the index before the conversation's
+	// step, so removing it here would lose the agent's slot (seen as a load
+	// of 0 right after agent_joined). Only what can no longer become this
+	// agent's is stale: gone, ended, or someone else's.
+	queued := make(map[string]bool, len(convs))
+	for _, c := range convs {
+		if c.MerchantID == a.MerchantID && c.Status == StatusQueued {
+			queued[c.ID] = true
+		}
+	}
 	var stale []any
 	for _, id := range ids {
-		if !keep[id] {
+		if !keep[id] && !queued[id] {
 			stale = append(stale, id)
 		}
 	}

@@ -25,7 +25,7 @@ var permanentKeys = []*regexp.Regexp{
 	regexp.MustCompile(`^\{m:[^}]+\}:(hda|hdh):(zendesk|gorgias)$`),
 	regexp.MustCompile(`^(agent-emails|merchants)$`),
 	regexp.MustCompile(`^wk:[^:]+$`),
-	regexp.MustCompile(`^\{hd\}:(s|due)$`),
+	regexp.MustCompile(`^\{(hd|wh)\}:(s|due)$`),
 	regexp.MustCompile(`^\{mail\}:due$`),
 }
 

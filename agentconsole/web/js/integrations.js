@@ -5,6 +5,7 @@
 import { $, $$, say, safeURL, fmtTime } from "./dom.js";
 import { api } from "./api.js";
 import { providerName } from "./ticket.js";
+import { t } from "./i18n.js";
 
 const OAUTH_INTENT = "baton.console.oauth";
 
@@ -17,7 +18,7 @@ export async function connectBrowser(view) {
   const q = new URLSearchParams();
   if (!sub.value.trim()) {
     sub.setAttribute("aria-invalid", "true");
-    say(status, "Fill in the subdomain.", true);
+    say(status, t("oauth.fillSubdomain"), true);
     sub.focus();
     return;
   }
@@ -25,7 +26,7 @@ export async function connectBrowser(view) {
   q.set("subdomain", sub.value.trim());
   const base = $("#zd-base").value.trim();
   if (base && !safeURL(base)) {
-    say(status, "The base URL must start with https:// or http://.", true);
+    say(status, t("oauth.badBase"), true);
     return;
   }
   if (base) q.set("base_url", base);
@@ -33,7 +34,7 @@ export async function connectBrowser(view) {
     const own = $("#zd-browser-client");
     if (!own.value.trim()) {
       own.setAttribute("aria-invalid", "true");
-      say(status, "Fill in your OAuth client's unique identifier.", true);
+      say(status, t("oauth.fillClient"), true);
       own.focus();
       return;
     }
@@ -42,14 +43,14 @@ export async function connectBrowser(view) {
   }
   const btn = $("[data-connect=zendesk]");
   btn.disabled = true;
-  say(status, "Taking you to Zendesk…");
+  say(status, t("oauth.going"));
   try {
     const r = await api("GET", "/v1/admin/integrations/zendesk/oauth/start?" + q.toString());
     sessionStorage.setItem(OAUTH_INTENT, JSON.stringify({ method: view.method() }));
     location.assign(r.url);
   } catch (e) {
     btn.disabled = false;
-    say(status, "Zendesk is not connected: " + e.message, true);
+    say(status, t("oauth.notConnected", { reason: e.message }), true);
   }
 }
 
@@ -69,15 +70,15 @@ export async function oauthReturn(view) {
   if (result === "connected") {
     view.editing.zendesk = false;
     view.showMethod();
-    view.app.announce("Zendesk is connected.");
+    view.app.announce(t("oauth.connected"));
     if (intent.method === "zendesk") await view.saveHandoff();
-    say($("#handoff-status"), "Zendesk is connected." + (intent.method === "zendesk" ? " The assistant now uses Zendesk." : ""));
+    say($("#handoff-status"), t(intent.method === "zendesk" ? "oauth.nowUses" : "oauth.connected"));
     if (!$("#connected-zendesk").hidden) $("#connected-zendesk button").focus();
     return;
   }
   view.editing.zendesk = view.connected("zendesk");
   view.showMethod();
-  say($("[data-status=zendesk]"), "Zendesk is not connected: " + reason, true);
+  say($("[data-status=zendesk]"), t("oauth.notConnected", { reason }), true);
   $("[data-connect=zendesk]").focus();
 }
 
@@ -92,24 +93,32 @@ export async function disconnect(view, h, name) {
     view.editing[h] = false;
     view.renderConnections();
     view.showMethod();
-    say(status, name + " is disconnected: Baton no longer keeps its credentials.");
+    say(status, t("integration.disconnected", { name }));
   } catch (e) {
-    say(status, name + " is still connected: " + e.message, true);
+    say(status, t("integration.stillConnected", { name, reason: e.message }), true);
   }
 }
 
 // integrationSummary says which account a connected helpdesk uses, with
-// its secret as Baton shows it (masked) and when it was last checked.
+// its secret as Baton shows it (masked), how it signs in and when it was
+// last checked.
 export function integrationSummary(h, acc) {
-  if (!acc || !acc.connected) return providerName(h) + " is connected.";
+  const name = providerName(h);
+  if (!acc || !acc.connected) return t("handoff.connected", { name });
   const site = acc.subdomain || acc.domain;
   const secret = acc.api_token || acc.api_key;
-  const parts = [providerName(h) + " is connected" + (site ? " to " + site : "") + (acc.email ? " as " + acc.email : "")];
-  if (acc.base_url) parts.push("through " + acc.base_url);
-  if (acc.grant === "authorization_code") parts.push("signed in with Zendesk (OAuth)");
-  if (acc.grant === "client_credentials") parts.push("OAuth client " + acc.client_id + (acc.client_secret ? ", secret " + acc.client_secret : ""));
-  if (secret) parts.push((h === "zendesk" ? "API token " : "API key ") + secret);
-  if (acc.verified_at) parts.push("checked " + fmtTime(acc.verified_at));
+  let head = t("summary.connected", { name });
+  if (site && acc.email) head = t("summary.connectedToAs", { name, site, email: acc.email });
+  else if (site) head = t("summary.connectedTo", { name, site });
+  else if (acc.email) head = t("summary.connectedAs", { name, email: acc.email });
+  const parts = [head];
+  if (acc.base_url) parts.push(t("summary.through", { url: acc.base_url }));
+  if (acc.grant === "authorization_code") parts.push(t("summary.oauthBrowser"));
+  if (acc.grant === "client_credentials") {
+    parts.push(acc.client_secret ? t("summary.oauthClientSecret", { id: acc.client_id, secret: acc.client_secret }) : t("summary.oauthClient", { id: acc.client_id }));
+  }
+  if (secret) parts.push(t(h === "zendesk" ? "summary.token" : "summary.key", { secret }));
+  if (acc.verified_at) parts.push(t("summary.checked", { when: fmtTime(acc.verified_at) }));
   return parts.join("; ") + ".";
 }
 
@@ -118,11 +127,10 @@ export function integrationSummary(h, acc) {
 export function integrationWarning(h, acc) {
   if (!acc || !acc.connected) return "";
   if (acc.status === "needs_reconnect") {
-    return providerName(h) + " needs reconnecting: " + (acc.reason || "it refused Baton's credentials") +
-      ". Conversations handed to it wait, and are sent once it is connected again.";
+    return t("warning.reconnect", { name: providerName(h), reason: acc.reason || t("warning.refused") });
   }
   if (h === "zendesk" && acc.auth === "api_token") {
-    return "Zendesk stops API tokens on 30 April 2027, and deactivates a token unused for 30 days: change this connection to \"Connect with Zendesk\" or an OAuth client.";
+    return t("warning.tokenEnds");
   }
   return "";
 }

@@ -171,7 +171,7 @@ export class View {
     const own = !this.account("zendesk").connect_with_zendesk;
     $("#zd-own-client").hidden = !own;
     $("#zd-redirect-url").textContent = location.origin + "/v1/admin/integrations/zendesk/oauth/callback";
-    $("[data-connect=zendesk]").textContent = mode === "browser" ? "Connect with Zendesk" : "Connect Zendesk";
+    $("[data-connect=zendesk]").textContent = t(mode === "browser" ? "zendesk.authBrowser" : "zendesk.connectButton");
   }
 
   method() {
@@ -429,23 +429,6 @@ export class View {
     }
     say($("#copy-status"), t("widget.copied"));
   }
-}
-
-// integrationSummary says which account a connected helpdesk uses, with
-// its secret as Baton shows it (masked) and when it was last checked.
-export function integrationSummary(h, acc) {
-  if (!acc || !acc.connected) return t("handoff.connected", { name: label(h) });
-  const site = acc.subdomain || acc.domain;
-  const secret = acc.api_token || acc.api_key;
-  let head = t("summary.connected", { name: label(h) });
-  if (site && acc.email) head = t("summary.connectedToAs", { name: label(h), site, email: acc.email });
-  else if (site) head = t("summary.connectedTo", { name: label(h), site });
-  else if (acc.email) head = t("summary.connectedAs", { name: label(h), email: acc.email });
-  const parts = [head];
-  if (acc.base_url) parts.push(t("summary.through", { url: acc.base_url }));
-  if (secret) parts.push(t(h === "zendesk" ? "summary.token" : "summary.key", { secret }));
-  if (acc.verified_at) parts.push(t("summary.checked", { when: fmtTime(acc.verified_at) }));
-  return parts.join("; ") + ".";
 }
 
 const METHODS = { inbox: "method.inbox", zendesk: "method.zendesk", gorgias: "method.gorgias", message: "method.message" };

@@ -28,6 +28,16 @@ function eventLabel(ev) {
   return EVENTS[ev] ? t(EVENTS[ev]) : ev;
 }
 
+// detail is what an error adds to the status the endpoint answered: the
+// server writes "HTTP 500: its body"; the body is the endpoint's own words.
+function detail(status, error) {
+  const e = String(error || "");
+  if (!status) return e;
+  const head = "HTTP " + status;
+  if (e === head) return "";
+  return e.startsWith(head + ": ") ? e.slice(head.length + 2) : e;
+}
+
 export class Webhooks {
   constructor() {
     this.endpoints = [];
@@ -219,7 +229,7 @@ export class Webhooks {
       const r = (await api("POST", "/v1/admin/webhooks/" + encodeURIComponent(ep.id) + "/test")).result || {};
       const ms = number(r.took_ms || 0);
       if (r.ok) say(result, t("webhooks.testOK", { status: r.status, ms }));
-      else if (r.status) say(result, t("webhooks.testStatus", { status: r.status, ms, error: r.error || "" }), true);
+      else if (r.status) say(result, t("webhooks.testStatus", { status: r.status, ms, error: detail(r.status, r.error) }).trim(), true);
       else say(result, t("webhooks.testError", { error: r.error || "", ms }), true);
     } catch (e) {
       say(result, t("webhooks.testFailed", { reason: errText(e) }), true);
@@ -286,7 +296,7 @@ export class Webhooks {
       retry.addEventListener("click", () => this.retry(d, retry, status));
       list.append(el("li", { class: "delivery", "data-delivery": d.id }, [
         el("p", { class: "delivery-head" }, [el("b", { text: d.type }), " → ", d.url]),
-        el("p", { class: "hint", text: [tn("webhooks.attempts", d.attempts || 0), why, d.last_error || "", fmtTime(d.created_at)].filter(Boolean).join(" · ") }),
+        el("p", { class: "hint", text: [tn("webhooks.attempts", d.attempts || 0), why, detail(d.last_status, d.last_error), fmtTime(d.created_at)].filter(Boolean).join(" · ") }),
         el("div", { class: "save-row" }, [retry, status]),
       ]));
     }

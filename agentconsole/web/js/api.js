@@ -72,8 +72,9 @@ export async function api(method, path, body, again) {
 // download fetches a file with the agent's token in the Authorization
 // header (never in the URL, where it would end up in logs and history)
 // and saves it through a Blob: the browser's own download, named as the
-// server says or fallback. It answers the Blob, for a look at its end.
-export async function download(path, fallback) {
+// server says or fallback. It answers the Blob, for a look at its end; an
+// empty one is not saved when skipEmpty says so.
+export async function download(path, fallback, skipEmpty) {
   const headers = {};
   if (token()) headers.Authorization = "Bearer " + token();
   let res;
@@ -95,6 +96,7 @@ export async function download(path, fallback) {
   } catch {
     throw new ApiError(0, "network", t("err.network"));
   }
+  if (skipEmpty && !blob.size) return blob;
   const m = /filename="([^"\/]+)"/.exec(res.headers.get("Content-Disposition") || "");
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");

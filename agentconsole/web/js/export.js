@@ -82,7 +82,7 @@ export class BulkExport {
     say(status, t("export.preparing"));
     try {
       const q = new URLSearchParams({ from, to, format });
-      const blob = await download("/v1/admin/conversations/export?" + q, "conversations." + format + ".ndjson");
+      const blob = await download("/v1/admin/conversations/export?" + q, "conversations." + format + ".ndjson", true);
       if (!blob.size) {
         say(status, t("export.empty"));
       } else if (await cutShort(blob)) {

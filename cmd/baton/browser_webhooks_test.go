@@ -195,8 +195,8 @@ func TestBrowserDutchWebhooksAndExport(t *testing.T) {
 		map[string]any{"url": url, "events": []string{"conversation.started"}}}})
 	require.Equal(t, 200, code, "%v", body)
 	v := e.visitor(s.m.WidgetKey)
-	v.send(map[string]any{"type": "hello", "locale": "nl"})
-	v.expect("welcome")
+	v.Send(map[string]any{"type": "hello", "locale": "nl"})
+	v.Expect("welcome")
 	say(v, "m1", "hallo")
 	require.Eventually(t, func() bool {
 		_, body := e.do("GET", "/v1/admin/webhooks/deliveries?state=failed", s.adminToken, nil)

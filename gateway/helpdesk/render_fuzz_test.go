@@ -1,7 +1,6 @@
 package helpdesk
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +14,46 @@ import (
 var escapeHTML = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;",
 	"+", "&#43;", "\x00", "\uFFFD").Replace
 
-// ticketMarkup is every tag the ticket template writes; nothing else may
-// be markup in a rendered ticket.
-var ticketMarkup = regexp.MustCompile(`</?(p|ul|li|strong|em)>|<br>|<time datetime="[0-9T:.Z-]*">|</time>`)
+// ticketTags is every tag the ticket template writes; nothing else may be
+// markup in a rendered ticket. (A scan, not a regexp: tickets of 60 KB are
+// checked a million times.)
+var ticketTags = []string{"<p>", "</p>", "<ul>", "</ul>", "<li>", "</li>", "<strong>", "</strong>",
+	"<em>", "</em>", "<br>", "</time>"}
+
+// foreignMarkup returns where html has a '<' or '>' that is not part of
+// one of ticketTags or a <time datetime="..."> with a timestamp, or -1.
+func foreignMarkup(html string) int {
+	for i := 0; i < len(html); {
+		switch html[i] {
+		case '>':
+			return i
+		case '<':
+			n := 0
+			for _, tag := range ticketTags {
+				if strings.HasPrefix(html[i:], tag) {
+					n = len(tag)
+					break
+				}
+			}
+			if n == 0 && strings.HasPrefix(html[i:], `<time datetime="`) {
+				j := i + len(`<time datetime="`)
+				for j < len(html) && strings.IndexByte("0123456789T:.Z-", html[j]) >= 0 {
+					j++
+				}
+				if strings.HasPrefix(html[j:], `">`) {
+					n = j + 2 - i
+				}
+			}
+			if n == 0 {
+				return i
+			}
+			i += n
+		default:
+			i++
+		}
+	}
+	return -1
+}
 
 var fuzzZones = []string{"UTC", "Europe/Amsterdam", "America/St_Johns", "Pacific/Kiritimati", "Australia/Lord_Howe"}
 
@@ -35,9 +71,10 @@ func FuzzRenderTicket(f *testing.F) {
 		zones[i] = loc
 	}
 	f.Fuzz(func(t *testing.T, visitorText, agentText, author, email, summary, detail string, nl, long bool, zone uint8, ts int64) {
-		if long && visitorText != "" {
+		if long && zone&0x80 != 0 && visitorText != "" {
 			// Past maxHTML, so earlier lines must give way, without huge
-			// corpus entries that make the fuzzer crawl.
+			// corpus entries that make the fuzzer crawl; for one input in
+			// four, as these cost a hundred times the others.
 			visitorText = strings.Repeat(visitorText, 70_000/len(visitorText)+1)
 		}
 		loc := zones[int(zone)%len(zones)]
@@ -68,9 +105,8 @@ func FuzzRenderTicket(f *testing.F) {
 				t.Fatalf("%d lines left out without saying so", 3-shown)
 			}
 		}
-		if rest := ticketMarkup.ReplaceAllString(c.HTML, ""); strings.ContainsAny(rest, "<>") {
-			i := strings.IndexAny(rest, "<>")
-			t.Fatalf("markup that is not the template's: %q", rest[max(0, i-40):min(len(rest), i+40)])
+		if i := foreignMarkup(c.HTML); i >= 0 {
+			t.Fatalf("markup that is not the template's: %q", c.HTML[max(0, i-40):min(len(c.HTML), i+40)])
 		}
 		if !strings.Contains(c.Subject, email) {
 			t.Fatalf("subject %q does not name %q", c.Subject, email)

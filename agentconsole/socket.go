@@ -487,7 +487,6 @@ func (s *consoleSocket) ConversationChanged(c *session.Conversation, f []byte) {
 	}
 }
 
-
 // Resync implements session.MerchantWatcher: after missed signals, the
 // assignments are read again.
 func (s *consoleSocket) Resync() {

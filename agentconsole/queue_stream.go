@@ -22,8 +22,8 @@ type queueStream struct {
 
 	mu     sync.Mutex // queue frames are sent under it, so they leave in order
 	last   *session.QueueSnapshot
-	sent   bool        // deltas: a versioned snapshot went out
-	at     int64       // deltas: the version the console holds
+	sent   bool        // a snapshot went out
+	at     int64       // the version the console holds
 	sentAt time.Time   // full frames: when the last went
 	timer  *time.Timer // full frames: the next is due
 	done   bool
@@ -66,15 +66,22 @@ func (s *consoleSocket) QueueChanged(snap *session.QueueSnapshot) {
 		s.sendVersioned()
 		return
 	}
-	if q.timer != nil {
-		return // the frame due takes the latest snapshot
+	if q.timer != nil || (q.sent && snap.Version() == q.at) {
+		return // the frame due takes the latest snapshot; or nothing changed
 	}
 	if wait := legacyQueueEvery - time.Since(q.sentAt); wait > 0 {
 		q.timer = time.AfterFunc(wait, s.flushQueue)
 		return
 	}
-	q.sentAt = time.Now()
-	s.send(snap.Frame())
+	s.sendFull()
+}
+
+// sendFull sends the last snapshot as the contract's queue frame; q.mu
+// held.
+func (s *consoleSocket) sendFull() {
+	q := &s.queue
+	q.sentAt, q.sent, q.at = time.Now(), true, q.last.Version()
+	s.send(q.last.Frame())
 }
 
 // sendVersioned sends the last snapshot whole, with its version; q.mu held.
@@ -89,11 +96,10 @@ func (s *consoleSocket) flushQueue() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.timer = nil
-	if q.done || q.last == nil {
+	if q.done || q.last == nil || q.last.Version() == q.at {
 		return
 	}
-	q.sentAt = time.Now()
-	s.send(q.last.Frame())
+	s.sendFull()
 }
 
 // queueSync answers a console that saw a gap in the versions (or wants the
@@ -110,5 +116,5 @@ func (s *consoleSocket) queueSync() {
 		s.sendVersioned()
 		return
 	}
-	s.send(q.last.Frame())
+	s.sendFull()
 }

@@ -196,7 +196,7 @@ func envInt(name string, def int) int {
 func TestQueueDeltasBurst(t *testing.T) {
 	agents, handoffs := 200, 500
 	if raceDetector {
-		agents, handoffs = 60, 200
+		agents, handoffs = 30, 120
 	}
 	agents = envInt("BATON_TEST_QUEUE_AGENTS", agents)
 	handoffs = envInt("BATON_TEST_QUEUE_HANDOFFS", handoffs)

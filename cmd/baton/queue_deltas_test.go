@@ -334,7 +334,9 @@ func TestQueueDeltasBurst(t *testing.T) {
 		t.Helper()
 		total := int(queued.Load() - claimed.Load())
 		from := time.Now()
-		defer func() { t.Logf("%s: every console showed the queue after %v", what, time.Since(from).Round(time.Millisecond)) }()
+		defer func() {
+			t.Logf("%s: every console showed the queue after %v", what, time.Since(from).Round(time.Millisecond))
+		}()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			code, body := ns[0].do("GET", "/v1/agent/conversations?status=queued", tokens[0], nil)

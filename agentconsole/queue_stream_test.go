@@ -49,9 +49,9 @@ func TestConsoleQueueStreams(t *testing.T) {
 			if tc.deltas {
 				auth["queue_deltas"] = true
 			}
-			con.send(auth)
-			con.expect("ready")
-			first := con.expect("queue")
+			con.Send(auth)
+			con.Expect("ready")
+			first := con.Expect("queue")
 			require.Equal(t, tc.deltas, first["version"] != nil, "a version only for a console that asked: %v", first)
 
 			start := time.Now()
@@ -70,7 +70,7 @@ func TestConsoleQueueStreams(t *testing.T) {
 			require.Len(t, want, burst)
 
 			if !tc.deltas {
-				last := con.next("the last queue frame", func(f map[string]any) bool {
+				last := con.Next("the last queue frame", func(f map[string]any) bool {
 					return f["type"] == "queue" && len(queuedIDs(f["conversations"])) == burst
 				})
 				elapsed := time.Since(start)
@@ -78,7 +78,7 @@ func TestConsoleQueueStreams(t *testing.T) {
 				require.EqualValues(t, burst, last["total"])
 				time.Sleep(400 * time.Millisecond) // nothing is still due
 				n := 0
-				for _, f := range con.snapshot() {
+				for _, f := range con.Snapshot() {
 					require.NotEqual(t, "queue_delta", f["type"], "deltas only for a console that asked")
 					if f["type"] == "queue" {
 						require.Nil(t, f["version"], "the contract's frame as it is: %v", f)
@@ -95,7 +95,7 @@ func TestConsoleQueueStreams(t *testing.T) {
 			version := int64(first["version"].(float64))
 			held := queuedIDs(first["conversations"])
 			for len(held) < burst {
-				f := con.next("a queue change", func(f map[string]any) bool {
+				f := con.Next("a queue change", func(f map[string]any) bool {
 					return f["type"] == "queue_delta" || f["type"] == "queue"
 				})
 				v := int64(f["version"].(float64))
@@ -116,8 +116,8 @@ func TestConsoleQueueStreams(t *testing.T) {
 			}
 			require.Equal(t, want, held)
 
-			con.send(map[string]any{"type": "queue_sync"})
-			snap := con.expect("queue")
+			con.Send(map[string]any{"type": "queue_sync"})
+			snap := con.Expect("queue")
 			require.EqualValues(t, version, snap["version"], "the snapshot at the version reached")
 			require.Equal(t, want, queuedIDs(snap["conversations"]))
 		})

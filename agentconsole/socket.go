@@ -62,6 +62,7 @@ type consoleSocket struct {
 	limit   *rate.Limiter // nil: no frame limit
 
 	cursors map[string]int64 // from the auth frame: what the console already holds
+	queue   queueStream      // how the queue reaches this console (queue_stream.go)
 
 	mu       sync.Mutex // guards below; taken inside Feed calls (lock order: Feed, then this)
 	follows  map[string]*following
@@ -92,6 +93,9 @@ type consoleIn struct {
 	// Cursors (auth only) are the last seq a reconnecting console holds per
 	// conversation: its feeds resume from there instead of from now.
 	Cursors map[string]int64 `json:"cursors"`
+	// QueueDeltas (auth only): the console follows the queue as
+	// queue_delta frames after one versioned snapshot (an extra).
+	QueueDeltas bool `json:"queue_deltas"`
 }
 
 type consoleError struct {
@@ -203,6 +207,7 @@ func (s *consoleSocket) run() {
 		s.actor = st
 	}
 	s.cursors = in.Cursors
+	s.queue.deltas = in.QueueDeltas
 	s.log = s.log.With("merchant", actor.MerchantID, "agent", actor.ID)
 	if err := s.start(agent); err != nil {
 		e := session.ErrorOf(err)
@@ -365,6 +370,7 @@ func (s *consoleSocket) finish() {
 	}
 	stop := s.stop
 	s.mu.Unlock()
+	s.queue.finish()
 	for _, f := range feeds {
 		f.Stop()
 	}
@@ -421,6 +427,8 @@ func (s *consoleSocket) handle(data []byte) {
 			return
 		}
 		s.send(frame(gin.H{"type": "presence", "status": in.Status}))
+	case "queue_sync":
+		s.queueSync()
 	case "auth":
 		s.sendError("already_authenticated", "this socket is signed in already", "", "")
 	default:
@@ -478,9 +486,6 @@ func (s *consoleSocket) ConversationChanged(c *session.Conversation, f []byte) {
 		go s.unfollow(c.ID)
 	}
 }
-
-// QueueChanged implements session.MerchantWatcher.
-func (s *consoleSocket) QueueChanged(q *session.QueueSnapshot) { s.send(q.Frame()) }
 
 // Resync implements session.MerchantWatcher: after missed signals, the
 // assignments are read again.

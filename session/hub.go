@@ -47,6 +47,7 @@ type room struct {
 	full     bool // the next build checks every entry: changes may have gone unannounced
 	snap     *QueueSnapshot
 	dirty    map[string]bool
+	shown    *QueueSnapshot // the last delivered: the next one's deltas are from it
 }
 
 func (r *room) empty() bool { return len(r.feeds) == 0 && len(r.watchers) == 0 }
@@ -205,7 +206,7 @@ func (h *Hub) WatchMerchant(ctx context.Context, merchantID string, w MerchantWa
 	})
 	h.awaitReady(ctx, r)
 	h.mu.Lock()
-	snap := r.snap
+	snap := r.shown
 	h.mu.Unlock()
 	if snap != nil {
 		w.QueueChanged(snap)
@@ -459,7 +460,7 @@ func (h *Hub) rebuildQueue(r *room) {
 		defer h.wg.Done()
 		for {
 			h.mu.Lock()
-			prev, dirty := r.snap, r.dirty
+			prev, dirty, shown := r.snap, r.dirty, r.shown
 			if r.full {
 				prev, r.full = nil, false
 			}
@@ -469,6 +470,10 @@ func (h *Hub) rebuildQueue(r *room) {
 			snap, err := h.svc.queueSnapshot(ctx, r.merchantID, prev, dirty)
 			cancel()
 			if err == nil {
+				diffQueue(shown, snap)
+				h.mu.Lock()
+				r.shown = snap
+				h.mu.Unlock()
 				// Delivered while still building, so no newer snapshot
 				// can overtake this one.
 				for _, w := range h.watchersOf(r) {

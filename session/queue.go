@@ -24,6 +24,15 @@ type QueueSnapshot struct {
 	positions     map[string]int
 	byMember      map[string]*Conversation // the checked entries, for the next snapshot
 	frame         []byte
+	// The delta stream (queue_delta.go): each described conversation
+	// encoded without its position, by member; the version this snapshot
+	// is at and the delta frames from the previous one to it.
+	enc     map[string][]byte
+	version int64
+	base    int64
+	deltas  [][]byte
+	deltaN  int // their bytes
+	vframe  []byte
 	// perRound is how long one round of the team's replies takes (the
 	// median of recent waits for a first reply) and available how many
 	// agents share the queue; 0 when there is no basis for an estimate.
@@ -146,7 +155,7 @@ func (s *Service) queueSnapshot(ctx context.Context, merchantID string, prev *Qu
 	}
 	now := s.now()
 	snap := &QueueSnapshot{MerchantID: merchantID, positions: make(map[string]int, len(items)),
-		byMember: make(map[string]*Conversation, n)}
+		byMember: make(map[string]*Conversation, n), enc: make(map[string][]byte, n)}
 	var stale []any
 	pos := 0
 	for i, it := range items {
@@ -155,6 +164,7 @@ func (s *Service) queueSnapshot(ctx context.Context, merchantID string, prev *Qu
 			if reused[i] != nil {
 				cc := *reused[i] // the previous snapshot's stays as it was
 				c = &cc
+				snap.enc[it.member] = prev.enc[it.member]
 			} else {
 				var ok bool
 				c, ok = conversationFromMeta(it.conv, metas[i].Val())

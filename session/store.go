@@ -254,7 +254,11 @@ func (s *Service) leaving(op applyOp, res *applyResult) []indexEdit {
 	}
 	var out []indexEdit
 	if ep := res.meta[fQueueEp]; ep != "" && to != StatusQueued {
-		out = append(out, indexEdit{kind: editZRem, key: s.keys.queue(op.merchant), member: queueMember(op.convID, ep)})
+		// The step's announcement may be read before the entry is gone,
+		// and a snapshot counts the entries beyond the ones it describes
+		// unchecked: a second signal makes the total right again.
+		out = append(out, indexEdit{kind: editZRem, key: s.keys.queue(op.merchant), member: queueMember(op.convID, ep)},
+			indexEdit{kind: editPublish, key: s.keys.merchantChannel(op.merchant), member: "q"})
 	}
 	agent, ok := res.was[fAgent]
 	if !ok {
@@ -320,6 +324,7 @@ const (
 	editTrim
 	editXAdd
 	editLPush
+	editPublish // member on the channel key
 )
 
 func (e indexEdit) write(ctx context.Context, pipe redis.Pipeliner) {
@@ -343,6 +348,8 @@ func (e indexEdit) write(ctx context.Context, pipe redis.Pipeliner) {
 		pipe.LPush(ctx, e.key, e.member)
 		pipe.LTrim(ctx, e.key, 0, e.keep-1)
 		pipe.PExpire(ctx, e.key, e.ttl)
+	case editPublish:
+		pipe.Publish(ctx, e.key, e.member)
 	}
 }
 

@@ -15,6 +15,7 @@ export class Inbox {
     this.app = app;
     this.queue = [];
     this.total = 0;
+    this.queueVersion = null; // the snapshot's, while the queue follows deltas
     this.seen = new Set();
     this.first = true;
     this.fresh = new Set();
@@ -44,8 +45,10 @@ export class Inbox {
   }
 
   // setQueue takes a snapshot. Conversations not seen before are new
-  // handoffs, except in the very first snapshot after signing in.
-  setQueue(list, total) {
+  // handoffs, except in the very first snapshot after signing in. version
+  // is the snapshot's place in the socket's stream of queue deltas.
+  setQueue(list, total, version) {
+    this.queueVersion = typeof version === "number" ? version : null;
     this.queue = list || [];
     this.total = total || this.queue.length;
     const arrived = this.queue.filter((c) => !this.seen.has(c.id));
@@ -78,6 +81,29 @@ export class Inbox {
     if (!key) return;
     const again = list.querySelector('[data-conversation="' + CSS.escape(key[0]) + '"] ' + (key[1] ? "." + key[1].trim().split(/\s+/).map(CSS.escape).join(".") : "button"));
     (again || list.querySelector("button") || list.closest("aside")).focus();
+  }
+
+  // queueDelta applies one change of the queue (a queue_delta frame) to
+  // the snapshot held. It returns false when a version is missing: what is
+  // held can no longer be trusted, so deltas are ignored until the snapshot
+  // the caller asks for (queue_sync) arrives.
+  queueDelta(f) {
+    if (this.queueVersion === null || f.version <= this.queueVersion) return true;
+    if (f.version !== this.queueVersion + 1) {
+      this.queueVersion = null;
+      return false;
+    }
+    const list = this.queue.slice();
+    const id = f.conversation && f.conversation.id;
+    const at = list.findIndex((c) => c.id === id);
+    if (at >= 0 && (f.op === "removed" || f.op === "added" || f.op === "changed")) list.splice(at, 1);
+    if (f.op === "added" || f.op === "changed") {
+      list.splice(Math.max(0, Math.min((f.position || 1) - 1, list.length)), 0, f.conversation);
+    }
+    // Positions are the order; deltas do not restate everyone's.
+    list.forEach((c, i) => { c.queue_position = i + 1; });
+    this.setQueue(list, f.total, f.version);
+    return true;
   }
 
   renderQueue() {

@@ -264,7 +264,8 @@ function onFrame(f) {
       app.inbox.resync();
       app.refreshLoad();
       break;
-    case "queue": app.inbox.setQueue(f.conversations, f.total); break;
+    case "queue": app.inbox.setQueue(f.conversations, f.total, f.version); break;
+    case "queue_delta": if (!app.inbox.queueDelta(f)) app.live.send({ type: "queue_sync" }); break;
     case "conversation": {
       const load = mineNowOrBefore(f.conversation);
       app.inbox.conversation(f.conversation);
@@ -313,7 +314,8 @@ async function start(me) {
   app.inbox.renderMine();
   badge();
   app.refreshLoad = debounce(readLoad, 250);
-  const auth = () => ({ type: "auth", token: token(), cursors: app.inbox.cursors() });
+  // The queue comes as changes, not the whole of it on every change.
+  const auth = () => ({ type: "auth", token: token(), cursors: app.inbox.cursors(), queue_deltas: true });
   app.live = new Live(auth, onFrame, connState,
     (f) => end(f && f.code === "token_revoked" ? t("session.revoked") : t("session.ended")), revoked);
   app.live.start();

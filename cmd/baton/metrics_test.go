@@ -1,0 +1,212 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/gateway/prom"
+)
+
+// TestMetricsAfterConversation runs a scripted conversation (a visitor who
+// is answered, asks for a person, is queued, claimed, talked to and closed,
+// and one who declines the offer) and checks what /metrics then says.
+// With BATON_METRICS_SCRAPE set, the last scrape is written there, for
+// .ci/promcheck to run promtool on.
+func TestMetricsAfterConversation(t *testing.T) {
+	m := prom.New(prom.Options{MaxMerchants: 50, CacheFor: time.Nanosecond})
+	e := newEnv(t, func(c *appConfig) { c.Metrics = m })
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/metrics"
+
+	s := e.shop("Metrics Shop")
+	code, _ := e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
+	require.Equal(t, 200, code)
+	agentToken := e.addAgent(s, "mia@metrics.example", "Mia")
+	console := e.console(agentToken)
+	console.expect("queue")
+
+	v := e.visitor(s.m.WidgetKey)
+	convID := hello(v)["conversation_id"].(string)
+	say(v, "c1", "how long does shipping take?")
+	v.expectMessage("assistant")
+	handoff(v, "visitor@example.com")
+	sent := 5 // hello, message, handoff_request, handoff_reply, email
+
+	d := e.visitor(s.m.WidgetKey)
+	declinerID := hello(d)["conversation_id"].(string)
+	d.send(map[string]any{"type": "handoff_request"})
+	d.expect("handoff_offer")
+	d.send(map[string]any{"type": "handoff_reply", "accept": false})
+	d.expectMessage("assistant")
+	sent += 3
+
+	// Queued: the merchant's queue holds one conversation.
+	fams := scrape(t, url)
+	require.Equal(t, 1.0, value(t, fams, "baton_queue_length", "merchant", s.m.ID))
+	require.GreaterOrEqual(t, value(t, fams, "baton_queue_oldest_wait_seconds", "merchant", s.m.ID), 0.0)
+	require.Equal(t, 0.0, value(t, fams, "baton_queue_length", "merchant", "other"))
+	require.Equal(t, 2.0, value(t, fams, "baton_sockets_open", "kind", "visitor"))
+	require.Equal(t, 1.0, value(t, fams, "baton_sockets_open", "kind", "console"))
+
+	code, body := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
+	require.Equal(t, 200, code, "%v", body)
+	v.expect("agent_joined")
+	console.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "Hi, Mia here."})
+	v.expectMessage("agent")
+	v.send(map[string]any{"type": "message", "client_id": "c2", "text": "Thanks Mia"})
+	echoOf(v, "c2")
+	sent++
+	code, _ = e.do("POST", "/v1/agent/conversations/"+convID+"/close", agentToken, nil)
+	require.Equal(t, 200, code)
+	v.expect("closed")
+
+	// Every stored entry is counted once, by role: the two transcripts.
+	want := map[string]float64{}
+	for _, id := range []string{convID, declinerID} {
+		for _, msg := range e.transcript(agentToken, id) {
+			want[msg["role"].(string)]++
+		}
+	}
+	require.Positive(t, want["system"])
+	var expected strings.Builder
+	expected.WriteString("# HELP baton_messages_total Transcript entries stored, by author role.\n# TYPE baton_messages_total counter\n")
+	for _, role := range []string{"agent", "assistant", "other", "system", "visitor"} {
+		expected.WriteString(`baton_messages_total{role="` + role + `"} ` + model.SampleValue(want[role]).String() + "\n")
+	}
+	require.NoError(t, testutil.ScrapeAndCompare(url, strings.NewReader(expected.String()), "baton_messages_total"))
+
+	require.NoError(t, testutil.ScrapeAndCompare(url, strings.NewReader(`
+# HELP baton_handoffs_total Handoffs by the merchant's method, how they ended (offered, message, declined, queued, ticketed) and why.
+# TYPE baton_handoffs_total counter
+baton_handoffs_total{method="inbox",outcome="declined",reason="visitor_asked"} 1
+baton_handoffs_total{method="inbox",outcome="offered",reason="visitor_asked"} 2
+baton_handoffs_total{method="inbox",outcome="queued",reason="visitor_asked"} 1
+`), "baton_handoffs_total"))
+
+	fams = scrape(t, url)
+	require.Equal(t, 0.0, value(t, fams, "baton_queue_length", "merchant", s.m.ID), "claimed: the queue is empty")
+	require.Equal(t, 0.0, value(t, fams, "baton_queue_oldest_wait_seconds", "merchant", s.m.ID))
+	require.EqualValues(t, 1, histogramCount(t, fams, "baton_assignment_wait_seconds", "how", "manual"))
+	require.EqualValues(t, 0, histogramCount(t, fams, "baton_assignment_wait_seconds", "how", "auto"))
+	// apply.lua carries the handoff's steps, append.lua every message to
+	// or from a person (through the batcher); none failed.
+	require.Positive(t, histogramCount(t, fams, "baton_redis_script_duration_seconds", "script", "apply.lua"))
+	require.Positive(t, histogramCount(t, fams, "baton_redis_script_duration_seconds", "script", "append.lua"))
+	require.Positive(t, histogramCount(t, fams, "baton_redis_batch_size"))
+	for _, mt := range fams["baton_redis_script_errors_total"].GetMetric() {
+		require.Zero(t, mt.GetCounter().GetValue(), "%v", mt.GetLabel())
+	}
+	// Frames: in is exactly what the visitors sent; out at least what
+	// they have read.
+	require.Equal(t, float64(sent), value(t, fams, "baton_socket_frames_total", "kind", "visitor", "direction", "in"))
+	v.mu.Lock()
+	read := len(v.all)
+	v.mu.Unlock()
+	require.GreaterOrEqual(t, value(t, fams, "baton_socket_frames_total", "kind", "visitor", "direction", "out"), float64(read))
+	require.Positive(t, value(t, fams, "baton_socket_frames_total", "kind", "console", "direction", "in"))
+	for _, o := range []string{"helpdesk", "webhook"} {
+		require.Equal(t, 0.0, value(t, fams, "baton_outbox_depth", "outbox", o))
+		require.Equal(t, 0.0, value(t, fams, "baton_dead_letters_held", "outbox", o))
+		require.Equal(t, 0.0, value(t, fams, "baton_dead_letters_total", "outbox", o))
+	}
+	require.Contains(t, fams, "go_goroutines")
+	require.Contains(t, fams, "process_resident_memory_bytes")
+
+	// Sockets that close are no longer counted.
+	require.NoError(t, v.conn.Close())
+	require.NoError(t, d.conn.Close())
+	require.Eventually(t, func() bool {
+		return value(t, scrape(t, url), "baton_sockets_open", "kind", "visitor") == 0
+	}, 5*time.Second, 20*time.Millisecond)
+
+	if path := os.Getenv("BATON_METRICS_SCRAPE"); path != "" {
+		res, err := http.Get(url)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, raw, 0o644))
+	}
+}
+
+// TestMetricsOffByDefault: without BATON_METRICS_ADDR there is no listener.
+func TestMetricsOffByDefault(t *testing.T) {
+	cfg, err := loadConfig(func(string) string { return "" })
+	require.NoError(t, err)
+	require.Empty(t, cfg.MetricsAddr)
+	require.Equal(t, 50, cfg.MetricsMerchants)
+	cfg, err = loadConfig(func(k string) string {
+		return map[string]string{"BATON_METRICS_ADDR": "127.0.0.1:9090", "BATON_METRICS_MERCHANTS": "7"}[k]
+	})
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9090", cfg.MetricsAddr)
+	require.Equal(t, 7, cfg.MetricsMerchants)
+	_, err = loadConfig(func(k string) string {
+		return map[string]string{"BATON_METRICS_MERCHANTS": "lots"}[k]
+	})
+	require.ErrorContains(t, err, "BATON_METRICS_MERCHANTS")
+}
+
+// scrape reads /metrics in the text format.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	res, err := http.Get(url)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	require.NoError(t, err)
+	return fams
+}
+
+// find is the family's metric with exactly the given label pairs.
+func find(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
+	t.Helper()
+	f, ok := fams[name]
+	require.True(t, ok, "no family %s", name)
+	for _, mt := range f.GetMetric() {
+		got := map[string]string{}
+		for _, l := range mt.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		match := len(got) == len(labels)/2
+		for i := 0; match && i+1 < len(labels); i += 2 {
+			match = got[labels[i]] == labels[i+1]
+		}
+		if match {
+			return mt
+		}
+	}
+	require.Failf(t, "no such series", "%s%v", name, labels)
+	return nil
+}
+
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	t.Helper()
+	mt := find(t, fams, name, labels...)
+	switch {
+	case mt.Gauge != nil:
+		return mt.GetGauge().GetValue()
+	case mt.Counter != nil:
+		return mt.GetCounter().GetValue()
+	}
+	return mt.GetUntyped().GetValue()
+}
+
+func histogramCount(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) uint64 {
+	t.Helper()
+	return find(t, fams, name, labels...).GetHistogram().GetSampleCount()
+}

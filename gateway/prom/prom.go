@@ -109,8 +109,26 @@ func New(opts Options) *Metrics {
 		"Language model call latency by call (answer, embed).", modelBuckets, "call")
 	m.readErrs = f.counter("baton_state_read_errors_total",
 		"Scrape-time reads of Redis state (queues, outbox) that failed; those gauges are missing from that scrape.")
+	// The closed label sets are present at zero from the start, so that
+	// rates and alerts have a series before the first event.
 	for _, o := range []string{session.OutboxHelpdesk, session.OutboxWebhook} {
-		m.dead.WithLabelValues(o) // present at zero, so alerts see them from the start
+		m.dead.WithLabelValues(o)
+	}
+	outcomes := []string{session.AttemptDone, session.AttemptRetry, session.AttemptHeld, session.AttemptDead}
+	for _, p := range []session.HandoffMethod{session.MethodZendesk, session.MethodGorgias} {
+		for _, o := range outcomes {
+			m.attempts.WithLabelValues(string(p), o)
+		}
+	}
+	for _, o := range []string{session.AttemptDone, session.AttemptRetry, session.AttemptDead} {
+		m.webhooks.WithLabelValues(o)
+	}
+	for _, call := range []string{"answer", "embed"} {
+		m.modelDur.WithLabelValues(call)
+		for _, o := range []string{"ok", "canceled", string(session.ModelTimeout), string(session.ModelRateLimited),
+			string(session.ModelUnavailable), string(session.ModelRejected)} {
+			m.modelN.WithLabelValues(call, o)
+		}
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -184,13 +184,20 @@ func TestObserverCounts(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(m.webhooks.WithLabelValues("done")))
 	require.Equal(t, 1.0, testutil.ToFloat64(m.dead.WithLabelValues("webhook")))
 	require.Equal(t, 0.0, testutil.ToFloat64(m.dead.WithLabelValues("helpdesk")))
-	require.NoError(t, testutil.GatherAndCompare(m.reg, strings.NewReader(`
-# HELP baton_model_calls_total Language model calls by call (answer, embed) and outcome (ok, canceled, timeout, rate_limited, unavailable, rejected).
-# TYPE baton_model_calls_total counter
-baton_model_calls_total{call="answer",outcome="ok"} 1
-baton_model_calls_total{call="answer",outcome="rate_limited"} 1
-baton_model_calls_total{call="embed",outcome="canceled"} 1
-`), "baton_model_calls_total"))
+	// The closed sets are all there from the start, at zero but for
+	// these three.
+	require.Equal(t, 12, testutil.CollectAndCount(m.modelN))
+	var sum float64
+	for _, call := range []string{"answer", "embed"} {
+		for _, o := range []string{"ok", "canceled", "timeout", "rate_limited", "unavailable", "rejected"} {
+			sum += testutil.ToFloat64(m.modelN.WithLabelValues(call, o))
+		}
+	}
+	require.Equal(t, 3.0, sum)
+	require.Equal(t, 1.0, testutil.ToFloat64(m.modelN.WithLabelValues("answer", "ok")))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.modelN.WithLabelValues("answer", "rate_limited")))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.modelN.WithLabelValues("embed", "canceled")))
+	require.Equal(t, 8, testutil.CollectAndCount(m.attempts))
 	require.NoError(t, testutil.GatherAndCompare(m.reg, strings.NewReader(`
 # HELP baton_redis_script_duration_seconds Redis script calls and their latency (including any wait for a shared round trip), by script.
 # TYPE baton_redis_script_duration_seconds histogram

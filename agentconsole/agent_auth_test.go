@@ -244,25 +244,25 @@ func TestConsoleSocketAuth(t *testing.T) {
 	var attempts []attempt
 	for name, tok := range badTokens(t, valid) {
 		attempts = append(attempts, attempt{name: "token: " + name, first: func(c *client) {
-			c.send(map[string]any{"type": "auth", "token": tok})
+			c.Send(map[string]any{"type": "auth", "token": tok})
 		}})
 	}
 	attempts = append(attempts,
-		attempt{name: "ping first", first: func(c *client) { c.send(map[string]any{"type": "ping"}) }},
-		attempt{name: "malformed first frame", first: func(c *client) { c.sendRaw(`{"type":"auth",`) }},
-		attempt{name: "auth in another case", first: func(c *client) { c.send(map[string]any{"type": "AUTH", "token": valid}) }},
-		attempt{name: "auth without token", first: func(c *client) { c.send(map[string]any{"type": "auth"}) }},
-		attempt{name: "auth with empty token", first: func(c *client) { c.send(map[string]any{"type": "auth", "token": ""}) }},
-		attempt{name: "auth with a number token", first: func(c *client) { c.sendRaw(`{"type":"auth","token":42}`) }},
+		attempt{name: "ping first", first: func(c *client) { c.Send(map[string]any{"type": "ping"}) }},
+		attempt{name: "malformed first frame", first: func(c *client) { c.SendRaw(`{"type":"auth",`) }},
+		attempt{name: "auth in another case", first: func(c *client) { c.Send(map[string]any{"type": "AUTH", "token": valid}) }},
+		attempt{name: "auth without token", first: func(c *client) { c.Send(map[string]any{"type": "auth"}) }},
+		attempt{name: "auth with empty token", first: func(c *client) { c.Send(map[string]any{"type": "auth", "token": ""}) }},
+		attempt{name: "auth with a number token", first: func(c *client) { c.SendRaw(`{"type":"auth","token":42}`) }},
 		attempt{name: "binary auth frame", first: func(c *client) {
 			b, _ := json.Marshal(map[string]any{"type": "auth", "token": valid})
-			require.NoError(c.t, c.conn.WriteMessage(websocket.BinaryMessage, b))
+			require.NoError(c.T, c.Conn.WriteMessage(websocket.BinaryMessage, b))
 		}},
 		attempt{name: "token in the URL, ping first", path: "?token=" + valid, first: func(c *client) {
-			c.send(map[string]any{"type": "ping"})
+			c.Send(map[string]any{"type": "ping"})
 		}},
 		attempt{name: "message before auth", first: func(c *client) {
-			c.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "x", "text": "hi"})
+			c.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "x", "text": "hi"})
 		}},
 	)
 	for _, a := range attempts {
@@ -272,14 +272,14 @@ func TestConsoleSocketAuth(t *testing.T) {
 			c, _, err := e.dial("/v1/agent/ws"+a.path, nil)
 			require.NoError(t, err)
 			a.first(c)
-			f := c.nextWithin(5*time.Second, "error", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "ready" })
+			f := c.NextWithin(5*time.Second, "error", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "ready" })
 			require.Equal(t, "error", f["type"], "signed in: %v", f)
 			require.NotEmpty(t, f["code"])
-			require.Equal(t, websocket.ClosePolicyViolation, c.waitCloseCode(5*time.Second), "close: %v", c.closeErr())
-			all := c.framesJSON()
+			require.Equal(t, websocket.ClosePolicyViolation, c.WaitCloseCode(5*time.Second), "close: %v", c.CloseErr())
+			all := c.FramesJSON()
 			require.NotContains(t, all, convID)
 			require.NotContains(t, all, "secret-visitor@example.com")
-			for _, fr := range c.snapshot() {
+			for _, fr := range c.Snapshot() {
 				require.Equal(t, "error", fr["type"], "only the error may be sent: %v", fr)
 			}
 		})
@@ -321,20 +321,20 @@ func TestConsoleBadFrames(t *testing.T) {
 		`{"type":"presence","status":"on holiday"}`,
 	}
 	for _, f := range frames {
-		c.sendRaw(f)
-		c.send(map[string]any{"type": "ping"})
-		got := c.next("error or pong", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "pong" })
+		c.SendRaw(f)
+		c.Send(map[string]any{"type": "ping"})
+		got := c.Next("error or pong", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "pong" })
 		require.Equal(t, "error", got["type"], "no error for %.120s", f)
 		require.NotEmpty(t, got["code"])
-		c.expect("pong")
+		c.Expect("pong")
 	}
-	require.NoError(t, c.conn.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"ping"}`)))
-	require.Equal(t, "error", c.next("error", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "pong" })["type"])
+	require.NoError(t, c.Conn.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"ping"}`)))
+	require.Equal(t, "error", c.Next("error", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "pong" })["type"])
 
 	// Still working: a good message reaches the visitor; nothing bad was
 	// stored.
-	c.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "good", "text": "Hello from Fran"})
-	require.Equal(t, "Hello from Fran", seen.expectMessage("agent")["text"])
+	c.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "good", "text": "Hello from Fran"})
+	require.Equal(t, "Hello from Fran", seen.ExpectMessage("agent")["text"])
 	var agentTexts []string
 	for _, m := range e.transcript(agent, convID) {
 		if m["role"] == "agent" {

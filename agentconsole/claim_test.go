@@ -36,10 +36,10 @@ func TestConsoleActsRightAfterClaim(t *testing.T) {
 					t.Errorf("claim: %d %v", code, body)
 					return
 				}
-				console.send(map[string]any{"type": "typing", "conversation_id": id, "active": true})
-				console.send(map[string]any{"type": "message", "conversation_id": id, "client_id": cid("m", i), "text": "Hi there"})
-				console.send(map[string]any{"type": "ping"})
-				f := console.next("pong or error", func(f map[string]any) bool {
+				console.Send(map[string]any{"type": "typing", "conversation_id": id, "active": true})
+				console.Send(map[string]any{"type": "message", "conversation_id": id, "client_id": cid("m", i), "text": "Hi there"})
+				console.Send(map[string]any{"type": "ping"})
+				f := console.Next("pong or error", func(f map[string]any) bool {
 					return f["type"] == "pong" || (f["type"] == "error" && f["conversation_id"] == id)
 				})
 				if f["type"] == "error" {
@@ -48,7 +48,7 @@ func TestConsoleActsRightAfterClaim(t *testing.T) {
 					mu.Unlock()
 				}
 				// The message itself always gets through.
-				require.Equal(t, "Hi there", seen.expectMessage("agent")["text"])
+				require.Equal(t, "Hi there", seen.ExpectMessage("agent")["text"])
 			}
 		}()
 	}

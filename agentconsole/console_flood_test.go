@@ -43,7 +43,7 @@ func TestConsoleFrameLimit(t *testing.T) {
 			// Five seconds' worth at the default in one go: a flood.
 			const lines = 5 * agentconsole.DefaultFrameLimit
 			line := func(clientID string) {
-				con.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": clientID, "text": "line " + clientID})
+				con.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": clientID, "text": "line " + clientID})
 			}
 			for i := range lines {
 				line(cid("flood", i))
@@ -57,7 +57,7 @@ func TestConsoleFrameLimit(t *testing.T) {
 			deadline := time.After(waitFor)
 			for len(echoed) < lines {
 				select {
-				case f := <-con.frames:
+				case f := <-con.Frames():
 					switch f["type"] {
 					case "message":
 						m, _ := f["message"].(map[string]any)

@@ -29,19 +29,19 @@ func TestConsoleSocketThatNeverAuthenticates(t *testing.T) {
 	start := time.Now()
 	console, _, err := e.dial("/v1/agent/ws", nil)
 	require.NoError(t, err)
-	code := console.waitCloseCode(13 * time.Second)
+	code := console.WaitCloseCode(13 * time.Second)
 	after := time.Since(start)
 	require.Greater(t, after, 8*time.Second, "closed too early")
 	require.Less(t, after, 12*time.Second, "closed too late")
 	var f map[string]any
-	for _, fr := range console.snapshot() {
+	for _, fr := range console.Snapshot() {
 		if fr["type"] == "error" && fr["code"] == "auth_timeout" {
 			f = fr
 		}
 	}
 	// The error frame and the 1008 close come before the deadline (a past
 	// bug closed the console's socket bare, 1006).
-	require.NotNil(t, f, "no error auth_timeout before the close (close code %d); frames %v", code, console.snapshot())
+	require.NotNil(t, f, "no error auth_timeout before the close (close code %d); frames %v", code, console.Snapshot())
 	require.NotEmpty(t, f["message"])
 	require.Equal(t, websocket.ClosePolicyViolation, code)
 }

@@ -1,24 +1,20 @@
 package agentconsole_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"github.com/batonchat/baton/gateway/socket/sockettest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
@@ -137,43 +133,6 @@ func (e *env) do(method, path, token string, body any) (int, map[string]any) {
 	return code, out
 }
 
-// doRaw sends a request and returns the status and the raw body. body may be
-// nil, a string (sent as is), []byte, or anything JSON-encodable.
-func (e *env) doRaw(method, path, token string, body any, header http.Header) (int, []byte) {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		buf, err := json.Marshal(b)
-		require.NoError(e.t, err)
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	require.NoError(e.t, err)
-	for k, vs := range header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	return res.StatusCode, raw
-}
-
 // requireAPIError checks that raw is the contract's error body,
 // {"error": {"code": "snake_case", "message": "..."}}, and returns the code.
 func requireAPIError(t *testing.T, raw []byte) string {
@@ -220,210 +179,14 @@ func visitorClientIDs(msgs []map[string]any) []string {
 	return out
 }
 
-func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
-
-// client is a console socket that collects frames.
-type client struct {
-	t      *testing.T
-	conn   *websocket.Conn
-	frames chan map[string]any
-	closed chan struct{}
-	mu     sync.Mutex
-	err    error
-	all    []map[string]any
-}
-
-func (e *env) dial(path string, header http.Header) (*client, *http.Response, error) {
-	conn, res, err := websocket.DefaultDialer.Dial(e.wsURL(path), header)
-	if err != nil {
-		return nil, res, err
-	}
-	c := &client{t: e.t, conn: conn, frames: make(chan map[string]any, 4096), closed: make(chan struct{})}
-	go c.read()
-	e.t.Cleanup(func() { _ = conn.Close() })
-	return c, res, nil
-}
-
 // console opens a console socket signed in with token.
 func (e *env) console(token string) *client {
 	e.t.Helper()
 	c, _, err := e.dial("/v1/agent/ws", nil)
 	require.NoError(e.t, err)
-	c.send(map[string]any{"type": "auth", "token": token})
-	c.expect("ready")
+	c.Send(map[string]any{"type": "auth", "token": token})
+	c.Expect("ready")
 	return c
-}
-
-// dialStatus tries a socket upgrade and returns the HTTP status and body;
-// 101 means it upgraded (the socket is closed again at once).
-func (e *env) dialStatus(path string, header http.Header) (int, []byte) {
-	e.t.Helper()
-	conn, res, err := websocket.DefaultDialer.Dial(e.wsURL(path), header)
-	if err == nil {
-		_ = conn.Close()
-		return res.StatusCode, nil
-	}
-	require.ErrorIs(e.t, err, websocket.ErrBadHandshake, "dial %s", path)
-	require.NotNil(e.t, res)
-	raw, _ := io.ReadAll(res.Body)
-	_ = res.Body.Close()
-	return res.StatusCode, raw
-}
-
-func originHeader(origin string) http.Header {
-	h := http.Header{}
-	if origin != "" {
-		h.Set("Origin", origin)
-	}
-	return h
-}
-
-func (c *client) read() {
-	defer close(c.closed)
-	for {
-		_, data, err := c.conn.ReadMessage()
-		if err != nil {
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
-			return
-		}
-		var f map[string]any
-		if json.Unmarshal(data, &f) != nil {
-			c.t.Errorf("server sent a frame that is not JSON: %q", data)
-			continue
-		}
-		c.mu.Lock()
-		c.all = append(c.all, f)
-		c.mu.Unlock()
-		c.frames <- f
-	}
-}
-
-func (c *client) send(v any) {
-	c.t.Helper()
-	require.NoError(c.t, c.conn.WriteJSON(v))
-}
-
-// sendRaw writes one text frame as is.
-func (c *client) sendRaw(data string) {
-	c.t.Helper()
-	require.NoError(c.t, c.conn.WriteMessage(websocket.TextMessage, []byte(data)))
-}
-
-// next returns the next frame that satisfies ok, failing after a few seconds.
-func (c *client) next(what string, ok func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				return f
-			}
-		case <-deadline:
-			c.t.Fatalf("no %s frame within 5s; frames so far: %v", what, c.snapshot())
-			return nil
-		}
-	}
-}
-
-// nextWithin is next with a deadline of one's own.
-func (c *client) nextWithin(d time.Duration, what string, ok func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				return f
-			}
-		case <-c.closed:
-			// Frames read before the close are still in the channel.
-			for {
-				select {
-				case f := <-c.frames:
-					if ok(f) {
-						return f
-					}
-				default:
-					c.t.Fatalf("socket closed (%v) before a %s frame; frames: %v", c.closeErr(), what, c.snapshot())
-					return nil
-				}
-			}
-		case <-deadline:
-			c.t.Fatalf("no %s frame within %s; frames so far: %v", what, d, c.snapshot())
-			return nil
-		}
-	}
-}
-
-// expect returns the next frame of type typ, skipping others.
-func (c *client) expect(typ string) map[string]any {
-	c.t.Helper()
-	return c.next(typ, func(f map[string]any) bool { return f["type"] == typ })
-}
-
-// expectMessage returns the next message frame with the given role.
-func (c *client) expectMessage(role string) map[string]any {
-	c.t.Helper()
-	return c.next("message/"+role, func(f map[string]any) bool {
-		if f["type"] != "message" {
-			return false
-		}
-		m, _ := f["message"].(map[string]any)
-		return m["role"] == role
-	})
-}
-
-// quiet asserts no frame matching ok arrives for d.
-func (c *client) quiet(d time.Duration, ok func(map[string]any) bool) {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				c.t.Fatalf("unexpected frame %v", f)
-			}
-		case <-deadline:
-			return
-		}
-	}
-}
-
-func (c *client) snapshot() []map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]map[string]any(nil), c.all...)
-}
-
-func (c *client) closeErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// waitCloseCode waits up to d for the server to close the socket and
-// returns the close code it sent (1006 when there was no close frame).
-func (c *client) waitCloseCode(d time.Duration) int {
-	c.t.Helper()
-	select {
-	case <-c.closed:
-	case <-time.After(d):
-		c.t.Fatalf("socket not closed within %s; frames: %v", d, c.snapshot())
-	}
-	var ce *websocket.CloseError
-	if errors.As(c.closeErr(), &ce) {
-		return ce.Code
-	}
-	return websocket.CloseAbnormalClosure
-}
-
-// framesJSON renders every frame a client got, for "never contains" checks.
-func (c *client) framesJSON() string {
-	b, _ := json.Marshal(c.snapshot())
-	return string(b)
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -448,3 +211,26 @@ func debugLogs() bool {
 	f := flag.Lookup("test.v")
 	return testing.Verbose() && (f == nil || f.Value.String() != "test2json")
 }
+
+// client is the shared test socket (gateway/socket/sockettest).
+type client = sockettest.Client
+
+func (e *env) wsURL(path string) string { return sockettest.URL(e.srv.URL, path) }
+
+func (e *env) dial(path string, header http.Header) (*client, *http.Response, error) {
+	return sockettest.Dial(e.t, e.wsURL(path), header)
+}
+
+// doRaw sends a request and returns the status and the raw body (see
+// sockettest.Do for what body may be).
+func (e *env) doRaw(method, path, token string, body any, header http.Header) (int, []byte) {
+	e.t.Helper()
+	return sockettest.Do(e.t, e.srv.URL, method, path, token, body, header)
+}
+
+func (e *env) dialStatus(path string, header http.Header) (int, []byte) {
+	e.t.Helper()
+	return sockettest.DialStatus(e.t, e.wsURL(path), header)
+}
+
+func originHeader(origin string) http.Header { return sockettest.Origin(origin) }

@@ -61,7 +61,7 @@ func TestMerchantIsolation(t *testing.T) {
 			code, body = e.do("POST", "/v1/agent/conversations/"+id+"/messages", aliceTok,
 				map[string]string{"client_id": "a1", "text": "A-AGENT-SECRET"})
 			require.Equal(t, 201, code, "%v", body)
-			seen.expectMessage("agent")
+			seen.ExpectMessage("agent")
 		}
 	}
 	before := map[string]int{}
@@ -193,10 +193,10 @@ func TestMerchantIsolation(t *testing.T) {
 	{
 		// B's consoles try to act on A's conversations.
 		for _, c := range []*client{bobConsole, bAdminConsole} {
-			c.send(map[string]any{"type": "message", "conversation_id": convs["assigned"], "client_id": "x1", "text": "B-INTRUSION"})
-			c.expect("error")
-			c.send(map[string]any{"type": "typing", "conversation_id": convs["assigned"], "active": true})
-			c.expect("error")
+			c.Send(map[string]any{"type": "message", "conversation_id": convs["assigned"], "client_id": "x1", "text": "B-INTRUSION"})
+			c.Expect("error")
+			c.Send(map[string]any{"type": "typing", "conversation_id": convs["assigned"], "active": true})
+			c.Expect("error")
 		}
 		// One more handoff at A while B's consoles listen, to be sure
 		// live traffic has had its chance to leak.
@@ -206,13 +206,13 @@ func TestMerchantIsolation(t *testing.T) {
 		v.say("late", "A-VISITOR-SECRET late")
 		seen := v.watch()
 		v.handoff("a-visitor@example.com")
-		aliceConsole.next("A's queue with the late one", func(f map[string]any) bool {
+		aliceConsole.Next("A's queue with the late one", func(f map[string]any) bool {
 			return f["type"] == "queue" && strings.Contains(mustJSON(t, f), id)
 		})
 		v.typing(true)
-		bobConsole.quiet(500*time.Millisecond, func(map[string]any) bool { return false })
+		bobConsole.Quiet(500*time.Millisecond, func(map[string]any) bool { return false })
 		for _, c := range []*client{bobConsole, bAdminConsole} {
-			for _, f := range c.snapshot() {
+			for _, f := range c.Snapshot() {
 				raw := mustJSON(t, f)
 				if f["type"] == "error" {
 					// The refusals of B's own attempts name the id B sent.
@@ -224,7 +224,7 @@ func TestMerchantIsolation(t *testing.T) {
 				noSecrets(t, "B's console "+fmt.Sprint(f["type"])+" frame", raw)
 			}
 		}
-		require.NotContains(t, aliceConsole.framesJSON(), "B-INTRUSION")
+		require.NotContains(t, aliceConsole.FramesJSON(), "B-INTRUSION")
 		require.NotContains(t, seen.seen(), "B-INTRUSION")
 		msgs := e.transcript(a.adminToken, convs["assigned"])
 		require.Len(t, msgs, before["assigned"])

@@ -132,8 +132,8 @@ func (w *view) Typing(_ string, role session.Role, active bool) {
 
 func (w *view) Gone(string) { w.record("gone") }
 
-// expectMessage returns the next entry by role, failing after a few seconds.
-func (w *view) expectMessage(role string) map[string]any {
+// ExpectMessage returns the next entry by role, failing after a few seconds.
+func (w *view) ExpectMessage(role string) map[string]any {
 	w.t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {

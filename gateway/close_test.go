@@ -22,25 +22,25 @@ func TestVisitorCloses(t *testing.T) {
 		return v
 	}
 	closeByVisitor := func(v *client) {
-		v.send(map[string]any{"type": "close"})
-		require.Equal(t, "visitor_closed", v.expect("closed")["reason"])
+		v.Send(map[string]any{"type": "close"})
+		require.Equal(t, "visitor_closed", v.Expect("closed")["reason"])
 	}
 
 	// Answered, then closed.
 	v := start()
 	say(v, "r1", "hello")
-	v.expectMessage("assistant")
+	v.ExpectMessage("assistant")
 	closeByVisitor(v)
 	// A second close changes nothing.
-	v.send(map[string]any{"type": "close"})
-	v.expectError("conversation_closed")
+	v.Send(map[string]any{"type": "close"})
+	v.ExpectError("conversation_closed")
 
 	// Offered, declined, closed.
 	v = start()
-	v.send(map[string]any{"type": "handoff_request"})
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": false})
-	require.Equal(t, "assistant", v.expect("status")["status"])
+	v.Send(map[string]any{"type": "handoff_request"})
+	v.Expect("handoff_offer")
+	v.Send(map[string]any{"type": "handoff_reply", "accept": false})
+	require.Equal(t, "assistant", v.Expect("status")["status"])
 	closeByVisitor(v)
 
 	// Hello and close, nothing said.

@@ -38,15 +38,15 @@ func TestCustomMessageMethod(t *testing.T) {
 			v := e.visitor(s.m.WidgetKey)
 			w := hello(v)
 			convID := w["conversation_id"].(string)
-			v.send(a.frame)
-			got := v.expectMessage("assistant")
+			v.Send(a.frame)
+			got := v.ExpectMessage("assistant")
 			require.Equal(t, custom, got["text"])
-			v.quiet(300*time.Millisecond, func(f map[string]any) bool {
+			v.Quiet(300*time.Millisecond, func(f map[string]any) bool {
 				return f["type"] == "handoff_offer" || f["type"] == "email_request" || f["type"] == "status"
 			})
 			// Accepting an offer that was never made does nothing.
-			v.send(map[string]any{"type": "handoff_reply", "accept": true})
-			v.expect("error")
+			v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+			v.Expect("error")
 			body := e.conversation(s, convID)
 			require.Equal(t, "assistant", body["conversation"].(map[string]any)["status"])
 			require.NotContains(t, mustJSON(t, e.conversations(s, session.StatusQueued)), convID)

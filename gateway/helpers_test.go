@@ -3,21 +3,18 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"github.com/batonchat/baton/gateway/socket/sockettest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
@@ -157,30 +154,6 @@ func visitorClientIDs(msgs []map[string]any) []string {
 	return out
 }
 
-func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
-
-// client is a test socket that collects frames.
-type client struct {
-	t      *testing.T
-	conn   *websocket.Conn
-	frames chan map[string]any
-	closed chan struct{}
-	mu     sync.Mutex
-	err    error
-	all    []map[string]any
-}
-
-func (e *env) dial(path string, header http.Header) (*client, *http.Response, error) {
-	conn, res, err := websocket.DefaultDialer.Dial(e.wsURL(path), header)
-	if err != nil {
-		return nil, res, err
-	}
-	c := &client{t: e.t, conn: conn, frames: make(chan map[string]any, 4096), closed: make(chan struct{})}
-	go c.read()
-	e.t.Cleanup(func() { _ = conn.Close() })
-	return c, res, nil
-}
-
 func (e *env) visitor(key string) *client {
 	e.t.Helper()
 	c, _, err := e.dial("/v1/widget/ws?key="+key, nil)
@@ -188,192 +161,14 @@ func (e *env) visitor(key string) *client {
 	return c
 }
 
-// dialStatus tries a socket upgrade and returns the HTTP status and body;
-// 101 means it upgraded (the socket is closed again at once).
-func (e *env) dialStatus(path string, header http.Header) (int, []byte) {
-	e.t.Helper()
-	conn, res, err := websocket.DefaultDialer.Dial(e.wsURL(path), header)
-	if err == nil {
-		_ = conn.Close()
-		return res.StatusCode, nil
-	}
-	require.ErrorIs(e.t, err, websocket.ErrBadHandshake, "dial %s", path)
-	require.NotNil(e.t, res)
-	raw, _ := io.ReadAll(res.Body)
-	_ = res.Body.Close()
-	return res.StatusCode, raw
-}
-
-func originHeader(origin string) http.Header {
-	h := http.Header{}
-	if origin != "" {
-		h.Set("Origin", origin)
-	}
-	return h
-}
-
-func (c *client) read() {
-	defer close(c.closed)
-	for {
-		_, data, err := c.conn.ReadMessage()
-		if err != nil {
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
-			return
-		}
-		var f map[string]any
-		if json.Unmarshal(data, &f) != nil {
-			c.t.Errorf("server sent a frame that is not JSON: %q", data)
-			continue
-		}
-		c.mu.Lock()
-		c.all = append(c.all, f)
-		c.mu.Unlock()
-		c.frames <- f
-	}
-}
-
-func (c *client) send(v any) {
-	c.t.Helper()
-	require.NoError(c.t, c.conn.WriteJSON(v))
-}
-
-// sendRaw writes one text frame as is.
-func (c *client) sendRaw(data string) {
-	c.t.Helper()
-	require.NoError(c.t, c.conn.WriteMessage(websocket.TextMessage, []byte(data)))
-}
-
-// next returns the next frame that satisfies ok, failing after a few seconds.
-func (c *client) next(what string, ok func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				return f
-			}
-		case <-deadline:
-			c.t.Fatalf("no %s frame within 5s; frames so far: %v", what, c.snapshot())
-			return nil
-		}
-	}
-}
-
-// expect returns the next frame of type typ, skipping others.
-func (c *client) expect(typ string) map[string]any {
-	c.t.Helper()
-	return c.next(typ, func(f map[string]any) bool { return f["type"] == typ })
-}
-
-// expectMessage returns the next message frame with the given role.
-func (c *client) expectMessage(role string) map[string]any {
-	c.t.Helper()
-	return c.next("message/"+role, func(f map[string]any) bool { return f["type"] == "message" && f["role"] == role })
-}
-
-// expectError returns the next error frame and checks its code.
-func (c *client) expectError(code string) map[string]any {
-	c.t.Helper()
-	f := c.expect("error")
-	require.Equal(c.t, code, f["code"], "error frame %v", f)
-	return f
-}
-
-// quiet asserts no frame matching ok arrives for d.
-func (c *client) quiet(d time.Duration, ok func(map[string]any) bool) {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				c.t.Fatalf("unexpected frame %v", f)
-			}
-		case <-deadline:
-			return
-		}
-	}
-}
-
-func (c *client) snapshot() []map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]map[string]any(nil), c.all...)
-}
-
-func (c *client) closeErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// waitCloseCode waits up to d for the server to close the socket and
-// returns the close code it sent (1006 when there was no close frame).
-func (c *client) waitCloseCode(d time.Duration) int {
-	c.t.Helper()
-	select {
-	case <-c.closed:
-	case <-time.After(d):
-		c.t.Fatalf("socket not closed within %s; frames: %v", d, c.snapshot())
-	}
-	var ce *websocket.CloseError
-	if errors.As(c.closeErr(), &ce) {
-		return ce.Code
-	}
-	return websocket.CloseAbnormalClosure
-}
-
 func framesOfType(c *client, typ string) []map[string]any {
 	var out []map[string]any
-	for _, f := range c.snapshot() {
+	for _, f := range c.Snapshot() {
 		if f["type"] == typ {
 			out = append(out, f)
 		}
 	}
 	return out
-}
-
-// hello starts a conversation on v and returns the welcome frame.
-func hello(v *client) map[string]any {
-	v.t.Helper()
-	v.send(map[string]any{"type": "hello", "locale": "en"})
-	w := v.expect("welcome")
-	require.NotEmpty(v.t, w["conversation_id"])
-	require.NotEmpty(v.t, w["resume_token"])
-	return w
-}
-
-// say sends a message and waits for its acknowledgement (its own echo).
-func say(v *client, clientID, text string) map[string]any {
-	v.t.Helper()
-	v.send(map[string]any{"type": "message", "client_id": clientID, "text": text})
-	return echoOf(v, clientID)
-}
-
-// echoOf waits for the visitor message frame carrying clientID.
-func echoOf(v *client, clientID string) map[string]any {
-	v.t.Helper()
-	return v.next("echo of "+clientID, func(f map[string]any) bool {
-		return f["type"] == "message" && f["role"] == "visitor" && f["client_id"] == clientID
-	})
-}
-
-// handoff takes a visitor in status assistant to queued through the button,
-// the offer and the email request, and returns the system message the queue
-// sends.
-func handoff(v *client, email string) map[string]any {
-	v.t.Helper()
-	v.send(map[string]any{"type": "handoff_request"})
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v.expect("email_request")
-	v.send(map[string]any{"type": "email", "email": email})
-	st := v.expect("status")
-	require.Equal(v.t, "queued", st["status"], "status frame %v", st)
-	return v.expectMessage("system")
 }
 
 // requireAPIError checks that raw is the contract's error body,
@@ -430,3 +225,33 @@ func debugLogs() bool {
 	f := flag.Lookup("test.v")
 	return testing.Verbose() && (f == nil || f.Value.String() != "test2json")
 }
+
+// client is the shared test socket (gateway/socket/sockettest).
+type client = sockettest.Client
+
+func (e *env) wsURL(path string) string { return sockettest.URL(e.srv.URL, path) }
+
+func (e *env) dial(path string, header http.Header) (*client, *http.Response, error) {
+	return sockettest.Dial(e.t, e.wsURL(path), header)
+}
+
+func hello(v *client) map[string]any { v.T.Helper(); return sockettest.Hello(v) }
+func say(v *client, clientID, text string) map[string]any {
+	v.T.Helper()
+	return sockettest.Say(v, clientID, text)
+}
+func echoOf(v *client, clientID string) map[string]any {
+	v.T.Helper()
+	return sockettest.EchoOf(v, clientID)
+}
+func handoff(v *client, email string) map[string]any {
+	v.T.Helper()
+	return sockettest.Handoff(v, email)
+}
+
+func (e *env) dialStatus(path string, header http.Header) (int, []byte) {
+	e.t.Helper()
+	return sockettest.DialStatus(e.t, e.wsURL(path), header)
+}
+
+func originHeader(origin string) http.Header { return sockettest.Origin(origin) }

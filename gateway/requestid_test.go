@@ -124,7 +124,7 @@ func TestEveryRequestHasAnID(t *testing.T) {
 		id := res.Header.Get(rest.HeaderRequestID)
 		require.Regexp(t, `^req_`, id, "the upgrade's answer names the socket")
 		hello(c)
-		require.NoError(t, c.conn.Close())
+		require.NoError(t, c.Conn.Close())
 		require.Eventually(t, func() bool {
 			msgs := messages(logs.with(t, id))
 			return len(msgs) >= 2 && msgs[len(msgs)-1] == "visitor socket closed"

@@ -22,20 +22,20 @@ func sixEntries(e *env, key string) resumable {
 	w := hello(v)
 	for i := 1; i <= 3; i++ {
 		say(v, cid("g", i), "hello")
-		v.expectMessage("assistant")
+		v.ExpectMessage("assistant")
 	}
-	require.NoError(e.t, v.conn.Close())
+	require.NoError(e.t, v.Conn.Close())
 	return resumable{id: w["conversation_id"].(string), token: w["resume_token"].(string), lastSeq: 6}
 }
 
 // replayed collects the message frames that follow a welcome until none
 // arrives for a short while.
 func replayed(v *client) []map[string]any {
-	v.t.Helper()
+	v.T.Helper()
 	var out []map[string]any
 	for {
 		select {
-		case f := <-v.frames:
+		case f := <-v.Frames():
 			if f["type"] == "message" {
 				out = append(out, f)
 			}
@@ -89,12 +89,12 @@ func TestResumeRefused(t *testing.T) {
 			for k, val := range tc.hello {
 				h[k] = val
 			}
-			v.send(h)
-			f := v.next("error", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "welcome" })
+			v.Send(h)
+			f := v.Next("error", func(f map[string]any) bool { return f["type"] == "error" || f["type"] == "welcome" })
 			require.Equal(t, "error", f["type"], "the resume was accepted: %v", f)
 			require.Equal(t, tc.code, f["code"], "%v", f)
 			// Nothing of the conversation reached this socket.
-			v.quiet(200*time.Millisecond, func(f map[string]any) bool {
+			v.Quiet(200*time.Millisecond, func(f map[string]any) bool {
 				return f["type"] == "message" || f["type"] == "status" || f["type"] == "closed"
 			})
 			// The socket is still good for a fresh start.
@@ -153,8 +153,8 @@ func TestResumeReplay(t *testing.T) {
 			if tc.lastSeq != nil {
 				h["last_seq"] = tc.lastSeq
 			}
-			v.send(h)
-			w := v.expect("welcome")
+			v.Send(h)
+			w := v.Expect("welcome")
 			require.Equal(t, conv.id, w["conversation_id"])
 			require.Equal(t, conv.token, w["resume_token"])
 			require.Equal(t, "assistant", w["status"])
@@ -187,21 +187,21 @@ func TestResumeClosedConversation(t *testing.T) {
 	w := hello(v)
 	convID, token := w["conversation_id"].(string), w["resume_token"].(string)
 	say(v, "g1", "hello")
-	v.expectMessage("assistant")
-	v.send(map[string]any{"type": "close"})
-	require.NotEmpty(t, v.expect("closed")["reason"])
-	require.NoError(t, v.conn.Close())
+	v.ExpectMessage("assistant")
+	v.Send(map[string]any{"type": "close"})
+	require.NotEmpty(t, v.Expect("closed")["reason"])
+	require.NoError(t, v.Conn.Close())
 
 	v2 := e.visitor(s.m.WidgetKey)
-	v2.send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": 0})
-	w2 := v2.expect("welcome")
+	v2.Send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": 0})
+	w2 := v2.Expect("welcome")
 	require.Equal(t, "closed", w2["status"])
 	require.Equal(t, convID, w2["conversation_id"])
-	closed := v2.expect("closed")
+	closed := v2.Expect("closed")
 	require.NotEmpty(t, closed["reason"])
 	// Order: welcome, every entry, then closed.
 	var order []string
-	for _, f := range v2.snapshot() {
+	for _, f := range v2.Snapshot() {
 		switch f["type"] {
 		case "message":
 			order = append(order, "message")
@@ -210,9 +210,9 @@ func TestResumeClosedConversation(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"welcome", "message", "message", "closed"}, order)
-	v2.quiet(200*time.Millisecond, func(f map[string]any) bool { return f["type"] == "closed" })
+	v2.Quiet(200*time.Millisecond, func(f map[string]any) bool { return f["type"] == "closed" })
 
-	v2.send(map[string]any{"type": "message", "client_id": "late", "text": "anyone?"})
-	v2.expectError("conversation_closed")
+	v2.Send(map[string]any{"type": "message", "client_id": "late", "text": "anyone?"})
+	v2.ExpectError("conversation_closed")
 	require.Len(t, e.transcript(s, convID), 2)
 }

@@ -22,13 +22,13 @@ type settled struct {
 // anything itself, so that subtests can judge the outcome.
 func settle(c *client, start time.Time, deadline time.Time) (settled, bool) {
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 	case <-time.After(time.Until(deadline)):
-		return settled{frames: c.snapshot()}, false
+		return settled{frames: c.Snapshot()}, false
 	}
-	out := settled{frames: c.snapshot(), code: websocket.CloseAbnormalClosure, after: time.Since(start)}
+	out := settled{frames: c.Snapshot(), code: websocket.CloseAbnormalClosure, after: time.Since(start)}
 	var ce *websocket.CloseError
-	if errors.As(c.closeErr(), &ce) {
+	if errors.As(c.CloseErr(), &ce) {
 		out.code = ce.Code
 	}
 	return out, true
@@ -69,10 +69,10 @@ func TestSocketsThatNeverStart(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-chatty.closed:
+			case <-chatty.Closed():
 				return
 			case <-tick.C:
-				if chatty.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"typing","active":true}`)) != nil {
+				if chatty.Conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"typing","active":true}`)) != nil {
 					return
 				}
 			}

@@ -80,8 +80,8 @@ func TestVisitorBadFrames(t *testing.T) {
 			convID := w["conversation_id"].(string)
 			say(v, "before", "hello")
 
-			v.sendRaw(tc.frame)
-			f := v.next("error", func(f map[string]any) bool {
+			v.SendRaw(tc.frame)
+			f := v.Next("error", func(f map[string]any) bool {
 				return f["type"] == "error" || (f["type"] == "message" && f["role"] == "visitor" && f["client_id"] != "before")
 			})
 			// Guards against storing the frame's text as a message
@@ -105,7 +105,7 @@ func TestVisitorBadFrames(t *testing.T) {
 			}
 			// A second hello must not have switched the socket to another
 			// conversation or started one.
-			for _, fr := range v.snapshot() {
+			for _, fr := range v.Snapshot() {
 				if fr["type"] == "welcome" {
 					require.Equal(t, convID, fr["conversation_id"])
 				}
@@ -122,15 +122,15 @@ func TestVisitorBinaryFrame(t *testing.T) {
 	e := newEnv(t)
 	s := e.shop("Binary Shop")
 	v := e.visitor(s.m.WidgetKey)
-	require.NoError(t, v.conn.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"hello"}`)))
-	require.Equal(t, "bad_frame", v.expect("error")["code"])
+	require.NoError(t, v.Conn.WriteMessage(websocket.BinaryMessage, []byte(`{"type":"hello"}`)))
+	require.Equal(t, "bad_frame", v.Expect("error")["code"])
 	w := hello(v)
 	say(v, "b1", "hello")
-	require.NoError(t, v.conn.WriteMessage(websocket.BinaryMessage, []byte{0xff, 0x00, 0x01}))
-	require.Equal(t, "bad_frame", v.expect("error")["code"])
-	require.NoError(t, v.conn.WriteMessage(websocket.BinaryMessage,
+	require.NoError(t, v.Conn.WriteMessage(websocket.BinaryMessage, []byte{0xff, 0x00, 0x01}))
+	require.Equal(t, "bad_frame", v.Expect("error")["code"])
+	require.NoError(t, v.Conn.WriteMessage(websocket.BinaryMessage,
 		[]byte(`{"type":"message","client_id":"bin","text":"sneaky"}`)))
-	require.Equal(t, "bad_frame", v.expect("error")["code"])
+	require.Equal(t, "bad_frame", v.Expect("error")["code"])
 	say(v, "b2", "hello")
 	msgs := e.transcript(s, w["conversation_id"].(string))
 	require.Equal(t, []string{"b1", "b2"}, visitorClientIDs(msgs))
@@ -152,13 +152,13 @@ func TestVisitorFramesBeforeHello(t *testing.T) {
 		{"type": "close"},
 	}
 	for _, f := range frames {
-		v.send(f)
-		got := v.expect("error")
+		v.Send(f)
+		got := v.Expect("error")
 		require.Equal(t, "hello_required", got["code"], "for %v: %v", f, got)
 	}
 	// Malformed ones before hello are still answered, not fatal.
-	v.sendRaw(`{"type":`)
-	require.Equal(t, "bad_frame", v.expect("error")["code"])
+	v.SendRaw(`{"type":`)
+	require.Equal(t, "bad_frame", v.Expect("error")["code"])
 
 	w := hello(v)
 	require.Equal(t, "assistant", w["status"], "the early close must not have closed anything")
@@ -205,8 +205,8 @@ func TestVisitorMessageLimits(t *testing.T) {
 			e := e.withT(t)
 			v := e.visitor(s.m.WidgetKey)
 			convID := hello(v)["conversation_id"].(string)
-			v.send(map[string]any{"type": "message", "client_id": tc.clientID, "text": tc.text})
-			got := v.next("echo or error", func(f map[string]any) bool {
+			v.Send(map[string]any{"type": "message", "client_id": tc.clientID, "text": tc.text})
+			got := v.Next("echo or error", func(f map[string]any) bool {
 				return f["type"] == "error" || (f["type"] == "message" && f["role"] == "visitor")
 			})
 			if tc.ok {
@@ -239,8 +239,8 @@ func TestVisitorDuplicateClientID(t *testing.T) {
 	v := e.visitor(s.m.WidgetKey)
 	convID := hello(v)["conversation_id"].(string)
 	say(v, "same", "hello")
-	v.send(map[string]any{"type": "message", "client_id": "same", "text": "a different text"})
-	v.send(map[string]any{"type": "message", "client_id": "same", "text": "hello"})
+	v.Send(map[string]any{"type": "message", "client_id": "same", "text": "a different text"})
+	v.Send(map[string]any{"type": "message", "client_id": "same", "text": "hello"})
 	say(v, "other", "hello")
 	msgs := e.transcript(s, convID)
 	require.Equal(t, []string{"same", "other"}, visitorClientIDs(msgs))
@@ -263,7 +263,7 @@ func TestVisitorOversizedFrame(t *testing.T) {
 		tail := `"}`
 		frame := head + repeat("p", 64<<10-len(head)-len(tail)) + tail
 		require.Len(t, frame, 64<<10)
-		v.sendRaw(frame)
+		v.SendRaw(frame)
 		echoOf(v, "edge")
 		say(v, "after", "hello")
 	})
@@ -282,18 +282,18 @@ func TestVisitorOversizedFrame(t *testing.T) {
 			frame := head + repeat("x", size-len(head)-len(tail)) + tail
 			// The server may stop reading mid-frame; the write's own error
 			// does not matter, the close code does.
-			_ = v.conn.WriteMessage(websocket.TextMessage, []byte(frame))
-			require.Equal(t, websocket.CloseMessageTooBig, v.waitCloseCode(5*time.Second),
-				"close error: %v", v.closeErr())
+			_ = v.Conn.WriteMessage(websocket.TextMessage, []byte(frame))
+			require.Equal(t, websocket.CloseMessageTooBig, v.WaitCloseCode(5*time.Second),
+				"close error: %v", v.CloseErr())
 
 			msgs := e.transcript(s, convID)
 			require.Equal(t, []string{"kept"}, visitorClientIDs(msgs))
 
 			// The conversation resumes on a new socket with nothing lost.
 			v2 := e.visitor(s.m.WidgetKey)
-			v2.send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": 0})
-			require.Equal(t, convID, v2.expect("welcome")["conversation_id"])
-			require.Equal(t, "kept", v2.expectMessage("visitor")["client_id"])
+			v2.Send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": 0})
+			require.Equal(t, convID, v2.Expect("welcome")["conversation_id"])
+			require.Equal(t, "kept", v2.ExpectMessage("visitor")["client_id"])
 			say(v2, "again", "hello")
 		})
 	}
@@ -302,9 +302,9 @@ func TestVisitorOversizedFrame(t *testing.T) {
 		t.Parallel()
 		e := e.withT(t)
 		v := e.visitor(s.m.WidgetKey)
-		_ = v.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello","page":"`+repeat("x", 80<<10)+`"}`))
-		require.Equal(t, websocket.CloseMessageTooBig, v.waitCloseCode(5*time.Second),
-			"close error: %v", v.closeErr())
+		_ = v.Conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello","page":"`+repeat("x", 80<<10)+`"}`))
+		require.Equal(t, websocket.CloseMessageTooBig, v.WaitCloseCode(5*time.Second),
+			"close error: %v", v.CloseErr())
 	})
 }
 
@@ -324,13 +324,13 @@ func TestVisitorFlood(t *testing.T) {
 		convID := hello(v)["conversation_id"].(string)
 		say(v, "before", "hello")
 		for i := 0; i < 150; i++ {
-			v.sendRaw(`{"type":"ping"}`)
+			v.SendRaw(`{"type":"ping"}`)
 		}
 		// Every ping is answered: a pong or a refusal. Take all 150 off the
 		// channel before the first try.
 		limited := 0
 		for i := 0; i < 150; i++ {
-			f := v.next("pong or refusal", func(f map[string]any) bool { return f["type"] == "pong" || f["type"] == "error" })
+			f := v.Next("pong or refusal", func(f map[string]any) bool { return f["type"] == "pong" || f["type"] == "error" })
 			if f["type"] == "error" {
 				require.Equal(t, "rate_limited", f["code"])
 				limited++
@@ -342,10 +342,10 @@ func TestVisitorFlood(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		for i := 0; !ok && time.Now().Before(deadline); i++ {
 			id := cid("calm", i)
-			v.send(map[string]any{"type": "message", "client_id": id, "text": "hello"})
+			v.Send(map[string]any{"type": "message", "client_id": id, "text": "hello"})
 			// A message the flood limiter drops is refused with its
 			// client_id.
-			f := v.next("echo or refusal of "+id, func(f map[string]any) bool {
+			f := v.Next("echo or refusal of "+id, func(f map[string]any) bool {
 				return (f["type"] == "message" && f["client_id"] == id) ||
 					(f["type"] == "error" && f["client_id"] == id)
 			})
@@ -369,19 +369,19 @@ func TestVisitorFlood(t *testing.T) {
 		convID := w["conversation_id"].(string)
 		say(v, "kept", "hello")
 		for i := 0; i < 3000; i++ {
-			if v.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)) != nil {
+			if v.Conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)) != nil {
 				break
 			}
 		}
-		code := v.waitCloseCode(10 * time.Second)
+		code := v.WaitCloseCode(10 * time.Second)
 		limited := 0
-		for _, f := range v.snapshot() {
+		for _, f := range v.Snapshot() {
 			if f["type"] == "error" && f["code"] == "rate_limited" {
 				limited++
 			}
 		}
 		require.Positive(t, limited, "no rate_limited error before the close")
-		require.Equal(t, websocket.ClosePolicyViolation, code, "close: %v", v.closeErr())
+		require.Equal(t, websocket.ClosePolicyViolation, code, "close: %v", v.CloseErr())
 		require.Equal(t, []string{"kept"}, visitorClientIDs(e.transcript(s, convID)))
 	})
 }
@@ -400,13 +400,13 @@ func TestVisitorRateLimit(t *testing.T) {
 		convID := hello(v)["conversation_id"].(string)
 		const n = 25
 		for i := 0; i < n; i++ {
-			v.send(map[string]any{"type": "message", "client_id": cid("m", i), "text": fmt.Sprintf("hello %d", i)})
+			v.Send(map[string]any{"type": "message", "client_id": cid("m", i), "text": fmt.Sprintf("hello %d", i)})
 		}
 		// Refusals are sent at once, echoes come through the conversation's
 		// feed: they may interleave in any order.
 		outcome := map[string]string{}
 		for len(outcome) < n {
-			f := v.next("an outcome", func(f map[string]any) bool {
+			f := v.Next("an outcome", func(f map[string]any) bool {
 				id, _ := f["client_id"].(string)
 				return id != "" && (f["type"] == "error" || (f["type"] == "message" && f["role"] == "visitor"))
 			})
@@ -430,8 +430,8 @@ func TestVisitorRateLimit(t *testing.T) {
 		// Nothing refused is stored; everything accepted is, in order.
 		require.Equal(t, accepted, visitorClientIDs(e.transcript(s, convID)))
 		// Other frames are not messages: typing still works.
-		v.send(map[string]any{"type": "typing", "active": true})
-		v.quiet(200*time.Millisecond, func(f map[string]any) bool {
+		v.Send(map[string]any{"type": "typing", "active": true})
+		v.Quiet(200*time.Millisecond, func(f map[string]any) bool {
 			return f["type"] == "error" && f["code"] == "rate_limited" && f["client_id"] == nil
 		})
 		t.Logf("at 3/min: %d accepted at once, %d refused", len(accepted), len(limited))
@@ -446,7 +446,7 @@ func TestVisitorRateLimit(t *testing.T) {
 		want := []string{}
 		for i := 0; i < 40; i++ {
 			want = append(want, cid("u", i))
-			v.send(map[string]any{"type": "message", "client_id": cid("u", i), "text": "hello"})
+			v.Send(map[string]any{"type": "message", "client_id": cid("u", i), "text": "hello"})
 		}
 		for _, id := range want {
 			echoOf(v, id)

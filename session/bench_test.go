@@ -156,3 +156,72 @@ func stored(b *testing.B, s *Service, c *Conversation) Turn {
 	turn.Status, turn.Engaged = StatusQueued, true
 	return turn
 }
+
+// BenchmarkAppendAtLength is the lean append (a visitor writing to the
+// team) into transcripts that already hold 100, 2,500 and 4,900 entries, with
+// Redis's own CPU per append: what issue 15 asks to stay flat. The
+// transcripts are filled with stored entries and client ids directly (what
+// thousands of appends leave), so the fill costs no benchmark time.
+func BenchmarkAppendAtLength(b *testing.B) {
+	for _, n := range []int{100, 2500, 4900} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) { appendAtLength(b, n) })
+	}
+}
+
+func appendAtLength(b *testing.B, n int) {
+	rdb, prefix := sessiontest.Redis(b)
+	s := New(Options{Redis: rdb, Prefix: prefix, Assistant: fixedAssistant{}, Unbatched: true})
+	ctx := context.Background()
+	m, err := s.CreateMerchant(ctx, "Bench", nil, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	room := maxTranscript - n - 1 // appends one conversation takes before it is full
+	var turn Turn
+	left := 0
+	var fillCPU float64 // Redis's CPU for the fills, which is not the append's
+	fill := func() {
+		start := redisCPU(b, rdb)
+		defer func() { fillCPU += redisCPU(b, rdb) - start }()
+		c, _, err := s.StartConversation(ctx, m, VisitorInfo{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		turn = stored(b, s, c)
+		meta, log, cids := s.convKeys(c.ID)
+		seq, err := rdb.HGet(ctx, meta, "seq").Int()
+		if err != nil {
+			b.Fatal(err)
+		}
+		pipe := rdb.Pipeline()
+		for i := seq + 1; i <= n; i++ {
+			pipe.RPush(ctx, log, fmt.Sprintf(`{"seq":%d,"id":"m_%016d","client_id":"f%d","role":"visitor","text":"an earlier line of this long chat","ts":"2026-12-01T09:30:00.120Z"}`, i, i, i))
+			pipe.HSet(ctx, cids, fmt.Sprintf("f%d", i), i)
+		}
+		pipe.HSet(ctx, meta, "seq", n)
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		left = room
+	}
+	b.StopTimer()
+	fill()
+	before := redisCPU(b, rdb)
+	b.ReportAllocs()
+	b.StartTimer()
+	i := 0
+	for b.Loop() {
+		if left == 0 {
+			b.StopTimer()
+			fill()
+			b.StartTimer()
+		}
+		if err := s.VisitorMessage(ctx, turn, fmt.Sprintf("c%d", i), "hello there"); err != nil {
+			b.Fatal(err)
+		}
+		left--
+		i++
+	}
+	b.StopTimer()
+	b.ReportMetric((redisCPU(b, rdb)-before-fillCPU)/float64(b.N)*1e6, "redis-µs/op")
+}

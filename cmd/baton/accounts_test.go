@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/batonchat/baton/session/sessiontest"
@@ -220,7 +218,7 @@ func TestRevocationReachesEveryNode(t *testing.T) {
 			at := time.Now()
 			require.Eventually(t, func() bool { code, _ := b.do("GET", "/v1/agent/me", token, nil); return code == 401 },
 				2*time.Second, 10*time.Millisecond, "the old token still works on the other node")
-			require.Equal(t, 4001, console.waitCloseCode(2*time.Second-time.Since(at)+100*time.Millisecond), "the console socket on the other node")
+			require.Equal(t, 4001, console.WaitCloseCode(2*time.Second-time.Since(at)+100*time.Millisecond), "the console socket on the other node")
 			code, _ := b.do("GET", "/v1/agent/conversations", token, nil)
 			require.Equal(t, 401, code)
 			if fresh != "" {
@@ -272,32 +270,14 @@ func TestIdentitySecretRotation(t *testing.T) {
 
 	for _, tok := range []string{oldToken, signIdentity(t, newSecret, "cust-2", "new@example.com")} {
 		v := e.visitor(s.m.WidgetKey)
-		v.send(map[string]any{"type": "hello", "identity": tok})
-		require.Equal(t, true, v.expect("welcome")["authenticated"])
+		v.Send(map[string]any{"type": "hello", "identity": tok})
+		require.Equal(t, true, v.Expect("welcome")["authenticated"])
 	}
 	code, _ = e.do("POST", "/v1/admin/identity-secret/rotate", s.adminToken, map[string]any{"grace_s": 0})
 	require.Equal(t, 200, code)
 	v := e.visitor(s.m.WidgetKey)
-	v.send(map[string]any{"type": "hello", "identity": oldToken})
-	v.expectError("invalid_identity")
+	v.Send(map[string]any{"type": "hello", "identity": oldToken})
+	v.ExpectError("invalid_identity")
 	code, body = e.do("POST", "/v1/admin/identity-secret/rotate", s.adminToken, map[string]any{"grace_s": -5})
 	require.Equal(t, 400, code, "%v", body)
-}
-
-// waitCloseCode waits for the server to close c and returns the close code.
-func (c *client) waitCloseCode(d time.Duration) int {
-	c.t.Helper()
-	select {
-	case <-c.closed:
-	case <-time.After(d):
-		c.t.Fatalf("socket not closed within %s", d)
-	}
-	c.mu.Lock()
-	err := c.err
-	c.mu.Unlock()
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return websocket.CloseAbnormalClosure
 }

@@ -81,5 +81,5 @@ func TestBrowserClaimSurvivesAQueueUpdate(t *testing.T) {
 	handoff(second, "second@example.com")
 	agent.wait("the queue updated", `document.querySelectorAll("#queue .queue-item").length === 2`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, pt.X, pt.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))))
-	first.expect("agent_joined")
+	first.Expect("agent_joined")
 }

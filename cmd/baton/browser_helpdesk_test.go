@@ -55,12 +55,12 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 
 	// A conversation the visitor closed, before anyone signs in.
 	v := e.visitor(s.m.WidgetKey)
-	v.send(map[string]any{"type": "hello"})
-	closedID := v.expect("welcome")["conversation_id"].(string)
-	v.send(map[string]any{"type": "message", "client_id": "c1", "text": "hello there"})
-	v.expectMessage("assistant")
-	v.send(map[string]any{"type": "close"})
-	v.expect("closed")
+	v.Send(map[string]any{"type": "hello"})
+	closedID := v.Expect("welcome")["conversation_id"].(string)
+	v.Send(map[string]any{"type": "message", "client_id": "c1", "text": "hello there"})
+	v.ExpectMessage("assistant")
+	v.Send(map[string]any{"type": "close"})
+	v.Expect("closed")
 
 	// Connect Zendesk in the settings: choosing it shows its form, and
 	// connecting saves the method too.
@@ -164,14 +164,14 @@ func TestBrowserHelpdeskTickets(t *testing.T) {
 	refuse = true
 	mu.Unlock()
 	v2 := e.visitor(s.m.WidgetKey)
-	v2.send(map[string]any{"type": "hello"})
-	failedID := v2.expect("welcome")["conversation_id"].(string)
-	v2.send(map[string]any{"type": "handoff_request"})
-	v2.expect("handoff_offer")
-	v2.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v2.expect("email_request")
-	v2.send(map[string]any{"type": "email", "email": "wren@example.com"})
-	require.Equal(t, "ticketed", v2.expect("closed")["reason"])
+	v2.Send(map[string]any{"type": "hello"})
+	failedID := v2.Expect("welcome")["conversation_id"].(string)
+	v2.Send(map[string]any{"type": "handoff_request"})
+	v2.Expect("handoff_offer")
+	v2.Send(map[string]any{"type": "handoff_reply", "accept": true})
+	v2.Expect("email_request")
+	v2.Send(map[string]any{"type": "email", "email": "wren@example.com"})
+	require.Equal(t, "ticketed", v2.Expect("closed")["reason"])
 
 	admin.wait("the failed count on the tab", `document.querySelector("#failed-badge").textContent === "1 failed" && !document.querySelector("#failed-badge").hidden`)
 	admin.click("handoffs", `document.querySelector("#nav-handoffs")`)

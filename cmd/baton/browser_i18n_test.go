@@ -124,8 +124,8 @@ func TestBrowserDutchConsole(t *testing.T) {
 	require.Equal(t, 200, code, "settings: %v", body)
 	// A Dutch visitor waits for a person.
 	v := e.visitor(s.m.WidgetKey)
-	v.send(map[string]any{"type": "hello", "locale": "nl"})
-	v.expect("welcome")
+	v.Send(map[string]any{"type": "hello", "locale": "nl"})
+	v.Expect("welcome")
 	handoff(v, "klant@voorbeeld.nl")
 
 	admin := newPage(t, "beheerder")

@@ -58,7 +58,7 @@ func TestBrowserRoutingSettingsAssignByThemselves(t *testing.T) {
 	require.Equal(t, "auto", rt["mode"])
 	require.EqualValues(t, 2, rt["capacity"])
 
-	joined := r.v.next("agent_joined", func(f map[string]any) bool { return f["type"] == "agent_joined" })
+	joined := r.v.Next("agent_joined", func(f map[string]any) bool { return f["type"] == "agent_joined" })
 	require.Equal(t, "Bea", joined["agent"].(map[string]any)["name"])
 	theirs := `document.querySelector(` + jsq(`.pane[data-conversation="`+r.id+`"]`) + `)`
 	agent.wait("the conversation in Bea's console", theirs+` !== null && !`+theirs+`.querySelector(".composer").hidden && `+
@@ -118,7 +118,7 @@ func TestBrowserWidgetShowsTheWaitEstimate(t *testing.T) {
 	// on 185 s, Wes claims and answers, and closes.
 	for i := range 3 {
 		r := queueVisitor(e, s.m.WidgetKey, fmt.Sprintf("past%d@example.com", i))
-		r.v.next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
+		r.v.Next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
 		clk.advance(185 * time.Second)
 		code, body := e.do("POST", "/v1/agent/conversations/"+r.id+"/claim", token, nil)
 		require.Equal(t, 200, code, "claim: %v", body)
@@ -160,7 +160,7 @@ func TestBrowserWidgetShowsTheWaitEstimate(t *testing.T) {
 	kim := e.addAgent(quick, "kim@quick.example", "Kim")
 	for i := range 3 {
 		r := queueVisitor(e, quick.m.WidgetKey, fmt.Sprintf("fast%d@example.com", i))
-		r.v.next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
+		r.v.Next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
 		code, body := e.do("POST", "/v1/agent/conversations/"+r.id+"/claim", kim, nil)
 		require.Equal(t, 200, code, "claim: %v", body)
 		require.NoError(t, e.postAsAgent(kim, r.id, "Right here."))

@@ -36,12 +36,12 @@ func concurrentHandoffs(t *testing.T, e *env, round int) {
 			defer wg.Done()
 			v := e.visitor(s.m.WidgetKey)
 			ids[i] = hello(v)["conversation_id"].(string)
-			v.send(map[string]any{"type": "handoff_request"})
-			v.expect("handoff_offer")
-			v.send(map[string]any{"type": "handoff_reply", "accept": true})
-			v.expect("email_request")
-			v.send(map[string]any{"type": "email", "email": fmt.Sprintf("v%d@example.com", i)})
-			st := v.next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
+			v.Send(map[string]any{"type": "handoff_request"})
+			v.Expect("handoff_offer")
+			v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+			v.Expect("email_request")
+			v.Send(map[string]any{"type": "email", "email": fmt.Sprintf("v%d@example.com", i)})
+			st := v.Next("queued", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
 			require.Positive(t, num(st["queue_position"]))
 		}()
 	}
@@ -71,7 +71,7 @@ func concurrentHandoffs(t *testing.T, e *env, round int) {
 	// without being in the queue).
 	require.Empty(t, missing, "round %d: queued conversations lost from the queue (%d of %d)", round, len(missing), n)
 
-	q := console.next("queue of all", func(f map[string]any) bool {
+	q := console.Next("queue of all", func(f map[string]any) bool {
 		cs, _ := f["conversations"].([]any)
 		return f["type"] == "queue" && len(cs) == n
 	})

@@ -41,11 +41,11 @@ func spineFlow(t *testing.T, e, a *env) {
 	require.Equal(t, 200, code)
 	agentToken := e.addAgent(s, "anna@spine.example", "Anna")
 	console := a.console(agentToken)
-	console.expect("queue")
+	console.Expect("queue")
 
 	v := e.visitor(s.m.WidgetKey)
-	v.send(map[string]any{"type": "hello", "locale": "en"})
-	w := v.expect("welcome")
+	v.Send(map[string]any{"type": "hello", "locale": "en"})
+	w := v.Expect("welcome")
 	convID := w["conversation_id"].(string)
 	token := w["resume_token"].(string)
 	require.NotEmpty(t, convID)
@@ -55,37 +55,37 @@ func spineFlow(t *testing.T, e, a *env) {
 	require.Contains(t, w, "office")
 
 	// The assistant answers from the knowledge, quoting the entry.
-	v.send(map[string]any{"type": "message", "client_id": "c1", "text": "how long does shipping take?"})
-	echo := v.expectMessage("visitor")
+	v.Send(map[string]any{"type": "message", "client_id": "c1", "text": "how long does shipping take?"})
+	echo := v.ExpectMessage("visitor")
 	require.EqualValues(t, 1, num(echo["seq"]))
 	require.Equal(t, "c1", echo["client_id"])
-	ans := v.expectMessage("assistant")
+	ans := v.ExpectMessage("assistant")
 	require.EqualValues(t, 2, num(ans["seq"]))
 	require.Contains(t, ans["text"], "Shipping takes 2 working days.")
 
 	// The same client_id again is stored once: no new entry.
-	v.send(map[string]any{"type": "message", "client_id": "c1", "text": "how long does shipping take?"})
-	v.quiet(300*time.Millisecond, func(f map[string]any) bool { return f["type"] == "message" })
+	v.Send(map[string]any{"type": "message", "client_id": "c1", "text": "how long does shipping take?"})
+	v.Quiet(300*time.Millisecond, func(f map[string]any) bool { return f["type"] == "message" })
 
 	// Asking for a person: offer, accept, email (bad, then good), queued.
-	v.send(map[string]any{"type": "message", "client_id": "c2", "text": "I want to talk to a human please"})
-	require.EqualValues(t, 3, num(v.expectMessage("visitor")["seq"]))
-	require.Equal(t, "handoff_offered", v.expect("status")["status"])
-	require.NotEmpty(t, v.expect("handoff_offer")["text"])
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	require.Equal(t, "awaiting_email", v.expect("status")["status"])
-	require.NotEmpty(t, v.expect("email_request")["text"])
-	v.send(map[string]any{"type": "email", "email": "not an address"})
-	v.expectError("invalid_email")
-	v.send(map[string]any{"type": "email", "email": "visitor@example.com"})
-	st := v.expect("status")
+	v.Send(map[string]any{"type": "message", "client_id": "c2", "text": "I want to talk to a human please"})
+	require.EqualValues(t, 3, num(v.ExpectMessage("visitor")["seq"]))
+	require.Equal(t, "handoff_offered", v.Expect("status")["status"])
+	require.NotEmpty(t, v.Expect("handoff_offer")["text"])
+	v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+	require.Equal(t, "awaiting_email", v.Expect("status")["status"])
+	require.NotEmpty(t, v.Expect("email_request")["text"])
+	v.Send(map[string]any{"type": "email", "email": "not an address"})
+	v.ExpectError("invalid_email")
+	v.Send(map[string]any{"type": "email", "email": "visitor@example.com"})
+	st := v.Expect("status")
 	require.Equal(t, "queued", st["status"])
 	require.EqualValues(t, 1, num(st["queue_position"]))
-	sys := v.expectMessage("system")
+	sys := v.ExpectMessage("system")
 	require.Contains(t, sys["text"], "Someone will join") // an agent is available
 
 	// Every available agent's console hears of it at once.
-	q := console.next("queue with the conversation", func(f map[string]any) bool {
+	q := console.Next("queue with the conversation", func(f map[string]any) bool {
 		if f["type"] != "queue" {
 			return false
 		}
@@ -99,54 +99,54 @@ func spineFlow(t *testing.T, e, a *env) {
 	code, body := a.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
 	require.Equal(t, 200, code, "%v", body)
 	require.Equal(t, "assigned", body["conversation"].(map[string]any)["status"])
-	require.Equal(t, "assigned", v.expect("status")["status"])
-	joined := v.expect("agent_joined")
+	require.Equal(t, "assigned", v.Expect("status")["status"])
+	joined := v.Expect("agent_joined")
 	require.Equal(t, "Anna", joined["agent"].(map[string]any)["name"])
-	v.expectMessage("system")
+	v.ExpectMessage("system")
 
 	// Live both ways, with typing. The first message also shows the console
 	// follows the conversation; typing, best effort, comes after.
-	console.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "Hi, Anna here."})
-	am := v.expectMessage("agent")
+	console.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "Hi, Anna here."})
+	am := v.ExpectMessage("agent")
 	require.Equal(t, "Hi, Anna here.", am["text"])
 	require.Equal(t, "Anna", am["author"])
-	own := console.expectMessage("agent")
+	own := console.ExpectMessage("agent")
 	require.Equal(t, convID, own["conversation_id"])
 	require.Equal(t, "a1", own["message"].(map[string]any)["client_id"])
-	console.send(map[string]any{"type": "typing", "conversation_id": convID, "active": true})
-	ty := v.expect("typing")
+	console.Send(map[string]any{"type": "typing", "conversation_id": convID, "active": true})
+	ty := v.Expect("typing")
 	require.Equal(t, "agent", ty["role"])
 	require.Equal(t, true, ty["active"])
 
-	v.send(map[string]any{"type": "typing", "active": true})
-	cty := console.expect("typing")
+	v.Send(map[string]any{"type": "typing", "active": true})
+	cty := console.Expect("typing")
 	require.Equal(t, convID, cty["conversation_id"])
 	require.Equal(t, "visitor", cty["role"])
-	v.send(map[string]any{"type": "message", "client_id": "c3", "text": "Thanks Anna"})
-	vm := console.expectMessage("visitor")
+	v.Send(map[string]any{"type": "message", "client_id": "c3", "text": "Thanks Anna"})
+	vm := console.ExpectMessage("visitor")
 	require.Equal(t, "Thanks Anna", vm["message"].(map[string]any)["text"])
-	lastSeen := num(v.expectMessage("visitor")["seq"])
+	lastSeen := num(v.ExpectMessage("visitor")["seq"])
 
 	// The visitor drops; the agent writes twice meanwhile; the visitor
 	// resumes and gets exactly those, in order.
-	require.NoError(t, v.conn.Close())
+	require.NoError(t, v.Conn.Close())
 	for i := 1; i <= 2; i++ {
 		code, body = a.do("POST", "/v1/agent/conversations/"+convID+"/messages", agentToken,
 			map[string]string{"client_id": fmt.Sprintf("r%d", i), "text": fmt.Sprintf("while you were away %d", i)})
 		require.Equal(t, 201, code, "%v", body)
 	}
 	v2 := a.visitor(s.m.WidgetKey)
-	v2.send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": lastSeen})
-	w2 := v2.expect("welcome")
+	v2.Send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": lastSeen})
+	w2 := v2.Expect("welcome")
 	require.Equal(t, convID, w2["conversation_id"])
 	require.Equal(t, "assigned", w2["status"])
 	require.Equal(t, lastSeen+2, num(w2["last_seq"]))
-	r1 := v2.expect("message")
-	r2 := v2.expect("message")
+	r1 := v2.Expect("message")
+	r2 := v2.Expect("message")
 	require.Equal(t, lastSeen+1, num(r1["seq"]))
 	require.Equal(t, "while you were away 1", r1["text"])
 	require.Equal(t, lastSeen+2, num(r2["seq"]))
-	require.Equal(t, "Anna", v2.expect("agent_joined")["agent"].(map[string]any)["name"])
+	require.Equal(t, "Anna", v2.Expect("agent_joined")["agent"].(map[string]any)["name"])
 
 	// The transcript over REST holds everything once, in seq order.
 	code, body = a.do("GET", "/v1/agent/conversations/"+convID, agentToken, nil)
@@ -165,9 +165,9 @@ func spineFlow(t *testing.T, e, a *env) {
 	// The agent closes; the visitor is told.
 	code, _ = a.do("POST", "/v1/agent/conversations/"+convID+"/close", agentToken, nil)
 	require.Equal(t, 200, code)
-	require.Equal(t, "agent_closed", v2.expect("closed")["reason"])
-	v2.send(map[string]any{"type": "message", "client_id": "c9", "text": "still there?"})
-	v2.expectError("conversation_closed")
+	require.Equal(t, "agent_closed", v2.Expect("closed")["reason"])
+	v2.Send(map[string]any{"type": "message", "client_id": "c9", "text": "still there?"})
+	v2.ExpectError("conversation_closed")
 }
 
 // TestManyAgentsClaimOneConversation: of many agents claiming at once,
@@ -184,14 +184,14 @@ func claimRace(t *testing.T, e *env) {
 	}
 	for round := 0; round < 5; round++ {
 		v := e.visitor(s.m.WidgetKey)
-		v.send(map[string]any{"type": "hello"})
-		convID := v.expect("welcome")["conversation_id"].(string)
-		v.send(map[string]any{"type": "handoff_request"})
-		v.expect("handoff_offer")
-		v.send(map[string]any{"type": "handoff_reply", "accept": true})
-		v.expect("email_request")
-		v.send(map[string]any{"type": "email", "email": "race@example.com"})
-		require.Equal(t, "queued", v.expect("status")["status"])
+		v.Send(map[string]any{"type": "hello"})
+		convID := v.Expect("welcome")["conversation_id"].(string)
+		v.Send(map[string]any{"type": "handoff_request"})
+		v.Expect("handoff_offer")
+		v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+		v.Expect("email_request")
+		v.Send(map[string]any{"type": "email", "email": "race@example.com"})
+		require.Equal(t, "queued", v.Expect("status")["status"])
 
 		var wg sync.WaitGroup
 		codes := make([]int, len(tokens))
@@ -214,8 +214,8 @@ func claimRace(t *testing.T, e *env) {
 			}
 		}
 		require.Equal(t, 1, wins, "codes %v", codes)
-		require.Equal(t, "assigned", v.expect("status")["status"])
-		v.expect("agent_joined")
-		v.quiet(200*time.Millisecond, func(f map[string]any) bool { return f["type"] == "agent_joined" })
+		require.Equal(t, "assigned", v.Expect("status")["status"])
+		v.Expect("agent_joined")
+		v.Quiet(200*time.Millisecond, func(f map[string]any) bool { return f["type"] == "agent_joined" })
 	}
 }

@@ -52,20 +52,20 @@ func (e *env) worker(name string, opts ...envOption) *worker {
 func (e *env) ticketed(key, email, question string) string {
 	e.t.Helper()
 	v := e.visitor(key)
-	v.send(map[string]any{"type": "hello", "locale": "en", "page": "https://shop.example/orders?id=7&x=<y>"})
-	convID := v.expect("welcome")["conversation_id"].(string)
-	v.send(map[string]any{"type": "message", "client_id": "q0", "text": "How long does shipping take?"})
-	v.expectMessage("assistant") // the shop's knowledge answers this one
-	v.send(map[string]any{"type": "message", "client_id": "q1", "text": question})
-	require.NotEmpty(e.t, v.expect("handoff_offer")["text"])
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v.expect("email_request")
-	v.send(map[string]any{"type": "email", "email": email})
+	v.Send(map[string]any{"type": "hello", "locale": "en", "page": "https://shop.example/orders?id=7&x=<y>"})
+	convID := v.Expect("welcome")["conversation_id"].(string)
+	v.Send(map[string]any{"type": "message", "client_id": "q0", "text": "How long does shipping take?"})
+	v.ExpectMessage("assistant") // the shop's knowledge answers this one
+	v.Send(map[string]any{"type": "message", "client_id": "q1", "text": question})
+	require.NotEmpty(e.t, v.Expect("handoff_offer")["text"])
+	v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+	v.Expect("email_request")
+	v.Send(map[string]any{"type": "email", "email": email})
 	// In this order: the promise, the status, the end.
-	sys := v.expectMessage("system")
+	sys := v.ExpectMessage("system")
 	require.Contains(e.t, sys["text"], "reply by email to "+email)
-	require.Equal(e.t, "ticketed", v.expect("status")["status"])
-	require.Equal(e.t, "ticketed", v.expect("closed")["reason"])
+	require.Equal(e.t, "ticketed", v.Expect("status")["status"])
+	require.Equal(e.t, "ticketed", v.Expect("closed")["reason"])
 	return convID
 }
 
@@ -164,7 +164,7 @@ func TestZendeskHandoffEndToEnd(t *testing.T) {
 	require.Equal(t, z.URL()+"/api/v2/tickets/"+fmt.Sprint(tickets[0].ID)+".json", tk["api_url"])
 	require.Empty(t, z.Problems())
 	// The console heard of the change.
-	console.next("conversation with its ticket", func(f map[string]any) bool {
+	console.Next("conversation with its ticket", func(f map[string]any) bool {
 		c, _ := f["conversation"].(map[string]any)
 		t, _ := c["ticket"].(map[string]any)
 		return f["type"] == "conversation" && c["id"] == convID && t["state"] == "created"
@@ -408,16 +408,16 @@ func TestHelpdeskHandoffsUnderFaults(t *testing.T) {
 			// The plan must know the conversation before its ticket is
 			// asked for: register it as soon as the welcome names it.
 			v := e.visitor(d.shop.m.WidgetKey)
-			v.send(map[string]any{"type": "hello", "locale": "en"})
-			conv := v.expect("welcome")["conversation_id"].(string)
+			v.Send(map[string]any{"type": "hello", "locale": "en"})
+			conv := v.Expect("welcome")["conversation_id"].(string)
 			d.plan.add("baton-"+conv, i)
-			v.send(map[string]any{"type": "message", "client_id": "q", "text": fmt.Sprintf("Question %d: where is my order?", i)})
-			v.expect("handoff_offer")
-			v.send(map[string]any{"type": "handoff_reply", "accept": true})
-			v.expect("email_request")
-			v.send(map[string]any{"type": "email", "email": fmt.Sprintf("v%d@example.com", i)})
-			require.Equal(t, "ticketed", v.expect("status")["status"])
-			require.Equal(t, "ticketed", v.expect("closed")["reason"])
+			v.Send(map[string]any{"type": "message", "client_id": "q", "text": fmt.Sprintf("Question %d: where is my order?", i)})
+			v.Expect("handoff_offer")
+			v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+			v.Expect("email_request")
+			v.Send(map[string]any{"type": "email", "email": fmt.Sprintf("v%d@example.com", i)})
+			require.Equal(t, "ticketed", v.Expect("status")["status"])
+			require.Equal(t, "ticketed", v.Expect("closed")["reason"])
 			all = append(all, handoff{conv, d.shop, d.desk})
 		}
 	}

@@ -4,18 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"github.com/batonchat/baton/gateway/socket/sockettest"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -121,30 +120,6 @@ func (e *env) do(method, path, token string, body any) (int, map[string]any) {
 	return code, out
 }
 
-func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
-
-// client is a test socket that collects frames.
-type client struct {
-	t      *testing.T
-	conn   *websocket.Conn
-	frames chan map[string]any
-	closed chan struct{}
-	mu     sync.Mutex
-	err    error
-	all    []map[string]any
-}
-
-func (e *env) dial(path string, header http.Header) (*client, *http.Response, error) {
-	conn, res, err := websocket.DefaultDialer.Dial(e.wsURL(path), header)
-	if err != nil {
-		return nil, res, err
-	}
-	c := &client{t: e.t, conn: conn, frames: make(chan map[string]any, 4096), closed: make(chan struct{})}
-	go c.read()
-	e.t.Cleanup(func() { _ = conn.Close() })
-	return c, res, nil
-}
-
 func (e *env) visitor(key string) *client {
 	e.t.Helper()
 	c, _, err := e.dial("/v1/widget/ws?key="+key, nil)
@@ -156,107 +131,9 @@ func (e *env) console(token string) *client {
 	e.t.Helper()
 	c, _, err := e.dial("/v1/agent/ws", nil)
 	require.NoError(e.t, err)
-	c.send(map[string]any{"type": "auth", "token": token})
-	c.expect("ready")
+	c.Send(map[string]any{"type": "auth", "token": token})
+	c.Expect("ready")
 	return c
-}
-
-func (c *client) read() {
-	defer close(c.closed)
-	for {
-		_, data, err := c.conn.ReadMessage()
-		if err != nil {
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
-			return
-		}
-		var f map[string]any
-		if json.Unmarshal(data, &f) != nil {
-			c.t.Errorf("server sent a frame that is not JSON: %q", data)
-			continue
-		}
-		c.mu.Lock()
-		c.all = append(c.all, f)
-		c.mu.Unlock()
-		c.frames <- f
-	}
-}
-
-func (c *client) send(v any) {
-	c.t.Helper()
-	require.NoError(c.t, c.conn.WriteJSON(v))
-}
-
-// next returns the next frame that satisfies ok, failing after a few seconds.
-func (c *client) next(what string, ok func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	return c.nextWithin(5*time.Second, what, ok)
-}
-
-// nextWithin is next with its own deadline, for what comes later by design.
-func (c *client) nextWithin(d time.Duration, what string, ok func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				return f
-			}
-		case <-deadline:
-			c.mu.Lock()
-			seen := c.all
-			c.mu.Unlock()
-			c.t.Fatalf("no %s frame within %s; frames so far: %v", what, d, seen)
-			return nil
-		}
-	}
-}
-
-// expect returns the next frame of type typ, skipping others.
-func (c *client) expect(typ string) map[string]any {
-	c.t.Helper()
-	return c.next(typ, func(f map[string]any) bool { return f["type"] == typ })
-}
-
-// expectMessage returns the next message frame with the given role.
-func (c *client) expectMessage(role string) map[string]any {
-	c.t.Helper()
-	return c.next("message/"+role, func(f map[string]any) bool {
-		if f["type"] != "message" {
-			return false
-		}
-		m := f
-		if inner, ok := f["message"].(map[string]any); ok {
-			m = inner
-		}
-		return m["role"] == role
-	})
-}
-
-// expectError returns the next error frame and checks its code.
-func (c *client) expectError(code string) map[string]any {
-	c.t.Helper()
-	f := c.expect("error")
-	require.Equal(c.t, code, f["code"], "error frame %v", f)
-	return f
-}
-
-// quiet asserts no frame matching ok arrives for d.
-func (c *client) quiet(d time.Duration, ok func(map[string]any) bool) {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-c.frames:
-			if ok(f) {
-				c.t.Fatalf("unexpected frame %v", f)
-			}
-		case <-deadline:
-			return
-		}
-	}
 }
 
 func num(v any) int64 {
@@ -269,4 +146,13 @@ func num(v any) int64 {
 func debugLogs() bool {
 	f := flag.Lookup("test.v")
 	return testing.Verbose() && (f == nil || f.Value.String() != "test2json")
+}
+
+// client is the shared test socket (gateway/socket/sockettest).
+type client = sockettest.Client
+
+func (e *env) wsURL(path string) string { return sockettest.URL(e.srv.URL, path) }
+
+func (e *env) dial(path string, header http.Header) (*client, *http.Response, error) {
+	return sockettest.Dial(e.t, e.wsURL(path), header)
 }

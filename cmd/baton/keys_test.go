@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/batonchat/baton/gateway/socket/sockettest"
 	"net"
 	"regexp"
 	"strings"
@@ -90,8 +91,8 @@ func TestEveryKeyHasALifetime(t *testing.T) {
 	v = e.visitor(s.m.WidgetKey)
 	hello(v)
 	say(v, "c1", "How long does shipping take?")
-	v.send(map[string]any{"type": "close"})
-	v.expect("closed")
+	v.Send(map[string]any{"type": "close"})
+	v.Expect("closed")
 
 	// Ticketed.
 	g := helpdesktest.NewGorgias(t, "owner@gg.example", "gg-secret-key-4567")
@@ -114,14 +115,8 @@ func TestEveryKeyHasALifetime(t *testing.T) {
 func (e *env) visitorFrom(key, ip string) (*client, error) {
 	d := websocket.Dialer{NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext,
 		HandshakeTimeout: 5 * time.Second}
-	conn, _, err := d.Dial(e.wsURL("/v1/widget/ws?key="+key), nil)
-	if err != nil {
-		return nil, err
-	}
-	c := &client{t: e.t, conn: conn, frames: make(chan map[string]any, 64), closed: make(chan struct{})}
-	go c.read()
-	e.t.Cleanup(func() { _ = conn.Close() })
-	return c, nil
+	c, _, err := sockettest.DialWith(e.t, &d, e.wsURL("/v1/widget/ws?key="+key), nil, 64)
+	return c, err
 }
 
 // TestAnonymousFloodsAreBounded: 3,000 hellos from one address store
@@ -140,7 +135,7 @@ func TestAnonymousFloodsAreBounded(t *testing.T) {
 		v, err := e.visitorFrom(s.m.WidgetKey, "127.0.0.2")
 		require.NoError(t, err, "hello %d", i)
 		hello(v)
-		require.NoError(t, v.conn.Close())
+		require.NoError(t, v.Conn.Close())
 	}
 	require.Eventually(t, func() bool { return e.app.sockets.Len() == 0 }, 10*time.Second, 10*time.Millisecond)
 	_, after := e.keyAudit()
@@ -158,7 +153,7 @@ func TestAnonymousFloodsAreBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 429, code, "the sixth socket from one address")
 	for _, v := range open {
-		_ = v.conn.Close()
+		_ = v.Conn.Close()
 	}
 	require.Eventually(t, func() bool { return e.app.sockets.Len() == 0 }, 10*time.Second, 10*time.Millisecond)
 
@@ -168,15 +163,15 @@ func TestAnonymousFloodsAreBounded(t *testing.T) {
 		v, err := e.visitorFrom(s.m.WidgetKey, "127.0.0.2")
 		require.NoError(t, err)
 		hello(v)
-		v.send(map[string]any{"type": "message", "client_id": cid("f", i), "text": "hi"})
-		f := v.next("echo or refusal", func(f map[string]any) bool {
+		v.Send(map[string]any{"type": "message", "client_id": cid("f", i), "text": "hi"})
+		f := v.Next("echo or refusal", func(f map[string]any) bool {
 			return f["type"] == "error" || (f["type"] == "message" && f["role"] == "visitor")
 		})
 		if f["type"] == "error" {
 			require.Equal(t, "too_many_conversations", f["code"])
 			refused++
 		}
-		require.NoError(t, v.conn.Close())
+		require.NoError(t, v.Conn.Close())
 	}
 	require.Equal(t, 20, refused, "40 tries, 20 allowed")
 

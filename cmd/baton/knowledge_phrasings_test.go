@@ -31,10 +31,10 @@ func TestKnowledgePhrasings(t *testing.T) {
 	require.Equal(t, []any{}, entries[1].(map[string]any)["phrasings"], "an entry without phrasings reads back []")
 
 	v := e.visitor(s.m.WidgetKey)
-	v.send(map[string]any{"type": "hello", "locale": "en"})
-	v.expect("welcome")
-	v.send(map[string]any{"type": "message", "client_id": "p1", "text": "Can you wrap my present?"})
-	require.Equal(t, "Yes, gift wrapping is free.", v.expectMessage("assistant")["text"])
+	v.Send(map[string]any{"type": "hello", "locale": "en"})
+	v.Expect("welcome")
+	v.Send(map[string]any{"type": "message", "client_id": "p1", "text": "Can you wrap my present?"})
+	require.Equal(t, "Yes, gift wrapping is free.", v.ExpectMessage("assistant")["text"])
 }
 
 // TestKnowledgePhrasingsValidation: phrasings over the limits, blank or of

@@ -102,17 +102,17 @@ func TestRepliesReachAVisitorWhoLeft(t *testing.T) {
 	agent := e.addAgent(s, "mia@mail.example", "Mia")
 
 	v := e.visitor(s.m.WidgetKey)
-	v.send(map[string]any{"type": "hello", "page": "https://shop.example/basket?x=1"})
-	conv := v.expect("welcome")["conversation_id"].(string)
+	v.Send(map[string]any{"type": "hello", "page": "https://shop.example/basket?x=1"})
+	conv := v.Expect("welcome")["conversation_id"].(string)
 	handoff(v, "vera@example.com")
 	code, _ := e.do("POST", "/v1/agent/conversations/"+conv+"/claim", agent, nil)
 	require.Equal(t, 200, code)
 	// While the visitor is there: read in the chat, not emailed.
 	code, _ = e.do("POST", "/v1/agent/conversations/"+conv+"/messages", agent, map[string]any{"client_id": "m0", "text": "Hi Vera!"})
 	require.Equal(t, 201, code)
-	v.expectMessage("agent")
+	v.ExpectMessage("agent")
 
-	require.NoError(t, v.conn.Close())
+	require.NoError(t, v.Conn.Close())
 	require.Eventually(t, func() bool {
 		n, err := e.cfg.Redis.ZCard(e.ctx, e.cfg.Prefix+"{c:"+conv+"}:v").Result()
 		return err == nil && n == 0
@@ -141,14 +141,14 @@ func TestRepliesReachAVisitorWhoLeft(t *testing.T) {
 
 	// The link opens the same conversation, with everything in it.
 	back := e.visitor(s.m.WidgetKey)
-	back.send(map[string]any{"type": "hello", "reopen": link[1]})
-	w := back.expect("welcome")
+	back.Send(map[string]any{"type": "hello", "reopen": link[1]})
+	w := back.Expect("welcome")
 	require.Equal(t, conv, w["conversation_id"])
 	require.NotEmpty(t, w["resume_token"])
-	last := back.next("the last reply", func(f map[string]any) bool { return f["type"] == "message" && f["text"] == "Tracking: NL-123." })
+	last := back.Next("the last reply", func(f map[string]any) bool { return f["type"] == "message" && f["text"] == "Tracking: NL-123." })
 	require.Equal(t, "agent", last["role"])
 	// A tampered link opens nothing.
 	bad := e.visitor(s.m.WidgetKey)
-	bad.send(map[string]any{"type": "hello", "reopen": link[1] + "x"})
-	bad.expectError("invalid_reopen_link")
+	bad.Send(map[string]any{"type": "hello", "reopen": link[1] + "x"})
+	bad.ExpectError("invalid_reopen_link")
 }

@@ -41,7 +41,7 @@ func TestModelAnswersStreamOverTheSocket(t *testing.T) {
 	var deltas []string
 	var final map[string]any
 	for final == nil {
-		f := v.next("a delta or the answer", func(f map[string]any) bool {
+		f := v.Next("a delta or the answer", func(f map[string]any) bool {
 			return f["type"] == "message_delta" || (f["type"] == "message" && f["role"] == "assistant")
 		})
 		if f["type"] == "message_delta" {
@@ -77,11 +77,11 @@ func TestModelHandoffAndFailuresOverTheSocket(t *testing.T) {
 	v := e.visitor(s.m.WidgetKey)
 	conv := hello(v)["conversation_id"].(string)
 	say(v, "q1", "My parcel arrived broken, what now?")
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v.expect("email_request")
-	v.send(map[string]any{"type": "email", "email": "b@example.com"})
-	v.expect("status")
+	v.Expect("handoff_offer")
+	v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+	v.Expect("email_request")
+	v.Send(map[string]any{"type": "email", "email": "b@example.com"})
+	v.Expect("status")
 	_, body := e.do("GET", "/v1/agent/conversations/"+conv, s.adminToken, nil)
 	h := body["conversation"].(map[string]any)["handoff"].(map[string]any)
 	require.Equal(t, "model_handoff", h["reason"])
@@ -95,7 +95,7 @@ func TestModelHandoffAndFailuresOverTheSocket(t *testing.T) {
 	hello(v2)
 	start := time.Now()
 	say(v2, "q1", "How long does shipping take?")
-	a := v2.expectMessage("assistant")
+	a := v2.ExpectMessage("assistant")
 	require.Less(t, time.Since(start), 2*time.Second)
 	require.Equal(t, "Shipping takes 2 working days.", a["text"], "the entry's answer as written")
 
@@ -106,7 +106,7 @@ func TestModelHandoffAndFailuresOverTheSocket(t *testing.T) {
 	conv3 := hello(v3)["conversation_id"].(string)
 	start = time.Now()
 	say(v3, "q1", "Do you sell spaceships?")
-	v3.expect("handoff_offer")
+	v3.Expect("handoff_offer")
 	require.Less(t, time.Since(start), 2*time.Second+300*time.Millisecond, "the visitor waited past the timeout")
 	_, body = e.do("GET", "/v1/agent/conversations/"+conv3, s.adminToken, nil)
 	require.Equal(t, "model_error", body["conversation"].(map[string]any)["handoff_reason"])
@@ -126,16 +126,16 @@ func TestHandoffRequestStopsTheModel(t *testing.T) {
 	v := e.visitor(s.m.WidgetKey)
 	hello(v)
 	say(v, "q1", "How long does shipping take?")
-	d := v.expect("message_delta")
-	v.send(map[string]any{"type": "handoff_request"})
+	d := v.Expect("message_delta")
+	v.Send(map[string]any{"type": "handoff_request"})
 	// The draft goes first, then the offer comes.
-	f := v.next("the draft dropped or the offer", func(f map[string]any) bool {
+	f := v.Next("the draft dropped or the offer", func(f map[string]any) bool {
 		return f["type"] == "draft_dropped" || f["type"] == "handoff_offer"
 	})
 	require.Equal(t, "draft_dropped", f["type"])
 	require.Equal(t, d["draft_id"], f["draft_id"])
-	v.expect("handoff_offer")
-	v.quiet(1500*time.Millisecond, func(f map[string]any) bool {
+	v.Expect("handoff_offer")
+	v.Quiet(1500*time.Millisecond, func(f map[string]any) bool {
 		return f["type"] == "message_delta" || (f["type"] == "message" && f["role"] == "assistant")
 	})
 	require.Eventually(t, func() bool {

@@ -20,17 +20,17 @@ import (
 func (e *env) handOff(key string, i int) string {
 	e.t.Helper()
 	v := e.visitor(key)
-	v.send(map[string]any{"type": "hello", "locale": "en"})
-	conv := v.expect("welcome")["conversation_id"].(string)
-	v.send(map[string]any{"type": "message", "client_id": "q", "text": fmt.Sprintf("Question %d: where is my order?", i)})
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v.expect("email_request")
+	v.Send(map[string]any{"type": "hello", "locale": "en"})
+	conv := v.Expect("welcome")["conversation_id"].(string)
+	v.Send(map[string]any{"type": "message", "client_id": "q", "text": fmt.Sprintf("Question %d: where is my order?", i)})
+	v.Expect("handoff_offer")
+	v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+	v.Expect("email_request")
 	email := fmt.Sprintf("v%d@example.com", i)
-	v.send(map[string]any{"type": "email", "email": email})
-	require.Contains(e.t, v.expectMessage("system")["text"], "reply by email to "+email)
-	require.Equal(e.t, "ticketed", v.expect("status")["status"])
-	require.Equal(e.t, "ticketed", v.expect("closed")["reason"])
+	v.Send(map[string]any{"type": "email", "email": email})
+	require.Contains(e.t, v.ExpectMessage("system")["text"], "reply by email to "+email)
+	require.Equal(e.t, "ticketed", v.Expect("status")["status"])
+	require.Equal(e.t, "ticketed", v.Expect("closed")["reason"])
 	return conv
 }
 
@@ -47,21 +47,21 @@ func (e *env) handOffAtOnce(key string, from, n int) []string {
 	var ws []waiting
 	for i := from; i < from+n; i++ {
 		v := e.visitor(key)
-		v.send(map[string]any{"type": "hello", "locale": "en"})
-		conv := v.expect("welcome")["conversation_id"].(string)
-		v.send(map[string]any{"type": "message", "client_id": "q", "text": fmt.Sprintf("Question %d: where is my order?", i)})
-		v.expect("handoff_offer")
-		v.send(map[string]any{"type": "handoff_reply", "accept": true})
-		v.expect("email_request")
+		v.Send(map[string]any{"type": "hello", "locale": "en"})
+		conv := v.Expect("welcome")["conversation_id"].(string)
+		v.Send(map[string]any{"type": "message", "client_id": "q", "text": fmt.Sprintf("Question %d: where is my order?", i)})
+		v.Expect("handoff_offer")
+		v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+		v.Expect("email_request")
 		ws = append(ws, waiting{v, conv, fmt.Sprintf("v%d@example.com", i)})
 	}
 	for _, w := range ws {
-		w.v.send(map[string]any{"type": "email", "email": w.email})
+		w.v.Send(map[string]any{"type": "email", "email": w.email})
 	}
 	convs := make([]string, 0, n)
 	for _, w := range ws {
-		require.Contains(e.t, w.v.expectMessage("system")["text"], "reply by email to "+w.email)
-		require.Equal(e.t, "ticketed", w.v.expect("closed")["reason"])
+		require.Contains(e.t, w.v.ExpectMessage("system")["text"], "reply by email to "+w.email)
+		require.Equal(e.t, "ticketed", w.v.Expect("closed")["reason"])
 		convs = append(convs, w.conv)
 	}
 	return convs

@@ -108,7 +108,7 @@ func TestOfficeHoursClosedNow(t *testing.T) {
 			s := closedShop(t, e, fmt.Sprintf("Closed %d", i), tc.hours)
 			agent := e.addAgent(s, fmt.Sprintf("ann%d@closed.example", i), "Ann")
 			console := e.console(agent) // an available agent changes nothing when closed
-			console.expect("queue")
+			console.Expect("queue")
 
 			_, oh := e.do("GET", "/v1/admin/office-hours", s.adminToken, nil)
 			require.Equal(t, false, oh["now"].(map[string]any)["open"], "the office is open now: %v", oh)
@@ -123,7 +123,7 @@ func TestOfficeHoursClosedNow(t *testing.T) {
 			// It waits in the queue for a person all the same.
 			_, body := e.do("GET", "/v1/agent/conversations/"+convID, agent, nil)
 			require.Equal(t, "queued", body["conversation"].(map[string]any)["status"])
-			console.next("queue with the conversation", func(f map[string]any) bool {
+			console.Next("queue with the conversation", func(f map[string]any) bool {
 				return f["type"] == "queue" && strings.Contains(mustJSON(t, f), convID)
 			})
 		})
@@ -150,12 +150,12 @@ func TestOfficeHoursOpen(t *testing.T) {
 			c := e.console(tok)
 			code, body := e.do("PUT", "/v1/agent/presence", tok, map[string]string{"status": "away"})
 			require.Equal(t, 200, code, "%v", body)
-			c.expect("queue")
+			c.Expect("queue")
 		}, true},
 		{"available but console closed", func(t *testing.T, e *env, s shop) {
 			tok := e.addAgent(s, "gone@open.example", "Gone")
 			c := e.console(tok)
-			require.NoError(t, c.conn.Close())
+			require.NoError(t, c.Conn.Close())
 			require.Eventually(t, func() bool {
 				_, body := e.do("GET", "/v1/admin/agents", s.adminToken, nil)
 				for _, a := range body["agents"].([]any) {
@@ -168,14 +168,14 @@ func TestOfficeHoursOpen(t *testing.T) {
 		}, true},
 		{"agent available", func(t *testing.T, e *env, s shop) {
 			tok := e.addAgent(s, "here@open.example", "Here")
-			e.console(tok).expect("queue")
+			e.console(tok).Expect("queue")
 		}, false},
 		{"one away, one available", func(t *testing.T, e *env, s shop) {
 			away := e.addAgent(s, "a1@open.example", "Away One")
 			e.console(away)
 			code, _ := e.do("PUT", "/v1/agent/presence", away, map[string]string{"status": "away"})
 			require.Equal(t, 200, code)
-			e.console(e.addAgent(s, "a2@open.example", "Here Two")).expect("queue")
+			e.console(e.addAgent(s, "a2@open.example", "Here Two")).Expect("queue")
 		}, false},
 	}
 	for i, tc := range cases {

@@ -31,18 +31,18 @@ func TestRedisRestart(t *testing.T) {
 	convID := queueToHandoff(t, v, "restart@example.com")
 	code, _ := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
 	require.Equal(t, 200, code)
-	v.expect("agent_joined")
-	v.send(map[string]any{"type": "message", "client_id": "before", "text": "before the outage"})
-	require.Equal(t, "before the outage", console.expectMessage("visitor")["message"].(map[string]any)["text"])
+	v.Expect("agent_joined")
+	v.Send(map[string]any{"type": "message", "client_id": "before", "text": "before the outage"})
+	require.Equal(t, "before the outage", console.ExpectMessage("visitor")["message"].(map[string]any)["text"])
 
 	srv.Stop()
 	code, body := e.do("GET", "/healthz", "", nil)
 	require.Equal(t, 503, code, "%v", body)
-	v.send(map[string]any{"type": "message", "client_id": "during", "text": "during the outage"})
-	f := v.expectError("unavailable")
+	v.Send(map[string]any{"type": "message", "client_id": "during", "text": "during the outage"})
+	f := v.ExpectError("unavailable")
 	require.Equal(t, "during", f["client_id"])
-	console.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a-during", "text": "agent during"})
-	require.Equal(t, "unavailable", console.expect("error")["code"])
+	console.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a-during", "text": "agent during"})
+	require.Equal(t, "unavailable", console.Expect("error")["code"])
 
 	srv.Restart()
 	require.Eventually(t, func() bool {
@@ -51,14 +51,14 @@ func TestRedisRestart(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 
 	// The same sockets carry on. The widget resends what was refused.
-	v.send(map[string]any{"type": "message", "client_id": "during", "text": "during the outage"})
-	echo := v.expectMessage("visitor")
+	v.Send(map[string]any{"type": "message", "client_id": "during", "text": "during the outage"})
+	echo := v.ExpectMessage("visitor")
 	require.Equal(t, "during", echo["client_id"])
 	// The agent's console hears it live: its node resubscribed and caught up.
-	got := console.expectMessage("visitor")["message"].(map[string]any)
+	got := console.ExpectMessage("visitor")["message"].(map[string]any)
 	require.Equal(t, "during the outage", got["text"])
-	console.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a-after", "text": "agent after"})
-	require.Equal(t, "agent after", v.expectMessage("agent")["text"])
+	console.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a-after", "text": "agent after"})
+	require.Equal(t, "agent after", v.ExpectMessage("agent")["text"])
 
 	_, entries, err := e.app.svc.Conversation(context.Background(), s.m.ID, convID)
 	require.NoError(t, err)

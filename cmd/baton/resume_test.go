@@ -13,11 +13,11 @@ import (
 // replayed collects the message frames that follow a welcome until none
 // arrives for a short while.
 func replayed(v *client) []map[string]any {
-	v.t.Helper()
+	v.T.Helper()
 	var out []map[string]any
 	for {
 		select {
-		case f := <-v.frames:
+		case f := <-v.Frames():
 			if f["type"] == "message" {
 				out = append(out, f)
 			}
@@ -45,28 +45,28 @@ func TestResumeTokenStaysSecret(t *testing.T) {
 	handoff(v, "visitor@example.com")
 	code, _ := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agent, nil)
 	require.Equal(t, 200, code)
-	v.expect("agent_joined")
-	console.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "Hi"})
-	v.expectMessage("agent")
-	require.NoError(t, v.conn.Close())
+	v.Expect("agent_joined")
+	console.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "Hi"})
+	v.ExpectMessage("agent")
+	require.NoError(t, v.Conn.Close())
 
 	// Resume twice: the welcomes carry it, the replays must not.
 	v2 := e.visitor(s.m.WidgetKey)
-	v2.send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": 0})
-	v2.expect("welcome")
-	v2.expect("agent_joined")
+	v2.Send(map[string]any{"type": "hello", "conversation_id": convID, "resume_token": token, "last_seq": 0})
+	v2.Expect("welcome")
+	v2.Expect("agent_joined")
 	replayed(v2)
 
 	for _, c := range []*client{v, v2} {
-		for _, f := range c.snapshot() {
+		for _, f := range c.Snapshot() {
 			if f["type"] == "welcome" {
 				continue
 			}
 			require.NotContains(t, mustJSON(t, f), token, "the resume token is in a %v frame", f["type"])
 		}
 	}
-	require.NotContains(t, console.framesJSON(), token, "the resume token reached an agent console")
-	require.NotContains(t, adminConsole.framesJSON(), token, "the resume token reached an admin console")
+	require.NotContains(t, console.FramesJSON(), token, "the resume token reached an agent console")
+	require.NotContains(t, adminConsole.FramesJSON(), token, "the resume token reached an admin console")
 
 	for _, path := range []string{
 		"/v1/agent/conversations/" + convID,

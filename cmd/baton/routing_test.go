@@ -26,11 +26,11 @@ func queueVisitor(e *env, key, email string) routed {
 	e.t.Helper()
 	v := e.visitor(key)
 	id := hello(v)["conversation_id"].(string)
-	v.send(map[string]any{"type": "handoff_request"})
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v.expect("email_request")
-	v.send(map[string]any{"type": "email", "email": email})
+	v.Send(map[string]any{"type": "handoff_request"})
+	v.Expect("handoff_offer")
+	v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+	v.Expect("email_request")
+	v.Send(map[string]any{"type": "email", "email": email})
 	return routed{v: v, id: id}
 }
 
@@ -84,7 +84,7 @@ func TestAutoAssignment(t *testing.T) {
 	}
 	// The first six got a person, the last two wait at 1 and 2.
 	for i, r := range vs[:6] {
-		r.v.expect("agent_joined")
+		r.v.Expect("agent_joined")
 		_ = i
 	}
 	_, body = a.do("GET", "/v1/agent/conversations?status=queued", s.adminToken, nil)
@@ -105,7 +105,7 @@ func TestAutoAssignment(t *testing.T) {
 	start := time.Now()
 	code, _ = b.do("POST", "/v1/agent/conversations/"+vs[0].id+"/close", ownerToken, nil)
 	require.Equal(t, 200, code)
-	vs[6].v.expect("agent_joined")
+	vs[6].v.Expect("agent_joined")
 	require.Less(t, time.Since(start), time.Second)
 	require.Equal(t, owner, a.assignments(s)[vs[6].id])
 
@@ -114,7 +114,7 @@ func TestAutoAssignment(t *testing.T) {
 	code, _ = a.do("PUT", "/v1/admin/agents/"+agentIDOf(a, extra), s.adminToken, map[string]any{"capacity": 1})
 	require.Equal(t, 200, code)
 	b.console(extra)
-	vs[7].v.expect("agent_joined")
+	vs[7].v.Expect("agent_joined")
 	require.Equal(t, agentIDOf(a, extra), a.assignments(s)[vs[7].id])
 	_, me := a.do("GET", "/v1/agent/me", extra, nil)
 	require.EqualValues(t, 1, me["load"])
@@ -126,7 +126,7 @@ func TestAutoAssignment(t *testing.T) {
 	more := queueVisitor(a, s.m.WidgetKey, "manual@auto.example")
 	code, _ = b.do("POST", "/v1/agent/conversations/"+vs[1].id+"/close", tokens[0], nil)
 	require.Contains(t, []int{200, 409}, code)
-	more.v.quiet(time.Second, func(f map[string]any) bool { return f["type"] == "agent_joined" })
+	more.v.Quiet(time.Second, func(f map[string]any) bool { return f["type"] == "agent_joined" })
 	_, body = a.do("GET", "/v1/agent/conversations?status=queued", s.adminToken, nil)
 	require.Len(t, body["conversations"].([]any), 1, "the manual-mode handoff waits")
 }
@@ -195,17 +195,17 @@ func TestReassignment(t *testing.T) {
 	second := e.addAgent(s, "second@reassign.example", "Second")
 	c1 := e.console(first)
 	r := queueVisitor(e, s.m.WidgetKey, "wait@reassign.example")
-	joined := r.v.expect("agent_joined")
+	joined := r.v.Expect("agent_joined")
 	require.Equal(t, "First", joined["agent"].(map[string]any)["name"])
 
 	// First's console goes; Second comes. After reassign_after_s (the
 	// routing pass runs every 5 s), the conversation moves.
-	require.NoError(t, c1.conn.Close())
+	require.NoError(t, c1.Conn.Close())
 	e.console(second)
 	start := time.Now()
-	left := r.v.nextWithin(25*time.Second, "agent_left", func(f map[string]any) bool { return f["type"] == "agent_left" })
+	left := r.v.NextWithin(25*time.Second, "agent_left", func(f map[string]any) bool { return f["type"] == "agent_left" })
 	require.Equal(t, "First", left["agent"].(map[string]any)["name"])
-	joined = r.v.expect("agent_joined")
+	joined = r.v.Expect("agent_joined")
 	require.Equal(t, "Second", joined["agent"].(map[string]any)["name"])
 	took := time.Since(start)
 	require.GreaterOrEqual(t, took, 8*time.Second, "not before reassign_after_s")
@@ -213,9 +213,9 @@ func TestReassignment(t *testing.T) {
 
 	// Second never writes: after reassign_after_s it goes back (First is
 	// gone, nobody else: back to the queue).
-	st := r.v.nextWithin(25*time.Second, "queued again", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
+	st := r.v.NextWithin(25*time.Second, "queued again", func(f map[string]any) bool { return f["type"] == "status" && f["status"] == "queued" })
 	require.Contains(t, st, "wait_estimate_s")
-	left = r.v.expect("agent_left")
+	left = r.v.Expect("agent_left")
 	require.Equal(t, "Second", left["agent"].(map[string]any)["name"])
 	ids := []string{}
 	for id := range e.assignments(s) {

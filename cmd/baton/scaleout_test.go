@@ -44,14 +44,14 @@ func urls(envs []*env) []string {
 // the conversation id.
 func queueToHandoff(t *testing.T, v *client, email string) string {
 	t.Helper()
-	v.send(map[string]any{"type": "hello"})
-	id := v.expect("welcome")["conversation_id"].(string)
-	v.send(map[string]any{"type": "handoff_request"})
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v.expect("email_request")
-	v.send(map[string]any{"type": "email", "email": email})
-	require.Equal(t, "queued", v.expect("status")["status"])
+	v.Send(map[string]any{"type": "hello"})
+	id := v.Expect("welcome")["conversation_id"].(string)
+	v.Send(map[string]any{"type": "handoff_request"})
+	v.Expect("handoff_offer")
+	v.Send(map[string]any{"type": "handoff_reply", "accept": true})
+	v.Expect("email_request")
+	v.Send(map[string]any{"type": "email", "email": email})
+	require.Equal(t, "queued", v.Expect("status")["status"])
 	return id
 }
 
@@ -75,7 +75,7 @@ func nodesBehaveAsOne(t *testing.T, ns []*env) {
 	v := ns[0].visitor(s.m.WidgetKey)
 	convID := queueToHandoff(t, v, "nodes@example.com")
 	for _, c := range consoles {
-		c.next("queue with the conversation", func(f map[string]any) bool {
+		c.Next("queue with the conversation", func(f map[string]any) bool {
 			cs, _ := f["conversations"].([]any)
 			return f["type"] == "queue" && len(cs) == 1 && cs[0].(map[string]any)["id"] == convID
 		})
@@ -101,23 +101,23 @@ func nodesBehaveAsOne(t *testing.T, ns []*env) {
 		}
 	}
 	require.NotEqual(t, -1, winner, "no winner: %v", codes)
-	require.Equal(t, fmt.Sprintf("Node %d", winner), v.expect("agent_joined")["agent"].(map[string]any)["name"])
+	require.Equal(t, fmt.Sprintf("Node %d", winner), v.Expect("agent_joined")["agent"].(map[string]any)["name"])
 
 	agent := consoles[winner]
 	// Messages are stored, so they reach the console even before its feed of
 	// the new conversation is open; typing is best effort, so it comes after.
-	v.send(map[string]any{"type": "message", "client_id": "v1", "text": "across nodes"})
-	require.Equal(t, "across nodes", agent.expectMessage("visitor")["message"].(map[string]any)["text"])
-	v.send(map[string]any{"type": "typing", "active": true})
-	require.Equal(t, convID, agent.expect("typing")["conversation_id"])
-	agent.send(map[string]any{"type": "typing", "conversation_id": convID, "active": true})
-	require.Equal(t, "agent", v.expect("typing")["role"])
-	agent.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "and back"})
-	require.Equal(t, "and back", v.expectMessage("agent")["text"])
+	v.Send(map[string]any{"type": "message", "client_id": "v1", "text": "across nodes"})
+	require.Equal(t, "across nodes", agent.ExpectMessage("visitor")["message"].(map[string]any)["text"])
+	v.Send(map[string]any{"type": "typing", "active": true})
+	require.Equal(t, convID, agent.Expect("typing")["conversation_id"])
+	agent.Send(map[string]any{"type": "typing", "conversation_id": convID, "active": true})
+	require.Equal(t, "agent", v.Expect("typing")["role"])
+	agent.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "and back"})
+	require.Equal(t, "and back", v.ExpectMessage("agent")["text"])
 	// The losers' consoles get no message frames of a conversation not theirs.
 	for i, c := range consoles {
 		if i != winner {
-			c.quiet(200*time.Millisecond, func(f map[string]any) bool { return f["type"] == "message" })
+			c.Quiet(200*time.Millisecond, func(f map[string]any) bool { return f["type"] == "message" })
 		}
 	}
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/batonchat/baton/gateway/socket/sockettest"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,83 +22,6 @@ func (e *env) withT(t *testing.T) *env {
 	return &c
 }
 
-// doRaw sends a request and returns the status and the raw body. body may be
-// nil, a string (sent as is), []byte, or anything JSON-encodable.
-func (e *env) doRaw(method, path, token string, body any, header http.Header) (int, []byte) {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		buf, err := json.Marshal(b)
-		require.NoError(e.t, err)
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	require.NoError(e.t, err)
-	for k, vs := range header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	return res.StatusCode, raw
-}
-
-// hello starts a conversation on v and returns the welcome frame.
-func hello(v *client) map[string]any {
-	v.t.Helper()
-	v.send(map[string]any{"type": "hello", "locale": "en"})
-	w := v.expect("welcome")
-	require.NotEmpty(v.t, w["conversation_id"])
-	require.NotEmpty(v.t, w["resume_token"])
-	return w
-}
-
-// say sends a message and waits for its acknowledgement (its own echo).
-func say(v *client, clientID, text string) map[string]any {
-	v.t.Helper()
-	v.send(map[string]any{"type": "message", "client_id": clientID, "text": text})
-	return echoOf(v, clientID)
-}
-
-// echoOf waits for the visitor message frame carrying clientID.
-func echoOf(v *client, clientID string) map[string]any {
-	v.t.Helper()
-	return v.next("echo of "+clientID, func(f map[string]any) bool {
-		return f["type"] == "message" && f["role"] == "visitor" && f["client_id"] == clientID
-	})
-}
-
-// handoff takes a visitor in status assistant to queued through the button,
-// the offer and the email request, and returns the system message the queue
-// sends.
-func handoff(v *client, email string) map[string]any {
-	v.t.Helper()
-	v.send(map[string]any{"type": "handoff_request"})
-	v.expect("handoff_offer")
-	v.send(map[string]any{"type": "handoff_reply", "accept": true})
-	v.expect("email_request")
-	v.send(map[string]any{"type": "email", "email": email})
-	st := v.expect("status")
-	require.Equal(v.t, "queued", st["status"], "status frame %v", st)
-	return v.expectMessage("system")
-}
-
 // transcript reads a conversation's messages over REST.
 func (e *env) transcript(token, convID string) []map[string]any {
 	e.t.Helper()
@@ -116,18 +37,6 @@ func (e *env) transcript(token, convID string) []map[string]any {
 	return out
 }
 
-func (c *client) snapshot() []map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]map[string]any(nil), c.all...)
-}
-
-// framesJSON renders every frame a client got, for "never contains" checks.
-func (c *client) framesJSON() string {
-	b, _ := json.Marshal(c.snapshot())
-	return string(b)
-}
-
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -136,3 +45,24 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 func cid(prefix string, i int) string { return fmt.Sprintf("%s-%d", prefix, i) }
+
+// doRaw sends a request and returns the status and the raw body (see
+// sockettest.Do for what body may be).
+func (e *env) doRaw(method, path, token string, body any, header http.Header) (int, []byte) {
+	e.t.Helper()
+	return sockettest.Do(e.t, e.srv.URL, method, path, token, body, header)
+}
+
+func hello(v *client) map[string]any { v.T.Helper(); return sockettest.Hello(v) }
+func say(v *client, clientID, text string) map[string]any {
+	v.T.Helper()
+	return sockettest.Say(v, clientID, text)
+}
+func echoOf(v *client, clientID string) map[string]any {
+	v.T.Helper()
+	return sockettest.EchoOf(v, clientID)
+}
+func handoff(v *client, email string) map[string]any {
+	v.T.Helper()
+	return sockettest.Handoff(v, email)
+}

@@ -135,7 +135,7 @@ func stallRun(t *testing.T, ns []*env) stallResult {
 		id := queueToHandoff(t, v, fmt.Sprintf("v%d@stall.example", i))
 		code, body := b.do("POST", "/v1/agent/conversations/"+id+"/claim", tok, nil)
 		require.Equal(t, 200, code, "claim: %v", body)
-		v.expect("agent_joined")
+		v.Expect("agent_joined")
 		return v, id
 	}
 	visitors := make([]*client, stallLive)
@@ -150,12 +150,12 @@ func stallRun(t *testing.T, ns []*env) stallResult {
 	for i := range stuckConvs {
 		var v *client
 		v, stuckConvs[i] = claim(stuckToken, stallLive+i)
-		_ = v.conn.Close()
+		_ = v.Conn.Close()
 	}
 	// Every live console follows its conversations before the clock starts.
 	for i, v := range visitors {
 		say(v, "warm", "hello")
-		consoles[i%stallAgents].next("the warm-up message", func(f map[string]any) bool {
+		consoles[i%stallAgents].Next("the warm-up message", func(f map[string]any) bool {
 			return f["type"] == "message" && f["conversation_id"] == convs[i]
 		})
 	}
@@ -286,7 +286,7 @@ func (d *deliveries) visitorSends(t *testing.T, v *client, conv int, stop chan s
 		}
 		id := fmt.Sprintf("l%d-%d", conv, k)
 		d.mark(id)
-		if err := v.conn.WriteJSON(map[string]any{"type": "message", "client_id": id, "text": "live " + id}); err != nil {
+		if err := v.Conn.WriteJSON(map[string]any{"type": "message", "client_id": id, "text": "live " + id}); err != nil {
 			t.Errorf("visitor %d: %v", conv, err)
 			return
 		}
@@ -299,7 +299,7 @@ func (d *deliveries) agentSide(t *testing.T, c *client, agent int, stop chan str
 	for {
 		var f map[string]any
 		select {
-		case f = <-c.frames:
+		case f = <-c.Frames():
 		case <-d.done:
 			return
 		}
@@ -317,7 +317,7 @@ func (d *deliveries) agentSide(t *testing.T, c *client, agent int, stop chan str
 		default:
 		}
 		d.mark("r" + id)
-		if err := c.conn.WriteJSON(map[string]any{"type": "message", "conversation_id": f["conversation_id"],
+		if err := c.Conn.WriteJSON(map[string]any{"type": "message", "conversation_id": f["conversation_id"],
 			"client_id": "r" + id, "text": "reply r" + id}); err != nil {
 			t.Errorf("console %d: %v", agent, err)
 			return
@@ -330,7 +330,7 @@ func (d *deliveries) visitorSide(v *client, conv int, stop chan struct{}) {
 	for {
 		var f map[string]any
 		select {
-		case f = <-v.frames:
+		case f = <-v.Frames():
 		case <-d.done:
 			return
 		}

@@ -124,8 +124,8 @@ func TestWebhooksOverREST(t *testing.T) {
 		hello(v)
 		say(v, cid("h", i), "hello there")
 		handoff(v, "hooked@example.com")
-		v.send(map[string]any{"type": "close"})
-		v.expect("status")
+		v.Send(map[string]any{"type": "close"})
+		v.Expect("status")
 	}
 	wh, err := standardwebhooks.NewWebhook(secret)
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,16 +69,23 @@ func TestTimeouts(t *testing.T) {
 // byte; a stream slower in total than IdleTimeout is fine.
 func TestStreamKeepsGoingWhileBytesCome(t *testing.T) {
 	fake := modeltest.New(t, modeltest.Options{APIKey: apiKey})
-	// Gaps of 150 ms against a 600 ms stall bound: a loaded machine's
-	// scheduling delays stay well inside it; the whole stream (1.2 s) does not.
-	c, _ := newClient(t, fake, model.Options{IdleTimeout: 600 * time.Millisecond})
-	fake.Enqueue(modeltest.Reply{Content: []string{"Orders ", "arrive ", "within ", "3 ", "working ", "days ", "at ", "most [1]."},
-		Delay: 150 * time.Millisecond})
+	// Gaps of 40 ms against a 1 s stall bound (25 times the gap, so a
+	// loaded machine's scheduling cannot make a gap look like a stall; a
+	// 4 times bound failed at load 16), and a stream that lasts longer
+	// than the bound in total: only a timer that restarts on every byte
+	// lets it through.
+	c, _ := newClient(t, fake, model.Options{IdleTimeout: time.Second})
+	words := strings.Fields(strings.Repeat("Orders arrive within three working days at most. ", 5))
+	content := make([]string, len(words))
+	for i, w := range words {
+		content[i] = w + " "
+	}
+	fake.Enqueue(modeltest.Reply{Content: content, Delay: 40 * time.Millisecond})
 	start := time.Now()
 	ans, _, err := answer(context.Background(), c, request())
 	require.NoError(t, err)
-	require.Equal(t, "Orders arrive within 3 working days at most.", ans.Text)
-	require.Greater(t, time.Since(start), 1000*time.Millisecond, "the stream lasted longer than IdleTimeout")
+	require.Equal(t, strings.TrimSpace(strings.Join(content, "")), ans.Text)
+	require.Greater(t, time.Since(start), 1100*time.Millisecond, "the stream lasted longer than IdleTimeout")
 }
 
 // TestCancelMidStream: the caller cancels (a person took over); Answer

@@ -35,21 +35,21 @@ func TestMetricsAfterConversation(t *testing.T) {
 	require.Equal(t, 200, code)
 	agentToken := e.addAgent(s, "mia@metrics.example", "Mia")
 	console := e.console(agentToken)
-	console.expect("queue")
+	console.Expect("queue")
 
 	v := e.visitor(s.m.WidgetKey)
 	convID := hello(v)["conversation_id"].(string)
 	say(v, "c1", "how long does shipping take?")
-	v.expectMessage("assistant")
+	v.ExpectMessage("assistant")
 	handoff(v, "visitor@example.com")
 	sent := 5 // hello, message, handoff_request, handoff_reply, email
 
 	d := e.visitor(s.m.WidgetKey)
 	declinerID := hello(d)["conversation_id"].(string)
-	d.send(map[string]any{"type": "handoff_request"})
-	d.expect("handoff_offer")
-	d.send(map[string]any{"type": "handoff_reply", "accept": false})
-	d.expectMessage("assistant")
+	d.Send(map[string]any{"type": "handoff_request"})
+	d.Expect("handoff_offer")
+	d.Send(map[string]any{"type": "handoff_reply", "accept": false})
+	d.ExpectMessage("assistant")
 	sent += 3
 
 	// Queued: the merchant's queue holds one conversation.
@@ -62,15 +62,15 @@ func TestMetricsAfterConversation(t *testing.T) {
 
 	code, body := e.do("POST", "/v1/agent/conversations/"+convID+"/claim", agentToken, nil)
 	require.Equal(t, 200, code, "%v", body)
-	v.expect("agent_joined")
-	console.send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "Hi, Mia here."})
-	v.expectMessage("agent")
-	v.send(map[string]any{"type": "message", "client_id": "c2", "text": "Thanks Mia"})
+	v.Expect("agent_joined")
+	console.Send(map[string]any{"type": "message", "conversation_id": convID, "client_id": "a1", "text": "Hi, Mia here."})
+	v.ExpectMessage("agent")
+	v.Send(map[string]any{"type": "message", "client_id": "c2", "text": "Thanks Mia"})
 	echoOf(v, "c2")
 	sent++
 	code, _ = e.do("POST", "/v1/agent/conversations/"+convID+"/close", agentToken, nil)
 	require.Equal(t, 200, code)
-	v.expect("closed")
+	v.Expect("closed")
 
 	// Every stored entry is counted once, by role: the two transcripts.
 	want := map[string]float64{}
@@ -111,9 +111,7 @@ baton_handoffs_total{method="inbox",outcome="queued",reason="visitor_asked"} 1
 	// Frames: in is exactly what the visitors sent; out at least what
 	// they have read.
 	require.Equal(t, float64(sent), value(t, fams, "baton_socket_frames_total", "kind", "visitor", "direction", "in"))
-	v.mu.Lock()
-	read := len(v.all)
-	v.mu.Unlock()
+	read := len(v.Snapshot())
 	require.GreaterOrEqual(t, value(t, fams, "baton_socket_frames_total", "kind", "visitor", "direction", "out"), float64(read))
 	require.Positive(t, value(t, fams, "baton_socket_frames_total", "kind", "console", "direction", "in"))
 	for _, o := range []string{"helpdesk", "webhook"} {
@@ -125,8 +123,8 @@ baton_handoffs_total{method="inbox",outcome="queued",reason="visitor_asked"} 1
 	require.Contains(t, fams, "process_resident_memory_bytes")
 
 	// Sockets that close are no longer counted.
-	require.NoError(t, v.conn.Close())
-	require.NoError(t, d.conn.Close())
+	require.NoError(t, v.Conn.Close())
+	require.NoError(t, d.Conn.Close())
 	require.Eventually(t, func() bool {
 		return value(t, scrape(t, url), "baton_sockets_open", "kind", "visitor") == 0
 	}, 5*time.Second, 20*time.Millisecond)

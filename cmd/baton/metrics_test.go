@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batonchat/baton/gateway/helpdesk/helpdesktest"
 	"github.com/batonchat/baton/gateway/prom"
 )
 
@@ -137,6 +139,55 @@ baton_handoffs_total{method="inbox",outcome="queued",reason="visitor_asked"} 1
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(path, raw, 0o644))
 	}
+}
+
+// TestMetricsHelpdeskDeadLetter: a ticket the helpdesk refuses for good is
+// counted as a handoff, a dead attempt and a dead letter, held until the
+// admin retries it; the retry is a done attempt.
+func TestMetricsHelpdeskDeadLetter(t *testing.T) {
+	m := prom.New(prom.Options{MaxMerchants: 50, CacheFor: time.Nanosecond})
+	e := newEnv(t, fastHelpdesk, func(c *appConfig) { c.Metrics = m })
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/metrics"
+	g := helpdesktest.NewGorgias(t, "owner@gg.example", "gg-secret-key-4567")
+	s := e.shop("Dead Letter Shop")
+	code, body := e.connect(s, "gorgias", map[string]any{"domain": "ggshop", "email": "owner@gg.example", "api_key": "gg-secret-key-4567", "base_url": g.URL()})
+	require.Equal(t, 200, code, "%v", body)
+	code, _ = e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"handoff": map[string]any{"method": "gorgias"}})
+	require.Equal(t, 200, code)
+	code, _ = e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
+	require.Equal(t, 200, code)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	g.SetPlan(func(string, int) helpdesktest.Fault {
+		if refuse.Load() {
+			return helpdesktest.Fault{Status: 400, Body: `{"error":{"msg":"Customer is blocked"}}`}
+		}
+		return helpdesktest.Fault{}
+	})
+	convID := e.ticketed(s.m.WidgetKey, "gina@example.com", "I want to talk to a human please")
+
+	require.Eventually(t, func() bool {
+		return value(t, scrape(t, url), "baton_dead_letters_held", "outbox", "helpdesk") == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	fams := scrape(t, url)
+	require.Equal(t, 1.0, value(t, fams, "baton_dead_letters_total", "outbox", "helpdesk"))
+	require.Equal(t, 1.0, value(t, fams, "baton_outbox_attempts_total", "provider", "gorgias", "outcome", "dead"))
+	require.Equal(t, 0.0, value(t, fams, "baton_outbox_attempts_total", "provider", "gorgias", "outcome", "done"))
+	require.Equal(t, 1.0, value(t, fams, "baton_handoffs_total", "method", "gorgias", "outcome", "offered", "reason", "visitor_asked"))
+	require.Equal(t, 1.0, value(t, fams, "baton_handoffs_total", "method", "gorgias", "outcome", "ticketed", "reason", "visitor_asked"))
+	require.Equal(t, 0.0, value(t, fams, "baton_outbox_depth", "outbox", "helpdesk"), "a dead letter is settled")
+
+	refuse.Store(false)
+	code, body = e.do("POST", "/v1/admin/handoffs/"+convID+"/retry", s.adminToken, nil)
+	require.Equal(t, 200, code, "%v", body)
+	require.Eventually(t, func() bool {
+		fams := scrape(t, url)
+		return value(t, fams, "baton_outbox_attempts_total", "provider", "gorgias", "outcome", "done") == 1 &&
+			value(t, fams, "baton_dead_letters_held", "outbox", "helpdesk") == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, 1.0, value(t, scrape(t, url), "baton_dead_letters_total", "outbox", "helpdesk"), "a counter: the retry takes nothing back")
 }
 
 // TestMetricsOffByDefault: without BATON_METRICS_ADDR there is no listener.

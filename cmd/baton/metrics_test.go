@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batonchat/baton/gateway/helpdesk/helpdesktest"
+	"github.com/batonchat/baton/gateway/model/modeltest"
 	"github.com/batonchat/baton/gateway/prom"
 )
 
@@ -188,6 +189,41 @@ func TestMetricsHelpdeskDeadLetter(t *testing.T) {
 			value(t, fams, "baton_dead_letters_held", "outbox", "helpdesk") == 0
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, 1.0, value(t, scrape(t, url), "baton_dead_letters_total", "outbox", "helpdesk"), "a counter: the retry takes nothing back")
+}
+
+// TestMetricsModelCalls: the model's answers are counted by outcome, a
+// rate-limited one as such (the built-in assistant then answers).
+func TestMetricsModelCalls(t *testing.T) {
+	m := prom.New(prom.Options{CacheFor: time.Nanosecond})
+	fake := modeltest.New(t, modeltest.Options{APIKey: "sk-test-0123456789abcdef"})
+	e := newEnv(t, func(c *appConfig) {
+		c.Metrics = m
+		c.Model = modelConfig{BaseURL: fake.URL(), Name: fake.Model(), APIKey: "sk-test-0123456789abcdef", Timeout: 10 * time.Second}
+	})
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/metrics"
+	s := e.shop("Model Metrics Shop")
+	code, body := e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
+	require.Equal(t, 200, code, "%v", body)
+	code, body = e.do("PUT", "/v1/admin/assistant", s.adminToken, map[string]any{"mode": "model"})
+	require.Equal(t, 200, code, "%v", body)
+
+	fake.Enqueue(modeltest.Reply{Content: []string{"Orders ship the same day."}})
+	fake.Enqueue(modeltest.Reply{Status: 429, RetryAfter: "1"})
+	v := e.visitor(s.m.WidgetKey)
+	hello(v)
+	say(v, "q1", "How long does shipping take?")
+	v.ExpectMessage("assistant")
+	say(v, "q2", "How long does shipping take to Belgium?")
+	v.ExpectMessage("assistant")
+
+	require.Eventually(t, func() bool {
+		fams := scrape(t, url)
+		return value(t, fams, "baton_model_calls_total", "call", "answer", "outcome", "ok") == 1 &&
+			value(t, fams, "baton_model_calls_total", "call", "answer", "outcome", "rate_limited") == 1
+	}, 5*time.Second, 20*time.Millisecond)
+	require.EqualValues(t, 2, histogramCount(t, scrape(t, url), "baton_model_call_duration_seconds", "call", "answer"))
 }
 
 // TestMetricsOffByDefault: without BATON_METRICS_ADDR there is no listener.

@@ -118,7 +118,7 @@ type QueueGauge struct {
 type OpsSnapshot struct {
 	Queues []QueueGauge
 	// Depth is what each outbox has still to settle (OutboxHelpdesk,
-	// OutboxWebhook): entries scheduled for an attempt or recovery.
+	// OutboxWebhook): entries waiting for an attempt, a retry or recovery.
 	Depth map[string]int64
 	// DeadLetters is how many entries each outbox holds given up, until an
 	// admin retries them.
@@ -146,15 +146,20 @@ func (s *Service) OpsSnapshot(ctx context.Context) (*OpsSnapshot, error) {
 			whf:   pipe.ZCard(ctx, s.keys.webhookFailed(id)),
 		}
 	}
+	// Every pending handoff has a recovery entry in the helpdesk's due set
+	// from the step that made it; a webhook delivery is in the stream until
+	// settled (entries are deleted when acknowledged) or in the due set
+	// waiting for a retry.
 	hd := pipe.ZCard(ctx, s.keys.outboxDue())
 	wh := pipe.ZCard(ctx, s.keys.webhookDue())
+	whNew := pipe.XLen(ctx, s.keys.webhookStream())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
 	now := s.now()
 	snap := &OpsSnapshot{
 		Queues:      make([]QueueGauge, len(ids)),
-		Depth:       map[string]int64{OutboxHelpdesk: hd.Val(), OutboxWebhook: wh.Val()},
+		Depth:       map[string]int64{OutboxHelpdesk: hd.Val(), OutboxWebhook: wh.Val() + whNew.Val()},
 		DeadLetters: map[string]int64{OutboxHelpdesk: 0, OutboxWebhook: 0},
 	}
 	for i, id := range ids {

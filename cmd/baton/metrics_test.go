@@ -226,6 +226,56 @@ func TestMetricsModelCalls(t *testing.T) {
 	require.EqualValues(t, 2, histogramCount(t, scrape(t, url), "baton_model_call_duration_seconds", "call", "answer"))
 }
 
+// TestMetricsWebhookDeliveries: attempts against an endpoint that fails are
+// retries until the schedule runs out and the delivery is a dead letter;
+// one that answers 2xx is done.
+func TestMetricsWebhookDeliveries(t *testing.T) {
+	m := prom.New(prom.Options{CacheFor: time.Nanosecond})
+	e := newEnv(t, fastWebhooks, func(c *appConfig) { c.Metrics = m })
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/metrics"
+	s := e.shop("Hook Metrics Shop")
+	sink := newHookSink(t)
+	sink.mu.Lock()
+	sink.status = 500
+	sink.mu.Unlock()
+	code, body := e.do("PUT", "/v1/admin/webhooks", s.adminToken, map[string]any{"endpoints": []any{
+		map[string]any{"url": sink.srv.URL + "/baton", "events": []string{"conversation.started"}}}})
+	require.Equal(t, 200, code, "%v", body)
+
+	first := e.visitor(s.m.WidgetKey)
+	hello(first)
+	say(first, "c1", "hello")
+	// While it is retried, the delivery is in the outbox's depth.
+	require.Eventually(t, func() bool {
+		fams := scrape(t, url)
+		return value(t, fams, "baton_webhook_deliveries_total", "outcome", "retry") >= 1 &&
+			value(t, fams, "baton_outbox_depth", "outbox", "webhook") == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return value(t, scrape(t, url), "baton_dead_letters_total", "outbox", "webhook") == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	fams := scrape(t, url)
+	require.Equal(t, 2.0, value(t, fams, "baton_webhook_deliveries_total", "outcome", "retry"), "one retry per step of the schedule")
+	require.Equal(t, 1.0, value(t, fams, "baton_webhook_deliveries_total", "outcome", "dead"))
+	require.Equal(t, 0.0, value(t, fams, "baton_webhook_deliveries_total", "outcome", "done"))
+	require.Equal(t, 1.0, value(t, fams, "baton_dead_letters_held", "outbox", "webhook"))
+
+	sink.mu.Lock()
+	sink.status = 200
+	sink.mu.Unlock()
+	v := e.visitor(s.m.WidgetKey)
+	hello(v)
+	say(v, "c1", "hello again")
+	require.Eventually(t, func() bool {
+		return value(t, scrape(t, url), "baton_webhook_deliveries_total", "outcome", "done") == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return value(t, scrape(t, url), "baton_outbox_depth", "outbox", "webhook") == 0
+	}, 5*time.Second, 20*time.Millisecond, "settled: nothing left in the stream or the retries")
+}
+
 // TestMetricsOffByDefault: without BATON_METRICS_ADDR there is no listener.
 func TestMetricsOffByDefault(t *testing.T) {
 	cfg, err := loadConfig(func(string) string { return "" })

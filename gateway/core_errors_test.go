@@ -50,7 +50,7 @@ func (fakeCore) Identify(_ context.Context, t session.Turn, _ session.VisitorInf
 	return t, errNotFaked
 }
 
-func (fakeCore) VisitorMessage(context.Context, session.Turn, string, string) error {
+func (fakeCore) VisitorMessageThen(context.Context, session.Turn, string, string, func()) error {
 	return errNotFaked
 }
 func (fakeCore) RequestHandoff(context.Context, session.Turn) error       { return errNotFaked }

@@ -23,7 +23,9 @@ type Conversations interface {
 	ReopenConversation(ctx context.Context, merchantID, token string) (*session.Conversation, string, error)
 	VisitorOnline(ctx context.Context, convID string) (func(), error)
 	Identify(ctx context.Context, t session.Turn, v session.VisitorInfo) (session.Turn, error)
-	VisitorMessage(ctx context.Context, t session.Turn, clientID, text string) error
+	// VisitorMessageThen stores the visitor's message; stored runs once it
+	// is, before the answer it sets off begins.
+	VisitorMessageThen(ctx context.Context, t session.Turn, clientID, text string, stored func()) error
 	RequestHandoff(ctx context.Context, t session.Turn) error
 	ReplyToOffer(ctx context.Context, t session.Turn, accept bool) error
 	SubmitEmail(ctx context.Context, t session.Turn, email string) error

@@ -238,12 +238,10 @@ func (v *visitor) handle(ctx context.Context, data []byte) {
 			v.sendError("rate_limited", "you are sending messages too fast; nothing was stored", f.ClientID)
 			return
 		}
-		err = svc.VisitorMessage(ctx, turn, f.ClientID, f.Text)
+		err = svc.VisitorMessageThen(ctx, turn, f.ClientID, f.Text, func() { v.engaged(ctx) })
 		if err != nil {
 			v.sendErr(err, f.ClientID)
-			return
 		}
-		v.engaged(ctx)
 		return
 	case "handoff_request":
 		err = svc.RequestHandoff(ctx, turn)

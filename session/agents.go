@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
@@ -225,89 +223,16 @@ func countAvailable(presence map[string]string, online []string) int {
 	return n
 }
 
-// consoleLeases records which agents have a console socket open on this
-// node, as members of the merchant's consoles set scored by expiry, renewed
-// while open: a node that dies lets its leases lapse.
-type consoleLeases struct {
-	svc    *Service
-	mu     sync.Mutex
-	leases map[string]string // member -> merchant
-}
-
-const (
-	leaseTTL   = 30 * time.Second
-	leaseRenew = 10 * time.Second
-)
-
-func newConsoleLeases(s *Service) *consoleLeases {
-	return &consoleLeases{svc: s, leases: map[string]string{}}
-}
-
-// ConsoleOpened records an open console socket; call the returned function
-// when it closes.
+// ConsoleOpened records an open console socket, as a lease in the
+// merchant's consoles set; call the returned function when it closes.
 func (s *Service) ConsoleOpened(ctx context.Context, a Actor) (closed func(), err error) {
 	member := a.ID + "|" + s.nodeID + "|" + newID("k", 6)
-	exp := s.now().Add(leaseTTL).UnixMilli()
-	if err := s.rdb.ZAdd(ctx, s.keys.consoles(a.MerchantID), zmember(float64(exp), member)).Err(); err != nil {
+	closed, err = s.consoles.take(ctx, a.MerchantID, member)
+	if err != nil {
 		return nil, err
 	}
-	s.consoles.mu.Lock()
-	s.consoles.leases[member] = a.MerchantID
-	s.consoles.mu.Unlock()
 	s.assignSoon(a.MerchantID) // an agent who may take conversations now
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.consoles.mu.Lock()
-			delete(s.consoles.leases, member)
-			s.consoles.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			_ = s.rdb.ZRem(ctx, s.keys.consoles(a.MerchantID), member).Err()
-		})
-	}, nil
-}
-
-func (c *consoleLeases) run(ctx context.Context) {
-	t := time.NewTicker(leaseRenew)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.renew(ctx)
-		}
-	}
-}
-
-func (c *consoleLeases) renew(ctx context.Context) {
-	c.mu.Lock()
-	byMerchant := map[string][]string{}
-	for m, mid := range c.leases {
-		byMerchant[mid] = append(byMerchant[mid], m)
-	}
-	c.mu.Unlock()
-	if len(byMerchant) == 0 {
-		return
-	}
-	now := c.svc.now()
-	exp := float64(now.Add(leaseTTL).UnixMilli())
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	pipe := c.svc.rdb.Pipeline()
-	for mid, members := range byMerchant {
-		key := c.svc.keys.consoles(mid)
-		zs := make([]redis.Z, len(members))
-		for i, m := range members {
-			zs[i] = zmember(exp, m)
-		}
-		pipe.ZAdd(ctx, key, zs...)
-		pipe.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		c.svc.log.Warn("renewing console leases", "err", err)
-	}
+	return closed, nil
 }
 
 // dummyHash is a bcrypt hash of nothing in particular, made once.

@@ -24,6 +24,19 @@ import (
 //go:embed scripts/assign.lua
 var assignSource string
 
+//go:embed scripts/unawait.lua
+var unawaitSource string
+
+type unawaitArgs struct {
+	Set    string `lua:"set,key"`
+	Member string `lua:"member"`
+	Score  int64  `lua:"score"`
+}
+
+type unawaitReply struct {
+	Removed bool `lua:"removed"`
+}
+
 // RoutingMode says whether conversations are handed out by themselves.
 type RoutingMode string
 
@@ -207,18 +220,11 @@ func (s *Service) give(ctx context.Context, a Actor, convID, member string) {
 const routingEvery = 5 * time.Second
 
 func (s *Service) routingLoop(ctx context.Context) {
-	t := time.NewTicker(routingEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.routingPass(ctx); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "routing pass", "err", err)
-			}
+	every(ctx, routingEvery, func(ctx context.Context) {
+		if err := s.routingPass(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "routing pass", "err", err)
 		}
-	}
+	})
 }
 
 func (s *Service) routingPass(ctx context.Context) error {
@@ -290,8 +296,14 @@ func (s *Service) reassign(ctx context.Context, m *Merchant) error {
 	for _, z := range late.Val() {
 		convID, _ := z.Member.(string)
 		c, _, err := s.loadConversation(ctx, convID)
+		// Only this assignment's entry goes: by now the conversation may be
+		// someone else's, whose entry has the same member (removing it
+		// unconditionally let a second silent agent keep it for good).
+		unawait := func() {
+			_, _ = s.unawaitScript.run(ctx, s.rdb, &unawaitArgs{Set: s.keys.awaitingReply(m.ID), Member: convID, Score: int64(z.Score)})
+		}
 		if err != nil || c.Status != StatusAssigned || c.assignedAt != int64(z.Score) || c.repliedAt == c.assignedAt {
-			_ = s.rdb.ZRem(ctx, s.keys.awaitingReply(m.ID), convID).Err()
+			unawait()
 			continue
 		}
 		agent := string(c.AgentID)
@@ -301,7 +313,7 @@ func (s *Service) reassign(ctx context.Context, m *Merchant) error {
 		if _, err := s.Release(ctx, Actor{ID: agent, MerchantID: m.ID, Admin: true}, convID); err != nil {
 			s.log.WarnContext(ctx, "reassigning an unanswered conversation", "conversation", convID, "err", err)
 		}
-		_ = s.rdb.ZRem(ctx, s.keys.awaitingReply(m.ID), convID).Err()
+		unawait()
 	}
 	return nil
 }

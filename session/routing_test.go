@@ -114,3 +114,27 @@ func TestRatingOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, CSAT{Responses: 1, Average: 4}, got.CSAT)
 }
+
+// TestUnawaitLeavesANewerAssignment: the routing pass reads the late
+// entries, then takes each off; a conversation given to someone else in
+// between has a newer entry under the same member, which must stay (before:
+// an unconditional ZREM took it, and the second agent's silence was never
+// noticed; TestReassignment caught it under load).
+func TestUnawaitLeavesANewerAssignment(t *testing.T) {
+	n, ctx := newTestNode(t)
+	set := n.keys.awaitingReply("m_unawait")
+	require.NoError(t, n.rdb.ZAdd(ctx, set, zmember(2000, "c_1")).Err()) // given again at 2000
+	r, err := n.unawaitScript.run(ctx, n.rdb, &unawaitArgs{Set: set, Member: "c_1", Score: 1000})
+	require.NoError(t, err)
+	require.False(t, r.Removed)
+	score, err := n.rdb.ZScore(ctx, set, "c_1").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 2000, score)
+
+	r, err = n.unawaitScript.run(ctx, n.rdb, &unawaitArgs{Set: set, Member: "c_1", Score: 2000})
+	require.NoError(t, err)
+	require.True(t, r.Removed)
+	r, err = n.unawaitScript.run(ctx, n.rdb, &unawaitArgs{Set: set, Member: "c_gone", Score: 2000})
+	require.NoError(t, err)
+	require.False(t, r.Removed)
+}

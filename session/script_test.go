@@ -107,6 +107,7 @@ func scriptLayouts() []layout {
 		layoutOf(s.mailScript, mailSource),
 		layoutOf(s.hdauth.script, hdauthSource),
 		layoutOf(s.whcasScript, whcasSource),
+		layoutOf(s.unawaitScript, unawaitSource),
 	}
 }
 

@@ -122,8 +122,9 @@ type Service struct {
 	rateScript    *script[rateArgs, rateReply]
 	mailScript    *script[mailArgs, mailReply]
 	whcasScript   *script[whcasArgs, whcasReply]
+	unawaitScript *script[unawaitArgs, unawaitReply]
 	mailOpts      MailOptions
-	visitors      *visitorLeases
+	visitors      *leases // a visitor's open sockets, per conversation
 	assign        assigner
 	accounts      *accountCache
 	outbox        *outbox    // nil without a TicketSender
@@ -133,7 +134,7 @@ type Service struct {
 	hdauth        *helpdeskAuth
 	cfg           *configCache
 	hub           *Hub
-	consoles      *consoleLeases
+	consoles      *leases // an agent's open consoles, per merchant
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -167,6 +168,7 @@ func New(opts Options) *Service {
 		rateScript:    newScript[rateArgs, rateReply]("rate.lua", rateSource),
 		mailScript:    newScript[mailArgs, mailReply]("mail.lua", mailSource),
 		whcasScript:   newScript[whcasArgs, whcasReply]("whcas.lua", whcasSource),
+		unawaitScript: newScript[unawaitArgs, unawaitReply]("unawait.lua", unawaitSource),
 		mailOpts:      opts.Mail.withDefaults(),
 		accounts:      newAccountCache(),
 		done:          make(chan struct{}),
@@ -194,8 +196,8 @@ func New(opts Options) *Service {
 	}
 	s.cfg = newConfigCache(ttl)
 	s.hub = newHub(s)
-	s.consoles = newConsoleLeases(s)
-	s.visitors = newVisitorLeases(s)
+	s.consoles = newLeases(s, "console", s.keys.consoles, false)
+	s.visitors = newLeases(s, "visitor", s.keys.visitorSockets, true)
 	s.outboxOpts = opts.Outbox.withDefaults()
 	s.hdauth = newHelpdeskAuth(opts)
 	for _, sc := range []interface{ observe(Observer) }{s.applyScript, s.appendScript, s.outboxScript, s.promoteScript,

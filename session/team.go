@@ -389,18 +389,11 @@ func fmtText(format, arg string) string {
 // gone quiet, so they count as resolved. One node sweeps each merchant at a
 // time.
 func (s *Service) sweep(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.sweepOnce(ctx); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "sweeping inactive conversations", "err", err)
-			}
+	every(ctx, time.Minute, func(ctx context.Context) {
+		if err := s.sweepOnce(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "sweeping inactive conversations", "err", err)
 		}
-	}
+	})
 }
 
 func (s *Service) sweepOnce(ctx context.Context) error {

@@ -249,6 +249,16 @@ func (s *Service) systemEntry(text string, now time.Time) entryTail {
 // atomic step. A client_id already stored is a no-op: its entry was or will
 // be delivered to the visitor's feed.
 func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text string) error {
+	return s.VisitorMessageThen(ctx, t, clientID, text, nil)
+}
+
+// VisitorMessageThen is VisitorMessage calling stored, when not nil, once
+// the message is stored and before what it sets off begins: the visitor's
+// socket follows a conversation its first message has just stored there,
+// so that it is already listening for what is not stored (the model's
+// typing indicator and first words), which a socket that followed after
+// the call returned missed when the answer began first.
+func (s *Service) VisitorMessageThen(ctx context.Context, t Turn, clientID, text string, stored func()) error {
 	if err := ValidateClientID(clientID); err != nil {
 		return err
 	}
@@ -308,8 +318,14 @@ func (s *Service) VisitorMessage(ctx context.Context, t Turn, clientID, text str
 	if err != nil {
 		return err
 	}
-	if err := s.refusal(res); err != nil || res.code == "dup" {
+	if err := s.refusal(res); err != nil {
 		return err
+	}
+	if stored != nil {
+		stored()
+	}
+	if res.code == "dup" {
+		return nil
 	}
 	if len(res.once) > 0 && res.once[0] {
 		s.count(ctx, t.MerchantID, res.day, metricConversations)

@@ -23,7 +23,7 @@ window.__frames = {sent: [], got: []};
     }
     send(data) {
       try { window.__frames.sent.push(JSON.parse(data).type); } catch (e) {}
-      return super.Send(data);
+      return super.send(data);
     }
   };
 })();

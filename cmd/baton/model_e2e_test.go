@@ -37,13 +37,26 @@ func TestModelAnswersStreamOverTheSocket(t *testing.T) {
 	fake.Enqueue(modeltest.Reply{Content: []string{"Orders ", "ship the ", "same day [", "1]."}, Delay: 30 * time.Millisecond})
 	v := e.visitor(s.m.WidgetKey)
 	conv := hello(v)["conversation_id"].(string)
-	say(v, "q1", "How long does shipping take?")
+	// Not say(): its wait for the echo would pass over a typing frame that
+	// comes before it.
+	v.Send(map[string]any{"type": "message", "client_id": "q1", "text": "How long does shipping take?"})
 	var deltas []string
 	var final map[string]any
+	typing := false
 	for final == nil {
 		f := v.Next("a delta or the answer", func(f map[string]any) bool {
-			return f["type"] == "message_delta" || (f["type"] == "message" && f["role"] == "assistant")
+			return f["type"] == "message_delta" || (f["type"] == "message" && f["role"] == "assistant") ||
+				(f["type"] == "typing" && f["role"] == "assistant" && f["active"] == true)
 		})
+		if f["type"] == "typing" {
+			typing = true
+			continue
+		}
+		// The conversation's first message stored it: the socket follows it
+		// before the answer begins, so it sees the typing line first (before:
+		// a socket that followed after the call missed it when the model was
+		// quick, as a loaded machine showed in the browser).
+		require.True(t, typing, "the assistant's typing came after its first words, or not at all")
 		if f["type"] == "message_delta" {
 			deltas = append(deltas, f["text"].(string))
 			require.NotEmpty(t, f["draft_id"])

@@ -37,6 +37,7 @@ type relayOpts struct {
 
 	withBaseline         bool
 	baselineA, baselineB string
+	withPeer             string // the peer's binary (Centrifugo), or ""
 
 	jsonOut    string
 	profileDir string
@@ -70,6 +71,8 @@ func parseRelayFlags(args []string, stderr io.Writer, baselineOnly bool) (*relay
 	fs.IntVar(&o.retries, "retries", 0, "repeat a step disturbed by other processes (see --max-others) up to this many times, keeping the least disturbed")
 	fs.Float64Var(&o.maxOthers, "max-others", 25, "CPU other processes may use during a step, % of one core, before it counts as disturbed")
 	fs.BoolVar(&o.withBaseline, "with-baseline", false, "also run every step against two bare relay nodes, interleaved, and give ratios")
+	fs.StringVar(&o.withPeer, "with-peer", "",
+		"also run every step against two Centrifugo nodes started from this binary (go install github.com/centrifugal/centrifugo/v6@v6.9.1), interleaved, and give Baton ÷ peer")
 	fs.StringVar(&o.baselineA, "baseline-a", "", "a running baseline node for visitors (default: start two)")
 	fs.StringVar(&o.baselineB, "baseline-b", "", "a running baseline node for agents")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file (- for stdout)")
@@ -179,6 +182,9 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 	if o.withBaseline {
 		need += o.conversations + o.agents
 	}
+	if o.withPeer != "" {
+		need += o.conversations + o.agents
+	}
 	if _, err := raiseFileLimit(need); err != nil {
 		return err
 	}
@@ -206,6 +212,19 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 		defer r.close()
 		if err := r.setup(ctx, logf); err != nil {
 			return fmt.Errorf("baseline setup: %w", err)
+		}
+		runs = append(runs, r)
+	}
+	if o.withPeer != "" {
+		t, err := newPeerTarget(ctx, o, d, rdb, stderr)
+		if err != nil {
+			return err
+		}
+		defer t.close()
+		r := newRelayRun(t, o, o.conversations, 0)
+		defer r.close()
+		if err := r.setup(ctx, logf); err != nil {
+			return fmt.Errorf("peer setup: %w", err)
 		}
 		runs = append(runs, r)
 	}

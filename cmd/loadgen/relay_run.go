@@ -95,6 +95,7 @@ type rconv struct {
 // and one reader per agent console.
 type relayRun struct {
 	t        relayTarget
+	proto    peerProto // nil for Baton's protocol (Baton and the baseline)
 	o        *relayOpts
 	cap      int // transcript cap, 0 for none
 	epoch    time.Time
@@ -122,7 +123,8 @@ type relayRun struct {
 type window struct{ end atomic.Int64 } // offset from epoch, ns
 
 func newRelayRun(t relayTarget, o *relayOpts, pool, cap int) *relayRun {
-	r := &relayRun{t: t, o: o, cap: cap, epoch: time.Now(), convs: make([]*rconv, pool),
+	proto, _ := t.(peerProto)
+	r := &relayRun{t: t, proto: proto, o: o, cap: cap, epoch: time.Now(), convs: make([]*rconv, pool),
 		slots: make([]*rconv, o.conversations), windows: make([]window, o.attempts()), echo: make([]*hist, o.attempts())}
 	for i := range r.echo {
 		r.echo[i] = newHist()
@@ -153,7 +155,7 @@ func (r *relayRun) setup(ctx context.Context, logf func(string, ...any)) error {
 		}
 		r.readers = append(r.readers, rd)
 		go func() {
-			_ = readLoop(c.conn, rd.handle)
+			_ = readLoop(c.conn, r.in(c, rd.handle))
 			if ctx.Err() == nil {
 				r.consoleDrops.Add(1)
 			}
@@ -197,12 +199,12 @@ func (r *relayRun) setupConv(ctx context.Context, i int, c *console) error {
 	}
 	conv.id, conv.visitor = id, v
 	go func() {
-		_ = readLoop(v, func(data []byte, at time.Time) { r.visitorFrame(data, at) })
+		_ = readLoop(v, r.in(nil, r.visitorFrame))
 		if ctx.Err() == nil {
 			r.visitorDrops.Add(1)
 		}
 	}()
-	buf := appendFrame(nil, i, 0, -1, 0, r.o.size)
+	buf := r.frame(nil, conv, 0, -1, 0)
 	_ = v.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if err := v.WriteMessage(websocket.TextMessage, buf); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
@@ -218,6 +220,26 @@ func (r *relayRun) setupConv(ctx context.Context, i int, c *console) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// frame builds the visitor's message frame of conv (see appendFrame), in
+// the target's own protocol.
+func (r *relayRun) frame(b []byte, conv *rconv, seq int64, step int, due time.Duration) []byte {
+	if r.proto == nil {
+		return appendFrame(b, conv.idx, seq, step, due, r.o.size)
+	}
+	b = r.proto.head(b, conv.id)
+	b = appendFrame(b, conv.idx, seq, step, due, r.o.size)
+	return r.proto.tail(b)
+}
+
+// in is handle behind the target's own protocol: c is the agent's console,
+// nil for a visitor.
+func (r *relayRun) in(c *console, handle func([]byte, time.Time)) func([]byte, time.Time) {
+	if r.proto == nil {
+		return handle
+	}
+	return r.proto.frames(c, handle)
 }
 
 // visitorFrame takes a frame on a visitor's socket: an error is counted; a

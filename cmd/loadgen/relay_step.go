@@ -59,6 +59,8 @@ type stepResult struct {
 	LastError     string `json:"last_error,omitempty"`
 
 	Ratio *ratio `json:"vs_baseline,omitempty"`
+	// Peer is Baton ÷ the peer (Centrifugo) at the same rate, same run.
+	Peer *ratio `json:"vs_peer,omitempty"`
 }
 
 type cpuUse struct {
@@ -171,6 +173,13 @@ func (r *relayRun) step(ctx context.Context, rate float64, profile string) *step
 			res.Nodes[name] = nodeFig{RSS: f.RSS, Goroutines: f.Goroutines}
 		}
 	}
+	if r.proto != nil {
+		for _, p := range r.t.procs() {
+			if rss, err := procRSS(p.PID); err == nil && p.Name != "redis" {
+				res.Nodes[p.Name] = nodeFig{RSS: rss}
+			}
+		}
+	}
 	errs1, drops1 := r.errorCounts()
 	res.VisitorErrors = errs1[0] - errs0[0]
 	res.ConsoleErrors = errs1[1] - errs0[1]
@@ -223,7 +232,7 @@ func (r *relayRun) pace(ctx context.Context, p, s int, rate float64, start, end 
 			}
 		}
 		conv.sent++
-		buf = appendFrame(buf[:0], conv.idx, conv.sent, s, due.Sub(r.epoch), o.size)
+		buf = r.frame(buf[:0], conv, conv.sent, s, due.Sub(r.epoch))
 		_ = conv.visitor.SetWriteDeadline(giveUp)
 		if err := conv.visitor.WriteMessage(websocket.TextMessage, buf); err != nil {
 			conv.broken = true

@@ -34,19 +34,30 @@ type ratio struct {
 }
 
 func (r *relayReport) ratios() {
-	base := map[float64]*stepResult{}
+	base, peer := map[float64]*stepResult{}, map[float64]*stepResult{}
 	for _, s := range r.Steps {
-		if s.Target == "baseline" {
+		switch s.Target {
+		case "baseline":
 			base[s.Rate] = s
+		case "peer":
+			peer[s.Rate] = s
 		}
 	}
 	for _, s := range r.Steps {
-		b := base[s.Rate]
-		if s.Target != "baton" || b == nil {
+		if s.Target != "baton" {
 			continue
 		}
-		s.Ratio = &ratio{P50: div(s.P50, b.P50), P99: div(s.P99, b.P99), CPUPerMsg: div(s.CPUPerMsg, b.CPUPerMsg)}
+		if b := base[s.Rate]; b != nil {
+			s.Ratio = vs(s, b)
+		}
+		if p := peer[s.Rate]; p != nil {
+			s.Peer = vs(s, p)
+		}
 	}
+}
+
+func vs(s, other *stepResult) *ratio {
+	return &ratio{P50: div(s.P50, other.P50), P99: div(s.P99, other.P99), CPUPerMsg: div(s.CPUPerMsg, other.CPUPerMsg)}
 }
 
 func div(a, b float64) float64 {
@@ -129,15 +140,18 @@ func (r *relayReport) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: %d conversations, %d agents, %.0f s steps, %d-character messages; %d CPUs (%s), load at start %s\n",
 		r.Mode, r.Conversations, r.Agents, r.StepSeconds, r.Size, r.Machine.CPUs, r.Machine.Model, r.Machine.Load1)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\toffered/s\tsent/s\tdelivered/s\tlost\tunsent\tdup\treordered\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\techo p50 / p99\tsend lag p99\tCPU µs/msg\tvs baseline p99 / CPU\tothers' CPU %\t")
+	fmt.Fprintln(tw, "target\toffered/s\tsent/s\tdelivered/s\tlost\tunsent\tdup\treordered\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\techo p50 / p99\tsend lag p99\tCPU µs/msg\tvs baseline p99 / CPU\tvs peer p50 / p99 / CPU\tothers' CPU %\t")
 	for _, s := range r.Steps {
-		vs := ""
+		vb, vp := "", ""
 		if s.Ratio != nil {
-			vs = fmt.Sprintf("%.1f× / %.1f×", s.Ratio.P99, s.Ratio.CPUPerMsg)
+			vb = fmt.Sprintf("%.1f× / %.1f×", s.Ratio.P99, s.Ratio.CPUPerMsg)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f / %.2f\t%.2f\t%.1f\t%s\t%.0f\t\n",
+		if s.Peer != nil {
+			vp = fmt.Sprintf("%.2f× / %.2f× / %.2f×", s.Peer.P50, s.Peer.P99, s.Peer.CPUPerMsg)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f / %.2f\t%.2f\t%.1f\t%s\t%s\t%.0f\t\n",
 			s.Target, s.Rate, s.SentRate, s.DeliveredRate, s.Lost, s.Unsent, s.Dups, s.Reordered,
-			s.P50, s.P99, s.P999, s.Max, s.EchoP50, s.EchoP99, s.SendLagP99, s.CPUPerMsg, vs, s.Others)
+			s.P50, s.P99, s.P999, s.Max, s.EchoP50, s.EchoP99, s.SendLagP99, s.CPUPerMsg, vb, vp, s.Others)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\nCPU per delivered message, µs (share of one core):")

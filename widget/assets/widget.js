@@ -159,6 +159,17 @@
   // --- state ---------------------------------------------------------------
   var saved = load(localStorage, STORE);
   var conv = saved && saved.conversation_id ? saved : null;
+  // An email's link lands here with #baton-reopen=TOKEN. The token opens
+  // that conversation instead of the stored one; it leaves the address bar
+  // at once, so it stays out of the history, bookmarks and the page sent
+  // in hello.
+  var reopen = "", reopenFailed = false;
+  var reopenMatch = /^#baton-reopen=([A-Za-z0-9._~%-]+)$/.exec(location.hash || "");
+  if (reopenMatch) {
+    try { reopen = decodeURIComponent(reopenMatch[1]); } catch (e) { reopen = reopenMatch[1]; }
+    try { history.replaceState(history.state, "", location.pathname + location.search); } catch (e) { /* a sandboxed page: the token stays */ }
+    conv = null;
+  }
   var lastSeq = 0;          // highest seq shown in this page
   var historySeq = 0;       // entries up to here were history when we connected
   var shown = {};           // seq -> true
@@ -489,7 +500,8 @@
   function hello() {
     var h = { type: "hello", page: location.href.slice(0, 2000) };
     if (pageLocale) h.locale = pageLocale;
-    if (conv) { h.conversation_id = conv.conversation_id; h.resume_token = conv.resume_token; h.last_seq = lastSeq; }
+    if (reopen) h.reopen = reopen;
+    else if (conv) { h.conversation_id = conv.conversation_id; h.resume_token = conv.resume_token; h.last_seq = lastSeq; }
     if (identity) h.identity = identity;
     return h;
   }
@@ -630,8 +642,21 @@
     showTyping(null);
     if (!conv || conv.conversation_id !== f.conversation_id) {
       conv = { conversation_id: f.conversation_id, resume_token: f.resume_token };
+    } else if (f.resume_token) {
+      conv.resume_token = f.resume_token;
     }
+    // A reopened conversation is resumed like any other from now on: its
+    // link is used once.
+    reopen = "";
     if (f.recovered === false) { lastSeq = 0; shown = {}; clearLog(); }
+    if (reopenFailed) {
+      // In the log, not the status line: it stays until read.
+      reopenFailed = false;
+      var note = bubble("system", t("system"), t("reopenInvalid"), "");
+      note.classList.add("reopen-failed");
+      note.setAttribute("role", "alert");
+      log.appendChild(note);
+    }
     historySeq = Math.max(historySeq, f.last_seq || 0);
     if (!pageLocale && f.locale && I18N[f.locale] && f.locale !== locale) { locale = f.locale; applyTexts(); }
     handoffAvailable = f.handoff_available !== false;
@@ -644,6 +669,16 @@
   function onError(f) {
     answering = "";
     switch (f.code) {
+      case "invalid_reopen_link":
+        // The link is wrong or too old: say so, and start the way the
+        // widget would have without it.
+        if (!started && ws) {
+          reopen = "";
+          conv = saved && saved.conversation_id ? saved : null;
+          reopenFailed = true;
+          ws.send(JSON.stringify(hello()));
+        }
+        break;
       case "invalid_resume_token":
       case "not_found":
         if (!started && ws) { // the stored conversation is gone: start afresh
@@ -733,7 +768,8 @@
   (document.body || document.documentElement).appendChild(host);
   // A conversation under way shows its news at once; an open panel stays
   // open across the shop's page loads.
-  if (load(sessionStorage, STORE + ":open")) toggle(true, true);
+  if (reopen) toggle(true);
+  else if (load(sessionStorage, STORE + ":open")) toggle(true, true);
   else if (conv) connect();
 
   var api = {

@@ -69,6 +69,49 @@ export async function api(method, path, body, again) {
   return data || {};
 }
 
+// download fetches a file with the agent's token in the Authorization
+// header (never in the URL, where it would end up in logs and history)
+// and saves it through a Blob: the browser's own download, named as the
+// server says or fallback. It answers the Blob, for a look at its end; an
+// empty one is not saved when skipEmpty says so.
+export async function download(path, fallback, skipEmpty) {
+  const headers = {};
+  if (token()) headers.Authorization = "Bearer " + token();
+  let res;
+  try {
+    res = await fetch(path, { headers, cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "network", t("err.network"));
+  }
+  if (!res.ok) {
+    let e = {};
+    try { e = ((await res.json()) || {}).error || {}; } catch { /* not JSON */ }
+    const err = new ApiError(res.status, e.code, e.message);
+    if (res.status === 401) onUnauthorized(err);
+    throw err;
+  }
+  let blob;
+  try {
+    blob = await res.blob();
+  } catch {
+    throw new ApiError(0, "network", t("err.network"));
+  }
+  if (skipEmpty && !blob.size) return blob;
+  const m = /filename="([^"\/]+)"/.exec(res.headers.get("Content-Disposition") || "");
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = m ? m[1] : fallback;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The browser has the file once the click is handled; later, the URL
+  // only holds memory.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return blob;
+}
+
 // CODES are the refusals the console can say in its own language; any
 // other keeps the server's words.
 const CODES = {
@@ -89,6 +132,13 @@ const CODES = {
   not_queued: "err.not_queued",
   not_assigned: "err.not_assigned",
   conversation_closed: "err.conversation_closed",
+  invalid_range: "err.invalid_range",
+  invalid_format: "err.invalid_format",
+  url_not_allowed: "err.url_not_allowed",
+  invalid_url: "err.invalid_url",
+  invalid_events: "err.invalid_events",
+  too_many_endpoints: "err.too_many_endpoints",
+  not_failed: "err.not_failed",
 };
 
 // errText says why a request was refused, in the console's language when

@@ -6,6 +6,7 @@
 import { el, clear, richText, fmtTime, uid, say, safeURL } from "./dom.js";
 import { api } from "./api.js";
 import { t } from "./i18n.js";
+import { exportTools } from "./export.js";
 import { ticketFacts, retryHandoff, retryError, providerName, laterTicket, reasonText } from "./ticket.js";
 
 // Lines the socket refuses for a passing reason are sent again after these
@@ -95,6 +96,9 @@ export class Pane {
         this.details,
         this.ticketBox,
         el("div", { class: "pane-tools" }, [this.claimBtn, this.releaseBtn, this.closeBtn]),
+        // The export is an admin route: agents are not shown buttons that
+        // would only be refused.
+        this.app.me.role === "admin" ? exportTools(this.id, visitorName(this.conv)) : null,
       ]),
       this.whyBox, this.log, this.typingLine, this.status, this.composer,
     ]);

@@ -1,6 +1,6 @@
 // Merchant settings for admins: the handoff method (with the helpdesk
 // integrations and the custom message editor), Baton's messages, the widget
-// snippet and allowed origins. Office hours, the assistant and knowledge
+// snippet and allowed origins, webhooks and the export of a period. Office hours, the assistant and knowledge
 // have their own files; the team and routing have their own view.
 
 import { el, clear, $, $$, say, richText, safeURL } from "./dom.js";
@@ -9,6 +9,8 @@ import { t } from "./i18n.js";
 import { Hours } from "./hours.js";
 import { Knowledge } from "./knowledge.js";
 import { Assistant } from "./assistant.js";
+import { Webhooks } from "./webhooks.js";
+import { BulkExport } from "./export.js";
 import { renderBanner } from "./handoffs.js";
 import { connectBrowser, oauthReturn, disconnect, integrationSummary, integrationWarning } from "./integrations.js";
 
@@ -42,6 +44,8 @@ export class View {
     this.hours = new Hours();
     this.knowledge = new Knowledge();
     this.assistant = new Assistant();
+    this.webhooks = new Webhooks();
+    this.bulkExport = new BulkExport();
     $("#handoff-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveHandoff(); });
     for (const r of $$("input[name=method]")) r.addEventListener("change", () => this.showMethod());
     for (const b of $$("[data-connect]")) b.addEventListener("click", () => this.connect(b.dataset.connect));
@@ -100,7 +104,7 @@ export class View {
       renderBanner(i);
       await this.oauthReturn();
     })().catch((e) => this.app.toast(t("settings.loadFailed", { reason: e.message }), true));
-    await Promise.all([settings, this.hours.load(), this.assistant.load(), this.knowledge.load()]);
+    await Promise.all([settings, this.hours.load(), this.assistant.load(), this.knowledge.load(), this.webhooks.load()]);
     for (const f of forms) f.inert = false;
     view.removeAttribute("aria-busy");
   }

@@ -19,6 +19,7 @@ import (
 	"github.com/batonchat/baton/gateway/helpdesk/helpdesktest"
 	"github.com/batonchat/baton/gateway/model/modeltest"
 	"github.com/batonchat/baton/gateway/prom"
+	"github.com/batonchat/baton/session/sessiontest"
 )
 
 // TestMetricsAfterConversation runs a scripted conversation (a visitor who
@@ -28,7 +29,9 @@ import (
 // .ci/promcheck to run promtool on.
 func TestMetricsAfterConversation(t *testing.T) {
 	m := prom.New(prom.Options{MaxMerchants: 50, CacheFor: time.Nanosecond})
-	e := newEnv(t, func(c *appConfig) { c.Metrics = m })
+	rdb, prefix := sessiontest.Redis(t)
+	rdb.AddHook(m.RedisHook()) // as serve does
+	e := newEnvOn(t, rdb, prefix, func(c *appConfig) { c.Metrics = m })
 	srv := httptest.NewServer(m.Handler())
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/metrics"
@@ -111,6 +114,10 @@ baton_handoffs_total{method="inbox",outcome="queued",reason="visitor_asked"} 1
 	for _, mt := range fams["baton_redis_script_errors_total"].GetMetric() {
 		require.Zero(t, mt.GetCounter().GetValue(), "%v", mt.GetLabel())
 	}
+	require.Positive(t, histogramCount(t, fams, "baton_redis_roundtrip_duration_seconds", "kind", "command"))
+	require.Positive(t, histogramCount(t, fams, "baton_redis_roundtrip_duration_seconds", "kind", "pipeline"))
+	require.Equal(t, 0.0, value(t, fams, "baton_redis_errors_total", "kind", "command"))
+	require.Equal(t, 0.0, value(t, fams, "baton_redis_errors_total", "kind", "pipeline"))
 	// Frames: in is exactly what the visitors sent; out at least what
 	// they have read.
 	require.Equal(t, float64(sent), value(t, fams, "baton_socket_frames_total", "kind", "visitor", "direction", "in"))

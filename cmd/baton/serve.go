@@ -83,6 +83,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 		defer metricsLn.Close()
 		metrics = prom.New(prom.Options{MaxMerchants: cfg.MetricsMerchants})
+		rdb.AddHook(metrics.RedisHook()) // before the app shares the client among goroutines
 	}
 
 	// The core outlives the signal: sockets drain first, then it stops.

@@ -54,6 +54,8 @@ type Metrics struct {
 	modelN    *prometheus.CounterVec
 	modelDur  *prometheus.HistogramVec
 	readErrs  prometheus.Counter
+	rtDur     *prometheus.HistogramVec
+	rtErr     *prometheus.CounterVec
 
 	mu      sync.RWMutex
 	scripts map[string]scriptMetrics // bound on a script's first call
@@ -94,6 +96,15 @@ func New(opts Options) *Metrics {
 		scriptBuckets, "script")
 	m.scriptErr = f.counterVec("baton_redis_script_errors_total",
 		"Redis script calls that failed (timeouts included, callers that went away not), by script.", "script")
+	m.rtDur = f.histogramVec("baton_redis_roundtrip_duration_seconds",
+		"Redis round trips (kind: a single command, or a pipeline as one) and their latency; scripts included.",
+		scriptBuckets, "kind")
+	m.rtErr = f.counterVec("baton_redis_errors_total",
+		"Redis round trips that failed (a missing key is an answer, a caller that went away is not counted).", "kind")
+	for _, k := range []string{"command", "pipeline"} {
+		m.rtDur.WithLabelValues(k)
+		m.rtErr.WithLabelValues(k)
+	}
 	m.batch = f.histogram("baton_redis_batch_size",
 		"Scripts per round trip of the per-message batcher; the count is its round trips.", batchBuckets)
 	m.attempts = f.counterVec("baton_outbox_attempts_total",

@@ -13,8 +13,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
+	"github.com/batonchat/baton/session/sessiontest"
 )
 
 // fakeState serves a fixed snapshot (or an error) and counts its reads.
@@ -253,4 +256,54 @@ func TestMetricNamesLint(t *testing.T) {
 		}
 	}
 	require.Empty(t, own)
+}
+
+// TestRedisHook: every round trip is timed, pipelines as one; a missing
+// key is no error, a refused command is.
+func TestRedisHook(t *testing.T) {
+	rdb, prefix := sessiontest.Redis(t)
+	m := New(Options{})
+	rdb.AddHook(m.RedisHook())
+	ctx := context.Background()
+	count := func(kind string) uint64 {
+		for _, f := range must(m.Gatherer().Gather()) {
+			if f.GetName() != "baton_redis_roundtrip_duration_seconds" {
+				continue
+			}
+			for _, mt := range f.GetMetric() {
+				if label(mt, "kind") == kind {
+					return mt.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+		return 0
+	}
+	// A connection's set-up (HELLO and the client's name) is a pipeline of
+	// its own, and the pool may open another connection meanwhile: the
+	// counts are at least what the test sent.
+	require.NoError(t, rdb.Ping(ctx).Err())
+	cmds, pipes := count("command"), count("pipeline")
+
+	require.NoError(t, rdb.Set(ctx, prefix+"k", "v", time.Minute).Err())
+	require.ErrorIs(t, rdb.Get(ctx, prefix+"missing").Err(), redis.Nil)
+	pipe := rdb.Pipeline()
+	pipe.Get(ctx, prefix+"k")
+	pipe.Get(ctx, prefix+"missing")
+	_, err := pipe.Exec(ctx)
+	require.ErrorIs(t, err, redis.Nil)
+	require.Error(t, rdb.Do(ctx, "NOSUCHCOMMAND").Err())
+
+	require.GreaterOrEqual(t, count("command"), cmds+3) // set, get, the refused one (and whatever the test client adds)
+	require.GreaterOrEqual(t, count("pipeline"), pipes+1)
+	// Only the refused command failed: not the connection's set-up, which
+	// this Redis may refuse in part (CLIENT SETINFO before 7.2).
+	require.Equal(t, 1.0, testutil.ToFloat64(m.rtErr.WithLabelValues("command")))
+	require.Equal(t, 0.0, testutil.ToFloat64(m.rtErr.WithLabelValues("pipeline")))
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -12,8 +12,9 @@ import (
 
 // BenchmarkVisitorMessage is a visitor's message stored and counted, as
 // the socket's path does it (one append.lua round trip through the
-// batcher, to the test's Redis), without metrics and with them: the
-// difference is what the Observer costs a message.
+// batcher, to the test's Redis), without metrics and with them (the
+// Observer and the Redis hook): the difference is what metrics cost a
+// message.
 func BenchmarkVisitorMessage(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run("metrics="+map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
@@ -22,6 +23,7 @@ func BenchmarkVisitorMessage(b *testing.B) {
 			if on {
 				m := New(Options{})
 				opts.Observer = m
+				rdb.AddHook(m.RedisHook())
 			}
 			s := session.New(opts)
 			ctx := context.Background()

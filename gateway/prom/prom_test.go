@@ -226,11 +226,19 @@ baton_redis_script_duration_seconds_count{script="apply.lua"} 3
 func TestHotPathAllocatesNothing(t *testing.T) {
 	m := New(Options{})
 	m.ScriptCall("append.lua", time.Millisecond, nil)
+	hook := m.RedisHook()
+	process := hook.ProcessHook(func(context.Context, redis.Cmder) error { return nil })
+	pipeline := hook.ProcessPipelineHook(func(context.Context, []redis.Cmder) error { return nil })
+	ctx := context.Background()
+	cmd := redis.NewCmd(ctx, "evalsha", "abc", 0)
+	cmds := []redis.Cmder{cmd}
 	for name, f := range map[string]func(){
-		"message": func() { m.Message(session.RoleVisitor) },
-		"script":  func() { m.ScriptCall("append.lua", time.Millisecond, nil) },
-		"batch":   func() { m.Batch(8) },
-		"assign":  func() { m.Assigned(false, time.Second) },
+		"round trip": func() { _ = process(ctx, cmd) },
+		"pipeline":   func() { _ = pipeline(ctx, cmds) },
+		"message":    func() { m.Message(session.RoleVisitor) },
+		"script":     func() { m.ScriptCall("append.lua", time.Millisecond, nil) },
+		"batch":      func() { m.Batch(8) },
+		"assign":     func() { m.Assigned(false, time.Second) },
 	} {
 		require.Zero(t, testing.AllocsPerRun(1000, f), name)
 	}

@@ -1,13 +1,18 @@
 package agentconsole_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batonchat/baton/agentconsole"
+	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/session"
 )
 
@@ -277,4 +282,253 @@ func alwaysOpenWeek() map[string]any {
 		w[d] = []map[string]string{{"open": "00:00", "close": "24:00"}}
 	}
 	return w
+}
+
+// hookSender accepts every URL and answers every delivery with 204, so the
+// webhook routes have endpoints and deliveries to be isolated.
+type hookSender struct{}
+
+func (hookSender) CheckURL(context.Context, string) error { return nil }
+func (hookSender) SendWebhook(context.Context, session.WebhookRequest) (session.WebhookResult, error) {
+	return session.WebhookResult{Status: 204}, nil
+}
+
+// routeCase is one registered route and who may use it.
+type routeCase struct {
+	method, path string
+	// access: "public" (no token), "socket" (the token comes in the
+	// first frame), "agent" (any signed-in agent), "admin".
+	access string
+	// id, for a path with :id: which of A's objects it names.
+	id   string
+	body any
+}
+
+// everyRoute is every route the console registers; TestEveryRouteIsolated
+// fails when a registered route is missing here, so a new route is
+// checked for role and merchant isolation from the start.
+var everyRoute = []routeCase{
+	{"POST", "/v1/auth/login", "public", "", map[string]string{"email": "x@example.com", "password": "wrong-password"}},
+	{"POST", "/v1/auth/logout", "agent", "", nil},
+	{"GET", "/v1/agent/ws", "socket", "", nil},
+	{"GET", "/v1/agent/me", "agent", "", nil},
+	{"GET", "/v1/agent/conversations", "agent", "", nil},
+	{"GET", "/v1/agent/conversations/:id", "agent", "conversation", nil},
+	{"POST", "/v1/agent/conversations/:id/claim", "agent", "conversation", nil},
+	{"POST", "/v1/agent/conversations/:id/messages", "agent", "conversation", map[string]string{"client_id": "intrusion", "text": "B-INTRUSION"}},
+	{"POST", "/v1/agent/conversations/:id/release", "agent", "conversation", nil},
+	{"POST", "/v1/agent/conversations/:id/close", "agent", "conversation", nil},
+	{"GET", "/v1/agent/presence", "agent", "", nil},
+	{"PUT", "/v1/agent/presence", "agent", "", map[string]string{"status": "away"}},
+	{"PUT", "/v1/agent/password", "agent", "", map[string]string{"current_password": "wrong-password", "new_password": "B-INTRUSION-pw"}},
+	{"GET", "/v1/admin/settings", "admin", "", nil},
+	{"PUT", "/v1/admin/settings", "admin", "", map[string]any{"away_message": "B-INTRUSION"}},
+	{"GET", "/v1/admin/office-hours", "admin", "", nil},
+	{"PUT", "/v1/admin/office-hours", "admin", "", map[string]any{"timezone": "UTC", "weekly": map[string]any{}}},
+	{"GET", "/v1/admin/merchant", "admin", "", nil},
+	{"POST", "/v1/admin/identity-secret/rotate", "admin", "", map[string]any{"grace_s": 0}},
+	{"GET", "/v1/admin/knowledge", "admin", "", nil},
+	{"PUT", "/v1/admin/knowledge", "admin", "", map[string]any{"entries": []map[string]string{{"question": "q?", "answer": "B-INTRUSION"}}}},
+	{"GET", "/v1/admin/knowledge/gaps", "admin", "", nil},
+	{"GET", "/v1/admin/metrics", "admin", "", nil},
+	{"GET", "/v1/admin/agents", "admin", "", nil},
+	{"POST", "/v1/admin/agents", "admin", "", map[string]any{"email": "b-intrusion@example.com", "name": "B-INTRUSION", "password": "intrusion-password", "role": "admin"}},
+	{"PUT", "/v1/admin/agents/:id", "admin", "agent", map[string]any{"disabled": true}},
+	{"DELETE", "/v1/admin/agents/:id", "admin", "agent", nil},
+	{"GET", "/v1/admin/integrations", "admin", "", nil},
+	{"GET", "/v1/admin/integrations/zendesk", "admin", "", nil},
+	{"PUT", "/v1/admin/integrations/zendesk", "admin", "", map[string]any{"subdomain": "b-intrusion", "email": "b@example.com", "api_token": "B-INTRUSION"}},
+	{"DELETE", "/v1/admin/integrations/zendesk", "admin", "", nil},
+	{"GET", "/v1/admin/integrations/gorgias", "admin", "", nil},
+	{"PUT", "/v1/admin/integrations/gorgias", "admin", "", map[string]any{"domain": "b-intrusion", "email": "b@example.com", "api_key": "B-INTRUSION"}},
+	{"DELETE", "/v1/admin/integrations/gorgias", "admin", "", nil},
+	{"GET", "/v1/admin/integrations/zendesk/oauth/start", "admin", "", nil},
+	{"GET", "/v1/admin/integrations/zendesk/oauth/callback", "public", "", nil},
+	{"GET", "/v1/admin/handoffs", "admin", "", nil},
+	{"GET", "/v1/admin/handoffs/:id", "admin", "conversation", nil},
+	{"POST", "/v1/admin/handoffs/:id/retry", "admin", "conversation", nil},
+	{"GET", "/v1/admin/assistant", "admin", "", nil},
+	{"PUT", "/v1/admin/assistant", "admin", "", map[string]any{"mode": "builtin"}},
+	{"GET", "/v1/admin/routing", "admin", "", nil},
+	{"PUT", "/v1/admin/routing", "admin", "", map[string]any{"mode": "manual"}},
+	{"GET", "/v1/admin/emails", "admin", "", nil},
+	{"POST", "/v1/admin/emails/:id/retry", "admin", "conversation", nil},
+	{"GET", "/v1/admin/conversations/export", "admin", "", nil},
+	{"GET", "/v1/admin/conversations/:id/export", "admin", "conversation", nil},
+	{"GET", "/v1/admin/webhooks", "admin", "", nil},
+	{"PUT", "/v1/admin/webhooks", "admin", "", map[string]any{"endpoints": []any{}}},
+	{"POST", "/v1/admin/webhooks/:id/rotate", "admin", "webhook", nil},
+	{"POST", "/v1/admin/webhooks/:id/test", "admin", "webhook", nil},
+	{"GET", "/v1/admin/webhooks/deliveries", "admin", "", nil},
+	{"POST", "/v1/admin/webhooks/deliveries/:id/retry", "admin", "delivery", nil},
+	{"GET", "/console", "public", "", nil},
+	{"GET", "/console/*path", "public", "", nil},
+}
+
+// TestEveryRouteIsolated walks every registered route: without a token
+// each non-public one is 401; a plain agent of A gets 403 on every admin
+// route; B's agent and B's admin, on every route that names one of A's
+// objects, get 403 or 404 and never see A's things; B's admin reading
+// B's own collections sees none of A's; and A's objects are unchanged.
+func TestEveryRouteIsolated(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(o *session.Options) { o.Webhooks.Sender = hookSender{} })
+
+	// The table is the registered routes, no more and no fewer.
+	engine := gin.New()
+	agentconsole.New(e.svc, e.svc.Hub(), agentconsole.NewTokens([]byte(testSecret), nil),
+		socket.NewRegistry(socket.Options{}), slog.New(slog.DiscardHandler)).Register(engine)
+	registered := map[string]bool{}
+	for _, r := range engine.Routes() {
+		registered[r.Method+" "+r.Path] = true
+	}
+	listed := map[string]bool{}
+	for _, r := range everyRoute {
+		listed[r.method+" "+r.path] = true
+	}
+	for r := range registered {
+		require.True(t, listed[r], "route %s is registered but not in everyRoute: add it, with who may use it", r)
+	}
+	for r := range listed {
+		require.True(t, registered[r], "everyRoute lists %s, which is not registered", r)
+	}
+
+	a := e.shop("Matrix A")
+	b := e.shop("Matrix B")
+	aPlain := e.addAgent(a, "plain@matrix-a.example", "Plain-of-A")
+	aliceTok := e.addAgent(a, "alice@matrix-a.example", "Alice-of-A")
+	bobTok := e.addAgent(b, "bob@matrix-b.example", "Bob-of-B")
+
+	// A's objects, each marked with strings that must never reach B.
+	code, body := e.do("PUT", "/v1/admin/settings", a.adminToken, map[string]any{"away_message": "A-AWAY-SECRET"})
+	require.Equal(t, 200, code, "%v", body)
+	code, body = e.do("PUT", "/v1/admin/knowledge", a.adminToken, map[string]any{"entries": []map[string]string{
+		{"question": "What is the secret?", "answer": "A-KNOWLEDGE-SECRET"}}})
+	require.Equal(t, 200, code, "%v", body)
+	code, body = e.do("PUT", "/v1/admin/webhooks", a.adminToken, map[string]any{"endpoints": []any{
+		map[string]any{"url": "https://a-hooks.example/baton", "events": []string{"conversation.handoff", "conversation.closed"}}}})
+	require.Equal(t, 200, code, "%v", body)
+	endpoints := body["endpoints"].([]any)
+	require.Len(t, endpoints, 1)
+	ep := endpoints[0].(map[string]any)
+	webhookID, webhookSecret := ep["id"].(string), ep["secret"].(string)
+	require.NotEmpty(t, webhookSecret)
+	code, body = e.do("POST", "/v1/admin/webhooks/"+webhookID+"/test", a.adminToken, nil)
+	require.Equal(t, 200, code, "%v", body)
+
+	v := e.visitor(a)
+	convID := v.id
+	v.say("s1", "A-VISITOR-SECRET")
+	seen := v.watch()
+	v.handoff("a-visitor@example.com")
+	code, body = e.do("POST", "/v1/agent/conversations/"+convID+"/claim", aliceTok, nil)
+	require.Equal(t, 200, code, "%v", body)
+	seen.expectAgentJoined()
+
+	// A delivery of A's, once the handoff's event is on its way.
+	var deliveryID string
+	require.Eventually(t, func() bool {
+		_, body := e.do("GET", "/v1/admin/webhooks/deliveries", a.adminToken, nil)
+		ds, _ := body["deliveries"].([]any)
+		if len(ds) == 0 {
+			return false
+		}
+		deliveryID, _ = ds[0].(map[string]any)["id"].(string)
+		return deliveryID != ""
+	}, 10*time.Second, 50*time.Millisecond, "A's webhook has no delivery")
+
+	_, body = e.do("GET", "/v1/admin/agents", a.adminToken, nil)
+	var aliceID string
+	for _, ag := range body["agents"].([]any) {
+		if ag.(map[string]any)["name"] == "Alice-of-A" {
+			aliceID = ag.(map[string]any)["id"].(string)
+		}
+	}
+	require.NotEmpty(t, aliceID)
+	ids := map[string]string{"conversation": convID, "agent": aliceID, "webhook": webhookID, "delivery": deliveryID}
+	secrets := []string{"A-AWAY-SECRET", "A-KNOWLEDGE-SECRET", "A-VISITOR-SECRET", "a-visitor@example.com",
+		"Alice-of-A", "Plain-of-A", "a-hooks.example", webhookSecret, a.m.ID, a.m.WidgetKey, a.m.IdentitySecret,
+		convID, aliceID, webhookID, deliveryID}
+	// named is the id B itself sent, which a not_found may repeat.
+	noSecrets := func(t *testing.T, where string, raw []byte, named ...string) {
+		t.Helper()
+		for _, s := range secrets {
+			if len(named) > 0 && s == named[0] {
+				continue
+			}
+			require.NotContains(t, string(raw), s, "%s shows A's %q", where, s)
+		}
+	}
+	before := len(e.transcript(a.adminToken, convID))
+
+	for _, r := range everyRoute {
+		path := r.path
+		if r.id != "" {
+			path = strings.Replace(path, ":id", ids[r.id], 1)
+		}
+		t.Run(r.method+" "+strings.ReplaceAll(r.path, "/", "_"), func(t *testing.T) {
+			e := e.withT(t)
+			switch r.access {
+			case "public", "socket":
+				return // no token to check; the socket's first frame is in TestMerchantIsolation
+			}
+			code, raw := e.doRaw(r.method, path, "", r.body, nil)
+			require.Equal(t, 401, code, "no token: %s", raw)
+			requireAPIError(t, raw)
+			code, raw = e.doRaw(r.method, path, "not-a-token", r.body, nil)
+			require.Equal(t, 401, code, "a bad token: %s", raw)
+			if r.access == "admin" {
+				// The role check: A's own plain agent is refused too.
+				for who, tok := range map[string]string{"A's plain agent": aPlain, "B's plain agent": bobTok} {
+					code, raw := e.doRaw(r.method, path, tok, r.body, nil)
+					require.Equal(t, 403, code, "%s: %s", who, raw)
+					requireAPIError(t, raw)
+					noSecrets(t, who, raw)
+				}
+			}
+			if r.id != "" {
+				// The merchant check: B names A's object.
+				for who, tok := range map[string]string{"B's admin": b.adminToken, "B's agent": bobTok} {
+					code, raw := e.doRaw(r.method, path, tok, r.body, nil)
+					require.Contains(t, []int{403, 404}, code, "%s: %s", who, raw)
+					requireAPIError(t, raw)
+					noSecrets(t, who, raw, ids[r.id])
+				}
+			} else if r.method == "GET" {
+				// B's own collection shows nothing of A's.
+				for who, tok := range map[string]string{"B's admin": b.adminToken, "B's agent": bobTok} {
+					if r.access == "admin" && tok == bobTok {
+						continue
+					}
+					code, raw := e.doRaw(r.method, path, tok, nil, nil)
+					if code == 503 {
+						// A feature this console was not given (helpdesks).
+						require.Equal(t, "unavailable", requireAPIError(t, raw), "%s: %s", who, raw)
+					} else {
+						require.Less(t, code, 500, "%s: %s", who, raw)
+					}
+					noSecrets(t, who, raw)
+				}
+			}
+		})
+	}
+
+	// A's objects are as they were.
+	require.Len(t, e.transcript(a.adminToken, convID), before)
+	_, body = e.do("GET", "/v1/agent/conversations/"+convID, a.adminToken, nil)
+	conv := body["conversation"].(map[string]any)
+	require.Equal(t, "assigned", conv["status"])
+	require.Equal(t, "Alice-of-A", conv["agent"].(map[string]any)["name"])
+	_, body = e.do("GET", "/v1/admin/webhooks", a.adminToken, nil)
+	require.Contains(t, mustJSON(t, body), webhookID)
+	require.Contains(t, mustJSON(t, body), "a-hooks.example")
+	code, _ = e.do("GET", "/v1/agent/me", aliceTok, nil)
+	require.Equal(t, 200, code, "A's agent was disabled or deleted")
+	_, body = e.do("GET", "/v1/admin/settings", a.adminToken, nil)
+	require.Equal(t, "A-AWAY-SECRET", body["away_message"])
+	_, body = e.do("GET", "/v1/admin/merchant", a.adminToken, nil)
+	require.Equal(t, a.m.IdentitySecret, body["identity_secret"])
+	_, body = e.do("GET", "/v1/admin/knowledge", a.adminToken, nil)
+	require.Contains(t, mustJSON(t, body), "A-KNOWLEDGE-SECRET")
+	require.NotContains(t, mustJSON(t, body), "B-INTRUSION")
 }

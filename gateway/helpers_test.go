@@ -235,19 +235,13 @@ func (e *env) dial(path string, header http.Header) (*client, *http.Response, er
 	return sockettest.Dial(e.t, e.wsURL(path), header)
 }
 
-func hello(v *client) map[string]any { v.T.Helper(); return sockettest.Hello(v) }
-func say(v *client, clientID, text string) map[string]any {
-	v.T.Helper()
-	return sockettest.Say(v, clientID, text)
-}
-func echoOf(v *client, clientID string) map[string]any {
-	v.T.Helper()
-	return sockettest.EchoOf(v, clientID)
-}
-func handoff(v *client, email string) map[string]any {
-	v.T.Helper()
-	return sockettest.Handoff(v, email)
-}
+// The visitor's common steps (see sockettest).
+var (
+	hello   = sockettest.Hello
+	say     = sockettest.Say
+	echoOf  = sockettest.EchoOf
+	handoff = sockettest.Handoff
+)
 
 func (e *env) dialStatus(path string, header http.Header) (int, []byte) {
 	e.t.Helper()

@@ -147,6 +147,26 @@ func (s *Service) SetKnowledge(ctx context.Context, merchantID string, entries [
 	if _, err := s.Merchant(ctx, merchantID); err != nil {
 		return nil, err
 	}
+	out, err := cleanKnowledge(entries)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(out)
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.keys.merchantConfig(merchantID), cKnowledge, b)
+	pipe.HIncrBy(ctx, s.keys.merchantConfig(merchantID), cKnowledgeVer, 1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.writeConfig(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// cleanKnowledge trims entries and checks them against the limits; entries
+// without an id get one. The error names the first entry at fault.
+func cleanKnowledge(entries []KnowledgeEntry) ([]KnowledgeEntry, error) {
 	seen := map[string]bool{}
 	out := make([]KnowledgeEntry, len(entries))
 	for i, e := range entries {
@@ -173,16 +193,6 @@ func (s *Service) SetKnowledge(ctx context.Context, merchantID string, entries [
 		}
 		seen[e.ID] = true
 		out[i] = e
-	}
-	b, _ := json.Marshal(out)
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.keys.merchantConfig(merchantID), cKnowledge, b)
-	pipe.HIncrBy(ctx, s.keys.merchantConfig(merchantID), cKnowledgeVer, 1)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.writeConfig(ctx, merchantID); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

@@ -116,25 +116,18 @@ func (s *Service) owe(ctx context.Context, convID string) {
 }
 
 func (s *Service) mailLoop(ctx context.Context) {
-	t := time.NewTicker(s.mailOpts.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.mailOpts.Poll, func(ctx context.Context) {
 		due, err := s.rdb.ZRangeByScore(ctx, s.keys.mailDue(), &redis.ZRangeBy{Min: "-inf", Max: itoa(s.now().UnixMilli()), Count: 20}).Result()
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.WarnContext(ctx, "reading owed emails", "err", err)
 			}
-			continue
+			return
 		}
 		for _, conv := range due {
 			s.sendOwed(ctx, conv)
 		}
-	}
+	})
 }
 
 // sendOwed sends a conversation's owed email if this node can take it.

@@ -53,16 +53,10 @@ func (e *env) doRaw(method, path, token string, body any, header http.Header) (i
 	return sockettest.Do(e.t, e.srv.URL, method, path, token, body, header)
 }
 
-func hello(v *client) map[string]any { v.T.Helper(); return sockettest.Hello(v) }
-func say(v *client, clientID, text string) map[string]any {
-	v.T.Helper()
-	return sockettest.Say(v, clientID, text)
-}
-func echoOf(v *client, clientID string) map[string]any {
-	v.T.Helper()
-	return sockettest.EchoOf(v, clientID)
-}
-func handoff(v *client, email string) map[string]any {
-	v.T.Helper()
-	return sockettest.Handoff(v, email)
-}
+// The visitor's common steps (see sockettest).
+var (
+	hello   = sockettest.Hello
+	say     = sockettest.Say
+	echoOf  = sockettest.EchoOf
+	handoff = sockettest.Handoff
+)

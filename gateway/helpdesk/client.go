@@ -272,7 +272,12 @@ func retryAfter(v string, at time.Time) time.Duration {
 		if n <= 0 {
 			return 0
 		}
-		return min(time.Duration(n)*time.Second, maxRetryAfter)
+		// Compared in seconds: n*time.Second overflows past 292 years and
+		// would come out negative.
+		if n >= int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return min(max(t.Sub(at), 0), maxRetryAfter)

@@ -121,7 +121,7 @@ func (c *Console) socket(g *gin.Context) {
 	if !rest.RequireUpgrade(g) {
 		return
 	}
-	conn, err := c.sockets.Upgrade(g.Writer, g.Request)
+	conn, err := c.sockets.Upgrade(g.Writer, g.Request, "console")
 	if err != nil {
 		return
 	}

@@ -175,7 +175,7 @@ func (g *Gateway) widgetSocket(c *gin.Context) {
 		release()
 		return
 	}
-	conn, err := g.sockets.Upgrade(c.Writer, c.Request)
+	conn, err := g.sockets.Upgrade(c.Writer, c.Request, "visitor")
 	if err != nil {
 		release()
 		return

@@ -17,6 +17,7 @@ import (
 // system calls.
 type batcher struct {
 	rdb     redis.UniversalClient
+	obs     Observer
 	batched bool          // false: every script alone (BATON_REDIS_BATCHING=0)
 	slots   chan struct{} // round trips that may be under way at once
 
@@ -89,8 +90,8 @@ const (
 	maxBatch   = 256
 )
 
-func newBatcher(rdb redis.UniversalClient, batched bool) *batcher {
-	return &batcher{rdb: rdb, batched: batched, slots: make(chan struct{}, batchSlots)}
+func newBatcher(rdb redis.UniversalClient, batched bool, obs Observer) *batcher {
+	return &batcher{rdb: rdb, obs: obs, batched: batched, slots: make(chan struct{}, batchSlots)}
 }
 
 // run runs script with keys and args, alone or with others.
@@ -175,6 +176,7 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 func (b *batcher) send(batch []*batchCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	b.obs.Batch(len(batch))
 	if len(batch) == 1 {
 		_ = b.rdb.Process(ctx, batch[0].cmd)
 	} else {

@@ -238,12 +238,14 @@ func (g *generator) answer(ctx context.Context, gen *generation, a ask) (ModelAn
 		last = time.Now()
 		s.publishDraft(ctx, gen, DraftEvent{ID: gen.draftID, Delta: text})
 	}
+	start := time.Now()
 	ans, err := s.gen.opts.Model.Answer(ctx, req, func(text string) {
 		buf.WriteString(text)
 		if buf.Len() >= draftFlushBytes || time.Since(last) >= draftFlushEvery {
 			flush()
 		}
 	})
+	s.obs.ModelCall("answer", time.Since(start), err)
 	if err == nil && !ans.Handoff {
 		flush()
 	}

@@ -198,6 +198,7 @@ func (s *Service) routeHelpdesk(ctx context.Context, m *Merchant, t Turn, c *Con
 	}
 	if len(res.once) > 0 && res.once[0] {
 		s.countRouted(ctx, m.ID, res.day, res.meta[fHandoff])
+		s.obs.Handoff(h.Provider, HandoffTicketed, handoffReason(res.meta[fHandoff]))
 	}
 	return nil
 }

@@ -441,14 +441,19 @@ func (s *Service) logOutcome(convID string, h *handoff, err error) {
 	log := s.log.With("conversation", convID, "provider", h.Provider, "attempt", h.Total)
 	switch h.State {
 	case TicketCreated:
+		s.obs.OutboxAttempt(h.Provider, AttemptDone)
 		log.Info("helpdesk ticket made", "ticket", h.TicketID)
 	case TicketFailed:
+		s.obs.OutboxAttempt(h.Provider, AttemptDead)
+		s.obs.DeadLetter(OutboxHelpdesk)
 		log.Warn("helpdesk handoff failed; an admin may retry it", "reason", h.Error)
 	default:
 		if h.Held {
+			s.obs.OutboxAttempt(h.Provider, AttemptHeld)
 			log.Info("helpdesk handoff waits for the integration to be reconnected", "reason", h.Error)
 			return
 		}
+		s.obs.OutboxAttempt(h.Provider, AttemptRetry)
 		log.Info("helpdesk attempt failed; will retry", "reason", h.Error,
 			"next_attempt", time.UnixMilli(h.NextAt).UTC().Format(TimeFormat), "err", err)
 	}

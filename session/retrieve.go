@@ -34,7 +34,9 @@ func (s *Service) relevant(ctx context.Context, m *Merchant, text string, k int)
 	if vecs == nil {
 		return lexical, nil
 	}
+	start := time.Now()
 	q, _, err := s.gen.opts.Embedder.Embed(ctx, []string{text})
+	s.obs.ModelCall("embed", time.Since(start), err)
 	if err != nil || len(q) != 1 {
 		s.log.WarnContext(ctx, "embedding a question; the built-in retriever picks alone", "merchant", m.ID, "err", err)
 		return lexical, nil
@@ -173,7 +175,9 @@ func (c *vectorCache) load(ctx context.Context, s *Service, ks *KnowledgeSet) (m
 		for i, e := range batch {
 			texts[i] = entryText(e)
 		}
+		start := time.Now()
 		out, _, err := s.gen.opts.Embedder.Embed(ctx, texts)
+		s.obs.ModelCall("embed", time.Since(start), err)
 		if err != nil {
 			return nil, err
 		}

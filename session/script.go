@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -31,7 +32,17 @@ type script[A, R any] struct {
 	args   []luaField
 	nkeys  int
 	reply  []luaField
-	source string // prologue and body, as sent to Redis
+	source string   // prologue and body, as sent to Redis
+	obs    Observer // hears every call; nil until the Service sets it
+}
+
+// observe makes every call of the script heard by obs.
+func (s *script[A, R]) observe(obs Observer) { s.obs = obs }
+
+func (s *script[A, R]) observed(start time.Time, err error) {
+	if s.obs != nil {
+		s.obs.ScriptCall(s.name, time.Since(start), err)
+	}
 }
 
 // luaField is one declared key, argument or reply element.
@@ -207,7 +218,9 @@ func (s *script[A, R]) parse(v []any, r *R) error {
 // run calls the script on rdb and decodes its reply.
 func (s *script[A, R]) run(ctx context.Context, rdb redis.Scripter, a *A) (*R, error) {
 	keys, argv := s.build(a)
+	start := time.Now()
 	v, err := s.rs.Run(ctx, rdb, keys, argv...).Slice()
+	s.observed(start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +235,9 @@ func (s *script[A, R]) run(ctx context.Context, rdb redis.Scripter, a *A) (*R, e
 // among concurrent callers.
 func (s *script[A, R]) runBatched(ctx context.Context, b *batcher, a *A) (*R, error) {
 	keys, argv := s.build(a)
+	start := time.Now()
 	v, err := b.run(ctx, s.rs, keys, argv...)
+	s.observed(start, err)
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,9 @@ type Options struct {
 	Secret, SecretPrevious []byte
 	// Renewer renews helpdesk OAuth tokens (helpdesk_auth.go).
 	Renewer TokenRenewer
+	// Observer hears messages, handoffs, script calls and the outboxes'
+	// attempts, for metrics; NoObserver when nil.
+	Observer Observer
 }
 
 // Service is Baton's core. Create it with New, start it with Run.
@@ -97,6 +100,7 @@ type Service struct {
 	rdb        redis.UniversalClient
 	keys       keyspace
 	log        *slog.Logger
+	obs        Observer
 	now        func() time.Time
 	assistant  Assistant
 	bcryptCost int
@@ -178,7 +182,11 @@ func New(opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.hot = newBatcher(s.rdb, !opts.Unbatched)
+	s.obs = opts.Observer
+	if s.obs == nil {
+		s.obs = NoObserver{}
+	}
+	s.hot = newBatcher(s.rdb, !opts.Unbatched, s.obs)
 	if s.inactive == 0 {
 		s.inactive = 30 * time.Minute
 	}
@@ -192,6 +200,11 @@ func New(opts Options) *Service {
 	s.visitors = newLeases(s, "visitor", s.keys.visitorSockets, true)
 	s.outboxOpts = opts.Outbox.withDefaults()
 	s.hdauth = newHelpdeskAuth(opts)
+	for _, sc := range []interface{ observe(Observer) }{s.applyScript, s.appendScript, s.outboxScript, s.promoteScript,
+		s.configScript, s.agentScript, s.loginScript, s.assignScript, s.rateScript, s.mailScript, s.whcasScript,
+		s.hdauth.script} {
+		sc.observe(s.obs)
+	}
 	if opts.Tickets != nil {
 		s.outbox = &outbox{svc: s, send: opts.Tickets, opts: s.outboxOpts}
 	}

@@ -125,7 +125,8 @@ type applyOp struct {
 	// returns completes the op from their answers.
 	prepare func(ctx context.Context, pipe redis.Pipeliner) func(*applyOp)
 
-	newStatus Status // from the table, set by apply
+	newStatus Status      // from the table, set by apply
+	handoff   handoffNote // counted by the Observer when the step applies
 }
 
 // applyResult is what a step did.
@@ -221,6 +222,7 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 	for i, e := range rep.Entries {
 		res.entries = append(res.entries, RawEntry{Seq: rep.FirstSeq + int64(i), JSON: []byte(e)})
 	}
+	s.observeEntries(&op, res)
 	if res.code != "ok" || !res.applied {
 		s.takeBack(ctx, op.enter, res)
 		return res, nil
@@ -390,6 +392,7 @@ func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, e
 	case "dup", "ok":
 		r.entries = []RawEntry{{Seq: rep.Seq, JSON: []byte(rep.Entry)}}
 		if r.code == "ok" {
+			s.obs.Message(op.entry.Role)
 			r.once = []bool{rep.Counted}
 			r.day = rep.Day
 			r.firstReply, r.queuedAt, r.mailDue = rep.FirstReply, rep.QueuedAt, rep.MailDue

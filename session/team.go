@@ -220,6 +220,9 @@ func (s *Service) claim(ctx context.Context, a Actor, convID string, byHand bool
 		}
 		return nil, s.refusal(res)
 	}
+	if res.applied && !c.QueuedAt.IsZero() {
+		s.obs.Assigned(byHand, now.Sub(c.QueuedAt.Time))
+	}
 	out, _ := conversationFromMeta(convID, res.meta)
 	return out, nil
 }

@@ -392,7 +392,9 @@ func (s *Service) planAnswer(ctx context.Context, m *Merchant, t Turn, text stri
 // model's own words for a model_handoff.
 func (s *Service) planHandoff(m *Merchant, t Turn, reason, detail string, op *applyOp) {
 	tx := textsFor(t.Locale)
+	op.handoff = handoffNote{method: m.Settings.Handoff.Method, outcome: HandoffOffered, reason: reason}
 	if !m.Settings.Handoff.Method.OffersPerson() {
+		op.handoff.outcome = HandoffMessaged
 		msg := m.Settings.Handoff.Message
 		if strings.TrimSpace(msg) == "" {
 			msg = tx.CustomDefault
@@ -457,6 +459,11 @@ func (s *Service) ReplyToOffer(ctx context.Context, t Turn, accept bool) error {
 			now: now, fields: []string{fPrompt, ""}, condEntries: []entryTail{s.assistantEntry(tx.Declined, now)}})
 		if err != nil {
 			return err
+		}
+		if res.code == "ok" && res.applied {
+			if m, err := s.Merchant(ctx, t.MerchantID); err == nil {
+				s.obs.Handoff(m.Settings.Handoff.Method, HandoffDeclined, handoffReason(res.meta[fHandoff]))
+			}
 		}
 		return s.refusal(res)
 	}
@@ -574,6 +581,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	}
 	if len(res.once) > 0 && res.once[0] {
 		s.countRouted(ctx, m.ID, res.day, res.meta[fHandoff])
+		s.obs.Handoff(MethodInbox, HandoffQueued, handoffReason(res.meta[fHandoff]))
 	}
 	s.assignSoon(m.ID)
 	return nil

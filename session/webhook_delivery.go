@@ -446,9 +446,14 @@ func (h *hooks) attempt(ctx context.Context, mid string, ep *webhookEndpoint, d 
 		return false, err
 	}
 	switch next.State {
+	case DeliveryDelivered:
+		s.obs.WebhookDelivery(AttemptDone)
 	case DeliveryPending:
+		s.obs.WebhookDelivery(AttemptRetry)
 		return true, h.scheduleAt(rctx, mid, d.ID, next.NextAt)
 	case DeliveryFailed:
+		s.obs.WebhookDelivery(AttemptDead)
+		s.obs.DeadLetter(OutboxWebhook)
 		s.log.WarnContext(ctx, "webhook delivery failed for good; an admin may retry it", "merchant", mid, "delivery", d.ID,
 			"type", d.Type, "attempts", next.Total, "reason", next.LastError)
 	}

@@ -29,7 +29,12 @@ type config struct {
 	LogLevel          slog.Level
 	LogJSON           bool
 	DebugAddr         string
-	Unbatched         bool
+	// MetricsAddr: the Prometheus listener (BATON_METRICS_ADDR), none when
+	// empty; MetricsMerchants: merchants with their own queue series
+	// (BATON_METRICS_MERCHANTS), the rest summed as "other".
+	MetricsAddr      string
+	MetricsMerchants int
+	Unbatched        bool
 	// Helpdesk handoffs (Zendesk, Gorgias).
 	HelpdeskTimeout time.Duration
 	// HelpdeskBaseURLs: the base_url prefixes integrations may use
@@ -143,6 +148,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DrainTimeout:      10 * time.Second,
 		LogJSON:           getenv("BATON_LOG_FORMAT") == "json",
 		DebugAddr:         getenv("BATON_DEBUG_ADDR"),
+		MetricsAddr:       strings.TrimSpace(getenv("BATON_METRICS_ADDR")),
+		MetricsMerchants:  50,
 		Unbatched:         getenv("BATON_REDIS_BATCHING") == "0",
 		HelpdeskTimeout:   15 * time.Second,
 		Limits:            defaultLimits(),
@@ -173,6 +180,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("BATON_AGENT_FRAME_LIMIT=%q: want a number of frames per second, 0 for no limit", v)
 		}
 		c.AgentFrameLimit = n
+	}
+	if v := getenv("BATON_METRICS_MERCHANTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("BATON_METRICS_MERCHANTS=%q: want how many merchants get their own queue series", v)
+		}
+		c.MetricsMerchants = n
 	}
 	if v := getenv("BATON_DRAIN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

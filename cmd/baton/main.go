@@ -33,6 +33,8 @@ environment:
   BATON_LOG_FORMAT           text or json (default text)
   BATON_REDIS_BATCHING       0 sends each message's Redis step on its own round trip (default: concurrent ones share)
   BATON_DEBUG_ADDR           opt-in pprof and /debug/baton listener for load tests (keep private)
+  BATON_METRICS_ADDR         listener serving Prometheus metrics at /metrics (default: none)
+  BATON_METRICS_MERCHANTS    merchants with their own queue series; the rest are summed as "other" (default 50)
   BATON_HELPDESK_TIMEOUT     bound on each call to Zendesk or Gorgias (default 15s)
   BATON_HELPDESK_WORKERS     tickets one node makes at once (default 4)
   BATON_HELPDESK_RETRY_BASE  first delay before retrying a ticket; doubles each time (default 2s)

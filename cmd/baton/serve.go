@@ -23,6 +23,7 @@ import (
 	"github.com/batonchat/baton/gateway/helpdesk"
 	"github.com/batonchat/baton/gateway/mail"
 	"github.com/batonchat/baton/gateway/model"
+	"github.com/batonchat/baton/gateway/prom"
 	"github.com/batonchat/baton/gateway/rest"
 	"github.com/batonchat/baton/gateway/socket"
 	"github.com/batonchat/baton/gateway/webhook"
@@ -71,6 +72,20 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	defer rdb.Close()
 
+	// The metrics listener is opened first: a taken address stops the
+	// start, as the main one does.
+	var metrics *prom.Metrics
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		var err error
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("BATON_METRICS_ADDR: %w", err)
+		}
+		defer metricsLn.Close()
+		metrics = prom.New(prom.Options{MaxMerchants: cfg.MetricsMerchants})
+		rdb.AddHook(metrics.RedisHook()) // before the app shares the client among goroutines
+	}
+
 	// The core outlives the signal: sockets drain first, then it stops.
 	a, err := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
 		SecretPrevious:   []byte(cfg.SecretPrevious),
@@ -78,7 +93,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
 		HelpdeskBaseURLs: cfg.HelpdeskBaseURLs, WebhookBaseURLs: cfg.WebhookBaseURLs, PublicURL: cfg.PublicURL,
 		ZendeskClient: helpdesk.OAuthClient{ID: cfg.ZendeskClientID, Secret: cfg.ZendeskClientSecret},
-		Limits:        cfg.Limits, Model: cfg.Model, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom})
+		Limits:        cfg.Limits, Model: cfg.Model, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -86,6 +101,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	if cfg.DebugAddr != "" {
 		go serveDebug(ctx, cfg.DebugAddr, a.sockets, log)
+	}
+	if metrics != nil {
+		go serveMetrics(ctx, metricsLn, metrics, log)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -151,6 +169,9 @@ type appConfig struct {
 	// Sockets tunes every socket (queue budget, timeouts, pings); zero
 	// fields take the socket package's defaults. Tests shorten them.
 	Sockets socket.Options
+	// Metrics, when set, hears the core and reads the sockets and Redis
+	// state for Prometheus; nothing is counted without it.
+	Metrics *prom.Metrics
 }
 
 // app is Baton wired together: the session core, the sockets and the HTTP
@@ -210,13 +231,22 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 		}
 		mailOpts.Sender, mailOpts.From = sender, c.SMTPFrom
 	}
+	var observer session.Observer // a nil *prom.Metrics must not become a non-nil Observer
+	if c.Metrics != nil {
+		observer = c.Metrics
+	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(), Model: models, Mail: mailOpts,
-		Logger: c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
+		Observer: observer,
+		Logger:   c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched,
 		Tickets: tickets, Outbox: outbox, Webhooks: hooks, Secret: c.Secret, SecretPrevious: c.SecretPrevious, Renewer: desks,
 		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})
 	sockOpts := c.Sockets
 	sockOpts.Logger = c.Logger
 	sockets := socket.NewRegistry(sockOpts)
+	if c.Metrics != nil {
+		c.Metrics.WatchState(svc)
+		c.Metrics.WatchSockets(sockets, "visitor", "console")
+	}
 	gw, err := gateway.New(svc, svc.Hub(), sockets, gateway.Options{VisitorRateLimit: c.VisitorRateLimit,
 		VisitorFrameLimit: c.VisitorFrameLimit, Logger: c.Logger,
 		SocketsPerAddress: c.Limits.SocketsPerAddress, SocketsPerMerchant: c.Limits.SocketsPerMerchant,

@@ -20,7 +20,8 @@ type Conn struct {
 	raw net.Conn        // the TCP connection; only the writer writes to it
 	reg *Registry
 
-	pingSlice int // which tick of the ping period pings this socket
+	pingSlice int    // which tick of the ping period pings this socket
+	tally     *tally // its kind's counts
 
 	mu      sync.Mutex
 	queue   [][]byte
@@ -253,8 +254,10 @@ func (c *Conn) Read() (data []byte, binary bool, err error) {
 		c.extendDeadline()
 		switch typ {
 		case websocket.TextMessage:
+			c.tally.in.Add(1)
 			return data, false, nil
 		case websocket.BinaryMessage:
+			c.tally.in.Add(1)
 			return data, true, nil
 		}
 	}

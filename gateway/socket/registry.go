@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -57,7 +58,8 @@ type Registry struct {
 
 	mu        sync.Mutex
 	conns     map[*Conn]struct{}
-	nextSlice int // the ping slice the next socket joins
+	tallies   map[string]*tally // by kind; never shrinks (the kinds are the adapters')
+	nextSlice int               // the ping slice the next socket joins
 	draining  bool
 	empty     chan struct{} // closed when draining and the last conn goes
 }
@@ -69,9 +71,10 @@ var ErrDraining = errors.New("socket: shutting down")
 func NewRegistry(opts Options) *Registry {
 	opts.defaults()
 	return &Registry{
-		bufs:  sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
-		opts:  opts,
-		conns: map[*Conn]struct{}{},
+		bufs:    sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
+		opts:    opts,
+		conns:   map[*Conn]struct{}{},
+		tallies: map[string]*tally{},
 		upgrader: websocket.Upgrader{
 			// Chat frames are small: a half-kilobyte buffer reads most in
 			// one call, and idle sockets hold less.
@@ -86,11 +89,42 @@ func NewRegistry(opts Options) *Registry {
 	}
 }
 
-// Upgrade turns an HTTP request into a registered socket. On failure the
+// tally counts one kind of socket with atomics, so that counting a frame
+// costs neither a lock nor an allocation.
+type tally struct {
+	open    atomic.Int64
+	in, out atomic.Uint64
+}
+
+// Tally is what a kind of socket has done in this process.
+type Tally struct {
+	Kind    string
+	Open    int64  // sockets open now
+	In, Out uint64 // frames read and written since the start
+}
+
+// Tallies returns every kind's counts, for metrics.
+func (r *Registry) Tallies() []Tally {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Tally, 0, len(r.tallies))
+	for kind, t := range r.tallies {
+		out = append(out, Tally{Kind: kind, Open: t.open.Load(), In: t.in.Load(), Out: t.out.Load()})
+	}
+	return out
+}
+
+// Upgrade turns an HTTP request into a registered socket of the given kind
+// ("visitor", "console": what Tallies counts it under). On failure the
 // upgrader has already answered the request.
-func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, error) {
+func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request, kind string) (*Conn, error) {
 	r.mu.Lock()
 	draining := r.draining
+	t := r.tallies[kind]
+	if t == nil {
+		t = &tally{}
+		r.tallies[kind] = t
+	}
 	r.mu.Unlock()
 	if draining {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -102,7 +136,7 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 		return nil, err
 	}
 	ws.SetReadLimit(r.opts.ReadLimit)
-	c := &Conn{ws: ws, raw: hw.conn.Conn, reg: r}
+	c := &Conn{ws: ws, raw: hw.conn.Conn, reg: r, tally: t}
 	hw.conn.owner.Store(c)
 	// Gorilla's own handlers would write from the reader; these hand the
 	// pong or the close reply to the writer.
@@ -130,6 +164,7 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 	c.pingSlice = r.nextSlice
 	r.nextSlice = (r.nextSlice + 1) % pingSlices
 	r.conns[c] = struct{}{}
+	t.open.Add(1)
 	r.mu.Unlock()
 	return c, nil
 }
@@ -137,6 +172,9 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request) (*Conn, err
 func (r *Registry) remove(c *Conn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.conns[c]; ok {
+		c.tally.open.Add(-1)
+	}
 	delete(r.conns, c)
 	if r.draining && len(r.conns) == 0 && r.empty != nil {
 		close(r.empty)

@@ -23,7 +23,7 @@ func serve(t testing.TB, opts Options, onConn func(*Conn)) (*Registry, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go reg.Run(ctx)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := reg.Upgrade(w, r)
+		c, err := reg.Upgrade(w, r, "test")
 		if err != nil {
 			return
 		}

@@ -70,6 +70,9 @@ func (c *Conn) writer() {
 		}
 		_ = c.raw.SetWriteDeadline(time.Now().Add(timeout))
 		_, err := c.raw.Write(*buf)
+		if err == nil && len(w.batch) > 0 {
+			c.tally.out.Add(uint64(len(w.batch)))
+		}
 		if cap(*buf) > maxPooledBatch {
 			// One burst's huge buffer does not live on with the socket.
 			*buf = make([]byte, 0, 4096)

@@ -191,6 +191,15 @@ func (a *api) claim(ctx context.Context, s *agentSession, convID string) (int, e
 	return a.do(ctx, "POST", "/v1/agent/conversations/"+convID+"/claim", s.Token, nil, nil)
 }
 
+// greet is the agent's first words in a conversation: without them a
+// merchant's routing (reassign_after_s, 120 s by default) takes the
+// conversation from its silent agent, and a run longer than that loses
+// its messages to the queue.
+func (a *api) greet(ctx context.Context, s *agentSession, convID string) (int, error) {
+	return a.do(ctx, "POST", "/v1/agent/conversations/"+convID+"/messages", s.Token,
+		map[string]string{"client_id": "greet", "text": "Hello, I am here."}, nil)
+}
+
 func (a *api) closeConversation(ctx context.Context, s *agentSession, convID string) (int, error) {
 	return a.do(ctx, "POST", "/v1/agent/conversations/"+convID+"/close", s.Token, nil, nil)
 }

@@ -104,8 +104,8 @@ func openConsole(ctx context.Context, d *dialer, base, token string) (*console, 
 }
 
 // open walks a visitor through the handoff (hello, ask for a person, accept,
-// give an email) and has the agent claim the conversation on node B; the
-// agent's console then follows it.
+// give an email) and has the agent claim the conversation on node B and
+// answer once; the agent's console then follows it.
 func (t *batonTarget) open(ctx context.Context, agent int, _ *console) (string, *websocket.Conn, error) {
 	v, id, err := startHandoff(ctx, t.d, t.a, t.creds.WidgetKey)
 	if err != nil {
@@ -115,6 +115,10 @@ func (t *batonTarget) open(ctx context.Context, agent int, _ *console) (string, 
 	if err != nil || code != 200 {
 		_ = v.Close()
 		return "", nil, fmt.Errorf("claim %s: HTTP %d %v", id, code, err)
+	}
+	if code, err := t.apiB.greet(ctx, t.agents[agent], id); err != nil || code != 201 {
+		_ = v.Close()
+		return "", nil, fmt.Errorf("first reply in %s: HTTP %d %v", id, code, err)
 	}
 	return id, v, nil
 }

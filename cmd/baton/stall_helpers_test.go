@@ -101,6 +101,29 @@ func keepAlive(ws *websocket.Conn, start time.Time, cut chan<- time.Duration, go
 	}
 }
 
+// watchCut reports when e's open consoles fall to live: the server has
+// closed the stuck one.
+func watchCut(e *env, live int, start time.Time, cut chan<- time.Duration, stop chan struct{}) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		for _, tl := range e.app.sockets.Tallies() {
+			if tl.Kind == "console" && tl.Open <= int64(live) {
+				select {
+				case cut <- time.Since(start):
+				default:
+				}
+				return
+			}
+		}
+	}
+}
+
 // idleSocket is a visitor that said hello and then only answers pings; it
 // records the longest wait between them.
 type idleSocket struct {

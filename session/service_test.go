@@ -219,10 +219,12 @@ func TestHubCatchesUpAfterSubscriptionLoss(t *testing.T) {
 	rdb, prefix := sessiontest.Redis(t)
 	a := newNode(t, rdb, prefix)
 	name := "watcher-" + strings.TrimSuffix(prefix, ":")
-	opt := rdb.(*redis.Client).Options()
-	bopt := *opt
+	// Options of its own, from the URL: copying the running client's
+	// Options raced with go-redis writing to them as it opened connections.
+	bopt, err := redis.ParseURL(sessiontest.Shared(t).URL)
+	require.NoError(t, err)
 	bopt.ClientName = name
-	brdb := redis.NewClient(&bopt)
+	brdb := redis.NewClient(bopt)
 	defer brdb.Close()
 	b := newNode(t, brdb, prefix)
 	ctx := context.Background()

@@ -175,6 +175,13 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 		batonBudget = o.transcriptCap - 20
 	}
 	var runs []*relayRun
+	// Closed in reverse order when the run ends: each run before its target.
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
 	need := 0
 	if !baselineOnly {
 		need += o.poolSize(batonBudget) + o.agents
@@ -202,31 +209,32 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer, base
 		}
 		runs = append(runs, r)
 	}
-	if o.withBaseline {
-		t, err := newBaselineTarget(ctx, o, d, rdb, stderr)
+	// The comparison targets run the same steps beside Baton: the bare
+	// floor, and the peer.
+	extra := func(name string, t relayTarget, err error) error {
 		if err != nil {
 			return err
 		}
-		defer t.close()
+		closers = append(closers, t.close)
 		r := newRelayRun(t, o, o.conversations, 0)
-		defer r.close()
+		closers = append(closers, r.close)
 		if err := r.setup(ctx, logf); err != nil {
-			return fmt.Errorf("baseline setup: %w", err)
+			return fmt.Errorf("%s setup: %w", name, err)
 		}
 		runs = append(runs, r)
+		return nil
+	}
+	if o.withBaseline {
+		t, err := newBaselineTarget(ctx, o, d, rdb, stderr)
+		if err := extra("baseline", t, err); err != nil {
+			return err
+		}
 	}
 	if o.withPeer != "" {
 		t, err := newPeerTarget(ctx, o, d, rdb, stderr)
-		if err != nil {
+		if err := extra("peer", t, err); err != nil {
 			return err
 		}
-		defer t.close()
-		r := newRelayRun(t, o, o.conversations, 0)
-		defer r.close()
-		if err := r.setup(ctx, logf); err != nil {
-			return fmt.Errorf("peer setup: %w", err)
-		}
-		runs = append(runs, r)
 	}
 	if o.profileDir != "" {
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {

@@ -99,11 +99,17 @@ func (h *Hub) run(ctx context.Context) {
 	if h.unsubscribe == nil {
 		h.unsubscribe = h.ps.Unsubscribe
 	}
+	// The control channel is subscribed at once, not with the first watch:
+	// a node serving only REST, or a console between its "ready" and its
+	// watch, must hear every invalidation. Born stale, so that its
+	// confirmation has every account and merchant read again: what changed
+	// before it was not heard.
 	control := h.svc.keys.control()
 	h.mu.Lock()
-	h.rooms[control] = &room{channel: control, ready: make(chan struct{})}
+	h.rooms[control] = &room{channel: control, ready: make(chan struct{}), stale: true}
 	h.wants[control] = struct{}{}
 	h.mu.Unlock()
+	h.wakeSubscriptions()
 
 	h.wg.Add(2)
 	go h.subscriptions(ctx)

@@ -386,3 +386,76 @@ func TestHubConfirmationDuringFirstFillCatchesUp(t *testing.T) {
 		"the feed never saw the entry written before the confirmation")
 	require.Equal(t, upTo(n+1), rec.seqs())
 }
+
+// TestFreshNodeHearsAccountChanges: a node that has just started and watches
+// nothing yet (it serves only REST, or its first console is still opening)
+// must hear at once that an account changed on another node. The control
+// channel was subscribed only with the first watch, so a console that got
+// its "ready" before that kept a disabled agent connected.
+func TestFreshNodeHearsAccountChanges(t *testing.T) {
+	rdb, prefix := sessiontest.Redis(t)
+	a := newNode(t, rdb, prefix)
+	ctx := context.Background()
+	m, err := a.CreateMerchant(ctx, "Fresh Node", nil, "")
+	require.NoError(t, err)
+	_, err = a.CreateAgent(ctx, m.ID, "admin@example.com", "Admin", "password1", true)
+	require.NoError(t, err)
+	ag, err := a.CreateAgent(ctx, m.ID, "fresh@example.com", "Fresh", "password1", false)
+	require.NoError(t, err)
+
+	b := newNode(t, rdb, prefix)
+	heard := make(chan string, 16)
+	stop := b.OnAccountChange(func(_, agentID string) { heard <- agentID })
+	defer stop()
+	require.Eventually(t, func() bool {
+		n, err := rdb.PubSubNumSub(ctx, b.keys.control()).Result()
+		return err == nil && n[b.keys.control()] == 2
+	}, 2*time.Second, 5*time.Millisecond, "both nodes subscribe to the control channel when they start, before anything is watched")
+
+	disabled := true
+	_, err = a.UpdateAgent(ctx, m.ID, ag.ID, AgentPatch{Disabled: &disabled})
+	require.NoError(t, err)
+	select {
+	case id := <-heard:
+		require.Contains(t, []string{ag.ID, ""}, id)
+	case <-time.After(time.Second):
+		t.Fatal("the fresh node did not hear of the disabled account")
+	}
+}
+
+// TestLateControlConfirmationRechecksAccounts: what changed on other nodes
+// before this node's control subscription was confirmed is not heard, so
+// the confirmation itself has every account and merchant read again.
+func TestLateControlConfirmationRechecksAccounts(t *testing.T) {
+	rdb, prefix := sessiontest.Redis(t)
+	release := make(chan struct{})
+	b := newTunedNode(t, rdb, prefix, func(h *Hub) {
+		h.subscribe = func(ctx context.Context, channels ...string) error {
+			for _, ch := range channels {
+				if ch == h.svc.keys.control() {
+					select {
+					case <-release:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+			}
+			return h.ps.Subscribe(ctx, channels...)
+		}
+	})
+	heard := make(chan string, 16)
+	stop := b.OnAccountChange(func(_, agentID string) { heard <- agentID })
+	defer stop()
+	select {
+	case id := <-heard:
+		t.Fatalf("heard %q before the control channel was subscribed", id)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case id := <-heard:
+		require.Equal(t, "", id, "every account is checked again")
+	case <-time.After(2 * time.Second):
+		t.Fatal("the control subscription's confirmation did not have the accounts checked again")
+	}
+}

@@ -32,7 +32,7 @@ type batonFlags struct {
 
 func (b *batonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.bin, "baton-bin", "", "a `baton` binary to create the merchant and agents with (REDIS_URL=--redis, BATON_KEY_PREFIX=--prefix)")
-	fs.StringVar(&b.redis, "redis", "redis://127.0.0.1:6379/0", "the Redis the nodes use: for setup, and for its PID (CPU per message)")
+	fs.StringVar(&b.redis, "redis", "redis://127.0.0.1:6379/0", "the Redis the nodes use: for setup, and for its PID (CPU per message); redis+cluster://h1:p1,… for a cluster: every node's CPU is charged, each under its port")
 	fs.StringVar(&b.prefix, "prefix", "baton:", "the nodes' BATON_KEY_PREFIX, for setup through --baton-bin")
 	fs.StringVar(&b.key, "key", "", "an existing widget key (instead of --baton-bin)")
 	fs.Var(&b.agents, "agent", "an existing agent as email:password (repeatable; instead of --baton-bin)")

@@ -147,7 +147,7 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if o.debugB != "" {
 		dbg["baton-b"] = o.debugB
 	}
-	ps := append(nodeProcs(ctx, dbg, rdb, logf), proc{Name: "loadgen", PID: os.Getpid()})
+	ps := append(nodeProcs(ctx, dbg, rdb, o.baton.redis, logf), proc{Name: "loadgen", PID: os.Getpid()})
 	creds, err := o.baton.prepare(ctx, o.agents)
 	if err != nil {
 		return err

@@ -185,12 +185,60 @@ func redisPID(ctx context.Context, rdb *redis.Client) (int, error) {
 	return 0, fmt.Errorf("INFO server has no process_id")
 }
 
+// newRedisClient connects to --redis. For a cluster (redis+cluster://h1:p1,…)
+// it is a plain client of the first address: loadgen only asks it for PIDs
+// and the cluster's nodes; the nodes under test get the cluster URL.
 func newRedisClient(url string) (*redis.Client, error) {
+	if isClusterURL(url) {
+		rest := url[strings.Index(url, "://")+3:]
+		first, _, _ := strings.Cut(rest, ",")
+		scheme := "redis://"
+		if strings.HasPrefix(url, "rediss") {
+			scheme = "rediss://"
+		}
+		url = scheme + first
+	}
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	return redis.NewClient(o), nil
+}
+
+func isClusterURL(url string) bool {
+	return strings.HasPrefix(url, "redis+cluster://") || strings.HasPrefix(url, "rediss+cluster://")
+}
+
+// clusterPIDs finds every node of the cluster rdb belongs to (CLUSTER
+// NODES) and its PID, named redis-PORT, masters first, so that each
+// shard's CPU is reported on its own.
+func clusterPIDs(ctx context.Context, rdb *redis.Client) ([]proc, error) {
+	raw, err := rdb.ClusterNodes(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var masters, replicas []proc
+	for _, line := range strings.Split(strings.TrimSpace(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.Contains(f[2], "fail") {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@") // host:port@busport
+		_, port, _ := strings.Cut(addr, ":")
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		pid, err := redisPID(ctx, c)
+		_ = c.Close()
+		if err != nil {
+			return append(masters, replicas...), fmt.Errorf("%s: %w", addr, err)
+		}
+		p := proc{Name: "redis-" + port, PID: pid}
+		if strings.Contains(f[2], "master") {
+			masters = append(masters, p)
+		} else {
+			replicas = append(replicas, p)
+		}
+	}
+	return append(masters, replicas...), nil
 }
 
 // machine describes where a run happened, for the report.

@@ -80,6 +80,25 @@ func TestSmoke(t *testing.T) {
 	require.Contains(t, rel.Steps[0].CPU, "redis")
 	require.NotNil(t, rel.Steps[0].Ratio)
 
+	// relay over node lists (scale-out runs): visitors and agents on both
+	// nodes, each process charged once though it is named in both lists.
+	out = filepath.Join(dir, "relay-lists.json")
+	runTool(t, ctx, "relay", "--a", a.url+","+bnode.url, "--b", bnode.url+","+a.url,
+		"--debug-a", a.debug+","+bnode.debug, "--debug-b", bnode.debug+","+a.debug,
+		"--baton-bin", bin, "--redis", b.URL, "--prefix", prefix, "--src", "none",
+		"--conversations", "8", "--agents", "4", "--steps", "400", "--step-duration", "500ms",
+		"--settle", "0s", "--grace", "3s", "--json", out)
+	var lists relayReport
+	readJSON(t, out, &lists)
+	require.Len(t, lists.Steps, 1)
+	s := lists.Steps[0]
+	require.EqualValues(t, 200, s.Scheduled)
+	require.Equal(t, s.Scheduled, s.Delivered, "every message delivered")
+	require.Zero(t, s.Lost+s.Dups+s.Misrouted+s.VisitorErrors+s.ConsoleErrors+s.Drops, s.LastError)
+	require.Contains(t, s.CPU, "baton-a")
+	require.Contains(t, s.CPU, "baton-a2")
+	require.NotContains(t, s.CPU, "baton-b", "node B is baton-a2, counted once")
+
 	// idle and handoff: a merchant and agents made directly (cheap bcrypt).
 	svc := session.New(session.Options{Redis: rdb, Prefix: prefix, BcryptCost: bcrypt.MinCost})
 	m, err := svc.CreateMerchant(ctx, "Smoke Shop", nil, "")

@@ -40,7 +40,7 @@ func newBaselineTarget(ctx context.Context, o *relayOpts, d *dialer, rdb *redis.
 		}
 	}
 	t.dbg = map[string]string{"baseline-a": t.a, "baseline-b": t.b}
-	t.ps = nodeProcs(ctx, t.dbg, rdb, func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) })
+	t.ps = nodeProcs(ctx, t.dbg, rdb, "", func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) })
 	return t, nil
 }
 

@@ -3,33 +3,48 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 )
 
-// batonTarget is two `baton serve` nodes on one Redis: visitors on A,
-// agents on B. Everything goes through the public protocol.
+// batonTarget is `baton serve` nodes on one Redis (or one Redis Cluster):
+// visitors on the A nodes, agents on the B nodes (two nodes by default;
+// comma lists for scale-out runs: conversation i's visitor on A[i mod |A|],
+// agent j's console on B[j mod |B|], so with the same nodes in both lists
+// some conversations stay on one node). Everything goes through the public
+// protocol.
 type batonTarget struct {
-	a, b   string
+	a, b   []string
 	dbg    map[string]string
 	d      *dialer
-	apiB   *api
+	apiB   []*api // per B node
 	creds  *credentials
 	agents []*agentSession
 	ps     []proc
+	opened atomic.Int64 // conversations opened, for the visitor's node
 }
 
 func newBatonTarget(ctx context.Context, o *relayOpts, d *dialer, rdb *redis.Client, logf func(string, ...any)) (*batonTarget, error) {
-	t := &batonTarget{a: o.a, b: o.b, d: d, apiB: newAPI(o.b), dbg: map[string]string{}}
-	if o.debugA != "" {
-		t.dbg["baton-a"] = o.debugA
+	t := &batonTarget{a: splitList(o.a), b: splitList(o.b), d: d, dbg: map[string]string{}}
+	if len(t.a) == 0 || len(t.b) == 0 {
+		return nil, fmt.Errorf("--a and --b each need at least one node")
 	}
-	if o.debugB != "" {
-		t.dbg["baton-b"] = o.debugB
+	for _, u := range t.b {
+		t.apiB = append(t.apiB, newAPI(u))
 	}
-	t.ps = nodeProcs(ctx, t.dbg, rdb, logf)
+	for i, u := range splitList(o.debugA) {
+		t.dbg[nodeName("baton-a", i)] = u
+	}
+	for i, u := range splitList(o.debugB) {
+		t.dbg[nodeName("baton-b", i)] = u
+	}
+	t.ps = nodeProcs(ctx, t.dbg, rdb, o.baton.redis, logf)
 	creds, err := o.baton.prepare(ctx, o.agents)
 	if err != nil {
 		return nil, err
@@ -38,24 +53,59 @@ func newBatonTarget(ctx context.Context, o *relayOpts, d *dialer, rdb *redis.Cli
 	return t, nil
 }
 
+// nodeName is baton-a, baton-a2, baton-a3…: the first keeps the two-node
+// runs' name.
+func nodeName(base string, i int) string {
+	if i == 0 {
+		return base
+	}
+	return base + strconv.Itoa(i+1)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // nodeProcs finds the PIDs of the nodes (from their debug endpoints) and of
-// Redis. What cannot be found is left out of the CPU figures, with a note.
-func nodeProcs(ctx context.Context, dbg map[string]string, rdb *redis.Client, logf func(string, ...any)) []proc {
+// Redis: every node of a cluster when redisURL is one (redis+cluster://),
+// each charged under its own name (redis-PORT). A process named twice (a
+// node in both lists) is counted once. What cannot be found is left out of
+// the CPU figures, with a note.
+func nodeProcs(ctx context.Context, dbg map[string]string, rdb *redis.Client, redisURL string, logf func(string, ...any)) []proc {
 	var ps []proc
-	for _, name := range []string{"baton-a", "baton-b", "baseline-a", "baseline-b"} {
-		u, ok := dbg[name]
-		if !ok {
-			continue
-		}
-		f, err := readDebug(ctx, u, false)
+	seen := map[int]bool{}
+	names := make([]string, 0, len(dbg))
+	for name := range dbg {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		f, err := readDebug(ctx, dbg[name], false)
 		if err != nil {
-			logf("note: %s debug endpoint %s: %v (its CPU is not reported)", name, u, err)
+			logf("note: %s debug endpoint %s: %v (its CPU is not reported)", name, dbg[name], err)
 			continue
 		}
+		if seen[f.PID] {
+			continue
+		}
+		seen[f.PID] = true
 		ps = append(ps, proc{Name: name, PID: f.PID})
 	}
 	if len(dbg) == 0 {
 		logf("note: no --debug-a/--debug-b: the nodes' CPU and RSS are not reported")
+	}
+	if isClusterURL(redisURL) {
+		shards, err := clusterPIDs(ctx, rdb)
+		if err != nil {
+			logf("note: Redis CPU is not reported: %v", err)
+		}
+		return append(ps, shards...)
 	}
 	if pid, err := redisPID(ctx, rdb); err == nil {
 		ps = append(ps, proc{Name: "redis", PID: pid})
@@ -71,14 +121,23 @@ func (t *batonTarget) debug() map[string]string { return t.dbg }
 func (t *batonTarget) close()                   {}
 
 func (t *batonTarget) consoles(ctx context.Context, n int) ([]*console, error) {
-	sessions, err := loginAll(ctx, t.apiB, t.creds.Agents[:n])
-	if err != nil {
-		return nil, err
+	t.agents = make([]*agentSession, n)
+	for i, api := range t.apiB {
+		var mine []agentLogin
+		for j := i; j < n; j += len(t.apiB) {
+			mine = append(mine, t.creds.Agents[j])
+		}
+		sessions, err := loginAll(ctx, api, mine)
+		if err != nil {
+			return nil, err
+		}
+		for k, s := range sessions {
+			t.agents[i+k*len(t.apiB)] = s
+		}
 	}
-	t.agents = sessions
 	var out []*console
-	for _, s := range sessions {
-		c, err := openConsole(ctx, t.d, t.b, s.Token)
+	for i, s := range t.agents {
+		c, err := openConsole(ctx, t.d, t.b[i%len(t.b)], s.Token)
 		if err != nil {
 			return out, err // the caller closes those opened
 		}
@@ -104,19 +163,21 @@ func openConsole(ctx context.Context, d *dialer, base, token string) (*console, 
 }
 
 // open walks a visitor through the handoff (hello, ask for a person, accept,
-// give an email) and has the agent claim the conversation on node B and
-// answer once; the agent's console then follows it.
+// give an email) on its A node and has the agent claim the conversation on
+// the agent's B node and answer once; the agent's console then follows it.
 func (t *batonTarget) open(ctx context.Context, agent int, _ *console) (string, *websocket.Conn, error) {
-	v, id, err := startHandoff(ctx, t.d, t.a, t.creds.WidgetKey)
+	a := t.a[int(t.opened.Add(1)-1)%len(t.a)]
+	v, id, err := startHandoff(ctx, t.d, a, t.creds.WidgetKey)
 	if err != nil {
 		return "", nil, err
 	}
-	code, err := t.apiB.claim(ctx, t.agents[agent], id)
+	api := t.apiB[agent%len(t.apiB)]
+	code, err := api.claim(ctx, t.agents[agent], id)
 	if err != nil || code != 200 {
 		_ = v.Close()
 		return "", nil, fmt.Errorf("claim %s: HTTP %d %v", id, code, err)
 	}
-	if code, err := t.apiB.greet(ctx, t.agents[agent], id); err != nil || code != 201 {
+	if code, err := api.greet(ctx, t.agents[agent], id); err != nil || code != 201 {
 		_ = v.Close()
 		return "", nil, fmt.Errorf("first reply in %s: HTTP %d %v", id, code, err)
 	}

@@ -355,7 +355,7 @@ func (s *Service) publishDraft(ctx context.Context, gen *generation, d DraftEven
 	if d.Dropped {
 		payload = "D" + s.nodeID + " " + d.ID
 	}
-	if err := s.rdb.Publish(ctx, s.keys.convChannel(gen.convID), payload).Err(); err != nil {
+	if err := s.pub.conversation(ctx, s.rdb, s.keys.convChannel(gen.convID), payload); err != nil {
 		s.log.DebugContext(ctx, "publishing a draft", "conversation", gen.convID, "err", err)
 	}
 }

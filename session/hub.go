@@ -62,7 +62,8 @@ type Hub struct {
 	ctx    context.Context
 	wg     sync.WaitGroup
 
-	ps *redis.PubSub
+	ps     *redis.PubSub
+	shards *shardSubs // conversation channels on a cluster's shards; nil: all on ps
 
 	mu    sync.Mutex
 	rooms map[string]*room    // by channel
@@ -93,6 +94,9 @@ func newHub(svc *Service) *Hub {
 func (h *Hub) run(ctx context.Context) {
 	h.ctx = ctx
 	h.ps = h.svc.rdb.Subscribe(ctx)
+	if cc, ok := h.svc.rdb.(*redis.ClusterClient); ok && h.svc.pub.sharded {
+		h.shards = newShardSubs(h, cc)
+	}
 	if h.subscribe == nil {
 		h.subscribe = h.ps.Subscribe
 	}
@@ -123,6 +127,9 @@ func (h *Hub) close() {
 	if h.ps != nil {
 		_ = h.ps.Close()
 	}
+	if h.shards != nil {
+		h.shards.close()
+	}
 	h.wg.Wait()
 }
 
@@ -143,7 +150,7 @@ func (h *Hub) receive(ctx context.Context) {
 				continue
 			}
 			quiet = 0
-			h.markStale()
+			h.markStale(func(r *room) bool { return !h.sharded(r.channel) })
 			h.log.Warn("redis subscription lost; will catch up from the transcripts", "err", err)
 			select {
 			case <-ctx.Done():

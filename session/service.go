@@ -67,6 +67,10 @@ type Options struct {
 	// Unbatched sends every message's script on its own round trip instead
 	// of sharing round trips among concurrent messages.
 	Unbatched bool
+	// ClassicPubSub keeps conversations on classic pub/sub on a Redis
+	// Cluster (for servers before 7.0, which have no SPUBLISH); by default a
+	// cluster's conversation channels are sharded.
+	ClassicPubSub bool
 	// Tickets makes helpdesk tickets. A node without one still hands
 	// conversations off (the outbox is in Redis); nodes with one make the
 	// tickets.
@@ -113,6 +117,7 @@ type Service struct {
 	hot           *batcher
 	applyScript   *script[applyArgs, applyReply]
 	appendScript  *script[appendArgs, appendReply]
+	pub           pubsubMode
 	outboxScript  *script[casArgs, casReply]
 	promoteScript *script[promoteArgs, promoteReply]
 	configScript  *script[configArgs, configReply]
@@ -150,6 +155,7 @@ func New(opts Options) *Service {
 	s := &Service{
 		rdb:           opts.Redis,
 		keys:          keyspace{prefix: opts.Prefix},
+		pub:           newPubsubMode(opts.Redis, opts.ClassicPubSub),
 		log:           opts.Logger,
 		now:           opts.Now,
 		assistant:     opts.Assistant,
@@ -217,6 +223,9 @@ func New(opts Options) *Service {
 	return s
 }
 
+// clusterRefresh is how often a node reads a cluster's slot owners again.
+const clusterRefresh = time.Second
+
 // Run starts the subscription and background work; it returns at once.
 // Close stops them.
 func (s *Service) Run(ctx context.Context) {
@@ -243,6 +252,14 @@ func (s *Service) Run(ctx context.Context) {
 			if s.mailOpts.Sender != nil {
 				wg.Add(1)
 				go func() { defer wg.Done(); s.mailLoop(ctx) }()
+			}
+			if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+				// go-redis reads the slots' owners again only on a MOVED
+				// reply or once a minute; a master that dies sends no MOVED,
+				// so after a failover every step on its slots would fail
+				// for up to a minute. Once a second costs one CLUSTER SLOTS.
+				wg.Add(1)
+				go func() { defer wg.Done(); every(ctx, clusterRefresh, cc.ReloadState) }()
 			}
 			wg.Wait()
 		}()

@@ -22,6 +22,7 @@ type applyArgs struct {
 	Log        string   `lua:"log,key"`
 	Cids       string   `lua:"cids,key"` // client_id -> seq
 	Channel    string   `lua:"channel"`  // the conversation's: entries and states
+	Pub        string   `lua:"pub"`      // PUBLISH, or SPUBLISH on a cluster (see Service.pub)
 	Need       string   `lua:"need"`     // ",s1,s2,": the statuses the step may run in
 	Cond       string   `lua:"cond"`     // those its conditional part runs in ("" never)
 	Agent      string   `lua:"agent"`    // the conversation must be assigned to this agent ("" any)
@@ -65,6 +66,7 @@ type appendArgs struct {
 	Cids     string `lua:"cids,key"`
 	Visitors string `lua:"visitors,key"` // the visitor's open sockets, as leases
 	Channel  string `lua:"channel"`
+	Pub      string `lua:"pub"` // PUBLISH, or SPUBLISH on a cluster (see Service.pub)
 	Need     string `lua:"need"`
 	Agent    string `lua:"agent"`
 	ClientID string `lua:"client_id"`
@@ -185,7 +187,7 @@ func (s *Service) apply(ctx context.Context, op applyOp) (*applyResult, error) {
 	op.newStatus = cond.to
 	op.state.Status = cond.to
 	a := applyArgs{
-		Channel: s.keys.convChannel(op.convID), Need: statusSet(guard.from...), Cond: statusSet(cond.from...),
+		Channel: s.keys.convChannel(op.convID), Pub: s.pub.command, Need: statusSet(guard.from...), Cond: statusSet(cond.from...),
 		Agent: op.agent, ClientID: op.clientID, Now: op.now.UnixMilli(), Status: string(cond.to),
 		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), WantMeta: op.wantMeta || cond.to != "" || len(op.create) > 0,
 		QueueMoved: cond.queue, ConvID: op.convID, Create: op.create, Once: op.once, Fields: op.fields,
@@ -378,7 +380,7 @@ type appendOp struct {
 }
 
 func (s *Service) appendEntry(ctx context.Context, op appendOp) (*applyResult, error) {
-	a := appendArgs{Channel: s.keys.convChannel(op.convID), Need: statusSet(transitions[op.on].from...),
+	a := appendArgs{Channel: s.keys.convChannel(op.convID), Pub: s.pub.command, Need: statusSet(transitions[op.on].from...),
 		Agent: op.agent, ClientID: op.clientID, Entry: op.entry.encode(), Now: op.now.UnixMilli(),
 		MaxSeq: maxTranscript, TTL: liveTTL.Milliseconds(), Engage: op.engage, MarkReply: op.reply}
 	a.Meta, a.Log, a.Cids = s.convKeys(op.convID)

@@ -101,10 +101,20 @@ func (h *Hub) reconcile(ctx context.Context, told map[string]bool) {
 		}
 		// go-redis updates its set whatever the call returns (and an
 		// empty UNSUBSCRIBE would drop every channel: never send one).
+		// On a cluster, conversation channels go to their shards, which
+		// place them again themselves when a call fails.
 		if len(unsubs) > 0 {
+			classic, sharded := h.split(unsubs)
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := h.unsubscribe(cctx, unsubs...); err != nil {
-				h.log.Debug("unsubscribing idle rooms", "err", err)
+			if len(classic) > 0 {
+				if err := h.unsubscribe(cctx, classic...); err != nil {
+					h.log.Debug("unsubscribing idle rooms", "err", err)
+				}
+			}
+			if len(sharded) > 0 {
+				if err := h.shards.unsubscribe(cctx, sharded...); err != nil {
+					h.log.Debug("unsubscribing idle rooms from their shards", "err", err)
+				}
 			}
 			cancel()
 			for _, ch := range unsubs {
@@ -112,11 +122,19 @@ func (h *Hub) reconcile(ctx context.Context, told map[string]bool) {
 			}
 		}
 		if len(subs) > 0 {
+			classic, sharded := h.split(subs)
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := h.subscribe(cctx, subs...); err != nil {
-				// go-redis subscribes them on reconnect; the
-				// confirmations then open the rooms.
-				h.log.Warn("subscribing", "channels", len(subs), "err", err)
+			if len(classic) > 0 {
+				if err := h.subscribe(cctx, classic...); err != nil {
+					// go-redis subscribes them on reconnect; the
+					// confirmations then open the rooms.
+					h.log.Warn("subscribing", "channels", len(classic), "err", err)
+				}
+			}
+			if len(sharded) > 0 {
+				if err := h.shards.subscribe(cctx, sharded...); err != nil {
+					h.log.Warn("subscribing on the shards", "channels", len(sharded), "err", err)
+				}
 			}
 			cancel()
 			for _, ch := range subs {
@@ -124,6 +142,22 @@ func (h *Hub) reconcile(ctx context.Context, told map[string]bool) {
 			}
 		}
 	}
+}
+
+// split parts channels into those on the classic subscription and those on
+// the shards.
+func (h *Hub) split(channels []string) (classic, sharded []string) {
+	if h.shards == nil {
+		return channels, nil
+	}
+	for _, ch := range channels {
+		if h.sharded(ch) {
+			sharded = append(sharded, ch)
+		} else {
+			classic = append(classic, ch)
+		}
+	}
+	return classic, sharded
 }
 
 // join adds a member to the room for channel; a new room is subscribed by
@@ -171,11 +205,15 @@ func (h *Hub) awaitReady(ctx context.Context, r *room) {
 	h.mu.Unlock()
 }
 
-func (h *Hub) markStale() {
+// markStale marks the rooms that may have missed signals (those which: the
+// subscription they depend on was lost).
+func (h *Hub) markStale(which func(*room) bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range h.rooms {
-		r.stale = true
+		if which(r) {
+			r.stale = true
+		}
 	}
 }
 

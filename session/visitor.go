@@ -620,7 +620,7 @@ func (s *Service) Typing(ctx context.Context, convID string, role Role, active b
 		flag = "1"
 	}
 	s.hub.localTyping(convID, role, active)
-	return s.rdb.Publish(ctx, s.keys.convChannel(convID), "t"+s.nodeID+" "+string(role)+" "+flag).Err()
+	return s.pub.conversation(ctx, s.rdb, s.keys.convChannel(convID), "t"+s.nodeID+" "+string(role)+" "+flag)
 }
 
 // Office reports whether the merchant is open now.

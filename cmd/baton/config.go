@@ -35,6 +35,7 @@ type config struct {
 	MetricsAddr      string
 	MetricsMerchants int
 	Unbatched        bool
+	ClassicPubSub    bool
 	// Helpdesk handoffs (Zendesk, Gorgias).
 	HelpdeskTimeout time.Duration
 	// HelpdeskBaseURLs: the base_url prefixes integrations may use
@@ -151,6 +152,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MetricsAddr:       strings.TrimSpace(getenv("BATON_METRICS_ADDR")),
 		MetricsMerchants:  50,
 		Unbatched:         getenv("BATON_REDIS_BATCHING") == "0",
+		ClassicPubSub:     getenv("BATON_REDIS_SHARDED_PUBSUB") == "0",
 		HelpdeskTimeout:   15 * time.Second,
 		Limits:            defaultLimits(),
 	}

@@ -52,6 +52,6 @@ if refresh then
   redis.call('PEXPIRE', k_log, ttl)
   redis.call('PEXPIRE', k_cids, ttl)
 end
-redis.call('PUBLISH', a_channel, 'e' .. seq .. ' ' .. e)
+redis.call(a_pub, a_channel, 'e' .. seq .. ' ' .. e)
 return reply{code = 'ok', status = st, seq = seq, entry = e, counted = counted, day = day,
   first_reply = first, queued_at = first and m[6] or 0, mail_due = mail}

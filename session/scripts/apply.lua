@@ -102,7 +102,7 @@ if ttl > 0 then
   redis.call('PEXPIRE', k_log, ttl)
   redis.call('PEXPIRE', k_cids, ttl)
 end
-for k = 1, #pubs do redis.call('PUBLISH', a_channel, pubs[k]) end
+for k = 1, #pubs do redis.call(a_pub, a_channel, pubs[k]) end
 -- Announced from here, not by the caller afterwards, so the team hears of
 -- one conversation's changes in the order they happened. The resume token's
 -- hash is no one's business.

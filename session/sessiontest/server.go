@@ -130,7 +130,7 @@ type Cluster struct {
 	Nodes []*Server
 }
 
-// Addrs are the masters' host:port.
+// Addrs are the nodes' host:port (with replicas, those too).
 func (c *Cluster) Addrs() []string {
 	out := make([]string, len(c.Nodes))
 	for i, n := range c.Nodes {
@@ -153,6 +153,18 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 // redis-cli --cluster create.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
+	return startCluster(t, 0)
+}
+
+// StartClusterWithReplicas is StartCluster with a replica for each master
+// (six servers; Nodes lists the masters first), for failover tests.
+func StartClusterWithReplicas(t testing.TB) *Cluster {
+	t.Helper()
+	return startCluster(t, 1)
+}
+
+func startCluster(t testing.TB, replicas int) *Cluster {
+	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
 		if os.Getenv("BATON_TEST_REDIS") != "" {
@@ -161,14 +173,16 @@ func StartCluster(t testing.TB) *Cluster {
 		t.Skip("redis-cli is not installed")
 	}
 	c := &Cluster{}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 3*(1+replicas); i++ {
 		dir := t.TempDir()
+		// Replicas sync at once (not after the default 5 s delay), and may
+		// take over however long their link was down.
 		c.Nodes = append(c.Nodes, StartRedis(t, "--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "2000",
-			"--appendonly", "no"))
+			"--appendonly", "no", "--repl-diskless-sync-delay", "0", "--cluster-replica-validity-factor", "0"))
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out, err := exec.Command(cli, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)

@@ -1,0 +1,273 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/session/sessiontest"
+)
+
+// shardRig is two nodes on a test cluster, A writing and B watching
+// conversations spread over the masters.
+type shardRig struct {
+	cl     *sessiontest.Cluster
+	admin  *redis.ClusterClient
+	a, b   *node
+	m      *Merchant
+	turns  []Turn
+	recs   []*recorder
+	feeds  []*Feed
+	prefix string
+}
+
+func newShardRig(t *testing.T, cl *sessiontest.Cluster, perMaster int) *shardRig {
+	t.Helper()
+	r := &shardRig{cl: cl, prefix: sessiontest.Prefix()}
+	r.admin = cl.Client(t)
+	t.Cleanup(func() { sessiontest.CleanupCluster(r.admin, r.prefix) })
+	r.a, r.b = newNode(t, cl.Client(t), r.prefix), newNode(t, cl.Client(t), r.prefix)
+	require.True(t, r.a.pub.sharded, "a cluster shards conversation channels by default")
+	ctx := context.Background()
+	var err error
+	r.m, err = r.a.CreateMerchant(ctx, "Shard Shop", nil, "")
+	require.NoError(t, err)
+	// Conversations until every master holds perMaster of them (ids are
+	// random, so their slots are).
+	owners := map[string]int{}
+	t.Cleanup(func() {
+		for _, f := range r.feeds {
+			f.Stop()
+		}
+	})
+	for len(r.turns) < 100 {
+		turn := startTalking(t, r.a, r.m)
+		owner := r.owner(t, turn.ConversationID)
+		if owners[owner] >= perMaster {
+			continue
+		}
+		owners[owner]++
+		r.turns = append(r.turns, turn)
+		rec := &recorder{}
+		r.recs = append(r.recs, rec)
+		r.feeds = append(r.feeds, r.b.hub.WatchConversation(ctx, turn.ConversationID, 0, rec))
+		if len(r.turns) == 3*perMaster {
+			return r
+		}
+	}
+	t.Fatalf("conversations did not spread over the masters: %v", owners)
+	return nil
+}
+
+// owner is the address of the master that owns a conversation's slot, as
+// node A knows it (it reads the slots' owners again every second).
+func (r *shardRig) owner(t *testing.T, convID string) string {
+	t.Helper()
+	c, err := r.a.rdb.(*redis.ClusterClient).MasterForKey(context.Background(), r.a.keys.convChannel(convID))
+	require.NoError(t, err)
+	return c.Options().Addr
+}
+
+// write has A append n messages to every conversation, retrying each with
+// its client_id until it is stored (Redis may be failing over meanwhile).
+func (r *shardRig) write(t *testing.T, from, n int, during func(k int)) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(r.turns))
+	for i, turn := range r.turns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := from; k < from+n; k++ {
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					err := r.a.VisitorMessage(ctx, turn, fmt.Sprintf("w%d-%d", i, k), "message")
+					if err == nil {
+						break
+					}
+					if time.Now().After(deadline) {
+						errs <- fmt.Errorf("conversation %d message %d: %w", i, k, err)
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	if during != nil {
+		during(from + n/3)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// heardAll waits until B has every entry of every conversation, in order,
+// once: seq 1 (the first message) to last.
+func (r *shardRig) heardAll(t *testing.T, last int64) {
+	t.Helper()
+	want := make([]int64, last)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	for i, rec := range r.recs {
+		require.Eventually(t, func() bool { return len(rec.seqs()) >= int(last) }, 20*time.Second, 20*time.Millisecond,
+			"conversation %d: B heard %d of %d entries", i, len(rec.seqs()), last)
+		require.Equal(t, want, rec.seqs(), "conversation %d: every entry once, in order", i)
+	}
+}
+
+// subscribers counts a channel's sharded and classic subscriptions on every
+// node of the cluster.
+func (r *shardRig) subscribers(t *testing.T, channel string) (sharded, classic map[string]int64) {
+	t.Helper()
+	sharded, classic = map[string]int64{}, map[string]int64{}
+	for _, n := range r.cl.Nodes {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		if s, err := c.PubSubShardNumSub(context.Background(), channel).Result(); err == nil && s[channel] > 0 {
+			sharded[n.Addr()] = s[channel]
+		}
+		if s, err := c.PubSubNumSub(context.Background(), channel).Result(); err == nil && s[channel] > 0 {
+			classic[n.Addr()] = s[channel]
+		}
+		_ = c.Close()
+	}
+	return sharded, classic
+}
+
+// TestShardedPubSubOnCluster: on a Redis Cluster a conversation's channel
+// is subscribed with SSUBSCRIBE on the master that owns its slot only, and
+// never with classic SUBSCRIBE; what one node writes reaches the other.
+func TestShardedPubSubOnCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	r := newShardRig(t, sessiontest.StartCluster(t), 3)
+	for _, turn := range r.turns {
+		ch := r.a.keys.convChannel(turn.ConversationID)
+		sharded, classic := r.subscribers(t, ch)
+		require.Equal(t, map[string]int64{r.owner(t, turn.ConversationID): 1}, sharded, "B's one subscription, on the owner")
+		require.Empty(t, classic)
+	}
+	r.write(t, 1, 20, nil)
+	r.heardAll(t, 21)
+}
+
+// TestShardFailoverLosesNothing: a master dies while conversations on it
+// are being written; its replica takes over, the watching node subscribes
+// there, and it hears every entry once and in order.
+func TestShardFailoverLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cl := sessiontest.StartClusterWithReplicas(t)
+	waitReplicasSynced(t, cl)
+	r := newShardRig(t, cl, 3)
+	doomed := r.owner(t, r.turns[0].ConversationID)
+	r.write(t, 1, 60, func(int) {
+		time.Sleep(150 * time.Millisecond)
+		for _, n := range cl.Nodes {
+			if n.Addr() == doomed {
+				n.Stop()
+			}
+		}
+	})
+	r.heardAll(t, 61)
+	require.Eventually(t, func() bool {
+		now := r.owner(t, r.turns[0].ConversationID)
+		sharded, _ := r.subscribers(t, r.a.keys.convChannel(r.turns[0].ConversationID))
+		return now != doomed && sharded[now] == 1
+	}, 10*time.Second, 50*time.Millisecond, "a replica took over, and B subscribed there")
+}
+
+// TestShardSlotMigration: a watched conversation's slot moves to another
+// master (Redis unsubscribes its shard subscribers); the watching node
+// subscribes on the new owner and misses nothing.
+func TestShardSlotMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cl := sessiontest.StartCluster(t)
+	r := newShardRig(t, cl, 2)
+	conv := r.turns[0].ConversationID
+	from := r.owner(t, conv)
+	var to string
+	for _, n := range cl.Nodes {
+		if n.Addr() != from {
+			to = n.Addr()
+			break
+		}
+	}
+	r.write(t, 1, 30, func(int) {
+		time.Sleep(100 * time.Millisecond)
+		migrateSlot(t, cl, r.a.keys.convChannel(conv), from, to)
+	})
+	r.heardAll(t, 31)
+	require.Eventually(t, func() bool {
+		sharded, _ := r.subscribers(t, r.a.keys.convChannel(conv))
+		return r.owner(t, conv) == to && len(sharded) == 1 && sharded[to] == 1
+	}, 5*time.Second, 20*time.Millisecond, "B subscribed on the new owner only")
+}
+
+// migrateSlot moves key's slot, with its keys, from one master to another,
+// as redis-cli --cluster reshard does.
+func migrateSlot(t *testing.T, cl *sessiontest.Cluster, key, from, to string) {
+	t.Helper()
+	ctx := context.Background()
+	src, dst := redis.NewClient(&redis.Options{Addr: from}), redis.NewClient(&redis.Options{Addr: to})
+	defer src.Close()
+	defer dst.Close()
+	slot, err := src.ClusterKeySlot(ctx, key).Result()
+	require.NoError(t, err)
+	srcID, err := src.ClusterMyID(ctx).Result()
+	require.NoError(t, err)
+	dstID, err := dst.ClusterMyID(ctx).Result()
+	require.NoError(t, err)
+	require.NoError(t, dst.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID).Err())
+	require.NoError(t, src.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID).Err())
+	host, port, _ := strings.Cut(to, ":")
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
+		require.NoError(t, err)
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		require.NoError(t, src.Do(ctx, args...).Err())
+	}
+	for _, n := range cl.Nodes {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		require.NoError(t, c.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", dstID).Err())
+		_ = c.Close()
+	}
+}
+
+// waitReplicasSynced waits until every replica's link to its master is up,
+// so that one can take over.
+func waitReplicasSynced(t *testing.T, cl *sessiontest.Cluster) {
+	t.Helper()
+	for _, n := range cl.Nodes {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		require.Eventually(t, func() bool {
+			info, err := c.Info(context.Background(), "replication").Result()
+			if err != nil {
+				return false
+			}
+			return strings.Contains(info, "role:master") || strings.Contains(info, "master_link_status:up")
+		}, 20*time.Second, 50*time.Millisecond, "replica %s in sync", n.Addr())
+		_ = c.Close()
+	}
+}

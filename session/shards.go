@@ -60,7 +60,12 @@ type shardSubs struct {
 	on       map[string]*shardConn // wanted channel → its connection; nil: waiting to be placed again
 	failures int                   // placements failed in a row, for the backoff
 	placing  bool                  // a goroutine is placing channels again
+	closed   bool
 }
+
+// errShardSkipped: a channel not placed because its master could not be
+// reached moments ago in the same round; it waits for the next.
+var errShardSkipped = errors.New("its shard was unreachable moments ago")
 
 type shardConn struct {
 	addr    string
@@ -83,23 +88,32 @@ func (s *shardSubs) subscribe(ctx context.Context, channels ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
+	failed := map[string]bool{}
 	for _, ch := range channels {
-		if err := s.place(ctx, ch); err != nil && first == nil {
+		if err := s.place(ctx, ch, failed); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-// place subscribes ch on the master that owns its slot now. s.mu is held.
-func (s *shardSubs) place(ctx context.Context, ch string) error {
+// place subscribes ch on the master that owns its slot now, unless that
+// master failed earlier in the same round (failed): a master that does not
+// answer would otherwise cost a dial timeout per channel. s.mu is held.
+func (s *shardSubs) place(ctx context.Context, ch string, failed map[string]bool) error {
 	s.on[ch] = nil
+	if s.closed {
+		return nil
+	}
 	master, err := s.cc.MasterForKey(ctx, ch)
 	if err != nil {
 		s.placeSoon()
 		return err
 	}
 	addr := master.Options().Addr
+	if failed[addr] {
+		return errShardSkipped
+	}
 	c := s.conns[addr]
 	fresh := c == nil
 	if fresh {
@@ -114,6 +128,7 @@ func (s *shardSubs) place(ctx context.Context, ch string) error {
 		go s.receive(c)
 	}
 	if err != nil {
+		failed[addr] = true
 		s.drop(c)
 		s.placeSoon()
 	}
@@ -201,14 +216,15 @@ func (s *shardSubs) placeLoop() {
 		s.cc.ReloadState(s.h.ctx)
 		ctx, cancel := context.WithTimeout(s.h.ctx, 5*time.Second)
 		s.mu.Lock()
+		failed := map[string]bool{}
 		for ch, c := range s.on {
 			if c == nil {
-				_ = s.place(ctx, ch)
+				_ = s.place(ctx, ch, failed)
 			}
 		}
 		left := false
 		for _, c := range s.on {
-			if c == nil {
+			if c == nil && !s.closed {
 				left = true
 				break
 			}
@@ -303,6 +319,7 @@ func (s *shardSubs) unsubscribed(c *shardConn, ch string) {
 func (s *shardSubs) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	for _, c := range s.conns {
 		c.dead = true
 		_ = c.ps.Close()

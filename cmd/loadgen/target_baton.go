@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,10 +14,10 @@ import (
 
 // batonTarget is `baton serve` nodes on one Redis (or one Redis Cluster):
 // visitors on the A nodes, agents on the B nodes (two nodes by default;
-// comma lists for scale-out runs: conversation i's visitor on A[i mod |A|],
-// agent j's console on B[j mod |B|], so with the same nodes in both lists
-// some conversations stay on one node). Everything goes through the public
-// protocol.
+// comma lists for scale-out runs: agent j's console on B[j mod |B|], the
+// visitors of its conversations on A[j mod |A|], so that with the B list a
+// rotation of the A list every conversation crosses nodes). Everything goes
+// through the public protocol.
 type batonTarget struct {
 	a, b   []string
 	dbg    map[string]string
@@ -27,7 +26,6 @@ type batonTarget struct {
 	creds  *credentials
 	agents []*agentSession
 	ps     []proc
-	opened atomic.Int64 // conversations opened, for the visitor's node
 }
 
 func newBatonTarget(ctx context.Context, o *relayOpts, d *dialer, rdb *redis.Client, logf func(string, ...any)) (*batonTarget, error) {
@@ -166,7 +164,7 @@ func openConsole(ctx context.Context, d *dialer, base, token string) (*console, 
 // give an email) on its A node and has the agent claim the conversation on
 // the agent's B node and answer once; the agent's console then follows it.
 func (t *batonTarget) open(ctx context.Context, agent int, _ *console) (string, *websocket.Conn, error) {
-	a := t.a[int(t.opened.Add(1)-1)%len(t.a)]
+	a := t.a[agent%len(t.a)]
 	v, id, err := startHandoff(ctx, t.d, a, t.creds.WidgetKey)
 	if err != nil {
 		return "", nil, err

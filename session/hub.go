@@ -135,44 +135,59 @@ func (h *Hub) close() {
 
 func (h *Hub) receive(ctx context.Context) {
 	backoff := 50 * time.Millisecond
-	quiet := 0
 	for {
-		msg, err := h.ps.ReceiveTimeout(ctx, 15*time.Second)
+		err := pump(ctx, h.ps, func(msg any) {
+			backoff = 50 * time.Millisecond
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				switch m.Kind {
+				case "subscribe":
+					h.confirmed(m.Channel)
+				case "unsubscribe":
+					h.unsubscribed(m.Channel)
+				}
+			case *redis.Message:
+				h.dispatch(m.Channel, m.Payload)
+			}
+		})
 		if ctx.Err() != nil {
 			return
+		}
+		// go-redis reconnects and subscribes the classic channels again;
+		// their confirmations have the rooms catch up.
+		h.markStale(func(r *room) bool { return !h.sharded(r.channel) })
+		h.log.Warn("redis subscription lost; will catch up from the transcripts", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// pump hands what a subscription receives to handle until ctx ends or a
+// read fails, and returns why it stopped. A quiet connection is fine, a dead
+// one is not: after a read timeout it asks for a pong, and a second timeout
+// in a row counts as a failure.
+func pump(ctx context.Context, ps *redis.PubSub, handle func(any)) error {
+	quiet := 0
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, 15*time.Second)
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		if err != nil {
 			var ne interface{ Timeout() bool }
 			if errors.As(err, &ne) && ne.Timeout() && quiet == 0 {
-				// Quiet is fine; a dead connection is not. Ask for a pong.
 				quiet++
-				_ = h.ps.Ping(ctx)
+				_ = ps.Ping(ctx)
 				continue
 			}
-			quiet = 0
-			h.markStale(func(r *room) bool { return !h.sharded(r.channel) })
-			h.log.Warn("redis subscription lost; will catch up from the transcripts", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 2*time.Second)
-			continue
+			return err
 		}
 		quiet = 0
-		backoff = 50 * time.Millisecond
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			switch m.Kind {
-			case "subscribe":
-				h.confirmed(m.Channel)
-			case "unsubscribe":
-				h.unsubscribed(m.Channel)
-			}
-		case *redis.Message:
-			h.dispatch(m.Channel, m.Payload)
-		}
+		handle(msg)
 	}
 }
 

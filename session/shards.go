@@ -243,31 +243,7 @@ func (s *shardSubs) placeLoop() {
 // receive is a connection's reader, until it fails or is dropped.
 func (s *shardSubs) receive(c *shardConn) {
 	defer s.h.wg.Done()
-	ctx := s.h.ctx
-	quiet := 0
-	for {
-		msg, err := c.ps.ReceiveTimeout(ctx, 15*time.Second)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() && quiet == 0 {
-				quiet++
-				_ = c.ps.Ping(ctx)
-				continue
-			}
-			s.mu.Lock()
-			if !c.dead {
-				s.h.log.Warn("redis shard subscription lost; its conversations catch up from the transcripts",
-					"shard", c.addr, "channels", len(c.chans), "err", err)
-				s.drop(c)
-				s.placeSoon()
-			}
-			s.mu.Unlock()
-			return
-		}
-		quiet = 0
+	err := pump(s.h.ctx, c.ps, func(msg any) {
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			switch m.Kind {
@@ -287,6 +263,17 @@ func (s *shardSubs) receive(c *shardConn) {
 		case *redis.Message:
 			s.h.dispatch(m.Channel, m.Payload)
 		}
+	})
+	if s.h.ctx.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.dead {
+		s.h.log.Warn("redis shard subscription lost; its conversations catch up from the transcripts",
+			"shard", c.addr, "channels", len(c.chans), "err", err)
+		s.drop(c)
+		s.placeSoon()
 	}
 }
 

@@ -176,7 +176,7 @@ func TestScriptsRunWithTheirLayouts(t *testing.T) {
 	ctx := context.Background()
 	meta, log, cids := s.convKeys("c_layout")
 
-	r, err := s.applyScript.run(ctx, rdb, &applyArgs{Meta: meta, Log: log, Cids: cids, Channel: "ch",
+	r, err := s.applyScript.run(ctx, rdb, &applyArgs{Meta: meta, Log: log, Cids: cids, Channel: "ch", Pub: "PUBLISH",
 		Need: statusSet(StatusAssistant), Cond: statusSet(StatusAssistant), ClientID: "x1", Now: 5, MaxSeq: 10, TTL: 60000,
 		WantMeta: true, ConvID: "c_layout", Create: []string{fStatus, string(StatusAssistant), fMerchant, "m_1"},
 		Once: []string{fCounted}, Fields: []string{fPrompt, "p"}, Base: []string{`"id":"e1","role":"visitor","text":"a"}`},
@@ -193,7 +193,7 @@ func TestScriptsRunWithTheirLayouts(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, ttl, time.Duration(0))
 
-	a, err := s.appendScript.run(ctx, rdb, &appendArgs{Meta: meta, Log: log, Cids: cids, Channel: "ch",
+	a, err := s.appendScript.run(ctx, rdb, &appendArgs{Meta: meta, Log: log, Cids: cids, Channel: "ch", Pub: "PUBLISH",
 		Need: statusSet(StatusAssistant), ClientID: "x1", Entry: `"id":"e3","role":"visitor","text":"c"}`, Now: 6, MaxSeq: 10, TTL: 60000})
 	require.NoError(t, err)
 	require.Equal(t, "dup", a.Code)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,8 +40,9 @@ func (p pubsubMode) conversation(ctx context.Context, rdb redis.UniversalClient,
 
 // shardSubs is the Hub's sharded side: conversation channels SSUBSCRIBEd on
 // the master that owns their slot, one connection per master this node
-// needs. Only the subscription loop subscribes and unsubscribes; a
-// connection's own goroutine delivers what it receives to the Hub.
+// needs. The subscription loop subscribes and unsubscribes, the placing
+// goroutine subscribes again what lost its connection; a connection's own
+// goroutine delivers what it receives to the Hub.
 //
 // go-redis resubscribes a lost PubSub connection with one SSUBSCRIBE naming
 // all its channels, which Redis refuses (CROSSSLOT) when they hash to more
@@ -49,8 +51,12 @@ func (p pubsubMode) conversation(ctx context.Context, rdb redis.UniversalClient,
 // its channels are placed again, one SSUBSCRIBE each, on the masters that
 // own their slots by then; meanwhile their rooms are stale and catch up
 // from the transcripts when confirmed, as after any lost subscription. A
-// slot that moves to another shard is handled the same way: Redis tells its
-// subscribers with an SUNSUBSCRIBE they did not ask for.
+// slot that moves to another shard costs only its own channels: Redis tells
+// their subscribers with an SUNSUBSCRIBE they did not ask for, or refuses an
+// SSUBSCRIBE with MOVED, and they wait until the slot map names the new
+// owner.
+//
+// Lock order: shardSubs.mu, then Hub.mu (then Feed.mu).
 type shardSubs struct {
 	h  *Hub
 	cc *redis.ClusterClient
@@ -58,14 +64,16 @@ type shardSubs struct {
 	mu       sync.Mutex
 	conns    map[string]*shardConn // by master address
 	on       map[string]*shardConn // wanted channel → its connection; nil: waiting to be placed again
-	failures int                   // placements failed in a row, for the backoff
+	moved    map[int]string        // slot → the master that gave it up; not placed there again
+	failures map[string]int        // by master address: placements failed since its last confirmation
 	placing  bool                  // a goroutine is placing channels again
 	closed   bool
 }
 
-// errShardSkipped: a channel not placed because its master could not be
-// reached moments ago in the same round; it waits for the next.
-var errShardSkipped = errors.New("its shard was unreachable moments ago")
+// errShardSkipped: a channel not placed now (its master could not be
+// reached moments ago, or has just given its slot up); it waits for the
+// placing goroutine.
+var errShardSkipped = errors.New("its shard cannot take it yet")
 
 type shardConn struct {
 	addr    string
@@ -76,7 +84,8 @@ type shardConn struct {
 }
 
 func newShardSubs(h *Hub, cc *redis.ClusterClient) *shardSubs {
-	return &shardSubs{h: h, cc: cc, conns: map[string]*shardConn{}, on: map[string]*shardConn{}}
+	return &shardSubs{h: h, cc: cc, conns: map[string]*shardConn{}, on: map[string]*shardConn{},
+		moved: map[int]string{}, failures: map[string]int{}}
 }
 
 // sharded tells the conversation channels, which go to the shards.
@@ -84,13 +93,18 @@ func (h *Hub) sharded(channel string) bool {
 	return h.shards != nil && strings.HasPrefix(channel, h.svc.keys.prefix+"{c:")
 }
 
-func (s *shardSubs) subscribe(ctx context.Context, channels ...string) error {
+// shardCallTimeout bounds one SSUBSCRIBE or SUNSUBSCRIBE, its dial
+// included: each call has its own, so that a master that does not answer
+// cannot use up the time of calls to the others.
+const shardCallTimeout = 2 * time.Second
+
+func (s *shardSubs) subscribe(_ context.Context, channels ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
 	failed := map[string]bool{}
 	for _, ch := range channels {
-		if err := s.place(ctx, ch, failed); err != nil && first == nil {
+		if err := s.place(ch, failed); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -98,19 +112,31 @@ func (s *shardSubs) subscribe(ctx context.Context, channels ...string) error {
 }
 
 // place subscribes ch on the master that owns its slot now, unless that
-// master failed earlier in the same round (failed): a master that does not
-// answer would otherwise cost a dial timeout per channel. s.mu is held.
-func (s *shardSubs) place(ctx context.Context, ch string, failed map[string]bool) error {
+// master failed earlier in the same round (failed: one that does not answer
+// would otherwise cost a dial timeout per channel) or gave the slot up and
+// the slot map does not know yet. s.mu is held.
+func (s *shardSubs) place(ch string, failed map[string]bool) error {
 	s.on[ch] = nil
 	if s.closed {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(s.h.ctx, shardCallTimeout)
+	defer cancel()
 	master, err := s.cc.MasterForKey(ctx, ch)
 	if err != nil {
+		s.failures[""]++
 		s.placeSoon()
 		return err
 	}
 	addr := master.Options().Addr
+	slot := clusterSlot(ch)
+	if from, ok := s.moved[slot]; ok {
+		if from == addr {
+			s.placeSoon()
+			return errShardSkipped
+		}
+		delete(s.moved, slot)
+	}
 	if failed[addr] {
 		return errShardSkipped
 	}
@@ -129,13 +155,14 @@ func (s *shardSubs) place(ctx context.Context, ch string, failed map[string]bool
 	}
 	if err != nil {
 		failed[addr] = true
+		s.failures[addr]++
 		s.drop(c)
 		s.placeSoon()
 	}
 	return err
 }
 
-func (s *shardSubs) unsubscribe(ctx context.Context, channels ...string) error {
+func (s *shardSubs) unsubscribe(_ context.Context, channels ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
@@ -148,7 +175,10 @@ func (s *shardSubs) unsubscribe(ctx context.Context, channels ...string) error {
 		delete(c.chans, ch)
 		c.leaving[ch]++
 		// Never an empty SUNSUBSCRIBE: it would drop every channel.
-		if err := c.ps.SUnsubscribe(ctx, ch); err != nil {
+		ctx, cancel := context.WithTimeout(s.h.ctx, shardCallTimeout)
+		err := c.ps.SUnsubscribe(ctx, ch)
+		cancel()
+		if err != nil {
 			if first == nil {
 				first = err
 			}
@@ -177,21 +207,26 @@ func (s *shardSubs) drop(c *shardConn) {
 		}
 	}
 	_ = c.ps.Close()
-	s.h.markStale(func(r *room) bool {
-		for _, ch := range orphans {
-			if r.channel == ch {
-				return true
-			}
-		}
-		return false
-	})
+	s.h.markChannelsStale(orphans)
+}
+
+// orphan leaves one channel of a connection to be placed again elsewhere:
+// its slot moved away from the connection's master. s.mu is held.
+func (s *shardSubs) orphan(c *shardConn, ch string) {
+	delete(c.chans, ch)
+	if s.on[ch] != c {
+		return
+	}
+	s.on[ch] = nil
+	s.moved[clusterSlot(ch)] = c.addr
+	s.h.markChannelsStale([]string{ch})
+	s.placeSoon()
 }
 
 // placeSoon starts placing the channels that have no connection, after a
 // backoff that grows while placements keep failing. s.mu is held.
 func (s *shardSubs) placeSoon() {
-	s.failures++
-	if s.placing {
+	if s.placing || s.closed {
 		return
 	}
 	s.placing = true
@@ -203,23 +238,27 @@ func (s *shardSubs) placeLoop() {
 	defer s.h.wg.Done()
 	for {
 		s.mu.Lock()
-		wait := min(25*time.Millisecond<<min(s.failures, 7), 2*time.Second)
+		worst := 0
+		for _, n := range s.failures {
+			worst = max(worst, n)
+		}
+		wait := min(25*time.Millisecond<<min(worst, 7), 2*time.Second)
 		s.mu.Unlock()
 		select {
 		case <-s.h.ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		// The slots' owners may have changed (a failover): go-redis reads
-		// them again, in the background; a channel placed on a master that
-		// no longer owns its slot is refused (MOVED) and placed once more.
+		// The slots' owners may have changed (a failover, a slot moved):
+		// go-redis reads them again, in the background, and the node does
+		// every second anyway; a channel whose slot map is not fresh yet
+		// waits for the next round.
 		s.cc.ReloadState(s.h.ctx)
-		ctx, cancel := context.WithTimeout(s.h.ctx, 5*time.Second)
 		s.mu.Lock()
 		failed := map[string]bool{}
 		for ch, c := range s.on {
 			if c == nil {
-				_ = s.place(ctx, ch, failed)
+				_ = s.place(ch, failed)
 			}
 		}
 		left := false
@@ -233,48 +272,83 @@ func (s *shardSubs) placeLoop() {
 			s.placing = false
 		}
 		s.mu.Unlock()
-		cancel()
 		if !left {
 			return
 		}
 	}
 }
 
-// receive is a connection's reader, until it fails or is dropped.
+// receive is a connection's reader, until it fails or is dropped. An error
+// reply (a MOVED for an SSUBSCRIBE that reached a master which no longer
+// owns the slot) concerns one call, not the connection.
 func (s *shardSubs) receive(c *shardConn) {
 	defer s.h.wg.Done()
-	err := pump(s.h.ctx, c.ps, func(msg any) {
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			switch m.Kind {
-			case "ssubscribe":
-				s.mu.Lock()
-				ours := s.on[m.Channel] == c
-				if ours {
-					s.failures = 0
-				}
-				s.mu.Unlock()
-				if ours { // not a late one of a connection since replaced
-					s.h.confirmed(m.Channel)
-				}
-			case "sunsubscribe":
-				s.unsubscribed(c, m.Channel)
-			}
-		case *redis.Message:
-			s.h.dispatch(m.Channel, m.Payload)
+	for {
+		err := pump(s.h.ctx, c.ps, func(msg any) { s.handle(c, msg) })
+		if s.h.ctx.Err() != nil {
+			return
 		}
-	})
-	if s.h.ctx.Err() != nil {
+		var reply redis.Error
+		if errors.As(err, &reply) && !errors.Is(err, redis.ErrClosed) {
+			s.refused(c, err)
+			continue
+		}
+		s.mu.Lock()
+		if !c.dead {
+			s.h.log.Warn("redis shard subscription lost; its conversations catch up from the transcripts",
+				"shard", c.addr, "channels", len(c.chans), "err", err)
+			s.failures[c.addr]++
+			s.drop(c)
+			s.placeSoon()
+		}
+		s.mu.Unlock()
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !c.dead {
-		s.h.log.Warn("redis shard subscription lost; its conversations catch up from the transcripts",
-			"shard", c.addr, "channels", len(c.chans), "err", err)
-		s.drop(c)
-		s.placeSoon()
+}
+
+func (s *shardSubs) handle(c *shardConn, msg any) {
+	switch m := msg.(type) {
+	case *redis.Subscription:
+		switch m.Kind {
+		case "ssubscribe":
+			s.mu.Lock()
+			// Under the lock: a drop of this connection between the check
+			// and the confirmation would otherwise see its stale mark
+			// cleared by it, and the next confirmation not catch up.
+			if s.on[m.Channel] == c { // not a late one of a connection since replaced
+				delete(s.failures, c.addr)
+				s.h.confirmed(m.Channel)
+			}
+			s.mu.Unlock()
+		case "sunsubscribe":
+			s.unsubscribed(c, m.Channel)
+		}
+	case *redis.Message:
+		s.h.dispatch(m.Channel, m.Payload)
 	}
+}
+
+// refused handles an error reply on a connection. A MOVED names the slot
+// that moved: its channels there are placed again once the slot map knows
+// the new owner. Any other is logged; the connection goes on.
+func (s *shardSubs) refused(c *shardConn, err error) {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "MOVED "); ok {
+		slotText, _, _ := strings.Cut(rest, " ")
+		slot, perr := strconv.Atoi(slotText)
+		if perr == nil {
+			s.mu.Lock()
+			for ch := range c.chans {
+				if clusterSlot(ch) == slot {
+					s.orphan(c, ch)
+				}
+			}
+			s.moved[slot] = c.addr
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.h.log.Warn("a shard refused a subscription call", "shard", c.addr, "err", err)
 }
 
 // unsubscribed handles an SUNSUBSCRIBE: the confirmation of one this node
@@ -290,16 +364,12 @@ func (s *shardSubs) unsubscribed(c *shardConn, ch string) {
 		s.h.unsubscribed(ch)
 		return
 	}
-	if s.on[ch] != c {
-		s.mu.Unlock()
-		return
-	}
-	delete(c.chans, ch)
-	s.on[ch] = nil
-	s.placeSoon()
+	moved := s.on[ch] == c
+	s.orphan(c, ch)
 	s.mu.Unlock()
-	s.h.markStale(func(r *room) bool { return r.channel == ch })
-	s.h.log.Info("a conversation's slot moved to another shard; subscribing there", "channel", ch)
+	if moved {
+		s.h.log.Info("a conversation's slot moved to another shard; subscribing there", "channel", ch)
+	}
 }
 
 // close closes every connection (the Hub is stopping).
@@ -312,4 +382,26 @@ func (s *shardSubs) close() {
 		_ = c.ps.Close()
 	}
 	clear(s.conns)
+}
+
+// clusterSlot is Redis Cluster's slot of a key or shard channel: CRC16
+// (XMODEM) of its hash tag, if it has one, else of all of it, mod 16384.
+func clusterSlot(key string) int {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for k := 0; k < len(key); k++ {
+		crc ^= uint16(key[k]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % 16384
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,10 +77,17 @@ func (r *shardRig) owner(t *testing.T, convID string) string {
 
 // write has A append n messages to every conversation, retrying each with
 // its client_id until it is stored (Redis may be failing over meanwhile).
-func (r *shardRig) write(t *testing.T, from, n int, during func(k int)) {
+// during runs a third of the way in; with paused, while no message is
+// being written: writes Redis acknowledged but had not yet copied to a
+// replica are lost when its master dies (replication is asynchronous; see
+// TestShardFailoverLosesNothing), so a failover must come between writes,
+// after the replicas have caught up.
+func (r *shardRig) write(t *testing.T, from, n int, paused bool, during func()) {
 	t.Helper()
 	ctx := context.Background()
 	var wg sync.WaitGroup
+	var gate sync.RWMutex
+	var written atomic.Int64
 	errs := make(chan error, len(r.turns))
 	for i, turn := range r.turns {
 		wg.Add(1)
@@ -87,23 +95,38 @@ func (r *shardRig) write(t *testing.T, from, n int, during func(k int)) {
 			defer wg.Done()
 			for k := from; k < from+n; k++ {
 				deadline := time.Now().Add(30 * time.Second)
+				gate.RLock()
 				for {
 					err := r.a.VisitorMessage(ctx, turn, fmt.Sprintf("w%d-%d", i, k), "message")
 					if err == nil {
+						gate.RUnlock()
+						written.Add(1)
 						break
 					}
+					// Past the failover: retries may wait for it.
+					gate.RUnlock()
 					if time.Now().After(deadline) {
 						errs <- fmt.Errorf("conversation %d message %d: %w", i, k, err)
 						return
 					}
 					time.Sleep(50 * time.Millisecond)
+					gate.RLock()
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
 		}()
 	}
 	if during != nil {
-		during(from + n/3)
+		for written.Load() < int64(len(r.turns)*n/3) {
+			time.Sleep(time.Millisecond)
+		}
+		if paused {
+			gate.Lock()
+		}
+		during()
+		if paused {
+			gate.Unlock()
+		}
 	}
 	wg.Wait()
 	close(errs)
@@ -159,13 +182,19 @@ func TestShardedPubSubOnCluster(t *testing.T) {
 		require.Equal(t, map[string]int64{r.owner(t, turn.ConversationID): 1}, sharded, "B's one subscription, on the owner")
 		require.Empty(t, classic)
 	}
-	r.write(t, 1, 20, nil)
+	r.write(t, 1, 20, false, nil)
 	r.heardAll(t, 21)
 }
 
 // TestShardFailoverLosesNothing: a master dies while conversations on it
 // are being written; its replica takes over, the watching node subscribes
-// there, and it hears every entry once and in order.
+// there, and it hears every entry once and in order. The master dies
+// between writes, once its replica has them all (WAIT): Redis replicates
+// asynchronously, so writes it acknowledged in the moment before a master
+// died can be missing on the replica that takes over, and then the next
+// entries reuse their seqs (a watcher that saw the lost ones skips those).
+// That is Redis's guarantee, not the subscription's; it was seen here
+// under load as 20 of 60 entries never stored though acknowledged.
 func TestShardFailoverLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster")
@@ -174,10 +203,14 @@ func TestShardFailoverLosesNothing(t *testing.T) {
 	waitReplicasSynced(t, cl)
 	r := newShardRig(t, cl, 3)
 	doomed := r.owner(t, r.turns[0].ConversationID)
-	r.write(t, 1, 60, func(int) {
-		time.Sleep(150 * time.Millisecond)
+	r.write(t, 1, 60, true, func() {
 		for _, n := range cl.Nodes {
 			if n.Addr() == doomed {
+				c := redis.NewClient(&redis.Options{Addr: doomed})
+				copied, err := c.Wait(context.Background(), 1, 5000).Result()
+				_ = c.Close()
+				require.NoError(t, err)
+				require.EqualValues(t, 1, copied, "the replica has every write so far")
 				n.Stop()
 			}
 		}
@@ -208,11 +241,23 @@ func TestShardSlotMigration(t *testing.T) {
 			break
 		}
 	}
-	r.write(t, 1, 30, func(int) {
-		time.Sleep(100 * time.Millisecond)
-		migrateSlot(t, cl, r.a.keys.convChannel(conv), from, to)
-	})
+	shards := r.b.hub.shards
+	shards.mu.Lock()
+	before := shards.conns[from]
+	shards.mu.Unlock()
+	require.NotNil(t, before)
+	r.write(t, 1, 30, false, func() { migrateSlot(t, cl, r.a.keys.convChannel(conv), from, to) })
 	r.heardAll(t, 31)
+	shards.mu.Lock()
+	kept, others := shards.conns[from] == before, 0
+	for _, c := range shards.on {
+		if c == before {
+			others++
+		}
+	}
+	shards.mu.Unlock()
+	require.True(t, kept, "the old owner's connection, which holds other conversations, is kept")
+	require.Equal(t, 1, others, "the other conversation on the old owner stays subscribed there")
 	require.Eventually(t, func() bool {
 		sharded, _ := r.subscribers(t, r.a.keys.convChannel(conv))
 		return r.owner(t, conv) == to && len(sharded) == 1 && sharded[to] == 1
@@ -269,5 +314,13 @@ func waitReplicasSynced(t *testing.T, cl *sessiontest.Cluster) {
 			return strings.Contains(info, "role:master") || strings.Contains(info, "master_link_status:up")
 		}, 20*time.Second, 50*time.Millisecond, "replica %s in sync", n.Addr())
 		_ = c.Close()
+	}
+}
+
+func TestClusterSlot(t *testing.T) {
+	// Redis's own answers (CLUSTER KEYSLOT).
+	for key, want := range map[string]int{"foo": 12182, "bar": 5061, "{user1000}.following": 3443,
+		"{user1000}.followers": 3443, "foo{}{bar}": 8363, "foo{{bar}}zap": 4015, "foo{bar}{zap}": 5061, "bt1:{c:c_abc}": 2331, "": 0} {
+		require.Equal(t, want, clusterSlot(key), key)
 	}
 }

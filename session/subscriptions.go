@@ -205,6 +205,17 @@ func (h *Hub) awaitReady(ctx context.Context, r *room) {
 	h.mu.Unlock()
 }
 
+// markChannelsStale marks the rooms of channels stale.
+func (h *Hub) markChannelsStale(channels []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ch := range channels {
+		if r := h.rooms[ch]; r != nil {
+			r.stale = true
+		}
+	}
+}
+
 // markStale marks the rooms that may have missed signals (those which: the
 // subscription they depend on was lost).
 func (h *Hub) markStale(which func(*room) bool) {

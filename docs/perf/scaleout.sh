@@ -34,8 +34,9 @@ until redis-cli -p 7301 cluster info | grep -q cluster_state:ok; do sleep 0.2; d
 cluster="redis+cluster://127.0.0.1:7301,127.0.0.1:7302,127.0.0.1:7303"
 
 quiet() { # until under 15 % of one core busy over 5 s
-  until a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat); sleep 5; \
-        b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat); [ $(( (b-a)/5 )) -lt 15 ]; do :; done
+  local t0 t1
+  until t0=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat); sleep 5; \
+        t1=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat); [ $(( (t1-t0)/5 )) -lt 15 ]; do :; done
 }
 
 for mode in classic sharded; do

@@ -82,6 +82,8 @@ type handoff struct {
 	wins     int                   // 200s
 	errs     int                   // neither 200 nor 409
 	done     chan struct{}         // closed when every claimer has tried
+	consoles int                   // consoles that should hear of it
+	heard    chan struct{}         // closed when every console has
 }
 
 // hconsole is one agent's console in handoff mode.
@@ -287,6 +289,9 @@ func (hc *hconsole) handle(o *handoffOpts) func([]byte, time.Time) {
 		for _, h := range seen {
 			h.mu.Lock()
 			h.notified[hc.n] = at.Sub(h.sent)
+			if len(h.notified) == h.consoles {
+				close(h.heard)
+			}
 			h.mu.Unlock()
 			if h.claimers[hc.n] {
 				go hc.claim(o, h)
@@ -335,7 +340,8 @@ func runOneHandoff(ctx context.Context, d *dialer, o *handoffOpts, key string, c
 		return nil, 0, err
 	}
 	defer v.Close()
-	h := &handoff{claimers: map[int]bool{}, notified: map[int]time.Duration{}, done: make(chan struct{})}
+	h := &handoff{claimers: map[int]bool{}, notified: map[int]time.Duration{}, done: make(chan struct{}),
+		consoles: len(cons), heard: make(chan struct{})}
 	for k := 0; k < o.claimers; k++ {
 		h.claimers[(i+k)%len(cons)] = true
 	}
@@ -357,6 +363,14 @@ func runOneHandoff(ctx context.Context, d *dialer, o *handoffOpts, key string, c
 	select {
 	case <-h.done:
 	case <-time.After(15 * time.Second):
+	case <-ctx.Done():
+	}
+	// The claimers settle it as soon as they hear of it; the other consoles
+	// may hear of it a little later (another node, a loaded machine): they
+	// have 2 s more before they count as missed.
+	select {
+	case <-h.heard:
+	case <-time.After(2 * time.Second):
 	case <-ctx.Done():
 	}
 	return h, took, nil

@@ -144,7 +144,10 @@ func (f *Feed) startFillLocked(wantSeq, wantState int64) {
 	f.filling = true
 	f.wantSeq = max(f.wantSeq, wantSeq)
 	f.wantState = max(f.wantState, wantState)
-	f.hub.wg.Add(1)
+	if !f.hub.track() {
+		f.filling = false // the Hub is closing
+		return
+	}
 	go f.fill()
 }
 

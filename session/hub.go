@@ -62,6 +62,9 @@ type Hub struct {
 	ctx    context.Context
 	wg     sync.WaitGroup
 
+	spawnMu sync.Mutex // guards stopped and every wg.Add after run (see track)
+	stopped bool
+
 	ps     *redis.PubSub
 	shards *shardSubs // conversation channels on a cluster's shards; nil: all on ps
 
@@ -123,7 +126,24 @@ func (h *Hub) run(ctx context.Context) {
 	}()
 }
 
+// track counts one more goroutine of the Hub's, unless the Hub is closing:
+// a watch that starts while the service stops (a socket's last frame) must
+// not add to the WaitGroup that close is already waiting on (the race
+// detector failed CI once on exactly that).
+func (h *Hub) track() bool {
+	h.spawnMu.Lock()
+	defer h.spawnMu.Unlock()
+	if h.stopped {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
 func (h *Hub) close() {
+	h.spawnMu.Lock()
+	h.stopped = true
+	h.spawnMu.Unlock()
 	if h.ps != nil {
 		_ = h.ps.Close()
 	}
@@ -206,8 +226,9 @@ func (h *Hub) WatchConversation(ctx context.Context, convID string, cursor int64
 	f.room = r
 	h.awaitReady(ctx, r)
 	// Still marked filling: what arrived meanwhile only raised the wants.
-	h.wg.Add(1)
-	go f.fill()
+	if h.track() {
+		go f.fill()
+	}
 	return f
 }
 
@@ -483,7 +504,12 @@ func (h *Hub) rebuildQueue(r *room) {
 	}
 	r.building = true
 	h.mu.Unlock()
-	h.wg.Add(1)
+	if !h.track() {
+		h.mu.Lock()
+		r.building = false
+		h.mu.Unlock()
+		return
+	}
 	go func() {
 		defer h.wg.Done()
 		for {

@@ -459,3 +459,47 @@ func TestLateControlConfirmationRechecksAccounts(t *testing.T) {
 		t.Fatal("the control subscription's confirmation did not have the accounts checked again")
 	}
 }
+
+// TestWatchesDuringClose: watches that start while the service stops (a
+// socket's last frames) neither race close's wait for the Hub's goroutines
+// (run with -race) nor hang it.
+func TestWatchesDuringClose(t *testing.T) {
+	rdb, prefix := sessiontest.Redis(t)
+	for round := 0; round < 5; round++ {
+		s := New(Options{Redis: rdb, Prefix: prefix, Assistant: fixedAssistant{}, Logger: slog.New(slog.DiscardHandler), BcryptCost: bcrypt.MinCost})
+		ctx, cancel := context.WithCancel(context.Background())
+		s.Run(ctx)
+		m, err := s.CreateMerchant(context.Background(), "Closing "+itoa(int64(round)), nil, "")
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; k < 20; k++ {
+					wctx, wcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+					stop := s.hub.WatchMerchant(wctx, m.ID, nopMerchantWatcher{})
+					f := s.hub.WatchConversation(wctx, "c_closing"+itoa(int64(i)), 0, &recorder{})
+					wcancel()
+					stop()
+					f.Stop()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round) * 3 * time.Millisecond)
+		done := make(chan struct{})
+		go func() { cancel(); s.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close hung while watches were starting")
+		}
+		wg.Wait()
+	}
+}
+
+type nopMerchantWatcher struct{}
+
+func (nopMerchantWatcher) ConversationChanged(*Conversation, []byte) {}
+func (nopMerchantWatcher) QueueChanged(*QueueSnapshot)               {}
+func (nopMerchantWatcher) Resync()                                   {}

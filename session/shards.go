@@ -150,8 +150,11 @@ func (s *shardSubs) place(ch string, failed map[string]bool) error {
 	c.chans[ch] = struct{}{}
 	err = c.ps.SSubscribe(ctx, ch)
 	if fresh {
-		s.h.wg.Add(1)
-		go s.receive(c)
+		if s.h.track() {
+			go s.receive(c)
+		} else {
+			_ = c.ps.Close() // the Hub is closing
+		}
 	}
 	if err != nil {
 		failed[addr] = true
@@ -229,8 +232,10 @@ func (s *shardSubs) placeSoon() {
 	if s.placing || s.closed {
 		return
 	}
+	if !s.h.track() {
+		return // the Hub is closing
+	}
 	s.placing = true
-	s.h.wg.Add(1)
 	go s.placeLoop()
 }
 

@@ -65,8 +65,11 @@ type Hub struct {
 	spawnMu sync.Mutex // guards stopped and every wg.Add after run (see track)
 	stopped bool
 
-	ps     *redis.PubSub
-	shards *shardSubs // conversation channels on a cluster's shards; nil: all on ps
+	psMu     sync.Mutex    // guards ps and psClosed: the subscription loop replaces ps (renew)
+	ps       *redis.PubSub // the classic subscription
+	psClosed bool
+	renew    chan struct{} // the receive loop asks the subscription loop for a new ps
+	shards   *shardSubs    // conversation channels on a cluster's shards; nil: all on ps
 
 	mu    sync.Mutex
 	rooms map[string]*room    // by channel
@@ -77,9 +80,10 @@ type Hub struct {
 	sweepEvery time.Duration // how often idle rooms are looked for
 	idleAfter  time.Duration // how long a room stays subscribed with no watcher
 	readyWait  time.Duration // how long a watch waits for its subscription
+	quietAfter time.Duration // a subscription read this long without a word is asked for a pong
 
-	// subscribe and unsubscribe are h.ps's unless a test stands in for a
-	// slow Redis. step, when set, is told of steps a test may hold: a join
+	// subscribe and unsubscribe are the classic subscription's unless a
+	// test stands in for a slow Redis. step, when set, is told of steps a test may hold: a join
 	// has done its part ("joined", channel), a feed has read the transcript
 	// ("read", conversation) or is told to read again ("kick", conversation).
 	subscribe   func(ctx context.Context, channels ...string) error
@@ -90,7 +94,8 @@ type Hub struct {
 func newHub(svc *Service) *Hub {
 	return &Hub{svc: svc, log: svc.log, nodeID: svc.nodeID,
 		rooms: make(map[string]*room), wants: make(map[string]struct{}), wake: make(chan struct{}, 1),
-		sweepEvery: 5 * time.Second, idleAfter: 10 * time.Second, readyWait: 3 * time.Second}
+		renew:      make(chan struct{}, 1),
+		sweepEvery: 5 * time.Second, idleAfter: 10 * time.Second, readyWait: 3 * time.Second, quietAfter: 15 * time.Second}
 }
 
 // run receives from Redis until ctx ends.
@@ -101,10 +106,14 @@ func (h *Hub) run(ctx context.Context) {
 		h.shards = newShardSubs(h, cc)
 	}
 	if h.subscribe == nil {
-		h.subscribe = h.ps.Subscribe
+		h.subscribe = func(ctx context.Context, channels ...string) error {
+			return h.classic().Subscribe(ctx, channels...)
+		}
 	}
 	if h.unsubscribe == nil {
-		h.unsubscribe = h.ps.Unsubscribe
+		h.unsubscribe = func(ctx context.Context, channels ...string) error {
+			return h.classic().Unsubscribe(ctx, channels...)
+		}
 	}
 	// The control channel is subscribed at once, not with the first watch:
 	// a node serving only REST, or a console between its "ready" and its
@@ -144,19 +153,30 @@ func (h *Hub) close() {
 	h.spawnMu.Lock()
 	h.stopped = true
 	h.spawnMu.Unlock()
+	h.psMu.Lock()
+	h.psClosed = true
 	if h.ps != nil {
 		_ = h.ps.Close()
 	}
+	h.psMu.Unlock()
 	if h.shards != nil {
 		h.shards.close()
 	}
 	h.wg.Wait()
 }
 
+// classic is the classic subscription as it is now.
+func (h *Hub) classic() *redis.PubSub {
+	h.psMu.Lock()
+	defer h.psMu.Unlock()
+	return h.ps
+}
+
 func (h *Hub) receive(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for {
-		err := pump(ctx, h.ps, func(msg any) {
+		ps := h.classic()
+		err := pump(ctx, ps, h.quietAfter, func(msg any) {
 			backoff = 50 * time.Millisecond
 			switch m := msg.(type) {
 			case *redis.Subscription:
@@ -173,10 +193,27 @@ func (h *Hub) receive(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		// go-redis reconnects and subscribes the classic channels again;
-		// their confirmations have the rooms catch up.
+		if h.classic() != ps {
+			continue // replaced (renew): its rooms are marked already
+		}
 		h.markStale(func(r *room) bool { return !h.sharded(r.channel) })
-		h.log.Warn("redis subscription lost; will catch up from the transcripts", "err", err)
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) && ne.Timeout() {
+			// Silent through a ping: a connection that went dark without
+			// a reset (a NAT or firewall forgot it, a partition). go-redis
+			// takes timeouts for quiet, not for failure, and would read
+			// the same dead connection until TCP gives up, a quarter of an
+			// hour; so the subscription is replaced with a new one.
+			h.log.Warn("redis subscription silent; subscribing again on a new connection", "err", err)
+			select {
+			case h.renew <- struct{}{}:
+			default:
+			}
+		} else {
+			// go-redis reconnects and subscribes the classic channels
+			// again; their confirmations have the rooms catch up.
+			h.log.Warn("redis subscription lost; will catch up from the transcripts", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -186,14 +223,47 @@ func (h *Hub) receive(ctx context.Context) {
 	}
 }
 
+// renewClassic replaces the classic subscription with a new one, which it
+// subscribes to what the old one had been told; the rooms were marked stale
+// when the old one fell silent, so the confirmations catch them up. Only the
+// subscription loop calls it (it owns told).
+func (h *Hub) renewClassic(ctx context.Context, told map[string]bool) {
+	var channels []string
+	for ch := range told {
+		if !h.sharded(ch) {
+			channels = append(channels, ch)
+		}
+	}
+	fresh := h.svc.rdb.Subscribe(ctx)
+	h.psMu.Lock()
+	if h.psClosed {
+		h.psMu.Unlock()
+		_ = fresh.Close()
+		return
+	}
+	old := h.ps
+	h.ps = fresh
+	h.psMu.Unlock()
+	_ = old.Close() // ends the receive loop's read of it
+	if len(channels) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := h.subscribe(cctx, channels...); err != nil {
+		// Kept in go-redis's set: subscribed again on its reconnect.
+		h.log.Warn("subscribing on a new connection", "channels", len(channels), "err", err)
+	}
+}
+
 // pump hands what a subscription receives to handle until ctx ends or a
 // read fails, and returns why it stopped. A quiet connection is fine, a dead
 // one is not: after a read timeout it asks for a pong, and a second timeout
 // in a row counts as a failure.
-func pump(ctx context.Context, ps *redis.PubSub, handle func(any)) error {
+func pump(ctx context.Context, ps *redis.PubSub, quietAfter time.Duration, handle func(any)) error {
 	quiet := 0
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, 15*time.Second)
+		msg, err := ps.ReceiveTimeout(ctx, quietAfter)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -71,7 +71,7 @@ func (r *rejoinFirst) unsubscribe(ctx context.Context, channels ...string) error
 		r.rejoin(channels[0])
 		<-joined
 	}
-	return r.h.ps.Unsubscribe(ctx, channels...)
+	return r.h.classic().Unsubscribe(ctx, channels...)
 }
 
 func (r *rejoinFirst) racing() bool {
@@ -226,11 +226,11 @@ func (s *slowSubscriptions) subscribe(ctx context.Context, channels ...string) e
 		go func() {
 			defer s.pending.Done()
 			<-s.gate
-			_ = s.h.ps.Subscribe(context.Background(), later...)
+			_ = s.h.classic().Subscribe(context.Background(), later...)
 		}()
 	}
 	if len(now) > 0 {
-		return s.h.ps.Subscribe(ctx, now...)
+		return s.h.classic().Subscribe(ctx, now...)
 	}
 	return nil
 }
@@ -440,7 +440,7 @@ func TestLateControlConfirmationRechecksAccounts(t *testing.T) {
 					}
 				}
 			}
-			return h.ps.Subscribe(ctx, channels...)
+			return h.classic().Subscribe(ctx, channels...)
 		}
 	})
 	heard := make(chan string, 16)

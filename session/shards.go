@@ -289,7 +289,7 @@ func (s *shardSubs) placeLoop() {
 func (s *shardSubs) receive(c *shardConn) {
 	defer s.h.wg.Done()
 	for {
-		err := pump(s.h.ctx, c.ps, func(msg any) { s.handle(c, msg) })
+		err := pump(s.h.ctx, c.ps, s.h.quietAfter, func(msg any) { s.handle(c, msg) })
 		if s.h.ctx.Err() != nil {
 			return
 		}

@@ -113,7 +113,7 @@ func (p *darkProxy) close() {
 func TestClassicSubscriptionSurvivesADarkConnection(t *testing.T) {
 	b := sessiontest.Shared(t)
 	if b.Embedded {
-		t.Skip("needs a Redis server on a TCP port")
+		t.Skip("about a real Redis server's connections")
 	}
 	opt, err := redis.ParseURL(b.URL)
 	require.NoError(t, err)

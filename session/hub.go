@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,8 +69,8 @@ type Hub struct {
 	psMu     sync.Mutex    // guards ps and psClosed: the subscription loop replaces ps (renew)
 	ps       *redis.PubSub // the classic subscription
 	psClosed bool
-	renew    chan struct{} // the receive loop asks the subscription loop for a new ps
-	shards   *shardSubs    // conversation channels on a cluster's shards; nil: all on ps
+	renew    chan *redis.PubSub // the receive loop asks the subscription loop to replace this one
+	shards   *shardSubs         // conversation channels on a cluster's shards; nil: all on ps
 
 	mu    sync.Mutex
 	rooms map[string]*room    // by channel
@@ -94,7 +95,7 @@ type Hub struct {
 func newHub(svc *Service) *Hub {
 	return &Hub{svc: svc, log: svc.log, nodeID: svc.nodeID,
 		rooms: make(map[string]*room), wants: make(map[string]struct{}), wake: make(chan struct{}, 1),
-		renew:      make(chan struct{}, 1),
+		renew:      make(chan *redis.PubSub, 1),
 		sweepEvery: 5 * time.Second, idleAfter: 10 * time.Second, readyWait: 3 * time.Second, quietAfter: 15 * time.Second}
 }
 
@@ -193,20 +194,27 @@ func (h *Hub) receive(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		classic := func(r *room) bool { return !h.sharded(r.channel) }
 		if h.classic() != ps {
-			continue // replaced (renew): its rooms are marked already
+			// Replaced (renew). Marked here, by the only reader, so that
+			// no late confirmation read from the old one can clear the
+			// mark: what was published while neither heard it is read
+			// back when the new one's confirmations come.
+			h.markStale(classic)
+			continue
 		}
-		h.markStale(func(r *room) bool { return !h.sharded(r.channel) })
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) && ne.Timeout() {
+		h.markStale(classic)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "read" && op.Timeout() {
 			// Silent through a ping: a connection that went dark without
 			// a reset (a NAT or firewall forgot it, a partition). go-redis
 			// takes timeouts for quiet, not for failure, and would read
 			// the same dead connection until TCP gives up, a quarter of an
-			// hour; so the subscription is replaced with a new one.
+			// hour; so the subscription is replaced with a new one. (Not
+			// on a dial that timed out: a new one would fare no better.)
 			h.log.Warn("redis subscription silent; subscribing again on a new connection", "err", err)
 			select {
-			case h.renew <- struct{}{}:
+			case h.renew <- ps:
 			default:
 			}
 		} else {
@@ -224,26 +232,24 @@ func (h *Hub) receive(ctx context.Context) {
 }
 
 // renewClassic replaces the classic subscription with a new one, which it
-// subscribes to what the old one had been told; the rooms were marked stale
-// when the old one fell silent, so the confirmations catch them up. Only the
-// subscription loop calls it (it owns told).
-func (h *Hub) renewClassic(ctx context.Context, told map[string]bool) {
+// subscribes to what the old one had been told; the receive loop marks the
+// rooms stale as it moves to the new one, so its confirmations catch them
+// up. Only the subscription loop calls it (it owns told).
+func (h *Hub) renewClassic(ctx context.Context, told map[string]bool, silent *redis.PubSub) {
+	h.psMu.Lock()
+	if h.psClosed || h.ps != silent {
+		h.psMu.Unlock() // closing, or a late word of one replaced already
+		return
+	}
+	old := h.ps
+	h.ps = h.svc.rdb.Subscribe(ctx) // no channels yet: no I/O under the lock
+	h.psMu.Unlock()
 	var channels []string
 	for ch := range told {
 		if !h.sharded(ch) {
 			channels = append(channels, ch)
 		}
 	}
-	fresh := h.svc.rdb.Subscribe(ctx)
-	h.psMu.Lock()
-	if h.psClosed {
-		h.psMu.Unlock()
-		_ = fresh.Close()
-		return
-	}
-	old := h.ps
-	h.ps = fresh
-	h.psMu.Unlock()
 	_ = old.Close() // ends the receive loop's read of it
 	if len(channels) == 0 {
 		return

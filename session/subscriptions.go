@@ -40,8 +40,8 @@ func (h *Hub) subscriptions(ctx context.Context) {
 		case now := <-t.C:
 			h.sweep(now)
 		case <-h.wake:
-		case <-h.renew:
-			h.renewClassic(ctx, told)
+		case silent := <-h.renew:
+			h.renewClassic(ctx, told, silent)
 		}
 		h.reconcile(ctx, told)
 	}

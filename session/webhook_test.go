@@ -161,8 +161,11 @@ func TestWebhookEventsOfAConversation(t *testing.T) {
 	listed, err := svc.Webhooks(ctx, m.ID)
 	require.NoError(t, err)
 	require.Len(t, listed, 1)
-	require.Empty(t, listed[0].Secret, "the secret is shown once, when it is made")
+	require.Equal(t, ep.Secret, listed[0].Secret, "the first listing after it was made shows the secret")
 	require.Equal(t, ep.URL, listed[0].URL)
+	listed, err = svc.Webhooks(ctx, m.ID)
+	require.NoError(t, err)
+	require.Empty(t, listed[0].Secret, "and only the first")
 
 	c, _, err := svc.StartConversation(ctx, m, session.VisitorInfo{Email: "ann@example.com", Authenticated: true, Locale: "en"})
 	require.NoError(t, err)
@@ -412,6 +415,11 @@ func TestWebhookSecretRotation(t *testing.T) {
 	require.NotEqual(t, ep.Secret, rotated.Secret)
 	require.Regexp(t, `^whsec_`, rotated.Secret)
 	require.False(t, rotated.PreviousSecretUntil.IsZero(), "the old secret signs for a while")
+	for i, want := range []string{rotated.Secret, ""} {
+		listed, err := svc.Webhooks(ctx, m.ID)
+		require.NoError(t, err)
+		require.Equal(t, want, listed[0].Secret, "listing %d after the rotation: a new secret is listed once", i+1)
+	}
 	m, err = svc.Merchant(ctx, m.ID)
 	require.NoError(t, err)
 	c, _, err := svc.StartConversation(ctx, m, session.VisitorInfo{Locale: "en"})

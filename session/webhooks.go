@@ -44,8 +44,10 @@ const (
 	webhookSecretGrace = 24 * time.Hour
 )
 
-// WebhookEndpoint is one endpoint as admins see it. Secret is set only in
-// the answer that created or replaced it: it is shown once.
+// WebhookEndpoint is one endpoint as admins see it. Secret is set in the
+// answer that created or replaced it, and in the first listing after that:
+// the contract has GET show it once, on creation, and a client may read it
+// from either.
 type WebhookEndpoint struct {
 	ID                  string   `json:"id"`
 	URL                 string   `json:"url"`
@@ -66,6 +68,7 @@ type webhookEndpoint struct {
 	PrevSealed string   `json:"prev_sealed,omitempty"`
 	PrevUntil  int64    `json:"prev_until,omitempty"` // ms
 	Created    int64    `json:"created"`
+	Unseen     bool     `json:"unseen,omitempty"` // its secret is not listed yet (see WebhookEndpoint)
 
 	Secret   string `json:"-"`
 	Previous string `json:"-"`
@@ -137,18 +140,48 @@ type URLChecker interface {
 	CheckURL(ctx context.Context, raw string) error
 }
 
-// Webhooks lists the merchant's endpoints, secrets left out.
+// Webhooks lists the merchant's endpoints, secrets left out but for those
+// not listed since they were made: their first listing shows them, once.
 func (s *Service) Webhooks(ctx context.Context, merchantID string) ([]WebhookEndpoint, error) {
-	m, err := s.Merchant(ctx, merchantID)
-	if err != nil {
-		return nil, err
+	for try := range 10 {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * time.Millisecond)
+		}
+		// Read fresh, not from the cache: a listing on another node just
+		// after the PUT must see the secret it is to show.
+		m, err := s.loadMerchant(ctx, merchantID)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		out := make([]WebhookEndpoint, 0, len(m.webhooks))
+		unseen := false
+		for i := range m.webhooks {
+			out = append(out, m.webhooks[i].view(now))
+			unseen = unseen || m.webhooks[i].Unseen
+		}
+		if !unseen {
+			return out, nil
+		}
+		next := append([]webhookEndpoint(nil), m.webhooks...)
+		for i := range next {
+			if next[i].Unseen {
+				out[i].Secret = next[i].Secret
+				next[i].Unseen = false
+			}
+		}
+		b, _ := json.Marshal(next)
+		r, err := s.configScript.run(ctx, s.rdb, &configArgs{Cfg: s.keys.merchantConfig(merchantID), Field: cWebhooks,
+			Value: string(b), VersionField: cWebhooksVer, Expect: itoa(m.webhooksVer), Control: s.keys.control(), Merchant: merchantID})
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.invalidate(merchantID)
+		if r.Code != "stale" {
+			return out, nil
+		}
 	}
-	now := s.now()
-	out := make([]WebhookEndpoint, 0, len(m.webhooks))
-	for i := range m.webhooks {
-		out = append(out, m.webhooks[i].view(now))
-	}
-	return out, nil
+	return nil, newErr(KindConflict, "busy", "the webhooks are changing; try again")
 }
 
 // WebhookEndpointInput is one endpoint of a PUT: without ID it is new;
@@ -203,18 +236,20 @@ func (s *Service) SetWebhooks(ctx context.Context, merchantID string, in []Webho
 					ep.Secret = newWebhookSecret()
 				}
 				shown[ep.ID] = ep.Secret
+				ep.Unseen = true
 			} else {
 				was, ok := old[e.ID]
 				if !ok {
 					return nil, newErr(KindNotFound, "not_found", "no endpoint %s", e.ID)
 				}
-				ep.Created, ep.Previous, ep.PrevUntil = was.Created, was.Previous, was.PrevUntil
+				ep.Created, ep.Previous, ep.PrevUntil, ep.Unseen = was.Created, was.Previous, was.PrevUntil, was.Unseen
 				switch {
 				case e.Secret == "" || e.Secret == was.Secret:
 					ep.Secret = was.Secret
 				default: // a new secret: the old one signs beside it for a while
 					ep.Previous, ep.PrevUntil = was.Secret, now.Add(webhookSecretGrace).UnixMilli()
 					shown[ep.ID] = ep.Secret
+					ep.Unseen = true
 				}
 			}
 			next = append(next, ep)
@@ -250,14 +285,14 @@ func (s *Service) SetWebhooks(ctx context.Context, merchantID string, in []Webho
 // RotateWebhookSecret gives an endpoint a new secret, shown in the answer;
 // the old one signs beside it for a day.
 func (s *Service) RotateWebhookSecret(ctx context.Context, merchantID, endpointID string) (*WebhookEndpoint, error) {
-	eps, err := s.Webhooks(ctx, merchantID)
+	m, err := s.loadMerchant(ctx, merchantID) // not Webhooks: that would count as the listing
 	if err != nil {
 		return nil, err
 	}
-	in := make([]WebhookEndpointInput, 0, len(eps))
+	in := make([]WebhookEndpointInput, 0, len(m.webhooks))
 	found := false
 	secret := newWebhookSecret()
-	for _, e := range eps {
+	for _, e := range m.webhooks {
 		ei := WebhookEndpointInput{ID: e.ID, URL: e.URL, Events: e.Events}
 		if e.ID == endpointID {
 			ei.Secret, found = secret, true

@@ -79,8 +79,8 @@ func (m *modelConfig) load(getenv func(string) string) error {
 	}
 	if v := getenv("BATON_MODEL_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			return fmt.Errorf("BATON_MODEL_TIMEOUT=%q: want a duration of at least 1s, like 20s", v)
+		if err != nil || d < 100*time.Millisecond {
+			return fmt.Errorf("BATON_MODEL_TIMEOUT=%q: want a duration of at least 100ms, like 20s", v)
 		}
 		m.Timeout = d
 	}

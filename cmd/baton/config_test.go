@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -66,5 +67,38 @@ func TestAgentFrameLimitConfig(t *testing.T) {
 		}
 		require.NoError(t, err, "BATON_AGENT_FRAME_LIMIT=%q", tc.val)
 		require.Equal(t, tc.want, cfg.AgentFrameLimit, "BATON_AGENT_FRAME_LIMIT=%q", tc.val)
+	}
+}
+
+// TestModelTimeoutConfig: BATON_MODEL_TIMEOUT defaults to 20s, as the
+// contract says, and takes short bounds (a test of the fallback sets one).
+func TestModelTimeoutConfig(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		val  string
+		want time.Duration
+		err  bool
+	}{
+		{"", 20 * time.Second, false},
+		{"45s", 45 * time.Second, false},
+		{"500ms", 500 * time.Millisecond, false},
+		{"100ms", 100 * time.Millisecond, false},
+		{"10ms", 0, true},
+		{"0", 0, true},
+		{"soon", 0, true},
+	}
+	for _, tc := range cases {
+		cfg, err := loadConfig(func(k string) string {
+			if k == "BATON_MODEL_TIMEOUT" {
+				return tc.val
+			}
+			return ""
+		})
+		if tc.err {
+			require.Error(t, err, "BATON_MODEL_TIMEOUT=%q", tc.val)
+			continue
+		}
+		require.NoError(t, err, "BATON_MODEL_TIMEOUT=%q", tc.val)
+		require.Equal(t, tc.want, cfg.Model.Timeout, "BATON_MODEL_TIMEOUT=%q", tc.val)
 	}
 }

@@ -104,7 +104,10 @@ func TestWebhooksOverREST(t *testing.T) {
 	require.Equal(t, 200, code)
 	listed := body["endpoints"].([]any)[0].(map[string]any)
 	require.Equal(t, ep["id"], listed["id"])
-	require.NotContains(t, listed, "secret", "GET never shows the secret again")
+	require.Equal(t, secret, listed["secret"], "GET shows the secret once, on creation (here on the other node)")
+	code, body = b.do("GET", "/v1/admin/webhooks", s.adminToken, nil)
+	require.Equal(t, 200, code)
+	require.NotContains(t, body["endpoints"].([]any)[0].(map[string]any), "secret", "then never again")
 	require.ElementsMatch(t, []any{"conversation.started", "conversation.handoff", "conversation.assigned",
 		"conversation.closed", "conversation.ticketed", "csat.submitted"}, body["events"])
 

@@ -146,7 +146,7 @@ func TestZendeskTicketShape(t *testing.T) {
 	// The header.
 	require.Contains(t, h, "<strong>Email:</strong> vera@example.com")
 	require.Contains(t, h, "<strong>Profile ID:</strong> cust-42")
-	require.Contains(t, h, "the visitor asked for a person")
+	require.Contains(t, h, "the visitor asked for a person [visitor_asked]", "the reason in words and as its code")
 	require.Contains(t, h, "Times are in Europe/Amsterdam and UTC.")
 	// Every line: both times, who, what.
 	require.Contains(t, h, `<time datetime="2026-03-05T13:01:07.000Z">2026-03-05 14:01:07 CET · 2026-03-05 13:01:07 UTC</time> <strong>Visitor</strong>`)

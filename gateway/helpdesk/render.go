@@ -141,10 +141,14 @@ func toLine(m session.Message, loc *time.Location, w session.TicketWords) line {
 	}
 }
 
-// reasonText is why the visitor was handed off, with the model's own
-// words when it chose to.
+// reasonText is why the visitor was handed off, in words and as the
+// contract's code (which a helpdesk rule or search can match on), with the
+// model's own words when it chose to.
 func reasonText(r session.TicketRequest, w session.TicketWords) string {
 	t := w.ReasonText(r.Reason)
+	if r.Reason != "" && t != r.Reason {
+		t += " [" + r.Reason + "]"
+	}
 	if d := strings.TrimSpace(r.ReasonDetail); d != "" {
 		t += " (" + d + ")"
 	}

@@ -32,7 +32,7 @@ type VCon struct {
 	Subject     string       `json:"subject,omitempty"`
 	Parties     []Party      `json:"parties"`
 	Dialog      []Dialog     `json:"dialog"`
-	Attachments []Attachment `json:"attachments,omitempty"`
+	Attachments []Attachment `json:"attachments"` // always present, [] when none: the contract names it
 	Analysis    []Analysis   `json:"analysis,omitempty"`
 }
 
@@ -104,13 +104,14 @@ const (
 func Build(src Source) VCon {
 	c := src.Conversation
 	v := VCon{
-		Vcon:      Version,
-		UUID:      UUID(c.CreatedAt.Time, src.Domain, c.ID),
-		CreatedAt: date(c.CreatedAt.Time),
-		UpdatedAt: date(c.UpdatedAt.Time),
-		Subject:   "Web chat " + c.ID,
-		Parties:   []Party{visitor(c), {Type: "bot", Name: "Assistant", Validation: "none", Org: src.Shop}},
-		Dialog:    make([]Dialog, 0, len(src.Messages)),
+		Vcon:        Version,
+		UUID:        UUID(c.CreatedAt.Time, src.Domain, c.ID),
+		CreatedAt:   date(c.CreatedAt.Time),
+		UpdatedAt:   date(c.UpdatedAt.Time),
+		Subject:     "Web chat " + c.ID,
+		Parties:     []Party{visitor(c), {Type: "bot", Name: "Assistant", Validation: "none", Org: src.Shop}},
+		Dialog:      make([]Dialog, 0, len(src.Messages)),
+		Attachments: []Attachment{},
 	}
 	if src.Shop != "" {
 		v.Subject = "Web chat with " + src.Shop

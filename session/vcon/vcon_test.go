@@ -143,6 +143,21 @@ func TestUUIDIsVersion8FromTimeAndDomain(t *testing.T) {
 	require.NotEqual(t, ua[8:], uo[8:])
 }
 
+// TestAttachmentsAlwaysListed: the contract names parties, dialog and
+// attachments; a conversation with neither a handoff nor a rating still has
+// the key, as an empty list.
+func TestAttachmentsAlwaysListed(t *testing.T) {
+	doc := Build(Source{Conversation: conv("c_plain"), Messages: []session.Message{
+		msg("e1", session.RoleVisitor, "", "", "hi", 0),
+	}, Domain: "x"})
+	raw, err := json.Marshal(doc)
+	require.NoError(t, err)
+	require.NoError(t, Check(raw))
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	require.Equal(t, []any{}, m["attachments"], "%s", raw)
+}
+
 // The check must fail on what the draft forbids, or it proves nothing.
 func TestCheckCatchesBrokenDocuments(t *testing.T) {
 	good := Build(Source{Conversation: conv("c_x"), Messages: []session.Message{

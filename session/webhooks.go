@@ -143,32 +143,38 @@ type URLChecker interface {
 // Webhooks lists the merchant's endpoints, secrets left out but for those
 // not listed since they were made: their first listing shows them, once.
 func (s *Service) Webhooks(ctx context.Context, merchantID string) ([]WebhookEndpoint, error) {
+	// Read fresh, not from the cache: a listing on another node just after
+	// the PUT must see the secret it is to show.
+	return s.changeWebhooks(ctx, merchantID, func(m *Merchant, now time.Time) ([]WebhookEndpoint, []webhookEndpoint, bool, error) {
+		out := make([]WebhookEndpoint, 0, len(m.webhooks))
+		next := append([]webhookEndpoint(nil), m.webhooks...)
+		unseen := false
+		for i := range next {
+			out = append(out, next[i].view(now))
+			if next[i].Unseen {
+				out[i].Secret, next[i].Unseen, unseen = next[i].Secret, false, true
+			}
+		}
+		return out, next, unseen, nil
+	})
+}
+
+// changeWebhooks runs change on a fresh read of the merchant and, when it
+// asks to write, stores the endpoints it returns if nobody changed them
+// since the read (compare-and-set on their version), else reads again.
+func (s *Service) changeWebhooks(ctx context.Context, merchantID string,
+	change func(m *Merchant, now time.Time) (out []WebhookEndpoint, next []webhookEndpoint, write bool, err error)) ([]WebhookEndpoint, error) {
 	for try := range 10 {
 		if try > 0 {
 			time.Sleep(time.Duration(try) * time.Millisecond)
 		}
-		// Read fresh, not from the cache: a listing on another node just
-		// after the PUT must see the secret it is to show.
 		m, err := s.loadMerchant(ctx, merchantID)
 		if err != nil {
 			return nil, err
 		}
-		now := s.now()
-		out := make([]WebhookEndpoint, 0, len(m.webhooks))
-		unseen := false
-		for i := range m.webhooks {
-			out = append(out, m.webhooks[i].view(now))
-			unseen = unseen || m.webhooks[i].Unseen
-		}
-		if !unseen {
-			return out, nil
-		}
-		next := append([]webhookEndpoint(nil), m.webhooks...)
-		for i := range next {
-			if next[i].Unseen {
-				out[i].Secret = next[i].Secret
-				next[i].Unseen = false
-			}
+		out, next, write, err := change(m, s.now())
+		if err != nil || !write {
+			return out, err
 		}
 		b, _ := json.Marshal(next)
 		r, err := s.configScript.run(ctx, s.rdb, &configArgs{Cfg: s.keys.merchantConfig(merchantID), Field: cWebhooks,
@@ -213,15 +219,7 @@ func (s *Service) SetWebhooks(ctx context.Context, merchantID string, in []Webho
 				Message: "endpoint " + itoa(int64(i)) + ": " + err.Error()}
 		}
 	}
-	for try := range 10 {
-		if try > 0 {
-			time.Sleep(time.Duration(try) * time.Millisecond)
-		}
-		m, err := s.loadMerchant(ctx, merchantID)
-		if err != nil {
-			return nil, err
-		}
-		now := s.now()
+	return s.changeWebhooks(ctx, merchantID, func(m *Merchant, now time.Time) ([]WebhookEndpoint, []webhookEndpoint, bool, error) {
 		old := map[string]*webhookEndpoint{}
 		for i := range m.webhooks {
 			old[m.webhooks[i].ID] = &m.webhooks[i]
@@ -240,7 +238,7 @@ func (s *Service) SetWebhooks(ctx context.Context, merchantID string, in []Webho
 			} else {
 				was, ok := old[e.ID]
 				if !ok {
-					return nil, newErr(KindNotFound, "not_found", "no endpoint %s", e.ID)
+					return nil, nil, false, newErr(KindNotFound, "not_found", "no endpoint %s", e.ID)
 				}
 				ep.Created, ep.Previous, ep.PrevUntil, ep.Unseen = was.Created, was.Previous, was.PrevUntil, was.Unseen
 				switch {
@@ -262,24 +260,13 @@ func (s *Service) SetWebhooks(ctx context.Context, merchantID string, in []Webho
 				ep.PrevSealed = s.hdauth.seal.seal([]byte(ep.Previous), webhookPlace(merchantID, ep.ID))
 			}
 		}
-		b, _ := json.Marshal(next)
-		r, err := s.configScript.run(ctx, s.rdb, &configArgs{Cfg: s.keys.merchantConfig(merchantID), Field: cWebhooks,
-			Value: string(b), VersionField: cWebhooksVer, Expect: itoa(m.webhooksVer), Control: s.keys.control(), Merchant: merchantID})
-		if err != nil {
-			return nil, err
-		}
-		s.cfg.invalidate(merchantID)
-		if r.Code == "stale" {
-			continue
-		}
 		out := make([]WebhookEndpoint, len(next))
 		for i := range next {
 			out[i] = next[i].view(now)
 			out[i].Secret = shown[next[i].ID]
 		}
-		return out, nil
-	}
-	return nil, newErr(KindConflict, "busy", "the webhooks are changing; try again")
+		return out, next, true, nil
+	})
 }
 
 // RotateWebhookSecret gives an endpoint a new secret, shown in the answer;

@@ -20,6 +20,10 @@ type batcher struct {
 	obs     Observer
 	batched bool          // false: every script alone (BATON_REDIS_BATCHING=0)
 	slots   chan struct{} // round trips that may be under way at once
+	// maxLinger bounds a leader's wait for company (BATON_REDIS_LINGER);
+	// none when zero.
+	maxLinger time.Duration
+	pauser    pauser
 
 	mu     sync.Mutex
 	queue  []*batchCall
@@ -36,7 +40,8 @@ type batcher struct {
 }
 
 // Lingering: only above lingerRate calls per second, for as long as it
-// takes lingerBatch calls to arrive at the current rate, at most maxLinger.
+// takes lingerBatch calls to arrive at the current rate, at most the
+// batcher's maxLinger (DefaultLinger unless configured).
 // The rate is counted over whole windows of rateWindow, not estimated from
 // the gaps between calls: a handoff's few scripts arrive close together,
 // and a gap average read such a burst as thousands per second and made
@@ -45,9 +50,11 @@ type batcher struct {
 const (
 	lingerRate  = 3000
 	lingerBatch = 8
-	maxLinger   = 500 * time.Microsecond
 	rateWindow  = 100 * time.Millisecond
 )
+
+// DefaultLinger is the longest a round trip waits for company under load.
+const DefaultLinger = 500 * time.Microsecond
 
 // countCall records a call arriving at now; b.mu is held.
 func (b *batcher) countCall(now time.Time) {
@@ -72,15 +79,16 @@ func (b *batcher) linger() time.Duration {
 	b.mu.Lock()
 	rate, shared, queued := b.rate, b.shared, len(b.queue)
 	b.mu.Unlock()
-	if rate < lingerRate || !shared || queued >= lingerBatch {
+	if b.maxLinger <= 0 || rate < lingerRate || !shared || queued >= lingerBatch {
 		return 0
 	}
-	return min(maxLinger, time.Duration(lingerBatch/rate*float64(time.Second)))
+	return min(b.maxLinger, time.Duration(lingerBatch/rate*float64(time.Second)))
 }
 
 type batchCall struct {
-	cmd  *redis.Cmd
-	done chan struct{}
+	cmd    *redis.Cmd
+	done   chan struct{}
+	queued time.Time
 }
 
 // batchSlots and maxBatch bound the batcher: a few round trips at once, each
@@ -90,8 +98,11 @@ const (
 	maxBatch   = 256
 )
 
-func newBatcher(rdb redis.UniversalClient, batched bool, obs Observer) *batcher {
-	return &batcher{rdb: rdb, obs: obs, batched: batched, slots: make(chan struct{}, batchSlots)}
+// newBatcher returns a batcher; maxLinger bounds its wait for company (none
+// when zero or less).
+func newBatcher(rdb redis.UniversalClient, batched bool, maxLinger time.Duration, obs Observer) *batcher {
+	return &batcher{rdb: rdb, obs: obs, batched: batched, slots: make(chan struct{}, batchSlots),
+		maxLinger: maxLinger, pauser: newPauser()}
 }
 
 // run runs script with keys and args, alone or with others.
@@ -105,11 +116,12 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 		cmdArgs = append(cmdArgs, k)
 	}
 	cmdArgs = append(cmdArgs, args...)
-	c := &batchCall{cmd: redis.NewCmd(ctx, cmdArgs...), done: make(chan struct{})}
+	now := time.Now()
+	c := &batchCall{cmd: redis.NewCmd(ctx, cmdArgs...), done: make(chan struct{}), queued: now}
 
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	b.countCall(time.Now())
+	b.countCall(now)
 	b.mu.Unlock()
 	b.lead(ctx, script)
 	select {
@@ -142,7 +154,7 @@ func (b *batcher) lead(ctx context.Context, script *redis.Script) {
 		// publications reach the other nodes together. At low rates nothing
 		// waits.
 		if d := b.linger(); d > 0 {
-			time.Sleep(d)
+			b.pauser.pause(d)
 		}
 		b.mu.Lock()
 		batch := b.queue
@@ -177,6 +189,10 @@ func (b *batcher) send(batch []*batchCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	b.obs.Batch(len(batch))
+	now := time.Now()
+	for _, c := range batch {
+		b.obs.BatchWait(now.Sub(c.queued))
+	}
 	if len(batch) == 1 {
 		_ = b.rdb.Process(ctx, batch[0].cmd)
 	} else {

@@ -25,7 +25,7 @@ func TestBatcherSendsACallQueuedWhileLeadersFoundNothing(t *testing.T) {
 	script := redis.NewScript("return {ARGV[1]}")
 	require.NoError(t, script.Load(ctx, rdb).Err())
 
-	b := newBatcher(rdb, true, NoObserver{})
+	b := newBatcher(rdb, true, DefaultLinger, NoObserver{})
 	var idled atomic.Int32
 	idle := make(chan struct{})
 	release := make(chan struct{})

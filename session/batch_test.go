@@ -25,11 +25,16 @@ func TestBatcherLingersOnlyAtSustainedRates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &batcher{window: start, paired: tt.shared}
+			b := &batcher{window: start, paired: tt.shared, maxLinger: DefaultLinger}
 			for _, at := range tt.calls {
 				b.countCall(start.Add(at))
 			}
-			require.Equal(t, min(tt.want, maxLinger), b.linger())
+			require.Equal(t, min(tt.want, DefaultLinger), b.linger())
+			b.maxLinger = 200 * time.Microsecond
+			require.Equal(t, min(tt.want, b.maxLinger), b.linger(), "a shorter bound is kept")
+			b.maxLinger = 0
+			require.Zero(t, b.linger(), "lingering switched off")
+			b.maxLinger = DefaultLinger
 			b.queue = make([]*batchCall, lingerBatch)
 			require.Zero(t, b.linger(), "a batch's worth already waits")
 		})

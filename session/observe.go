@@ -27,6 +27,9 @@ type Observer interface {
 	ScriptCall(script string, d time.Duration, err error)
 	// Batch: the batcher sent size scripts in one round trip.
 	Batch(size int)
+	// BatchWait: a script waited d in the batcher before the round trip
+	// carrying it was sent (a linger included); once per script.
+	BatchWait(d time.Duration)
 	// OutboxAttempt: a helpdesk ticket attempt settled with outcome (one of
 	// the Attempt* outcomes).
 	OutboxAttempt(provider HandoffMethod, outcome string)
@@ -71,6 +74,7 @@ func (NoObserver) Handoff(HandoffMethod, string, string)   {}
 func (NoObserver) Assigned(bool, time.Duration)            {}
 func (NoObserver) ScriptCall(string, time.Duration, error) {}
 func (NoObserver) Batch(int)                               {}
+func (NoObserver) BatchWait(time.Duration)                 {}
 func (NoObserver) OutboxAttempt(HandoffMethod, string)     {}
 func (NoObserver) WebhookDelivery(string)                  {}
 func (NoObserver) DeadLetter(string)                       {}

@@ -67,6 +67,9 @@ type Options struct {
 	// Unbatched sends every message's script on its own round trip instead
 	// of sharing round trips among concurrent messages.
 	Unbatched bool
+	// Linger bounds how long, under load, a shared round trip waits for
+	// more messages to join it: DefaultLinger when zero, none when less.
+	Linger time.Duration
 	// ClassicPubSub keeps conversations on classic pub/sub on a Redis
 	// Cluster (for servers before 7.0, which have no SPUBLISH); by default a
 	// cluster's conversation channels are sharded.
@@ -192,7 +195,11 @@ func New(opts Options) *Service {
 	if s.obs == nil {
 		s.obs = NoObserver{}
 	}
-	s.hot = newBatcher(s.rdb, !opts.Unbatched, s.obs)
+	linger := opts.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
+	s.hot = newBatcher(s.rdb, !opts.Unbatched, linger, s.obs)
 	if s.inactive == 0 {
 		s.inactive = 30 * time.Minute
 	}

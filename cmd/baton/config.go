@@ -35,7 +35,10 @@ type config struct {
 	MetricsAddr      string
 	MetricsMerchants int
 	Unbatched        bool
-	ClassicPubSub    bool
+	// Linger: BATON_REDIS_LINGER, the batcher's longest wait for company;
+	// session.DefaultLinger when zero, none when negative.
+	Linger        time.Duration
+	ClassicPubSub bool
 	// Helpdesk handoffs (Zendesk, Gorgias).
 	HelpdeskTimeout time.Duration
 	// HelpdeskBaseURLs: the base_url prefixes integrations may use
@@ -136,6 +139,10 @@ func (l *visitorLimits) load(getenv func(string) string) error {
 	return nil
 }
 
+// maxLinger bounds BATON_REDIS_LINGER: a wait longer than a few
+// milliseconds would be the latency, not a saving on it.
+const maxLinger = 5 * time.Millisecond
+
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Addr:              getenv("BATON_ADDR"),
@@ -189,6 +196,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("BATON_METRICS_MERCHANTS=%q: want how many merchants get their own queue series", v)
 		}
 		c.MetricsMerchants = n
+	}
+	if v := getenv("BATON_REDIS_LINGER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > maxLinger {
+			return c, fmt.Errorf("BATON_REDIS_LINGER=%q: want a duration from 0 (never wait) to %v, like 500us", v, maxLinger)
+		}
+		c.Linger = d
+		if d == 0 {
+			c.Linger = -1
+		}
 	}
 	if v := getenv("BATON_DRAIN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -102,3 +102,38 @@ func TestModelTimeoutConfig(t *testing.T) {
 		require.Equal(t, tc.want, cfg.Model.Timeout, "BATON_MODEL_TIMEOUT=%q", tc.val)
 	}
 }
+
+// TestRedisLingerConfig: BATON_REDIS_LINGER bounds the batcher's wait for
+// company; 0 switches it off (a negative bound to the session), unset
+// leaves the session's default.
+func TestRedisLingerConfig(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		val  string
+		want time.Duration
+		err  bool
+	}{
+		{"", 0, false},
+		{"0", -1, false},
+		{"200us", 200 * time.Microsecond, false},
+		{"500µs", 500 * time.Microsecond, false},
+		{"5ms", 5 * time.Millisecond, false},
+		{"6ms", 0, true},
+		{"-1ms", 0, true},
+		{"short", 0, true},
+	}
+	for _, tc := range cases {
+		cfg, err := loadConfig(func(k string) string {
+			if k == "BATON_REDIS_LINGER" {
+				return tc.val
+			}
+			return ""
+		})
+		if tc.err {
+			require.Error(t, err, "BATON_REDIS_LINGER=%q", tc.val)
+			continue
+		}
+		require.NoError(t, err, "BATON_REDIS_LINGER=%q", tc.val)
+		require.Equal(t, tc.want, cfg.Linger, "BATON_REDIS_LINGER=%q", tc.val)
+	}
+}

@@ -111,6 +111,8 @@ baton_handoffs_total{method="inbox",outcome="queued",reason="visitor_asked"} 1
 	require.Positive(t, histogramCount(t, fams, "baton_redis_script_duration_seconds", "script", "apply.lua"))
 	require.Positive(t, histogramCount(t, fams, "baton_redis_script_duration_seconds", "script", "append.lua"))
 	require.Positive(t, histogramCount(t, fams, "baton_redis_batch_size"))
+	// One wait per script, so at least one per round trip.
+	require.GreaterOrEqual(t, histogramCount(t, fams, "baton_redis_batch_wait_seconds"), histogramCount(t, fams, "baton_redis_batch_size"))
 	for _, mt := range fams["baton_redis_script_errors_total"].GetMetric() {
 		require.Zero(t, mt.GetCounter().GetValue(), "%v", mt.GetLabel())
 	}
@@ -124,6 +126,13 @@ baton_handoffs_total{method="inbox",outcome="queued",reason="visitor_asked"} 1
 	read := len(v.Snapshot())
 	require.GreaterOrEqual(t, value(t, fams, "baton_socket_frames_total", "kind", "visitor", "direction", "out"), float64(read))
 	require.Positive(t, value(t, fams, "baton_socket_frames_total", "kind", "console", "direction", "in"))
+	// A write wait per write that carried frames: some, never more than
+	// the frames written.
+	for _, kind := range []string{"visitor", "console"} {
+		n := histogramCount(t, fams, "baton_socket_write_wait_seconds", "kind", kind)
+		require.Positive(t, n, kind)
+		require.LessOrEqual(t, float64(n), value(t, fams, "baton_socket_frames_total", "kind", kind, "direction", "out"), kind)
+	}
 	for _, o := range []string{"helpdesk", "webhook"} {
 		require.Equal(t, 0.0, value(t, fams, "baton_outbox_depth", "outbox", o))
 		require.Equal(t, 0.0, value(t, fams, "baton_dead_letters_held", "outbox", o))

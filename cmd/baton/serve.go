@@ -90,7 +90,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	a, err := newApp(context.WithoutCancel(ctx), appConfig{Redis: rdb, Prefix: cfg.Prefix, Secret: secret,
 		SecretPrevious:   []byte(cfg.SecretPrevious),
 		VisitorRateLimit: cfg.VisitorRateLimit, VisitorFrameLimit: cfg.VisitorFrameLimit, AgentFrameLimit: cfg.AgentFrameLimit,
-		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, ClassicPubSub: cfg.ClassicPubSub, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
+		Demo: demo, Logger: log, Unbatched: cfg.Unbatched, Linger: cfg.Linger, ClassicPubSub: cfg.ClassicPubSub, HelpdeskTimeout: cfg.HelpdeskTimeout, Outbox: cfg.Outbox,
 		HelpdeskBaseURLs: cfg.HelpdeskBaseURLs, WebhookBaseURLs: cfg.WebhookBaseURLs, PublicURL: cfg.PublicURL,
 		ZendeskClient: helpdesk.OAuthClient{ID: cfg.ZendeskClientID, Secret: cfg.ZendeskClientSecret},
 		Limits:        cfg.Limits, Model: cfg.Model, SMTPURL: cfg.SMTPURL, SMTPFrom: cfg.SMTPFrom, Metrics: metrics})
@@ -133,6 +133,7 @@ type appConfig struct {
 	Demo              bool
 	Logger            *slog.Logger
 	Unbatched         bool
+	Linger            time.Duration
 	ClassicPubSub     bool
 	// HelpdeskTimeout bounds each call to Zendesk or Gorgias; Outbox tunes
 	// the workers that make tickets (see session.OutboxOptions).
@@ -238,11 +239,14 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 	}
 	svc := session.New(session.Options{Redis: c.Redis, Prefix: c.Prefix, Assistant: assistant.New(), Model: models, Mail: mailOpts,
 		Observer: observer,
-		Logger:   c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched, ClassicPubSub: c.ClassicPubSub,
+		Logger:   c.Logger, BcryptCost: c.BcryptCost, Now: c.Now, Unbatched: c.Unbatched, Linger: c.Linger, ClassicPubSub: c.ClassicPubSub,
 		Tickets: tickets, Outbox: outbox, Webhooks: hooks, Secret: c.Secret, SecretPrevious: c.SecretPrevious, Renewer: desks,
 		NewConversations: session.NewConversationLimits{PerAddress: c.Limits.NewPerAddress, PerMerchant: c.Limits.NewPerMerchant}})
 	sockOpts := c.Sockets
 	sockOpts.Logger = c.Logger
+	if c.Metrics != nil {
+		sockOpts.WriteWait = c.Metrics.SocketWriteWait
+	}
 	sockets := socket.NewRegistry(sockOpts)
 	if c.Metrics != nil {
 		c.Metrics.WatchState(svc)

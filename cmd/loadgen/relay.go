@@ -18,6 +18,7 @@ import (
 // relayOpts are the relay and baseline modes' flags.
 type relayOpts struct {
 	a, b, debugA, debugB string
+	metricsA, metricsB   string
 	baton                batonFlags
 
 	conversations int
@@ -55,6 +56,8 @@ func parseRelayFlags(args []string, stderr io.Writer, baselineOnly bool) (*relay
 	fs.StringVar(&o.b, "b", "http://127.0.0.1:8082", "node B (agents): base URL; for Baton a comma list spreads the agents")
 	fs.StringVar(&o.debugA, "debug-a", "", "node A's BATON_DEBUG_ADDR as a URL (its PID, RSS; CPU per message); a comma list as for --a")
 	fs.StringVar(&o.debugB, "debug-b", "", "node B's BATON_DEBUG_ADDR as a URL; a comma list as for --b")
+	fs.StringVar(&o.metricsA, "metrics-a", "", "node A's BATON_METRICS_ADDR as a URL: its in-node hops (batcher wait, Redis round trip, socket write) per step; a comma list as for --a")
+	fs.StringVar(&o.metricsB, "metrics-b", "", "node B's BATON_METRICS_ADDR as a URL; a comma list as for --b")
 	o.baton.register(fs)
 	fs.IntVar(&o.conversations, "conversations", 200, "conversations carrying messages at once")
 	fs.IntVar(&o.agents, "agents", 20, "agents (one console socket each) sharing the conversations")

@@ -61,6 +61,9 @@ type stepResult struct {
 	Ratio *ratio `json:"vs_baseline,omitempty"`
 	// Peer is Baton ÷ the peer (Centrifugo) at the same rate, same run.
 	Peer *ratio `json:"vs_peer,omitempty"`
+	// Hops: each Baton node's own timers over the step, by node and hop
+	// (--metrics-a/-b).
+	Hops map[string]map[string]hopFig `json:"hops,omitempty"`
 }
 
 type cpuUse struct {
@@ -94,6 +97,8 @@ func (r *relayRun) step(ctx context.Context, rate float64, profile string) *step
 	start := time.Now().Add(50 * time.Millisecond)
 	end := start.Add(o.stepDur)
 	r.windows[s].end.Store(int64(end.Sub(r.epoch)))
+	metrics := r.metricsURLs()
+	hops0 := scrapeHops(ctx, metrics)
 	cpu0, t0 := sampleCPU(ps), time.Now()
 	stopProfiles := r.profile(ctx, profile)
 
@@ -127,6 +132,7 @@ func (r *relayRun) step(ctx context.Context, rate float64, profile string) *step
 		time.Sleep(20 * time.Millisecond)
 	}
 	cpu1, t1 := sampleCPU(ps), time.Now()
+	res.Hops = hopDeltas(hops0, scrapeHops(ctx, metrics))
 	stopProfiles()
 	r.closed.Store(int64(s + 1))
 
@@ -332,4 +338,20 @@ func (r *relayRun) profile(ctx context.Context, pattern string) func() {
 		}()
 	}
 	return wg.Wait
+}
+
+// metricsURLs are the Baton nodes' metrics listeners by node name; none for
+// the baseline and the peer, which have no such timers.
+func (r *relayRun) metricsURLs() map[string]string {
+	out := map[string]string{}
+	if r.t.name() != "baton" {
+		return out
+	}
+	for i, u := range splitList(r.o.metricsA) {
+		out[nodeName("baton-a", i)] = u
+	}
+	for i, u := range splitList(r.o.metricsB) {
+		out[nodeName("baton-b", i)] = u
+	}
+	return out
 }

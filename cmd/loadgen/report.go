@@ -163,6 +163,14 @@ func (r *relayReport) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-8s %6.0f/s: %s\n", s.Target, s.Rate, strings.Join(parts, ", "))
 	}
+	if hasHops(r.Steps) {
+		fmt.Fprintln(w, "\nIn-node hops, ms: mean / p50 / p99 (count):")
+		for _, s := range r.Steps {
+			for _, l := range hopsText(s.Hops) {
+				fmt.Fprintf(w, "  %-8s %6.0f/s %s\n", s.Target, s.Rate, l)
+			}
+		}
+	}
 	for _, s := range r.Steps {
 		if p := s.problems(); p != "" {
 			fmt.Fprintf(w, "  %-8s %6.0f/s%s\n", s.Target, s.Rate, p)
@@ -171,6 +179,15 @@ func (r *relayReport) print(w io.Writer) {
 	if r.Late > 0 {
 		fmt.Fprintf(w, "%d messages arrived after their step's grace period (counted as lost there)\n", r.Late)
 	}
+}
+
+func hasHops(steps []*stepResult) bool {
+	for _, s := range steps {
+		if len(s.Hops) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // saveJSON writes v to path ("-" is stdout, "" nothing).

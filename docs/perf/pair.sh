@@ -20,9 +20,9 @@ prefix="pr$RANDOM:"
 export REDIS_URL=redis://127.0.0.1:6390/0 BATON_SECRET=loadgen-secret-0123456789 BATON_KEY_PREFIX=$prefix \
   BATON_VISITOR_RATE_LIMIT=0 BATON_VISITOR_FRAME_LIMIT=0 BATON_SOCKETS_PER_ADDRESS=0 \
   BATON_NEW_CONVERSATIONS_PER_ADDRESS=0 BATON_NEW_CONVERSATIONS_PER_MERCHANT=0
-BATON_ADDR=127.0.0.1:18181 BATON_DEBUG_ADDR=127.0.0.1:16161 "$bin" serve >/tmp/pair-a.log 2>&1 &
+BATON_ADDR=127.0.0.1:18181 BATON_DEBUG_ADDR=127.0.0.1:16161 BATON_METRICS_ADDR=127.0.0.1:16171 "$bin" serve >/tmp/pair-a.log 2>&1 &
 pids+=($!)
-BATON_ADDR=127.0.0.1:18182 BATON_DEBUG_ADDR=127.0.0.1:16162 "$bin" serve >/tmp/pair-b.log 2>&1 &
+BATON_ADDR=127.0.0.1:18182 BATON_DEBUG_ADDR=127.0.0.1:16162 BATON_METRICS_ADDR=127.0.0.1:16172 "$bin" serve >/tmp/pair-b.log 2>&1 &
 pids+=($!)
 for p in 18181 18182; do until curl -sf "http://127.0.0.1:$p/healthz" >/dev/null; do sleep 0.2; done; done
 # A quiet machine first: under 15 % of one core busy over 5 s.
@@ -30,5 +30,6 @@ until a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat); sleep 5; \
       b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat); [ $(( (b-a)/5 )) -lt 15 ]; do :; done
 "$loadgen" relay --a http://127.0.0.1:18181 --b http://127.0.0.1:18182 \
   --debug-a http://127.0.0.1:16161 --debug-b http://127.0.0.1:16162 \
+  --metrics-a http://127.0.0.1:16171 --metrics-b http://127.0.0.1:16172 \
   --baton-bin "$bin" --redis redis://127.0.0.1:6390/0 --prefix "$prefix" \
   --conversations 200 --agents 20 --steps "$steps" --step-duration 15s --json "$out" "$@"

@@ -48,6 +48,8 @@ type Metrics struct {
 	scriptDur *prometheus.HistogramVec
 	scriptErr *prometheus.CounterVec
 	batch     prometheus.Histogram
+	batchWait prometheus.Histogram
+	writeWait *prometheus.HistogramVec
 	attempts  *prometheus.CounterVec
 	webhooks  *prometheus.CounterVec
 	dead      *prometheus.CounterVec
@@ -72,9 +74,11 @@ var _ session.Observer = (*Metrics)(nil)
 // WatchState and WatchSockets add the gauges read at scrape time.
 func New(opts Options) *Metrics {
 	opts.defaults()
-	// Buckets, in base units: scripts take about a millisecond, queue
+	// Buckets, in base units: scripts take a fraction of a millisecond to a
+	// few (fine enough below one to tell a linger from a round trip), queue
 	// waits seconds to an hour, model answers a few seconds.
-	scriptBuckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
+	scriptBuckets := []float64{.00005, .0001, .0002, .0003, .0005, .00075, .001, .0015, .002, .003, .005,
+		.0075, .01, .025, .05, .1, .25, .5, 1}
 	waitBuckets := []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600}
 	modelBuckets := []float64{.25, .5, 1, 2, 5, 10, 20, 30, 60}
 	batchBuckets := []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}
@@ -107,6 +111,12 @@ func New(opts Options) *Metrics {
 	}
 	m.batch = f.histogram("baton_redis_batch_size",
 		"Scripts per round trip of the per-message batcher; the count is its round trips.", batchBuckets)
+	m.batchWait = f.histogram("baton_redis_batch_wait_seconds",
+		"How long each per-message script waited in the batcher before the round trip carrying it was sent (its linger included).",
+		scriptBuckets)
+	m.writeWait = f.histogramVec("baton_socket_write_wait_seconds",
+		"How long the oldest frame of each socket write waited to be written, the write's system call included, by kind of socket.",
+		scriptBuckets, "kind")
 	m.attempts = f.counterVec("baton_outbox_attempts_total",
 		"Helpdesk ticket attempts by provider and outcome (done, retry, held, dead).", "provider", "outcome")
 	m.webhooks = f.counterVec("baton_webhook_deliveries_total",
@@ -216,6 +226,15 @@ func (m *Metrics) bindScript(script string) scriptMetrics {
 
 // Batch implements session.Observer.
 func (m *Metrics) Batch(size int) { m.batch.Observe(float64(size)) }
+
+func (m *Metrics) BatchWait(d time.Duration) { m.batchWait.Observe(d.Seconds()) }
+
+// SocketWriteWait is where the sockets of kind report each write's wait
+// (socket.Options.WriteWait).
+func (m *Metrics) SocketWriteWait(kind string) func(time.Duration) {
+	o := m.writeWait.WithLabelValues(kind)
+	return func(d time.Duration) { o.Observe(d.Seconds()) }
+}
 
 // OutboxAttempt implements session.Observer.
 func (m *Metrics) OutboxAttempt(provider session.HandoffMethod, outcome string) {

@@ -204,10 +204,18 @@ func TestObserverCounts(t *testing.T) {
 	require.NoError(t, testutil.GatherAndCompare(m.reg, strings.NewReader(`
 # HELP baton_redis_script_duration_seconds Redis script calls and their latency (including any wait for a shared round trip), by script.
 # TYPE baton_redis_script_duration_seconds histogram
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="5e-05"} 0
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0001"} 0
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0002"} 0
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0003"} 0
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0005"} 0
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.00075"} 0
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.001"} 3
-baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0025"} 3
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0015"} 3
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.002"} 3
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.003"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.005"} 3
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0075"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.01"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.025"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.05"} 3
@@ -232,12 +240,15 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 	ctx := context.Background()
 	cmd := redis.NewCmd(ctx, "evalsha", "abc", 0)
 	cmds := []redis.Cmder{cmd}
+	wrote := m.SocketWriteWait("visitor")
 	for name, f := range map[string]func(){
 		"round trip": func() { _ = process(ctx, cmd) },
 		"pipeline":   func() { _ = pipeline(ctx, cmds) },
 		"message":    func() { m.Message(session.RoleVisitor) },
 		"script":     func() { m.ScriptCall("append.lua", time.Millisecond, nil) },
 		"batch":      func() { m.Batch(8) },
+		"batch wait": func() { m.BatchWait(300 * time.Microsecond) },
+		"write wait": func() { wrote(50 * time.Microsecond) },
 		"assign":     func() { m.Assigned(false, time.Second) },
 	} {
 		require.Zero(t, testing.AllocsPerRun(1000, f), name)

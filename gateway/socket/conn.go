@@ -25,11 +25,12 @@ type Conn struct {
 
 	mu      sync.Mutex
 	queue   [][]byte
-	spare   [][]byte // the previous batch's slice, reused
-	queued  int      // bytes in queue
-	writing bool     // a writer goroutine owns the writes
-	inWrite bool     // ... and has taken work to write: it may be blocked in the kernel
-	writes  uint64   // writes begun, to tell one write from the next
+	spare   [][]byte  // the previous batch's slice, reused
+	queued  int       // bytes in queue
+	since   time.Time // when the queue's oldest frame came, if write waits are reported
+	writing bool      // a writer goroutine owns the writes
+	inWrite bool      // ... and has taken work to write: it may be blocked in the kernel
+	writes  uint64    // writes begun, to tell one write from the next
 	pingDue bool
 	pongDue bool
 	pong    []byte // the payload of the peer's last ping
@@ -69,6 +70,9 @@ func (c *Conn) Send(frame []byte) bool {
 			}
 		}()
 		return false
+	}
+	if len(c.queue) == 0 && c.tally.writeWait != nil {
+		c.since = time.Now()
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)

@@ -27,6 +27,10 @@ type Options struct {
 	// PingEvery is the period of the shared ping timer; below PongWait.
 	PingEvery time.Duration
 	Logger    *slog.Logger
+	// WriteWait, when set, is asked once per kind of socket where to report
+	// how long the oldest frame of each write waited, the write's system
+	// call included: the last hop inside the node.
+	WriteWait func(kind string) func(time.Duration)
 }
 
 func (o *Options) defaults() {
@@ -92,8 +96,9 @@ func NewRegistry(opts Options) *Registry {
 // tally counts one kind of socket with atomics, so that counting a frame
 // costs neither a lock nor an allocation.
 type tally struct {
-	open    atomic.Int64
-	in, out atomic.Uint64
+	open      atomic.Int64
+	in, out   atomic.Uint64
+	writeWait func(time.Duration) // nil: not reported
 }
 
 // Tally is what a kind of socket has done in this process.
@@ -123,6 +128,9 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request, kind string
 	t := r.tallies[kind]
 	if t == nil {
 		t = &tally{}
+		if r.opts.WriteWait != nil {
+			t.writeWait = r.opts.WriteWait(kind)
+		}
 		r.tallies[kind] = t
 	}
 	r.mu.Unlock()

@@ -22,6 +22,7 @@ type work struct {
 	pongDue    bool
 	ping       bool
 	batch      [][]byte
+	since      time.Time // when batch's first frame was queued
 	closeFrame []byte
 	abort      bool
 }
@@ -72,6 +73,9 @@ func (c *Conn) writer() {
 		_, err := c.raw.Write(*buf)
 		if err == nil && len(w.batch) > 0 {
 			c.tally.out.Add(uint64(len(w.batch)))
+			if c.tally.writeWait != nil {
+				c.tally.writeWait(time.Since(w.since))
+			}
 		}
 		if cap(*buf) > maxPooledBatch {
 			// One burst's huge buffer does not live on with the socket.
@@ -114,7 +118,7 @@ func (c *Conn) takeLocked() (work, bool) {
 	}
 	c.pingDue, c.pongDue = false, false
 	if len(c.queue) > 0 && !c.abort {
-		w.batch = c.queue
+		w.batch, w.since = c.queue, c.since
 		c.queue = c.spare[:0]
 		c.spare = nil
 		c.queued = 0

@@ -47,8 +47,15 @@ type batcher struct {
 // and a gap average read such a burst as thousands per second and made
 // every step of a handoff wait (every console notified at p99 9.8 ms at 200
 // handoffs/s; 4.7 counted over windows, 3.8 with no batching).
+//
+// Lingering buys CPU and costs latency. Same-run pairs on the 2-core box
+// (docs/performance.md, at dccc7ba): at 5,000 msg/s a 0.5 ms linger saved
+// 15 % of the CPU per message but moved the median from 0.30 to 0.71-0.76
+// ms, with a core to spare; at 10,000, where CPU is what runs out, it
+// saved 15 % and kept p99 at 4.3-5.3 ms against 5.8 without. So only a
+// rate that fills a node's CPU lingers.
 const (
-	lingerRate  = 3000
+	lingerRate  = 7500
 	lingerBatch = 8
 	rateWindow  = 100 * time.Millisecond
 )

@@ -19,6 +19,7 @@ func TestBatcherLingersOnlyAtSustainedRates(t *testing.T) {
 		{"a burst of a handoff's scripts", burst(0, 8, 50*time.Microsecond), true, 0},
 		{"a burst then the next window", append(burst(0, 8, 50*time.Microsecond), 150*time.Millisecond), true, 0},
 		{"1,000 per second", append(burst(0, 100, time.Millisecond), 100*time.Millisecond), true, 0},
+		{"5,000 per second: a core to spare, no linger", append(burst(0, 500, 200*time.Microsecond), 100*time.Millisecond), true, 0},
 		{"10,000 per second", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond), true, 800 * time.Microsecond},
 		{"10,000 per second from one caller alone", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond), false, 0},
 		{"10,000 per second, then a quiet spell", append(burst(0, 1000, 100*time.Microsecond), 100*time.Millisecond, 400*time.Millisecond), true, 0},

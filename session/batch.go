@@ -52,8 +52,9 @@ type batcher struct {
 // (docs/performance.md, at dccc7ba): at 5,000 msg/s a 0.5 ms linger saved
 // 15 % of the CPU per message but moved the median from 0.30 to 0.71-0.76
 // ms, with a core to spare; at 10,000, where CPU is what runs out, it
-// saved 15 % and kept p99 at 4.3-5.3 ms against 5.8 without. So only a
-// rate that fills a node's CPU lingers.
+// saved 15 % and gave p99 4.3-8.3 ms (five runs) against 4.7-5.8 without;
+// a 0.25 ms bound gave 4.3 and 4.9 ms at 10 % less CPU than none. So only a
+// rate that fills a node's CPU lingers, and briefly.
 const (
 	lingerRate  = 7500
 	lingerBatch = 8
@@ -61,7 +62,7 @@ const (
 )
 
 // DefaultLinger is the longest a round trip waits for company under load.
-const DefaultLinger = 500 * time.Microsecond
+const DefaultLinger = 250 * time.Microsecond
 
 // countCall records a call arriving at now; b.mu is held.
 func (b *batcher) countCall(now time.Time) {

@@ -32,7 +32,7 @@ environment:
   BATON_LOG_LEVEL            debug, info, warn, error (default info)
   BATON_LOG_FORMAT           text or json (default text)
   BATON_REDIS_BATCHING       0 sends each message's Redis step on its own round trip (default: concurrent ones share)
-  BATON_REDIS_LINGER         longest a shared round trip waits for company above 7,500 msg/s (default 500us, 0 = never)
+  BATON_REDIS_LINGER         longest a shared round trip waits for company above 7,500 msg/s (default 250us, 0 = never)
   BATON_REDIS_SHARDED_PUBSUB 0 keeps conversations on classic pub/sub on a Redis Cluster (default: SPUBLISH/SSUBSCRIBE; needs Redis 7)
   BATON_DEBUG_ADDR           opt-in pprof and /debug/baton listener for load tests (keep private)
   BATON_METRICS_ADDR         listener serving Prometheus metrics at /metrics (default: none)

@@ -52,9 +52,11 @@ type batcher struct {
 // (docs/performance.md, at dccc7ba): at 5,000 msg/s a 0.5 ms linger saved
 // 15 % of the CPU per message but moved the median from 0.30 to 0.71-0.76
 // ms, with a core to spare; at 10,000, where CPU is what runs out, it
-// saved 15 % and gave p99 4.3-8.3 ms (five runs) against 4.7-5.8 without;
-// a 0.25 ms bound gave 4.3 and 4.9 ms at 10 % less CPU than none. So only a
-// rate that fills a node's CPU lingers, and briefly.
+// saved 15-18 %; p99 there was 4.3-8.3 ms with a 0.5 ms bound (five runs),
+// 4.3-6.8 with 0.25 ms (seven) and 4.7-5.8 with none (three), all within
+// the runs' spread, while the 0.25 ms bound cut the linger's cost to the
+// median (0.8-1.0 ms against 1.0-1.2) for 5-10 % more CPU than 0.5 ms. So
+// only a rate that fills a node's CPU lingers, and briefly.
 const (
 	lingerRate  = 7500
 	lingerBatch = 8

@@ -14,7 +14,7 @@ func TestHopDeltasAndQuantiles(t *testing.T) {
 	}}
 	// 100 more: 50 under 0.1 ms, 40 in 0.1–0.5 ms, 10 in 0.5–1 ms.
 	after := map[string]map[string]histSnap{"baton-a": {
-		"batch_wait": {upper: upper, cum: []uint64{60, 100, 110, 110}, count: 110, sum: 0.0005 + 0.02},
+		"batch_wait":    {upper: upper, cum: []uint64{60, 100, 110, 110}, count: 110, sum: 0.0005 + 0.02},
 		"write_visitor": {upper: upper, cum: []uint64{1, 1, 1, 1}, count: 1, sum: 0.00005}, // no before: left out
 	}}
 	got := hopDeltas(before, after)

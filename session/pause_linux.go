@@ -2,6 +2,7 @@ package session
 
 import (
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +15,8 @@ import (
 // timer: they are kept in a small free list (the batcher has at most
 // batchSlots leaders at once, so few are ever made).
 type timerPauser struct {
-	free chan *timerFD
+	free   chan *timerFD
+	broken atomic.Bool // a timer failed: sleep from now on rather than retry each time
 }
 
 type timerFD struct {
@@ -28,6 +30,11 @@ func (p *timerPauser) pause(d time.Duration) {
 	if d <= 0 {
 		return // a zero timer is a disarmed one: its read would never return
 	}
+	if p.broken.Load() {
+		time.Sleep(d)
+		return
+	}
+	start := time.Now()
 	var t *timerFD
 	select {
 	case t = <-p.free:
@@ -45,17 +52,28 @@ func (p *timerPauser) pause(d time.Duration) {
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d.Nanoseconds())}
 	var buf [8]byte
 	if err := unix.TimerfdSettime(t.fd, 0, &spec, nil); err != nil {
-		_ = t.f.Close()
-		time.Sleep(d)
+		p.fail(t, d-time.Since(start))
 		return
 	}
 	if _, err := t.f.Read(buf[:]); err != nil {
-		_ = t.f.Close()
+		// Had the fd not joined the poller, its read would fail at once
+		// (EAGAIN): the wait is still owed.
+		p.fail(t, d-time.Since(start))
 		return
 	}
 	select {
 	case p.free <- t:
 	default:
 		_ = t.f.Close()
+	}
+}
+
+// fail gives up on timers for this pauser and sleeps what is left of the
+// wait.
+func (p *timerPauser) fail(t *timerFD, left time.Duration) {
+	p.broken.Store(true)
+	_ = t.f.Close()
+	if left > 0 {
+		time.Sleep(left)
 	}
 }

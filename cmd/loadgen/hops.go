@@ -129,8 +129,8 @@ func hopDeltas(before, after map[string]map[string]histSnap) map[string]map[stri
 		figs := map[string]hopFig{}
 		for name, a := range am {
 			b, ok := bm[name]
-			if !ok || len(b.cum) != len(a.cum) || a.count <= b.count {
-				continue
+			if !ok || !sameBounds(a, b) || a.count <= b.count || fewer(a.cum, b.cum) {
+				continue // a node that restarted mid-step has nothing to subtract
 			}
 			d := histSnap{upper: a.upper, cum: make([]uint64, len(a.cum)), count: a.count - b.count, sum: a.sum - b.sum}
 			for i := range a.cum {
@@ -186,4 +186,26 @@ func hopsText(h map[string]map[string]hopFig) []string {
 		lines = append(lines, node+": "+strings.Join(parts, ", "))
 	}
 	return lines
+}
+
+func sameBounds(a, b histSnap) bool {
+	if len(a.upper) != len(b.upper) || len(a.cum) != len(b.cum) {
+		return false
+	}
+	for i := range a.upper {
+		if a.upper[i] != b.upper[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// fewer reports whether any cumulative count went down.
+func fewer(after, before []uint64) bool {
+	for i := range after {
+		if after[i] < before[i] {
+			return true
+		}
+	}
+	return false
 }

@@ -34,6 +34,10 @@ func TestHopDeltasAndQuantiles(t *testing.T) {
 		require.InDelta(t, tt.want, tt.got, 1e-9, tt.name)
 	}
 	require.Empty(t, hopDeltas(after, after), "nothing happened between two equal scrapes")
+	restarted := map[string]map[string]histSnap{"baton-a": {
+		"batch_wait": {upper: upper, cum: []uint64{5, 120, 130, 130}, count: 130, sum: 0.03},
+	}}
+	require.Empty(t, hopDeltas(after, restarted), "a bucket that went down: the node restarted, nothing to say")
 	over := histSnap{upper: upper, cum: []uint64{0, 0, 0, 5}, count: 5}
 	require.Equal(t, 0.001, over.quantile(0.99), "past the last finite bound: that bound")
 }

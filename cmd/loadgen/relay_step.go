@@ -93,12 +93,14 @@ func (r *relayRun) step(ctx context.Context, rate float64, profile string) *step
 	r.nextStep++
 	ps := append(r.t.procs(), proc{Name: "loadgen", PID: os.Getpid()})
 	errs0, drops0 := r.errorCounts()
+	// Read the nodes' timers before the schedule is set: a slow scrape
+	// must not eat the head start and make the first messages late.
+	metrics := r.metricsURLs()
+	hops0 := scrapeHops(ctx, metrics)
 	// Start a moment ahead so every sender is waiting when the step begins.
 	start := time.Now().Add(50 * time.Millisecond)
 	end := start.Add(o.stepDur)
 	r.windows[s].end.Store(int64(end.Sub(r.epoch)))
-	metrics := r.metricsURLs()
-	hops0 := scrapeHops(ctx, metrics)
 	cpu0, t0 := sampleCPU(ps), time.Now()
 	stopProfiles := r.profile(ctx, profile)
 

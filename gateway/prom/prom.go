@@ -77,7 +77,7 @@ func New(opts Options) *Metrics {
 	// Buckets, in base units: scripts take a fraction of a millisecond to a
 	// few (fine enough below one to tell a linger from a round trip), queue
 	// waits seconds to an hour, model answers a few seconds.
-	scriptBuckets := []float64{.00005, .0001, .0002, .0003, .0005, .00075, .001, .0015, .002, .003, .005,
+	scriptBuckets := []float64{.00005, .0001, .0002, .0003, .0005, .00075, .001, .0015, .002, .0025, .003, .005,
 		.0075, .01, .025, .05, .1, .25, .5, 1}
 	waitBuckets := []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600}
 	modelBuckets := []float64{.25, .5, 1, 2, 5, 10, 20, 30, 60}

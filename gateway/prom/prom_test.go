@@ -213,6 +213,7 @@ baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.00075"} 0
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.001"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0015"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.002"} 3
+baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0025"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.003"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.005"} 3
 baton_redis_script_duration_seconds_bucket{script="apply.lua",le="0.0075"} 3

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/gateway/socket/sockettest"
 )
 
 // settled is how a socket ended: the frames it got, its close code (1006
@@ -100,4 +102,31 @@ func TestSocketsThatNeverStart(t *testing.T) {
 			require.Equal(t, websocket.ClosePolicyViolation, got.code)
 		})
 	}
+}
+
+// TestQuietVisitorIsHeardAfterEachRest: a visitor whose frames come more
+// than a second apart has its reader rest between them on a fresh
+// goroutine (visitor.loop, socket.Conn.Rest); every frame is still read,
+// answered and in order, a burst too.
+func TestQuietVisitorIsHeardAfterEachRest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.shop("Quiet Shop")
+	v := e.visitor(s.m.WidgetKey)
+	hello(v)
+	for i := 1; i <= 2; i++ {
+		time.Sleep(1200 * time.Millisecond) // past restAfter: the reader rests
+		say(v, cid("q", i), "hello")
+		v.ExpectMessage("assistant")
+	}
+	// A burst after a rest: one wakes it, the rest follow from gorilla's buffer.
+	time.Sleep(1200 * time.Millisecond)
+	for i := 3; i <= 6; i++ {
+		v.Send(map[string]any{"type": "message", "client_id": cid("q", i), "text": "hello"})
+	}
+	seqs := make([]int64, 0, 4)
+	for i := 3; i <= 6; i++ {
+		seqs = append(seqs, num(sockettest.EchoOf(v, cid("q", i))["seq"]))
+	}
+	require.IsIncreasing(t, seqs)
 }

@@ -30,6 +30,7 @@ type visitor struct {
 	lastTyping     time.Time
 	lastTypingFlag bool
 	watchdog       *time.Timer // until hello
+	lastFrame      time.Time   // when the reader last got a frame
 
 	// Set once by hello, read by the reader goroutine only.
 	feed *session.Feed
@@ -64,13 +65,20 @@ func (v *visitor) run(ctx context.Context) {
 	}
 	v.conn.SetReadDeadline(time.Now().Add(helloTimeout + time.Second))
 	v.helloWatchdog()
-	v.loop(ctx, true)
+	v.loop(ctx, true, false)
 }
 
-// loop reads frames until the socket ends. The hello grows the goroutine's
-// stack (Redis, JSON, the first feed); once it is done the loop goes on in a
-// fresh goroutine, so an idle socket waits on a small stack.
-func (v *visitor) loop(ctx context.Context, beforeHello bool) {
+// restAfter: a socket whose frames come further apart than this mostly
+// waits, and after each frame its reader goes on in a fresh goroutine that
+// rests (socket.Conn.Rest): handling a frame grows the stack (Redis, JSON,
+// the feeds), a fresh goroutine starts small again, and one that rests
+// stays small. A chatty socket keeps its goroutine: starting one per frame
+// would cost more than it saves.
+const restAfter = time.Second
+
+// loop reads frames until the socket ends. Until the hello is done it runs
+// on the upgrade's goroutine; from then on as above (restAfter).
+func (v *visitor) loop(ctx context.Context, beforeHello, rest bool) {
 	defer v.recover()
 	for {
 		if beforeHello {
@@ -78,9 +86,13 @@ func (v *visitor) loop(ctx context.Context, beforeHello bool) {
 			started := v.started
 			v.mu.Unlock()
 			if started {
-				go v.loop(ctx, false)
+				go v.loop(ctx, false, true)
 				return
 			}
+		}
+		if rest {
+			v.conn.Rest()
+			rest = false
 		}
 		data, binary, err := v.conn.Read()
 		if err != nil {
@@ -93,11 +105,18 @@ func (v *visitor) loop(ctx context.Context, beforeHello bool) {
 			v.finish()
 			return
 		}
+		now := time.Now()
+		quiet := now.Sub(v.lastFrame) > restAfter
+		v.lastFrame = now
 		if binary {
 			v.sendError("bad_frame", "frames must be JSON text", "")
-			continue
+		} else {
+			v.handle(ctx, data)
 		}
-		v.handle(ctx, data)
+		if quiet && !beforeHello {
+			go v.loop(ctx, false, true)
+			return
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"sync"
@@ -18,6 +19,7 @@ const (
 type Conn struct {
 	ws  *websocket.Conn // read from, never written through
 	raw net.Conn        // the TCP connection; only the writer writes to it
+	br  *bufio.Reader   // gorilla's read buffer; nil if gorilla made its own
 	reg *Registry
 
 	pingSlice int    // which tick of the ping period pings this socket

@@ -50,11 +50,19 @@ func (o *ownedConn) SetDeadline(t time.Time) error {
 	return o.Conn.SetDeadline(t)
 }
 
-// hijackWriter gives gorilla an ownedConn when it hijacks the connection.
+// hijackWriter gives gorilla an ownedConn when it hijacks the connection,
+// and a read buffer of ours (gorilla reads through the hijacked reader when
+// the upgrader sets no read buffer size), so that the socket can tell
+// whether gorilla holds unread bytes before it rests (Conn.Rest).
 type hijackWriter struct {
 	http.ResponseWriter
 	conn *ownedConn
+	br   *bufio.Reader
 }
+
+// readBufferSize: chat frames are small, so a half-kilobyte buffer reads
+// most in one call, and idle sockets hold less.
+const readBufferSize = 512
 
 func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := h.ResponseWriter.(http.Hijacker)
@@ -66,5 +74,11 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.conn = &ownedConn{Conn: c}
-	return h.conn, brw, nil
+	if brw.Reader.Buffered() > 0 {
+		// The client sent before the handshake was done: gorilla refuses
+		// that, and must see it.
+		return h.conn, brw, nil
+	}
+	h.br = bufio.NewReaderSize(h.conn, readBufferSize)
+	return h.conn, bufio.NewReadWriter(h.br, brw.Writer), nil
 }

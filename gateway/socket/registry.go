@@ -80,9 +80,8 @@ func NewRegistry(opts Options) *Registry {
 		conns:   map[*Conn]struct{}{},
 		tallies: map[string]*tally{},
 		upgrader: websocket.Upgrader{
-			// Chat frames are small: a half-kilobyte buffer reads most in
-			// one call, and idle sockets hold less.
-			ReadBufferSize: 512,
+			// No size: gorilla reads through the hijacked reader, which
+			// hijackWriter makes (readBufferSize).
 			// Gorilla never writes after the handshake (the writer frames
 			// and writes itself); a pool keeps it from holding a buffer.
 			WriteBufferPool:  &sync.Pool{},
@@ -144,7 +143,7 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request, kind string
 		return nil, err
 	}
 	ws.SetReadLimit(r.opts.ReadLimit)
-	c := &Conn{ws: ws, raw: hw.conn.Conn, reg: r, tally: t}
+	c := &Conn{ws: ws, raw: hw.conn.Conn, br: hw.br, reg: r, tally: t}
 	hw.conn.owner.Store(c)
 	// Gorilla's own handlers would write from the reader; these hand the
 	// pong or the close reply to the writer.

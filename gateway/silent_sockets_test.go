@@ -104,29 +104,38 @@ func TestSocketsThatNeverStart(t *testing.T) {
 	}
 }
 
-// TestQuietVisitorIsHeardAfterEachRest: a visitor whose frames come more
-// than a second apart has its reader rest between them on a fresh
-// goroutine (visitor.loop, socket.Conn.Rest); every frame is still read,
-// answered and in order, a burst too.
+// TestQuietVisitorIsHeardAfterEachRest: a visitor that is not chatty has
+// its reader rest between frames on a fresh goroutine (visitor.loop,
+// socket.Conn.Rest), a chatty one does not; either way every frame is read,
+// answered and in order, through the changes from one to the other.
 func TestQuietVisitorIsHeardAfterEachRest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.shop("Quiet Shop")
 	v := e.visitor(s.m.WidgetKey)
 	hello(v)
-	for i := 1; i <= 2; i++ {
-		time.Sleep(1200 * time.Millisecond) // past restAfter: the reader rests
-		say(v, cid("q", i), "hello")
-		v.ExpectMessage("assistant")
+	n := 0
+	burst := func(k int, gap time.Duration) {
+		start := n + 1
+		for i := 0; i < k; i++ {
+			n++
+			v.Send(map[string]any{"type": "message", "client_id": cid("q", n), "text": "hello"})
+			time.Sleep(gap)
+		}
+		var seqs []int64
+		for i := start; i <= n; i++ {
+			seqs = append(seqs, num(sockettest.EchoOf(v, cid("q", i))["seq"]))
+		}
+		require.IsIncreasing(t, seqs)
 	}
-	// A burst after a rest: one wakes it, the rest follow from gorilla's buffer.
-	time.Sleep(1200 * time.Millisecond)
-	for i := 3; i <= 6; i++ {
-		v.Send(map[string]any{"type": "message", "client_id": cid("q", i), "text": "hello"})
-	}
-	seqs := make([]int64, 0, 4)
-	for i := 3; i <= 6; i++ {
-		seqs = append(seqs, num(sockettest.EchoOf(v, cid("q", i))["seq"]))
-	}
-	require.IsIncreasing(t, seqs)
+	burst(1, 0) // rests after it
+	time.Sleep(300 * time.Millisecond)
+	burst(2, 0) // one wakes it, the other follows from gorilla's buffer
+	time.Sleep(300 * time.Millisecond)
+	burst(6, 20*time.Millisecond) // chatty from the fourth on: no rest between them
+	time.Sleep(300 * time.Millisecond)
+	v.Send(map[string]any{"type": "typing", "active": true})
+	burst(1, 0) // after a chatty run, quiet again: rests
+	time.Sleep(300 * time.Millisecond)
+	burst(1, 0)
 }

@@ -284,11 +284,13 @@ func (c *Conn) readEnded() {
 // SetReadDeadline bounds the wait for the next frame (the hello, the auth).
 func (c *Conn) SetReadDeadline(t time.Time) { _ = c.ws.SetReadDeadline(t) }
 
+// extendDeadline moves the read deadline on, unless the socket is closing.
+// The deadline is set under the lock: set after it, it could overwrite the
+// close reply's shorter wait that the writer sets once closing is marked.
 func (c *Conn) extendDeadline() {
 	c.mu.Lock()
-	closing := c.closing
-	c.mu.Unlock()
-	if !closing {
+	defer c.mu.Unlock()
+	if !c.closing {
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.reg.opts.PongWait))
 	}
 }

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"errors"
+	"net"
 	"syscall"
 
 	"github.com/gorilla/websocket"
@@ -24,15 +25,8 @@ import (
 //
 // Only the socket's reader may call it, between Reads.
 func (c *Conn) Rest() {
-	if c.br == nil {
-		return
-	}
-	sc, ok := c.raw.(syscall.Conn)
-	if !ok {
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := c.rawConn()
+	if rc == nil {
 		return
 	}
 	for c.br.Buffered() == 0 {
@@ -49,6 +43,38 @@ func (c *Conn) Rest() {
 		}
 		c.extendDeadline()
 	}
+}
+
+// Idle reports whether the reader's next Read would wait: gorilla holds
+// nothing and nothing waits in the socket (one peek). False where it cannot
+// tell. Only the socket's reader may call it, between Reads.
+func (c *Conn) Idle() bool {
+	rc := c.rawConn()
+	return rc != nil && c.br.Buffered() == 0 && !hasData(rc)
+}
+
+// rawConn is the socket's descriptor when Rest and Idle can look at it:
+// gorilla reads through Baton's buffer, and the connection is a plain
+// socket with no buffer of its own above the kernel's (a wrapper with one,
+// like TLS, would hide bytes from the peek).
+func (c *Conn) rawConn() syscall.RawConn {
+	if c.br == nil {
+		return nil
+	}
+	var sc syscall.Conn
+	switch raw := c.raw.(type) {
+	case *net.TCPConn:
+		sc = raw
+	case *net.UnixConn:
+		sc = raw
+	default:
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // maxPong is the largest pong frame a client sends: two header bytes, the

@@ -1,3 +1,7 @@
+//go:build linux && !386
+
+// (linux/386 reaches recvfrom through socketcall: it rests in Read.)
+
 package socket
 
 import (
@@ -48,4 +52,23 @@ func awaitReadable(rc syscall.RawConn) (pong bool, err error) {
 		err = errTornPong
 	}
 	return pong, err
+}
+
+// hasData reports whether the socket has data waiting (or an error or the
+// end, which a Read should see at once), without waiting or reading.
+func hasData(rc syscall.RawConn) bool {
+	var has bool
+	err := rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		for {
+			_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			if e == syscall.EINTR {
+				continue
+			}
+			has = e != syscall.EAGAIN
+			return true // never park
+		}
+	})
+	return has || err != nil
 }

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || 386
 
 package socket
 
@@ -7,5 +7,8 @@ import (
 	"syscall"
 )
 
-// awaitReadable is Linux's; elsewhere the reader waits in Read.
+// awaitReadable and hasData are Linux's; elsewhere the reader waits in
+// Read (and Idle says true only where it can tell).
 func awaitReadable(syscall.RawConn) (bool, error) { return false, errors.ErrUnsupported }
+
+func hasData(syscall.RawConn) bool { return true }

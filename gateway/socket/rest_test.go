@@ -212,3 +212,39 @@ func TestRestEndsAtTheDeadline(t *testing.T) {
 	require.Error(t, r.err)
 	require.True(t, IsTimeout(r.err), "got %v", r.err)
 }
+
+// TestIdleSaysWhetherReadWouldWait: Idle is false while a frame waits in
+// gorilla's buffer or in the socket, true when nothing does.
+func TestIdleSaysWhetherReadWouldWait(t *testing.T) {
+	type step struct {
+		read string
+		idle bool
+	}
+	steps := make(chan step, 4)
+	next := make(chan struct{})
+	url := serveRest(t, Options{PongWait: 5 * time.Second}, func(c *Conn) {
+		for i := 0; i < 3; i++ {
+			if i == 2 {
+				<-next // "three" is in the socket by now
+				time.Sleep(50 * time.Millisecond)
+				steps <- step{"", c.Idle()}
+			}
+			data, _, err := c.Read()
+			if err != nil {
+				return
+			}
+			steps <- step{string(data), c.Idle()}
+		}
+	})
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	_, err = ws.NetConn().Write(append(clientFrame(websocket.TextMessage, "one"), clientFrame(websocket.TextMessage, "two")...))
+	require.NoError(t, err)
+	require.Equal(t, step{"one", false}, <-steps, "two is in gorilla's buffer")
+	require.Equal(t, step{"two", true}, <-steps, "nothing more was sent")
+	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte("three")))
+	close(next)
+	require.Equal(t, step{"", false}, <-steps, "three is in the socket")
+	require.Equal(t, step{"three", true}, <-steps)
+}

@@ -78,19 +78,23 @@ func (c *Console) redirectURI(r *http.Request) string {
 }
 
 // oauthStart begins "Connect with Zendesk": ?subdomain= (and base_url=,
-// and client_id= for the merchant's own public OAuth client instead of the
-// operator's) → {"url": the authorization URL, "expires_at"}.
+// and client_id= for a client of the merchant's own instead of the
+// operator's) → {"url": the authorization URL, "expires_at"}. Without
+// either, the client of the merchant's connection to the same address is
+// used, with its secret: a confidential client connected with its
+// credentials can then be connected through the browser too.
 func (c *Console) oauthStart(g *gin.Context) {
 	if c.helpdesks == nil {
 		rest.Fail(g, http.StatusServiceUnavailable, "unavailable", "helpdesk integrations are not available on this server")
 		return
 	}
-	acc := session.HelpdeskAccount{Site: g.Query("subdomain"), BaseURL: g.Query("base_url"), Auth: session.AuthCode,
-		ClientID: strings.TrimSpace(g.Query("client_id"))}
-	if acc.ClientID == "" {
-		acc.ClientID = c.helpdesks.OperatorClient()
+	m, ok := c.merchantFrom(g, c.desks)
+	if !ok {
+		return
 	}
-	if acc.ClientID == "" {
+	acc := session.HelpdeskAccount{Site: g.Query("subdomain"), BaseURL: g.Query("base_url"), Auth: session.AuthCode,
+		ClientID: g.Query("client_id")}
+	if !acc.BrowserClient(c.helpdesks.OperatorClient(), m.Integrations.Zendesk) {
 		rest.Fail(g, http.StatusUnprocessableEntity, "oauth_unavailable",
 			"this Baton has no Zendesk OAuth client of its own (BATON_ZENDESK_CLIENT_ID): give your OAuth client's client_id, or connect with an OAuth client's id and secret")
 		return

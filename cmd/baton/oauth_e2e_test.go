@@ -242,6 +242,67 @@ func TestZendeskOAuthUnavailable(t *testing.T) {
 	require.Equal(t, false, body["connect_with_zendesk"])
 }
 
+// TestZendeskOAuthWithTheMerchantsClient: on a Baton without a client of
+// its own, a merchant connected with a confidential client's credentials
+// can connect through the browser with that client: Baton sends its kept
+// secret with the code, but only to the address it was given for.
+func TestZendeskOAuthWithTheMerchantsClient(t *testing.T) {
+	e := newEnv(t, fastHelpdesk)
+	z := helpdesktest.NewZendesk(t, "owner@zd.example", "unused-api-token-0123")
+	other := helpdesktest.NewZendesk(t, "owner@zd.example", "unused-api-token-0123")
+	const secret = "client-secret-0123456789"
+	z.AddClient("shop_client", secret)
+	other.AddClient("shop_client", secret)
+	s := e.shop("Own Client Shop")
+	code, body := e.connect(s, "zendesk", map[string]any{"subdomain": "fakeshop", "auth": "oauth", "client_id": "shop_client",
+		"client_secret": secret, "base_url": z.URL()})
+	require.Equal(t, 200, code, "%v", body)
+	require.Equal(t, false, body["connect_with_zendesk"])
+
+	for _, named := range []bool{false, true} {
+		q := zendeskAt(z)
+		if named {
+			q.Set("client_id", "shop_client")
+		}
+		result, reason := e.adminBrowser().connectWithZendesk(s.adminToken, z, q)
+		require.Equal(t, "connected", result, "client named: %v: %s", named, reason)
+		code, body = e.do("GET", "/v1/admin/integrations/zendesk", s.adminToken, nil)
+		require.Equal(t, 200, code)
+		require.Equal(t, "authorization_code", body["grant"])
+		require.Equal(t, "shop_client", body["client_id"])
+		require.Equal(t, "********6789", body["client_secret"], "the secret is kept for the refreshes")
+	}
+	exchanges := 0
+	for _, g := range z.Grants() {
+		if g.GrantType == "authorization_code" {
+			require.Equal(t, 200, g.Status, g.Error)
+			exchanges++
+		}
+	}
+	require.Equal(t, 2, exchanges)
+	code, _ = e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"handoff": map[string]any{"method": "zendesk"}})
+	require.Equal(t, 200, code)
+	code, _ = e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
+	require.Equal(t, 200, code)
+	convID := e.ticketed(s.m.WidgetKey, "vera@example.com", "Where is my parcel?")
+	require.Eventually(t, func() bool { return len(z.TicketsFor("baton-"+convID)) == 1 }, 10*time.Second, 20*time.Millisecond)
+
+	// Another address: the saved client is not offered, and naming it
+	// does not send its secret there.
+	elsewhere := url.Values{"subdomain": {"fakeshop"}, "base_url": {other.URL()}}
+	code, body = e.adminBrowser().start(s.adminToken, elsewhere)
+	require.Equal(t, 422, code, "%v", body)
+	require.Equal(t, "oauth_unavailable", errCode(body))
+	elsewhere.Set("client_id", "shop_client")
+	result, reason := e.adminBrowser().connectWithZendesk(s.adminToken, other, elsewhere)
+	require.Equal(t, "failed", result)
+	require.Contains(t, reason, "invalid_client")
+	grants := other.Grants()
+	require.Len(t, grants, 1)
+	require.Equal(t, 401, grants[0].Status, "the kept secret went to another address")
+	require.Empty(t, z.Problems())
+}
+
 // mapResolver answers host names from a map, as DNS would.
 type mapResolver map[string][]netip.Addr
 

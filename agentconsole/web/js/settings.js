@@ -217,7 +217,9 @@ export class View {
     for (const i of box.querySelectorAll("input:not([type=radio])")) {
       let v = i.name === "subdomain" || i.name === "domain" ? acc.subdomain || acc.domain : acc[i.name];
       if (i.id === "zd-client-id" && acc.grant !== "client_credentials") v = "";
-      if (i.id === "zd-browser-client" && acc.grant !== "authorization_code") v = "";
+      // Connecting through the browser may reuse either kind of saved
+      // client: Baton sends its kept secret, to the same address only.
+      if (i.id === "zd-browser-client" && acc.auth !== "oauth") v = "";
       i.value = i.type === "password" ? "" : v || "";
       i.removeAttribute("aria-invalid");
     }

@@ -1,9 +1,6 @@
 package socket
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -50,24 +47,15 @@ func TestPongSize(t *testing.T) {
 	}
 }
 
-// serveRest runs a registry behind httptest and hands each upgraded Conn
-// to handle, which reads it as it likes; the socket ends when handle
-// returns.
+// serveRest hands each upgraded Conn to handle, which reads it as it
+// likes; the socket ends when handle returns.
 func serveRest(t *testing.T, opts Options, handle func(*Conn)) string {
 	t.Helper()
-	reg := NewRegistry(opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	go reg.Run(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := reg.Upgrade(w, r, "test")
-		if err != nil {
-			return
-		}
+	_, u := serveConns(t, opts, func(c *Conn) {
 		handle(c)
 		c.CloseNow(websocket.CloseNormalClosure, "")
-	}))
-	t.Cleanup(func() { cancel(); srv.Close() })
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	})
+	return u
 }
 
 type read struct {

@@ -19,19 +19,26 @@ import (
 // onConn, and its reader loop runs until the socket ends.
 func serve(t testing.TB, opts Options, onConn func(*Conn)) (*Registry, string) {
 	t.Helper()
-	reg := NewRegistry(opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	go reg.Run(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := reg.Upgrade(w, r, "test")
-		if err != nil {
-			return
-		}
+	return serveConns(t, opts, func(c *Conn) {
 		onConn(c)
 		for {
 			if _, _, err := c.Read(); err != nil {
 				return
 			}
+		}
+	})
+}
+
+// serveConns runs a registry behind httptest and hands each upgraded Conn
+// to handle, for the whole of the socket's life.
+func serveConns(t testing.TB, opts Options, handle func(*Conn)) (*Registry, string) {
+	t.Helper()
+	reg := NewRegistry(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	go reg.Run(ctx)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := reg.Upgrade(w, r, "test"); err == nil {
+			handle(c)
 		}
 	}))
 	t.Cleanup(func() { cancel(); srv.Close() })

@@ -4,6 +4,8 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,57 +229,119 @@ func (s *Service) routingLoop(ctx context.Context) {
 	})
 }
 
+// routingChunk is how many merchants one pipeline of the routing pass
+// reads at once.
+const routingChunk = 256
+
+// routingPass visits every merchant whose routing needs it, in a few round
+// trips for all of them (configurations, locks, then what reassignment
+// reads), not a few for each: every node runs it every routingEvery.
 func (s *Service) routingPass(ctx context.Context) error {
 	ids, err := s.rdb.SMembers(ctx, s.keys.merchants()).Result()
 	if err != nil {
 		return err
 	}
-	for _, mid := range ids {
-		m, err := s.Merchant(ctx, mid)
-		if err != nil {
-			continue
-		}
-		if m.Routing.Mode == RoutingManual && m.Routing.ReassignAfterS == 0 {
-			continue
-		}
-		ok, err := s.rdb.SetNX(ctx, s.keys.merchantLock(mid, "routing"), s.nodeID, routingEvery-time.Second).Result()
-		if err != nil || !ok {
-			continue
-		}
-		if m.Routing.ReassignAfterS > 0 {
-			if err := s.reassign(ctx, m); err != nil {
-				s.log.WarnContext(ctx, "reassigning", "merchant", mid, "err", err)
-			}
-		}
-		if m.Routing.Mode == RoutingAuto {
-			s.assignSoon(mid)
+	for len(ids) > 0 {
+		chunk := ids[:min(routingChunk, len(ids))]
+		ids = ids[len(chunk):]
+		if err := s.routeChunk(ctx, chunk); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// reassign takes conversations from agents who have had no console for
-// reassign_after_s, and from those who did not write within
-// reassign_after_s of being given one (they get no new ones for as long).
-func (s *Service) reassign(ctx context.Context, m *Merchant) error {
-	now := s.now()
-	after := m.Routing.reassignAfter()
-	agents, err := s.rdb.HKeys(ctx, s.keys.merchantAgents(m.ID)).Result()
+func (s *Service) routeChunk(ctx context.Context, ids []string) error {
+	ms, err := s.merchantsOf(ctx, ids)
 	if err != nil {
 		return err
 	}
-	pipe := s.rdb.Pipeline()
-	loads := make([]*redis.IntCmd, len(agents))
-	for i, aid := range agents {
-		loads[i] = pipe.SCard(ctx, s.keys.assigned(m.ID, aid))
+	ms = slices.DeleteFunc(ms, func(m *Merchant) bool {
+		return m.Routing.Mode == RoutingManual && m.Routing.ReassignAfterS == 0
+	})
+	if len(ms) == 0 {
+		return nil
 	}
-	online := pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"})
-	gone := pipe.HGetAll(ctx, s.keys.goneSince(m.ID))
-	late := pipe.ZRangeByScoreWithScores(ctx, s.keys.awaitingReply(m.ID), &redis.ZRangeBy{Min: "-inf", Max: itoa(now.Add(-after).UnixMilli())})
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	pipe := s.rdb.Pipeline()
+	locks := make([]*redis.BoolCmd, len(ms))
+	for i, m := range ms {
+		locks[i] = pipe.SetNX(ctx, s.keys.merchantLock(m.ID, "routing"), s.nodeID, routingEvery-time.Second)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
-	on := onlineAgents(online.Val())
+	var won, reassigning []*Merchant
+	for i, m := range ms {
+		if locks[i].Val() {
+			won = append(won, m)
+			if m.Routing.ReassignAfterS > 0 {
+				reassigning = append(reassigning, m)
+			}
+		}
+	}
+	if len(reassigning) > 0 {
+		if err := s.reassign(ctx, reassigning); err != nil {
+			s.log.WarnContext(ctx, "reassigning", "merchants", len(reassigning), "err", err)
+		}
+	}
+	for _, m := range won {
+		if m.Routing.Mode == RoutingAuto {
+			s.assignSoon(m.ID)
+		}
+	}
+	return nil
+}
+
+// reassignReads is what reassignment reads of one merchant.
+type reassignReads struct {
+	agents *redis.StringSliceCmd
+	loads  []*redis.IntCmd
+	online *redis.StringSliceCmd
+	gone   *redis.MapStringStringCmd
+	late   *redis.ZSliceCmd
+}
+
+// reassign takes conversations from agents who have had no console for
+// reassign_after_s, and from those who did not write within
+// reassign_after_s of being given one (they get no new ones for as long).
+// What it reads of all the merchants takes two round trips.
+func (s *Service) reassign(ctx context.Context, ms []*Merchant) error {
+	now := s.now()
+	reads := make([]reassignReads, len(ms))
+	pipe := s.rdb.Pipeline()
+	for i, m := range ms {
+		reads[i] = reassignReads{
+			agents: pipe.HKeys(ctx, s.keys.merchantAgents(m.ID)),
+			online: pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"}),
+			gone:   pipe.HGetAll(ctx, s.keys.goneSince(m.ID)),
+			late: pipe.ZRangeByScoreWithScores(ctx, s.keys.awaitingReply(m.ID),
+				&redis.ZRangeBy{Min: "-inf", Max: itoa(now.Add(-m.Routing.reassignAfter()).UnixMilli())}),
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	pipe = s.rdb.Pipeline()
+	for i, m := range ms {
+		for _, aid := range reads[i].agents.Val() {
+			reads[i].loads = append(reads[i].loads, pipe.SCard(ctx, s.keys.assigned(m.ID, aid)))
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	for i, m := range ms {
+		s.reassignOne(ctx, m, now, &reads[i])
+	}
+	return nil
+}
+
+func (s *Service) reassignOne(ctx context.Context, m *Merchant, now time.Time, r *reassignReads) {
+	after := m.Routing.reassignAfter()
+	agents, loads, gone, late := r.agents.Val(), r.loads, r.gone, r.late
+	on := onlineAgents(r.online.Val())
 	for i, aid := range agents {
 		since, _ := strconv.ParseInt(gone.Val()[aid], 10, 64)
 		switch {
@@ -315,7 +379,6 @@ func (s *Service) reassign(ctx context.Context, m *Merchant) error {
 		}
 		unawait()
 	}
-	return nil
 }
 
 // Load is how many conversations the actor has now, and how many

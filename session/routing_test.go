@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -137,4 +139,44 @@ func TestUnawaitLeavesANewerAssignment(t *testing.T) {
 	r, err = n.unawaitScript.run(ctx, n.rdb, &unawaitArgs{Set: set, Member: "c_gone", Score: 2000})
 	require.NoError(t, err)
 	require.False(t, r.Removed)
+}
+
+// TestReassignReadsEachMerchantsOwn: reassignment reads all the merchants
+// of a pass in two round trips; each merchant's agents must be judged by
+// their own loads and consoles. A's First has a conversation and no
+// console (now noted as gone), A's Second none (no longer gone); B's Third
+// has none and no console (nothing to note), B's Fourth two and a console
+// (no longer gone).
+func TestReassignReadsEachMerchantsOwn(t *testing.T) {
+	n, ctx := newTestNode(t)
+	var ms []*Merchant
+	for _, name := range []string{"A", "B"} {
+		m, err := n.CreateMerchant(ctx, name, nil, "")
+		require.NoError(t, err)
+		ms = append(ms, m)
+	}
+	a, b := ms[0], ms[1]
+	long := n.now().Add(-time.Second).UnixMilli() // noted, but not long enough to reassign
+	pipe := n.rdb.Pipeline()
+	for _, ag := range []struct{ m, id string }{{a.ID, "first"}, {a.ID, "second"}, {b.ID, "third"}, {b.ID, "fourth"}} {
+		pipe.HSet(ctx, n.keys.merchantAgents(ag.m), ag.id, "{}")
+	}
+	pipe.SAdd(ctx, n.keys.assigned(a.ID, "first"), "c_a1")
+	pipe.HSet(ctx, n.keys.goneSince(a.ID), "second", long)
+	pipe.SAdd(ctx, n.keys.assigned(b.ID, "fourth"), "c_b1", "c_b2")
+	pipe.HSet(ctx, n.keys.goneSince(b.ID), "fourth", long)
+	pipe.ZAdd(ctx, n.keys.consoles(b.ID), zmember(float64(n.now().Add(time.Minute).UnixMilli()), "fourth|k1"))
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	require.NoError(t, n.reassign(ctx, ms))
+	goneA, err := n.rdb.HGetAll(ctx, n.keys.goneSince(a.ID)).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{"first"}, slices.Collect(maps.Keys(goneA)))
+	goneB, err := n.rdb.HGetAll(ctx, n.keys.goneSince(b.ID)).Result()
+	require.NoError(t, err)
+	require.Empty(t, goneB)
+	assigned, err := n.rdb.SCard(ctx, n.keys.assigned(b.ID, "fourth")).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 2, assigned, "an agent with a console keeps their conversations")
 }

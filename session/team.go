@@ -402,13 +402,25 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 		return err
 	}
 	cutoff := s.now().Add(-s.inactive)
-	for _, mid := range ids {
-		ok, err := s.rdb.SetNX(ctx, s.keys.merchantLock(mid, "sweep"), s.nodeID, 50*time.Second).Result()
-		if err != nil || !ok {
-			continue
+	for len(ids) > 0 {
+		chunk := ids[:min(routingChunk, len(ids))]
+		ids = ids[len(chunk):]
+		// The locks in one round trip: every node asks for every merchant's.
+		pipe := s.rdb.Pipeline()
+		locks := make([]*redis.BoolCmd, len(chunk))
+		for i, mid := range chunk {
+			locks[i] = pipe.SetNX(ctx, s.keys.merchantLock(mid, "sweep"), s.nodeID, 50*time.Second)
 		}
-		if err := s.sweepMerchant(ctx, mid, cutoff); err != nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return err
+		}
+		for i, mid := range chunk {
+			if !locks[i].Val() {
+				continue
+			}
+			if err := s.sweepMerchant(ctx, mid, cutoff); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

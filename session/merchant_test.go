@@ -116,3 +116,33 @@ func TestSweepReadsTheWholeIndex(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2*sweepPage+50, left, "the waiting ones stay listed")
 }
+
+// TestSweepOnceTakesEachMerchantsLock: a pass sweeps the merchants whose
+// lock it gets and leaves the one another node holds.
+func TestSweepOnceTakesEachMerchantsLock(t *testing.T) {
+	n, ctx := newTestNode(t)
+	old := time.Now().Add(-2 * time.Hour).UnixMilli()
+	var idle []string
+	var ms []*Merchant
+	for _, name := range []string{"Mine", "Theirs", "Also mine"} {
+		m, err := n.CreateMerchant(ctx, name, nil, "")
+		require.NoError(t, err)
+		c := n.stored(t, m, VisitorInfo{})
+		require.NoError(t, n.rdb.HSet(ctx, n.keys.convMeta(c.ConversationID), fUpdated, old).Err())
+		require.NoError(t, n.rdb.ZAdd(ctx, n.keys.active(m.ID), zmember(float64(old), c.ConversationID)).Err())
+		ms = append(ms, m)
+		idle = append(idle, c.ConversationID)
+	}
+	require.NoError(t, n.rdb.Set(ctx, n.keys.merchantLock(ms[1].ID, "sweep"), "another-node", time.Minute).Err())
+
+	require.NoError(t, n.sweepOnce(ctx))
+	for i, m := range ms {
+		c, _, err := n.Conversation(ctx, m.ID, idle[i])
+		require.NoError(t, err)
+		if i == 1 {
+			require.NotEqual(t, StatusClosed, c.Status, "another node holds %s's lock", m.Name)
+		} else {
+			require.Equal(t, StatusClosed, c.Status, m.Name)
+		}
+	}
+}

@@ -107,6 +107,9 @@ func (c *Console) oauthStart(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
+	// The secret is looked up again at the callback, from the connection
+	// as it is then: one rotated or disconnected meanwhile is not revived.
+	acc.Secret = ""
 	v, _ := g.Get(verifiedKey)
 	tok, _ := v.(Verified)
 	a := actorOf(g)
@@ -186,7 +189,15 @@ func (c *Console) oauthCallback(g *gin.Context) {
 		back("failed", "Zendesk sent no authorization code")
 		return
 	}
-	acc, err := c.helpdesks.ExchangeCode(ctx, si.Account, code, si.Verifier, si.RedirectURI)
+	m, err := c.desks.Merchant(ctx, si.MerchantID)
+	if err != nil {
+		back("failed", session.ErrorOf(err).Message)
+		return
+	}
+	acc := si.Account
+	acc.Secret = ""
+	acc.BrowserClient("", m.Integrations.Zendesk) // the named client is kept; only its secret is looked up
+	acc, err = c.helpdesks.ExchangeCode(ctx, acc, code, si.Verifier, si.RedirectURI)
 	if err == nil {
 		acc, err = c.helpdesks.Verify(ctx, session.MethodZendesk, acc)
 	}

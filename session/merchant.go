@@ -299,8 +299,8 @@ func (s *Service) loadMerchant(ctx context.Context, id string) (*Merchant, error
 
 // merchantsOf is Merchant for many ids, for the passes that visit every
 // merchant: the cached ones as they are, the others read in one pipeline.
-// Merchants that cannot be read are left out.
-func (s *Service) merchantsOf(ctx context.Context, ids []string) ([]*Merchant, error) {
+// Merchants that cannot be read now are left out.
+func (s *Service) merchantsOf(ctx context.Context, ids []string) []*Merchant {
 	out := make([]*Merchant, 0, len(ids))
 	type miss struct {
 		id  string
@@ -320,13 +320,14 @@ func (s *Service) merchantsOf(ctx context.Context, ids []string) ([]*Merchant, e
 		}
 	}
 	if len(misses) == 0 {
-		return out, nil
+		return out
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
+	_, _ = pipe.Exec(ctx) // each read's own error is checked below
 	done := time.Now()
 	for _, ms := range misses {
+		if ms.cmd.Err() != nil {
+			continue
+		}
 		m, err := merchantFromConfig(ms.id, ms.cmd.Val())
 		if err != nil {
 			continue
@@ -336,7 +337,7 @@ func (s *Service) merchantsOf(ctx context.Context, ids []string) ([]*Merchant, e
 		s.cfg.keep(ms.id, m, ms.st, done)
 		out = append(out, m)
 	}
-	return out, nil
+	return out
 }
 
 // MerchantByWidgetKey finds the merchant whose widget uses key.

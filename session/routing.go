@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -235,7 +234,9 @@ const routingChunk = 256
 
 // routingPass visits every merchant whose routing needs it, in a few round
 // trips for all of them (configurations, locks, then what reassignment
-// reads), not a few for each: every node runs it every routingEvery.
+// reads), not a few for each: every node runs it every routingEvery. A
+// merchant whose reads fail (its shard failing over, say) waits for the
+// next pass; the others go on.
 func (s *Service) routingPass(ctx context.Context) error {
 	ids, err := s.rdb.SMembers(ctx, s.keys.merchants()).Result()
 	if err != nil {
@@ -244,44 +245,32 @@ func (s *Service) routingPass(ctx context.Context) error {
 	for len(ids) > 0 {
 		chunk := ids[:min(routingChunk, len(ids))]
 		ids = ids[len(chunk):]
-		if err := s.routeChunk(ctx, chunk); err != nil {
-			return err
-		}
+		s.routeChunk(ctx, chunk)
 	}
 	return nil
 }
 
-func (s *Service) routeChunk(ctx context.Context, ids []string) error {
-	ms, err := s.merchantsOf(ctx, ids)
-	if err != nil {
-		return err
-	}
+func (s *Service) routeChunk(ctx context.Context, ids []string) {
+	ms := s.merchantsOf(ctx, ids)
 	ms = slices.DeleteFunc(ms, func(m *Merchant) bool {
 		return m.Routing.Mode == RoutingManual && m.Routing.ReassignAfterS == 0
 	})
 	if len(ms) == 0 {
-		return nil
+		return
 	}
 	pipe := s.rdb.Pipeline()
 	locks := make([]*redis.BoolCmd, len(ms))
 	for i, m := range ms {
 		locks[i] = pipe.SetNX(ctx, s.keys.merchantLock(m.ID, "routing"), s.nodeID, routingEvery-time.Second)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
+	_, _ = pipe.Exec(ctx) // each lock's own error is read below
 	var won, reassigning []*Merchant
 	for i, m := range ms {
-		if locks[i].Val() {
+		if locks[i].Err() == nil && locks[i].Val() {
 			won = append(won, m)
 			if m.Routing.ReassignAfterS > 0 {
 				reassigning = append(reassigning, m)
 			}
-		}
-	}
-	if len(reassigning) > 0 {
-		if err := s.reassign(ctx, reassigning); err != nil {
-			s.log.WarnContext(ctx, "reassigning", "merchants", len(reassigning), "err", err)
 		}
 	}
 	for _, m := range won {
@@ -289,7 +278,9 @@ func (s *Service) routeChunk(ctx context.Context, ids []string) error {
 			s.assignSoon(m.ID)
 		}
 	}
-	return nil
+	if len(reassigning) > 0 {
+		s.reassign(ctx, reassigning)
+	}
 }
 
 // reassignReads is what reassignment reads of one merchant.
@@ -304,8 +295,10 @@ type reassignReads struct {
 // reassign takes conversations from agents who have had no console for
 // reassign_after_s, and from those who did not write within
 // reassign_after_s of being given one (they get no new ones for as long).
-// What it reads of all the merchants takes two round trips.
-func (s *Service) reassign(ctx context.Context, ms []*Merchant) error {
+// What it reads of all the merchants takes two round trips; a merchant any
+// of whose reads failed is left for the next pass (half a picture could
+// make online agents look gone).
+func (s *Service) reassign(ctx context.Context, ms []*Merchant) {
 	now := s.now()
 	reads := make([]reassignReads, len(ms))
 	pipe := s.rdb.Pipeline()
@@ -318,22 +311,39 @@ func (s *Service) reassign(ctx context.Context, ms []*Merchant) error {
 				&redis.ZRangeBy{Min: "-inf", Max: itoa(now.Add(-m.Routing.reassignAfter()).UnixMilli())}),
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
+	_, _ = pipe.Exec(ctx) // each read's own error is checked below
 	pipe = s.rdb.Pipeline()
 	for i, m := range ms {
+		if reads[i].agents.Err() != nil {
+			continue
+		}
 		for _, aid := range reads[i].agents.Val() {
 			reads[i].loads = append(reads[i].loads, pipe.SCard(ctx, s.keys.assigned(m.ID, aid)))
 		}
 	}
 	if pipe.Len() > 0 {
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
+		_, _ = pipe.Exec(ctx)
 	}
 	for i, m := range ms {
+		if err := reads[i].err(); err != nil {
+			s.log.WarnContext(ctx, "reassigning: reading the merchant's agents; next pass", "merchant", m.ID, "err", err)
+			continue
+		}
 		s.reassignOne(ctx, m, now, &reads[i])
+	}
+}
+
+// err is the first of the reads' errors.
+func (r *reassignReads) err() error {
+	for _, c := range []redis.Cmder{r.agents, r.online, r.gone, r.late} {
+		if c.Err() != nil {
+			return c.Err()
+		}
+	}
+	for _, c := range r.loads {
+		if c.Err() != nil {
+			return c.Err()
+		}
 	}
 	return nil
 }
@@ -352,6 +362,11 @@ func (s *Service) reassignOne(ctx context.Context, m *Merchant, now time.Time, r
 		case since == 0:
 			_ = s.rdb.HSet(ctx, s.keys.goneSince(m.ID), aid, now.UnixMilli()).Err()
 		case now.Sub(time.UnixMilli(since)) >= after:
+			// The reads may be a moment old (the merchants before this one
+			// were acted on first): look again before taking anything.
+			if s.hasConsole(ctx, m.ID, aid) {
+				continue
+			}
 			s.log.InfoContext(ctx, "reassigning the conversations of an agent without a console", "merchant", m.ID, "agent", aid)
 			s.releaseAll(ctx, m.ID, aid)
 			_ = s.rdb.HDel(ctx, s.keys.goneSince(m.ID), aid).Err()
@@ -402,4 +417,11 @@ func (s *Service) Load(ctx context.Context, a Actor) (load, capacity int, err er
 		capacity = ag.Capacity
 	}
 	return len(convs), capacity, nil
+}
+
+// hasConsole reads whether an agent has a console open now; when Redis
+// cannot say, it answers yes (nothing is taken from them on a guess).
+func (s *Service) hasConsole(ctx context.Context, mid, aid string) bool {
+	online, err := s.rdb.ZRangeByScore(ctx, s.keys.consoles(mid), &redis.ZRangeBy{Min: itoa(s.now().UnixMilli()), Max: "+inf"}).Result()
+	return err != nil || onlineAgents(online)[aid]
 }

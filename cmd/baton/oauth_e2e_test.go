@@ -300,6 +300,25 @@ func TestZendeskOAuthWithTheMerchantsClient(t *testing.T) {
 	grants := other.Grants()
 	require.Len(t, grants, 1)
 	require.Equal(t, 401, grants[0].Status, "the kept secret went to another address")
+
+	// Disconnected while the admin is at Zendesk: the secret is not
+	// revived by the sign-in that began before.
+	code, _ = e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"handoff": map[string]any{"method": "inbox"}})
+	require.Equal(t, 200, code)
+	b := e.adminBrowser()
+	code, body = b.start(s.adminToken, zendeskAt(z))
+	require.Equal(t, 200, code, "%v", body)
+	authorize := body["url"].(string)
+	code, body = e.do("DELETE", "/v1/admin/integrations/zendesk", s.adminToken, nil)
+	require.Equal(t, 200, code, "%v", body)
+	back, err := z.Approve(authorize)
+	require.NoError(t, err)
+	result, reason = b.arrive(back)
+	require.Equal(t, "failed", result)
+	require.Contains(t, reason, "invalid_client")
+	code, body = e.do("GET", "/v1/admin/integrations/zendesk", s.adminToken, nil)
+	require.Equal(t, 200, code)
+	require.Equal(t, false, body["connected"])
 	require.Empty(t, z.Problems())
 }
 

@@ -81,6 +81,20 @@ func (b *adminBrowser) connectWithZendesk(token string, z *helpdesktest.Zendesk,
 	return b.arrive(back)
 }
 
+// handOffToZendesk makes Zendesk the shop's handoff method, with the test
+// knowledge, and hands one conversation off; it returns once the ticket is
+// in the fake.
+func (e *env) handOffToZendesk(s shop, z *helpdesktest.Zendesk, email string) string {
+	e.t.Helper()
+	code, _ := e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"handoff": map[string]any{"method": "zendesk"}})
+	require.Equal(e.t, 200, code)
+	code, _ = e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
+	require.Equal(e.t, 200, code)
+	convID := e.ticketed(s.m.WidgetKey, email, "Where is my parcel?")
+	require.Eventually(e.t, func() bool { return len(z.TicketsFor("baton-"+convID)) == 1 }, 10*time.Second, 20*time.Millisecond)
+	return convID
+}
+
 func zendeskAt(z *helpdesktest.Zendesk) url.Values {
 	return url.Values{"subdomain": {"fakeshop"}, "base_url": {z.URL()}}
 }
@@ -128,12 +142,7 @@ func TestZendeskOAuthConnect(t *testing.T) {
 	require.Equal(t, true, body["zendesk"].(map[string]any)["connect_with_zendesk"])
 
 	// Tickets go out with the bearer token.
-	code, _ = e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"handoff": map[string]any{"method": "zendesk"}})
-	require.Equal(t, 200, code)
-	code, _ = e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
-	require.Equal(t, 200, code)
-	convID := e.ticketed(s.m.WidgetKey, "vera@example.com", "Where is my parcel?")
-	require.Eventually(t, func() bool { return len(z.TicketsFor("baton-"+convID)) == 1 }, 10*time.Second, 20*time.Millisecond)
+	convID := e.handOffToZendesk(s, z, "vera@example.com")
 	for _, r := range z.Requests() {
 		if r.Path == "/api/v2/tickets.json" {
 			require.Equal(t, "bearer", r.Auth)
@@ -280,12 +289,7 @@ func TestZendeskOAuthWithTheMerchantsClient(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, exchanges)
-	code, _ = e.do("PUT", "/v1/admin/settings", s.adminToken, map[string]any{"handoff": map[string]any{"method": "zendesk"}})
-	require.Equal(t, 200, code)
-	code, _ = e.do("PUT", "/v1/admin/knowledge", s.adminToken, knowledge())
-	require.Equal(t, 200, code)
-	convID := e.ticketed(s.m.WidgetKey, "vera@example.com", "Where is my parcel?")
-	require.Eventually(t, func() bool { return len(z.TicketsFor("baton-"+convID)) == 1 }, 10*time.Second, 20*time.Millisecond)
+	e.handOffToZendesk(s, z, "vera@example.com")
 
 	// Another address: the saved client is not offered, and naming it
 	// does not send its secret there.

@@ -81,8 +81,8 @@ func (c *Console) redirectURI(r *http.Request) string {
 // and client_id= for a client of the merchant's own instead of the
 // operator's) → {"url": the authorization URL, "expires_at"}. Without
 // either, the client of the merchant's connection to the same address is
-// used, with its secret: a confidential client connected with its
-// credentials can then be connected through the browser too.
+// used (the callback adds its secret): a confidential client connected
+// with its credentials can then be connected through the browser too.
 func (c *Console) oauthStart(g *gin.Context) {
 	if c.helpdesks == nil {
 		rest.Fail(g, http.StatusServiceUnavailable, "unavailable", "helpdesk integrations are not available on this server")
@@ -107,9 +107,6 @@ func (c *Console) oauthStart(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	// The secret is looked up again at the callback, from the connection
-	// as it is then: one rotated or disconnected meanwhile is not revived.
-	acc.Secret = ""
 	v, _ := g.Get(verifiedKey)
 	tok, _ := v.(Verified)
 	a := actorOf(g)
@@ -194,9 +191,10 @@ func (c *Console) oauthCallback(g *gin.Context) {
 		back("failed", session.ErrorOf(err).Message)
 		return
 	}
+	// The secret is looked up now, from the connection as it is: one
+	// rotated or disconnected since the sign-in began is not revived.
 	acc := si.Account
-	acc.Secret = ""
-	acc.BrowserClient("", m.Integrations.Zendesk) // the named client is kept; only its secret is looked up
+	acc.SavedSecret(m.Integrations.Zendesk)
 	acc, err = c.helpdesks.ExchangeCode(ctx, acc, code, si.Verifier, si.RedirectURI)
 	if err == nil {
 		acc, err = c.helpdesks.Verify(ctx, session.MethodZendesk, acc)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -148,7 +147,7 @@ func (s *Service) Agents(ctx context.Context, merchantID string) ([]AgentStatus,
 	pipe := s.rdb.Pipeline()
 	all := pipe.HGetAll(ctx, s.keys.merchantAgents(merchantID))
 	pres := pipe.HGetAll(ctx, s.keys.presence(merchantID))
-	online := pipe.ZRangeByScore(ctx, s.keys.consoles(merchantID), &redis.ZRangeBy{Min: strconv.FormatInt(s.now().UnixMilli(), 10), Max: "+inf"})
+	online := s.openConsoles(ctx, pipe, merchantID, s.now())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}

@@ -158,26 +158,36 @@ func (a *HelpdeskAccount) KeepSecret(method HandoffMethod, prev *HelpdeskAccount
 // BrowserClient picks the OAuth client for "Connect with Zendesk" (a is
 // the sign-in's account: the address, and the client the admin named, if
 // any): the named client, else the operator's (operator, "" when there is
-// none), else the client of prev, the connection the merchant has. The
-// saved client's secret comes along when the sign-in is for the address it
-// was given for (a confidential client's code exchange and refreshes need
-// it; a kept secret is never sent to a new address). It reports whether a
-// client was found.
+// none), else the client of prev, the connection the merchant has, when it
+// is for the same address. It reports whether a client was found.
 func (a *HelpdeskAccount) BrowserClient(operator string, prev *HelpdeskAccount) bool {
 	a.normalize()
-	saved := prev != nil && prev.OAuth() && prev.ClientID != "" && !prev.Unreadable &&
-		a.Site == prev.Site && a.BaseURL == prev.BaseURL
 	switch {
 	case a.ClientID != "":
 	case operator != "":
 		a.ClientID = operator
-	case saved:
+	case a.savedClientHere(prev):
 		a.ClientID = prev.ClientID
 	}
-	if saved && a.ClientID == prev.ClientID {
+	return a.ClientID != ""
+}
+
+// SavedSecret gives a the secret prev keeps for a's client when prev is
+// that client's connection to a's address (a confidential client's code
+// exchange and refreshes need it; a kept secret is never sent to a new
+// address). Otherwise a's secret is left as it is.
+func (a *HelpdeskAccount) SavedSecret(prev *HelpdeskAccount) {
+	a.normalize()
+	if a.savedClientHere(prev) && a.ClientID == prev.ClientID {
 		a.Secret = prev.Secret
 	}
-	return a.ClientID != ""
+}
+
+// savedClientHere reports whether prev is an OAuth connection, with a
+// secret Baton can read, to the address a names.
+func (a *HelpdeskAccount) savedClientHere(prev *HelpdeskAccount) bool {
+	return prev != nil && prev.OAuth() && prev.ClientID != "" && !prev.Unreadable &&
+		a.Site == prev.Site && a.BaseURL == prev.BaseURL
 }
 
 // MaskedSecret shows enough of a secret to recognise it, never the secret:

@@ -10,7 +10,8 @@ import (
 
 // TestBrowserClient: "Connect with Zendesk" uses the client the admin
 // named, else the operator's, else the merchant's saved one; the saved
-// client's secret goes only to the address it was given for.
+// client's secret (SavedSecret, looked up at the callback) goes only to
+// the address it was given for.
 func TestBrowserClient(t *testing.T) {
 	own := &session.HelpdeskAccount{Site: "shop", BaseURL: "https://zd.example", Auth: session.AuthClientCredentials,
 		ClientID: "shop_client", Secret: "shop-secret"}
@@ -47,6 +48,7 @@ func TestBrowserClient(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			acc := session.HelpdeskAccount{Site: tc.site, BaseURL: tc.base, Auth: session.AuthCode, ClientID: tc.client}
 			require.Equal(t, tc.wantClient != "", acc.BrowserClient(tc.operator, tc.prev))
+			acc.SavedSecret(tc.prev)
 			require.Equal(t, tc.wantClient, acc.ClientID)
 			require.Equal(t, tc.wantSecret, acc.Secret)
 		})

@@ -288,13 +288,19 @@ func (s *Service) loadMerchant(ctx context.Context, id string) (*Merchant, error
 	if err != nil {
 		return nil, err
 	}
-	mer, err := merchantFromConfig(id, m)
+	return s.openMerchant(id, m)
+}
+
+// openMerchant makes a merchant of its configuration hash, its sealed
+// secrets opened.
+func (s *Service) openMerchant(id string, config map[string]string) (*Merchant, error) {
+	m, err := merchantFromConfig(id, config)
 	if err != nil {
 		return nil, err
 	}
-	s.openAccounts(mer)
-	s.openWebhooks(mer)
-	return mer, nil
+	s.openAccounts(m)
+	s.openWebhooks(m)
+	return m, nil
 }
 
 // merchantsOf is Merchant for many ids, for the passes that visit every
@@ -328,12 +334,10 @@ func (s *Service) merchantsOf(ctx context.Context, ids []string) []*Merchant {
 		if ms.cmd.Err() != nil {
 			continue
 		}
-		m, err := merchantFromConfig(ms.id, ms.cmd.Val())
+		m, err := s.openMerchant(ms.id, ms.cmd.Val())
 		if err != nil {
 			continue
 		}
-		s.openAccounts(m)
-		s.openWebhooks(m)
 		s.cfg.keep(ms.id, m, ms.st, done)
 		out = append(out, m)
 	}

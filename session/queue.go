@@ -67,7 +67,7 @@ func (s *Service) estimateBasis(ctx context.Context, merchantID string) (time.Du
 	pipe := s.rdb.Pipeline()
 	waits := pipe.LRange(ctx, s.keys.waits(merchantID), 0, maxWaits-1)
 	presence := pipe.HGetAll(ctx, s.keys.presence(merchantID))
-	online := pipe.ZRangeByScore(ctx, s.keys.consoles(merchantID), &redis.ZRangeBy{Min: itoa(s.now().UnixMilli()), Max: "+inf"})
+	online := s.openConsoles(ctx, pipe, merchantID, s.now())
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return 0, 0
 	}

@@ -242,12 +242,33 @@ func (s *Service) routingPass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for len(ids) > 0 {
-		chunk := ids[:min(routingChunk, len(ids))]
-		ids = ids[len(chunk):]
+	for chunk := range slices.Chunk(ids, routingChunk) {
 		s.routeChunk(ctx, chunk)
 	}
 	return nil
+}
+
+// takeLocks asks for the what-lock of every merchant in ids in one round
+// trip, for ttl, and tells which this node got (none whose request
+// failed).
+func (s *Service) takeLocks(ctx context.Context, what string, ttl time.Duration, ids []string) []bool {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.BoolCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.SetNX(ctx, s.keys.merchantLock(id, what), s.nodeID, ttl)
+	}
+	_, _ = pipe.Exec(ctx) // each lock's own error is read below
+	got := make([]bool, len(ids))
+	for i, c := range cmds {
+		got[i] = c.Err() == nil && c.Val()
+	}
+	return got
+}
+
+// openConsoles reads the merchant's consoles open now ("agent|key" each;
+// onlineAgents reads them), on c: the client or a pipeline.
+func (s *Service) openConsoles(ctx context.Context, c redis.Cmdable, merchantID string, now time.Time) *redis.StringSliceCmd {
+	return c.ZRangeByScore(ctx, s.keys.consoles(merchantID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"})
 }
 
 func (s *Service) routeChunk(ctx context.Context, ids []string) {
@@ -258,15 +279,14 @@ func (s *Service) routeChunk(ctx context.Context, ids []string) {
 	if len(ms) == 0 {
 		return
 	}
-	pipe := s.rdb.Pipeline()
-	locks := make([]*redis.BoolCmd, len(ms))
+	mids := make([]string, len(ms))
 	for i, m := range ms {
-		locks[i] = pipe.SetNX(ctx, s.keys.merchantLock(m.ID, "routing"), s.nodeID, routingEvery-time.Second)
+		mids[i] = m.ID
 	}
-	_, _ = pipe.Exec(ctx) // each lock's own error is read below
+	locks := s.takeLocks(ctx, "routing", routingEvery-time.Second, mids)
 	var won, reassigning []*Merchant
 	for i, m := range ms {
-		if locks[i].Err() == nil && locks[i].Val() {
+		if locks[i] {
 			won = append(won, m)
 			if m.Routing.ReassignAfterS > 0 {
 				reassigning = append(reassigning, m)
@@ -305,7 +325,7 @@ func (s *Service) reassign(ctx context.Context, ms []*Merchant) {
 	for i, m := range ms {
 		reads[i] = reassignReads{
 			agents: pipe.HKeys(ctx, s.keys.merchantAgents(m.ID)),
-			online: pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"}),
+			online: s.openConsoles(ctx, pipe, m.ID, now),
 			gone:   pipe.HGetAll(ctx, s.keys.goneSince(m.ID)),
 			late: pipe.ZRangeByScoreWithScores(ctx, s.keys.awaitingReply(m.ID),
 				&redis.ZRangeBy{Min: "-inf", Max: itoa(now.Add(-m.Routing.reassignAfter()).UnixMilli())}),
@@ -422,6 +442,6 @@ func (s *Service) Load(ctx context.Context, a Actor) (load, capacity int, err er
 // hasConsole reads whether an agent has a console open now; when Redis
 // cannot say, it answers yes (nothing is taken from them on a guess).
 func (s *Service) hasConsole(ctx context.Context, mid, aid string) bool {
-	online, err := s.rdb.ZRangeByScore(ctx, s.keys.consoles(mid), &redis.ZRangeBy{Min: itoa(s.now().UnixMilli()), Max: "+inf"}).Result()
+	online, err := s.openConsoles(ctx, s.rdb, mid, s.now()).Result()
 	return err != nil || onlineAgents(online)[aid]
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -402,18 +403,10 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 		return err
 	}
 	cutoff := s.now().Add(-s.inactive)
-	for len(ids) > 0 {
-		chunk := ids[:min(routingChunk, len(ids))]
-		ids = ids[len(chunk):]
-		// The locks in one round trip: every node asks for every merchant's.
-		pipe := s.rdb.Pipeline()
-		locks := make([]*redis.BoolCmd, len(chunk))
+	for chunk := range slices.Chunk(ids, routingChunk) {
+		locks := s.takeLocks(ctx, "sweep", 50*time.Second, chunk)
 		for i, mid := range chunk {
-			locks[i] = pipe.SetNX(ctx, s.keys.merchantLock(mid, "sweep"), s.nodeID, 50*time.Second)
-		}
-		_, _ = pipe.Exec(ctx) // each lock's own error is read below
-		for i, mid := range chunk {
-			if locks[i].Err() != nil || !locks[i].Val() {
+			if !locks[i] {
 				continue
 			}
 			// One merchant's failure leaves the others' sweeps, whose

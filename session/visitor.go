@@ -536,7 +536,7 @@ func (s *Service) routeInbox(ctx context.Context, m *Merchant, t Turn, c *Conver
 	op.prepare = func(ctx context.Context, pipe redis.Pipeliner) func(*applyOp) {
 		rank := pipe.ZCount(ctx, s.keys.queue(m.ID), "-inf", itoa(queuedAt))
 		presence := pipe.HGetAll(ctx, s.keys.presence(m.ID))
-		online := pipe.ZRangeByScore(ctx, s.keys.consoles(m.ID), &redis.ZRangeBy{Min: itoa(now.UnixMilli()), Max: "+inf"})
+		online := s.openConsoles(ctx, pipe, m.ID, now)
 		transcript := pipe.LRange(ctx, s.keys.convLog(c.ID), 0, -1)
 		return func(op *applyOp) {
 			pos := int(rank.Val())

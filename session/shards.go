@@ -40,9 +40,13 @@ func (p pubsubMode) conversation(ctx context.Context, rdb redis.UniversalClient,
 
 // shardSubs is the Hub's sharded side: conversation channels SSUBSCRIBEd on
 // the master that owns their slot, one connection per master this node
-// needs. The subscription loop subscribes and unsubscribes, the placing
-// goroutine subscribes again what lost its connection; a connection's own
-// goroutine delivers what it receives to the Hub.
+// needs. The subscription loop and the placing goroutine decide where a
+// channel goes; each connection's writer makes its calls, in the order they
+// were decided, and its reader delivers what it receives to the Hub. No
+// call is made under s.mu: a master that takes a connection and answers
+// nothing (a long fork or script, a stalled machine) holds up only its own
+// connection's calls for their timeout, not the other masters'
+// subscriptions nor the confirmations their readers take the lock for.
 //
 // go-redis resubscribes a lost PubSub connection with one SSUBSCRIBE naming
 // all its channels, which Redis refuses (CROSSSLOT) when they hash to more
@@ -70,17 +74,26 @@ type shardSubs struct {
 	closed   bool
 }
 
-// errShardSkipped: a channel not placed now (its master could not be
-// reached moments ago, or has just given its slot up); it waits for the
-// placing goroutine.
+// errShardSkipped: a channel not placed now (its master has just given its
+// slot up); it waits for the placing goroutine.
 var errShardSkipped = errors.New("its shard cannot take it yet")
 
 type shardConn struct {
 	addr    string
 	ps      *redis.PubSub
 	chans   map[string]struct{}
-	leaving map[string]int // SUNSUBSCRIBEs sent on it and not yet confirmed
+	leaving map[string]int // SUNSUBSCRIBEs asked for on it and not yet confirmed
+	calls   []shardCall    // for the writer, in order; s.mu
+	wake    chan struct{}  // tells the writer there are calls, or that the connection is dead
 	dead    bool
+}
+
+// shardCall is an SSUBSCRIBE (sub) or an SUNSUBSCRIBE of one channel: never
+// more than one channel a call, which would be refused when their slots
+// differ.
+type shardCall struct {
+	channel string
+	sub     bool
 }
 
 func newShardSubs(h *Hub, cc *redis.ClusterClient) *shardSubs {
@@ -98,28 +111,30 @@ func (h *Hub) sharded(channel string) bool {
 // cannot use up the time of calls to the others.
 const shardCallTimeout = 2 * time.Second
 
+// subscribe places channels on their masters' connections; it does not
+// wait for the calls, whose failures the connections' writers handle.
 func (s *shardSubs) subscribe(_ context.Context, channels ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
-	failed := map[string]bool{}
 	for _, ch := range channels {
-		if err := s.place(ch, failed); err != nil && first == nil {
+		if err := s.place(ch); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-// place subscribes ch on the master that owns its slot now, unless that
-// master failed earlier in the same round (failed: one that does not answer
-// would otherwise cost a dial timeout per channel) or gave the slot up and
+// place gives ch to the connection of the master that owns its slot now,
+// opening one if there is none, unless that master gave the slot up and
 // the slot map does not know yet. s.mu is held.
-func (s *shardSubs) place(ch string, failed map[string]bool) error {
+func (s *shardSubs) place(ch string) error {
 	s.on[ch] = nil
 	if s.closed {
 		return nil
 	}
+	// The slot map is go-redis's, read again in the background: no I/O
+	// here once it is loaded.
 	ctx, cancel := context.WithTimeout(s.h.ctx, shardCallTimeout)
 	defer cancel()
 	master, err := s.cc.MasterForKey(ctx, ch)
@@ -137,38 +152,112 @@ func (s *shardSubs) place(ch string, failed map[string]bool) error {
 		}
 		delete(s.moved, slot)
 	}
-	if failed[addr] {
-		return errShardSkipped
-	}
 	c := s.conns[addr]
-	fresh := c == nil
-	if fresh {
-		c = &shardConn{addr: addr, ps: master.SSubscribe(ctx), chans: map[string]struct{}{}, leaving: map[string]int{}}
+	if c == nil {
+		if !s.h.track() {
+			return nil // the Hub is closing
+		}
+		// No channels yet: go-redis makes no call, the writer dials.
+		c = &shardConn{addr: addr, ps: master.SSubscribe(ctx), chans: map[string]struct{}{},
+			leaving: map[string]int{}, wake: make(chan struct{}, 1)}
 		s.conns[addr] = c
+		go s.write(c)
 	}
 	s.on[ch] = c
 	c.chans[ch] = struct{}{}
-	err = c.ps.SSubscribe(ctx, ch)
-	if fresh {
-		if s.h.track() {
-			go s.receive(c)
-		} else {
-			_ = c.ps.Close() // the Hub is closing
+	c.call(shardCall{channel: ch, sub: true})
+	return nil
+}
+
+// call hands the connection's writer one more call. s.mu is held.
+func (c *shardConn) call(sc shardCall) {
+	c.calls = append(c.calls, sc)
+	c.nudge()
+}
+
+func (c *shardConn) nudge() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// write makes a connection's calls in the order they were asked for, and
+// starts its reader after the first has dialed. It owns the PubSub's end:
+// it closes it once the connection is dropped, outside s.mu, because
+// go-redis may be redialing under the PubSub's own lock then.
+func (s *shardSubs) write(c *shardConn) {
+	defer s.h.wg.Done()
+	defer func() { _ = c.ps.Close() }()
+	reading := false
+	for {
+		s.mu.Lock()
+		calls, dead := c.calls, c.dead
+		c.calls = nil
+		s.mu.Unlock()
+		if dead {
+			return
+		}
+		for _, sc := range calls {
+			ctx, cancel := context.WithTimeout(s.h.ctx, shardCallTimeout)
+			var err error
+			if sc.sub {
+				err = c.ps.SSubscribe(ctx, sc.channel)
+			} else {
+				err = c.ps.SUnsubscribe(ctx, sc.channel)
+			}
+			cancel()
+			if err != nil {
+				s.failed(c, err)
+				return
+			}
+			if s.isDead(c) {
+				return
+			}
+			if !reading {
+				reading = true
+				if !s.h.track() {
+					return // the Hub is closing
+				}
+				go s.receive(c)
+			}
+		}
+		if len(calls) > 0 {
+			continue
+		}
+		select {
+		case <-c.wake:
+		case <-s.h.ctx.Done():
+			return
 		}
 	}
-	if err != nil {
-		failed[addr] = true
-		s.failures[addr]++
-		s.drop(c)
-		s.placeSoon()
+}
+
+func (s *shardSubs) isDead(c *shardConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c.dead
+}
+
+// failed handles a call that failed: the connection is dropped, and its
+// channels placed again after the backoff.
+func (s *shardSubs) failed(c *shardConn, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.dead {
+		return // dropped already; the call failed on the closed connection
 	}
-	return err
+	if s.failures[c.addr] == 0 {
+		s.h.log.Warn("a redis shard does not take subscriptions; trying again", "shard", c.addr, "err", err)
+	}
+	s.failures[c.addr]++
+	s.drop(c)
+	s.placeSoon()
 }
 
 func (s *shardSubs) unsubscribe(_ context.Context, channels ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var first error
 	for _, ch := range channels {
 		c := s.on[ch]
 		delete(s.on, ch)
@@ -177,28 +266,19 @@ func (s *shardSubs) unsubscribe(_ context.Context, channels ...string) error {
 		}
 		delete(c.chans, ch)
 		c.leaving[ch]++
-		// Never an empty SUNSUBSCRIBE: it would drop every channel.
-		ctx, cancel := context.WithTimeout(s.h.ctx, shardCallTimeout)
-		err := c.ps.SUnsubscribe(ctx, ch)
-		cancel()
-		if err != nil {
-			if first == nil {
-				first = err
-			}
-			s.drop(c)
-			s.placeSoon()
-		}
+		c.call(shardCall{channel: ch})
 	}
-	return first
+	return nil
 }
 
-// drop closes a connection and leaves its channels to be placed again,
-// their rooms marked stale. s.mu is held.
+// drop gives a connection up and leaves its channels to be placed again,
+// their rooms marked stale; its writer closes it. s.mu is held.
 func (s *shardSubs) drop(c *shardConn) {
 	if c.dead {
 		return
 	}
 	c.dead = true
+	c.nudge()
 	if s.conns[c.addr] == c {
 		delete(s.conns, c.addr)
 	}
@@ -209,7 +289,6 @@ func (s *shardSubs) drop(c *shardConn) {
 			orphans = append(orphans, ch)
 		}
 	}
-	_ = c.ps.Close()
 	s.h.markChannelsStale(orphans)
 }
 
@@ -260,10 +339,9 @@ func (s *shardSubs) placeLoop() {
 		// waits for the next round.
 		s.cc.ReloadState(s.h.ctx)
 		s.mu.Lock()
-		failed := map[string]bool{}
 		for ch, c := range s.on {
 			if c == nil {
-				_ = s.place(ch, failed)
+				_ = s.place(ch)
 			}
 		}
 		left := false
@@ -377,14 +455,15 @@ func (s *shardSubs) unsubscribed(c *shardConn, ch string) {
 	}
 }
 
-// close closes every connection (the Hub is stopping).
+// close gives every connection up (the Hub is stopping); their writers
+// close them.
 func (s *shardSubs) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
 	for _, c := range s.conns {
 		c.dead = true
-		_ = c.ps.Close()
+		c.nudge()
 	}
 	clear(s.conns)
 }

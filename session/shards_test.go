@@ -324,3 +324,96 @@ func TestClusterSlot(t *testing.T) {
 		require.Equal(t, want, clusterSlot(key), key)
 	}
 }
+
+// TestAStalledShardHoldsUpNoOther: a master that takes connections and
+// answers nothing on them (its process stopped, as in a long fork or on a
+// stalled machine) must not hold up the subscriptions on the other masters
+// while a node tries to reach it: watches there are confirmed at once and
+// their messages keep coming. Once it answers again, its conversations are
+// heard. (The node used to dial the stalled master under the lock every
+// subscription call and confirmation takes, for the 2 s a call may last,
+// again and again as it retried.)
+func TestAStalledShardHoldsUpNoOther(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	// Patient: the masters must not take the stalled one for failed and
+	// refuse the cluster's other slots meanwhile.
+	cl := sessiontest.StartClusterWith(t, sessiontest.ClusterOptions{NodeTimeout: 30 * time.Second})
+	prefix := sessiontest.Prefix()
+	admin := cl.Client(t)
+	t.Cleanup(func() { sessiontest.CleanupCluster(admin, prefix) })
+	a, b := newNode(t, cl.Client(t), prefix), newNode(t, cl.Client(t), prefix)
+	ctx := context.Background()
+	m, err := a.CreateMerchant(ctx, "Stall Shop", nil, "")
+	require.NoError(t, err)
+	masterOf := func(key string) string {
+		c, err := a.rdb.(*redis.ClusterClient).MasterForKey(ctx, key)
+		require.NoError(t, err)
+		return c.Options().Addr
+	}
+	// The stalled master is one that holds neither the merchant's keys nor
+	// the first conversation's, which B watches before the stall so that it
+	// has a connection to a healthy master.
+	mine := masterOf(a.keys.merchantChannel(m.ID))
+	first := startTalking(t, a, m)
+	healthyAddr := masterOf(a.keys.convChannel(first.ConversationID))
+	var stalled *sessiontest.Server
+	for _, n := range cl.Nodes {
+		if n.Addr() != mine && n.Addr() != healthyAddr {
+			stalled = n
+			break
+		}
+	}
+	require.NotNil(t, stalled)
+	var onStalled Turn
+	var healthy []Turn
+	for tries := 0; onStalled.ConversationID == "" || len(healthy) < 5; tries++ {
+		require.Less(t, tries, 200, "conversations did not spread over the masters")
+		turn := startTalking(t, a, m)
+		if masterOf(a.keys.convChannel(turn.ConversationID)) == stalled.Addr() {
+			onStalled = turn
+		} else if len(healthy) < 5 {
+			healthy = append(healthy, turn)
+		}
+	}
+	watch := func(turn Turn) (*recorder, time.Duration) {
+		rec := &recorder{}
+		start := time.Now()
+		f := b.hub.WatchConversation(ctx, turn.ConversationID, 0, rec)
+		t.Cleanup(f.Stop)
+		return rec, time.Since(start)
+	}
+	firstRec, _ := watch(first)
+	require.Eventually(t, func() bool { return len(firstRec.seqs()) == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	stalled.Freeze()
+	// B now subscribes a conversation on the stalled master: it dials it,
+	// and keeps trying, for as long as it stalls.
+	stalledRec := make(chan *recorder, 1)
+	go func() {
+		rec, _ := watch(onStalled)
+		stalledRec <- rec
+	}()
+	for i, turn := range healthy {
+		time.Sleep(100 * time.Millisecond) // spread over B's retries
+		_, took := watch(turn)
+		require.Less(t, took, time.Second, "watch %d of a conversation on a healthy master waited for the stalled one", i)
+		require.NoError(t, a.VisitorMessage(ctx, first, fmt.Sprintf("during %d", i), "message"))
+		require.Eventually(t, func() bool { return len(firstRec.seqs()) == i+2 }, time.Second, 5*time.Millisecond,
+			"B hears a healthy master's conversation while another stalls")
+	}
+	stalled.Thaw()
+	ch := b.keys.convChannel(onStalled.ConversationID)
+	require.Eventually(t, func() bool {
+		b.hub.mu.Lock()
+		defer b.hub.mu.Unlock()
+		r := b.hub.rooms[ch]
+		return r != nil && r.confirmed
+	}, 15*time.Second, 20*time.Millisecond, "once the master answers again, B subscribes there")
+	rec := <-stalledRec
+	require.NoError(t, a.VisitorMessage(ctx, onStalled, "after", "message"))
+	require.Eventually(t, func() bool { return len(rec.seqs()) == 2 }, 5*time.Second, 10*time.Millisecond,
+		"and hears its conversation")
+	require.Equal(t, []int64{1, 2}, rec.seqs())
+}

@@ -21,7 +21,9 @@ import (
 // One loop rather than a state machine per channel: go-redis sends every
 // call of a PubSub on one connection under one lock, so callers gain nothing
 // by making them concurrently, and one loop needs no per-channel states to
-// get right. It also folds the rooms made while a call is under way into
+// get right. (On a cluster the loop only hands the conversation channels to
+// their shards' connections, each with a writer of its own, so that one
+// master that stalls cannot stall the loop: shards.go.) It also folds the rooms made while a call is under way into
 // the next call: a burst of sockets reconnecting costs a few SUBSCRIBEs, not
 // one each.
 

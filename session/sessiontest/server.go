@@ -153,17 +153,34 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 // redis-cli --cluster create.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
-	return startCluster(t, 0)
+	return StartClusterWith(t, ClusterOptions{})
 }
 
 // StartClusterWithReplicas is StartCluster with a replica for each master
 // (six servers; Nodes lists the masters first), for failover tests.
 func StartClusterWithReplicas(t testing.TB) *Cluster {
 	t.Helper()
-	return startCluster(t, 1)
+	return StartClusterWith(t, ClusterOptions{Replicas: 1})
 }
 
-func startCluster(t testing.TB, replicas int) *Cluster {
+// ClusterOptions shape a test cluster.
+type ClusterOptions struct {
+	Replicas int // per master
+	// NodeTimeout is how long a master may be unreachable before the
+	// others take it for failed; default 2 s, so that failovers are quick.
+	NodeTimeout time.Duration
+}
+
+// StartClusterWith is StartCluster as o says.
+func StartClusterWith(t testing.TB, o ClusterOptions) *Cluster {
+	t.Helper()
+	if o.NodeTimeout == 0 {
+		o.NodeTimeout = 2 * time.Second
+	}
+	return startCluster(t, o.Replicas, strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10))
+}
+
+func startCluster(t testing.TB, replicas int, nodeTimeout string) *Cluster {
 	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
@@ -178,7 +195,7 @@ func startCluster(t testing.TB, replicas int) *Cluster {
 		// Replicas sync at once (not after the default 5 s delay), and may
 		// take over however long their link was down.
 		c.Nodes = append(c.Nodes, StartRedis(t, "--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "2000",
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", nodeTimeout,
 			"--appendonly", "no", "--repl-diskless-sync-delay", "0", "--cluster-replica-validity-factor", "0"))
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)

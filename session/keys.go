@@ -104,6 +104,10 @@ func (k keyspace) widgetKey(key string) string { return k.prefix + "wk:" + key }
 func (k keyspace) agentEmails() string         { return k.prefix + "agent-emails" }
 func (k keyspace) merchants() string           { return k.prefix + "merchants" }
 
+// passLock is held by the node running a background pass over every
+// merchant (what: routing, sweep) this period.
+func (k keyspace) passLock(what string) string { return k.prefix + "{pass}:lock:" + what }
+
 // tokenVersions holds each agent's token version: tokens issued at an
 // older one no longer work.
 func (k keyspace) tokenVersions(mid string) string { return k.merchant(mid) + ":tv" }

@@ -212,8 +212,8 @@ func (s *Service) give(ctx context.Context, a Actor, convID, member string) {
 	}
 }
 
-// Reassignment runs on every node once in a while, one node per merchant
-// at a time.
+// Reassignment runs once in a while on one node of the deployment at a
+// time (onePass), and one node per merchant at a time.
 
 // routingEvery is how often the routing pass runs: handing out what a
 // missed trigger left, and taking conversations from agents who are gone
@@ -222,10 +222,24 @@ const routingEvery = 5 * time.Second
 
 func (s *Service) routingLoop(ctx context.Context) {
 	every(ctx, routingEvery, func(ctx context.Context) {
-		if err := s.routingPass(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.onePass(ctx, "routing", routingEvery-time.Second, s.routingPass); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "routing pass", "err", err)
 		}
 	})
+}
+
+// onePass runs pass unless another node has run it in the last ttl (or
+// Redis cannot say), and tells whether it ran: one node of the deployment
+// visits the merchants each period, so what a pass costs Redis does not
+// grow with the nodes, and a node that dies mid-pass leaves the next period
+// to another. The merchants' own locks, taken inside the pass, still keep
+// two nodes off one merchant should a pass outlast its lock.
+func (s *Service) onePass(ctx context.Context, what string, ttl time.Duration, pass func(context.Context) error) (bool, error) {
+	won, err := s.rdb.SetNX(ctx, s.keys.passLock(what), s.nodeID, ttl).Result()
+	if err != nil || !won {
+		return false, err
+	}
+	return true, pass(ctx)
 }
 
 // routingChunk is how many merchants one pipeline of the routing pass
@@ -234,7 +248,7 @@ const routingChunk = 256
 
 // routingPass visits every merchant whose routing needs it, in a few round
 // trips for all of them (configurations, locks, then what reassignment
-// reads), not a few for each: every node runs it every routingEvery. A
+// reads), not a few for each: one node runs it every routingEvery. A
 // merchant whose reads fail (its shard failing over, say) waits for the
 // next pass; the others go on.
 func (s *Service) routingPass(ctx context.Context) error {

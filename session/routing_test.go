@@ -2,12 +2,15 @@ package session
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batonchat/baton/session/sessiontest"
 )
 
 // TestWaitEstimateFromHistory: known first-reply waits and available agents
@@ -179,4 +182,50 @@ func TestReassignReadsEachMerchantsOwn(t *testing.T) {
 	assigned, err := n.rdb.SCard(ctx, n.keys.assigned(b.ID, "fourth")).Result()
 	require.NoError(t, err)
 	require.EqualValues(t, 2, assigned, "an agent with a console keeps their conversations")
+}
+
+// TestOneNodeRunsEachPass: of the nodes that start a background pass in
+// one period, one runs it; the others ask once and skip. When the period's
+// lock lapses (its node died mid-pass, or the period is over), the next to
+// ask runs it.
+func TestOneNodeRunsEachPass(t *testing.T) {
+	rdb, prefix := sessiontest.Redis(t)
+	a, b := newNode(t, rdb, prefix), newNode(t, rdb, prefix)
+	ctx := context.Background()
+	var runs []string
+	pass := func(who string) func(context.Context) error {
+		return func(context.Context) error { runs = append(runs, who); return nil }
+	}
+	for _, step := range []struct {
+		n    *node
+		who  string
+		what string
+		ran  bool
+	}{
+		{a, "a", "routing", true},
+		{b, "b", "routing", false},
+		{a, "a", "routing", false}, // not twice in a period either
+		{b, "b", "sweep", true},    // each pass has its own lock
+		{a, "a", "sweep", false},
+	} {
+		ran, err := step.n.onePass(ctx, step.what, time.Minute, pass(step.who+" "+step.what))
+		require.NoError(t, err)
+		require.Equal(t, step.ran, ran, "%s's %s pass", step.who, step.what)
+	}
+	require.Equal(t, []string{"a routing", "b sweep"}, runs)
+	ttl, err := rdb.PTTL(ctx, a.keys.passLock("routing")).Result()
+	require.NoError(t, err)
+	require.InDelta(t, time.Minute, ttl, float64(5*time.Second), "the lock lasts the period given")
+
+	require.NoError(t, rdb.Del(ctx, a.keys.passLock("routing")).Err()) // as when it lapses
+	ran, err := b.onePass(ctx, "routing", time.Minute, pass("b routing"))
+	require.NoError(t, err)
+	require.True(t, ran)
+	require.Equal(t, []string{"a routing", "b sweep", "b routing"}, runs)
+
+	failing := errors.New("a merchant's read failed")
+	require.NoError(t, rdb.Del(ctx, a.keys.passLock("routing")).Err())
+	ran, err = a.onePass(ctx, "routing", time.Minute, func(context.Context) error { return failing })
+	require.True(t, ran)
+	require.ErrorIs(t, err, failing, "the pass's own error is told")
 }

@@ -391,7 +391,7 @@ func fmtText(format, arg string) string {
 // time.
 func (s *Service) sweep(ctx context.Context) {
 	every(ctx, time.Minute, func(ctx context.Context) {
-		if err := s.sweepOnce(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.onePass(ctx, "sweep", 50*time.Second, s.sweepOnce); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "sweeping inactive conversations", "err", err)
 		}
 	})

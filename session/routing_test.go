@@ -229,3 +229,61 @@ func TestOneNodeRunsEachPass(t *testing.T) {
 	require.True(t, ran)
 	require.ErrorIs(t, err, failing, "the pass's own error is told")
 }
+
+// TestReassignSkipsAMerchantWithAFailedRead: when one of a merchant's
+// reassignment reads fails (here: its key holds the wrong type, as a
+// shard failing over would fail them), that merchant is left whole for
+// the next pass, and the other merchant of the same batch is acted on.
+// Half a picture would do harm: without the consoles, online agents look
+// gone; without the loads, gone ones look idle. Each merchant has an agent
+// "on" (a conversation and a console: nothing to do), an agent "off" (a
+// conversation, no console: noted as gone), and an unanswered assignment
+// of a conversation that no longer exists (its entry is dropped).
+func TestReassignSkipsAMerchantWithAFailedRead(t *testing.T) {
+	for _, broken := range []string{"agents", "consoles", "gone", "await", "load"} {
+		t.Run(broken, func(t *testing.T) {
+			n, ctx := newTestNode(t)
+			var ms []*Merchant
+			for _, name := range []string{"Victim", "Control"} {
+				m, err := n.CreateMerchant(ctx, name, nil, "")
+				require.NoError(t, err)
+				ms = append(ms, m)
+			}
+			old := float64(n.now().Add(-time.Hour).UnixMilli())
+			pipe := n.rdb.Pipeline()
+			for _, m := range ms {
+				pipe.HSet(ctx, n.keys.merchantAgents(m.ID), "on", "{}", "off", "{}")
+				pipe.SAdd(ctx, n.keys.assigned(m.ID, "on"), "c_on")
+				pipe.SAdd(ctx, n.keys.assigned(m.ID, "off"), "c_off")
+				pipe.ZAdd(ctx, n.keys.consoles(m.ID), zmember(float64(n.now().Add(time.Minute).UnixMilli()), "on|k1"))
+				pipe.ZAdd(ctx, n.keys.awaitingReply(m.ID), zmember(old, "c_missing"))
+			}
+			victim := ms[0].ID
+			key := map[string]string{"agents": n.keys.merchantAgents(victim), "consoles": n.keys.consoles(victim),
+				"gone": n.keys.goneSince(victim), "await": n.keys.awaitingReply(victim), "load": n.keys.assigned(victim, "off")}[broken]
+			pipe.Del(ctx, key)
+			pipe.Set(ctx, key, "not what it should be", 0)
+			_, err := pipe.Exec(ctx)
+			require.NoError(t, err)
+
+			n.reassign(ctx, ms)
+			for i, m := range ms {
+				acted := i == 1
+				if broken != "gone" || acted {
+					gone, err := n.rdb.HKeys(ctx, n.keys.goneSince(m.ID)).Result()
+					require.NoError(t, err)
+					if acted {
+						require.Equal(t, []string{"off"}, gone, "%s: only the agent without a console is noted", m.Name)
+					} else {
+						require.Empty(t, gone, "%s: nothing noted", m.Name)
+					}
+				}
+				if broken != "await" || acted {
+					waiting, err := n.rdb.ZCard(ctx, n.keys.awaitingReply(m.ID)).Result()
+					require.NoError(t, err)
+					require.EqualValues(t, map[bool]int64{true: 0, false: 1}[acted], waiting, "%s: the missing conversation's entry", m.Name)
+				}
+			}
+		})
+	}
+}

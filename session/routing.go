@@ -334,6 +334,19 @@ type reassignReads struct {
 // make online agents look gone).
 func (s *Service) reassign(ctx context.Context, ms []*Merchant) {
 	now := s.now()
+	reads := s.readForReassign(ctx, ms, now)
+	for i, m := range ms {
+		if err := reads[i].err(); err != nil {
+			s.log.WarnContext(ctx, "reassigning: reading the merchant's agents; next pass", "merchant", m.ID, "err", err)
+			continue
+		}
+		s.reassignOne(ctx, m, now, &reads[i])
+	}
+}
+
+// readForReassign reads what reassignment needs of each merchant, in two
+// round trips for all.
+func (s *Service) readForReassign(ctx context.Context, ms []*Merchant, now time.Time) []reassignReads {
 	reads := make([]reassignReads, len(ms))
 	pipe := s.rdb.Pipeline()
 	for i, m := range ms {
@@ -358,13 +371,7 @@ func (s *Service) reassign(ctx context.Context, ms []*Merchant) {
 	if pipe.Len() > 0 {
 		_, _ = pipe.Exec(ctx)
 	}
-	for i, m := range ms {
-		if err := reads[i].err(); err != nil {
-			s.log.WarnContext(ctx, "reassigning: reading the merchant's agents; next pass", "merchant", m.ID, "err", err)
-			continue
-		}
-		s.reassignOne(ctx, m, now, &reads[i])
-	}
+	return reads
 }
 
 // err is the first of the reads' errors.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -286,4 +287,33 @@ func TestReassignSkipsAMerchantWithAFailedRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReassignLooksAgainBeforeTakingConversations: the batched reads can
+// be a moment old when a merchant's turn comes (those before it in the
+// batch were acted on first). An agent whose console opened since is not
+// taken for gone. (Their conversation here is only an id, so what shows it
+// is the gone-since entry, which a reassignment removes with them.)
+func TestReassignLooksAgainBeforeTakingConversations(t *testing.T) {
+	n, ctx := newTestNode(t)
+	m, err := n.CreateMerchant(ctx, "Back Again", nil, "")
+	require.NoError(t, err)
+	long := n.now().Add(-time.Hour).UnixMilli()
+	pipe := n.rdb.Pipeline()
+	pipe.HSet(ctx, n.keys.merchantAgents(m.ID), "back", "{}")
+	pipe.SAdd(ctx, n.keys.assigned(m.ID, "back"), "c_1")
+	pipe.HSet(ctx, n.keys.goneSince(m.ID), "back", long)
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+
+	now := n.now()
+	reads := n.readForReassign(ctx, []*Merchant{m}, now)
+	require.NoError(t, reads[0].err())
+	require.Empty(t, reads[0].online.Val(), "no console when read")
+	require.NoError(t, n.rdb.ZAdd(ctx, n.keys.consoles(m.ID), zmember(float64(now.Add(time.Minute).UnixMilli()), "back|k1")).Err())
+	n.reassignOne(ctx, m, now, &reads[0])
+
+	gone, err := n.rdb.HGet(ctx, n.keys.goneSince(m.ID), "back").Result()
+	require.NoError(t, err, "not taken for gone: the entry a reassignment removes is still there")
+	require.Equal(t, strconv.FormatInt(long, 10), gone)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -19,6 +20,7 @@ const (
 type Conn struct {
 	ws  *websocket.Conn // read from, never written through
 	raw net.Conn        // the TCP connection; only the writer writes to it
+	wrc syscall.RawConn // raw's descriptor, for writes that never wait; nil: none
 	br  *bufio.Reader   // gorilla's read buffer; nil if gorilla made its own
 	reg *Registry
 
@@ -30,13 +32,19 @@ type Conn struct {
 	spare   [][]byte  // the previous batch's slice, reused
 	queued  int       // bytes in queue
 	since   time.Time // when the queue's oldest frame came, if write waits are reported
-	writing bool      // a writer goroutine owns the writes
+	writing bool      // a writer (a sender writing inline, or the writer goroutine) owns the writes
 	inWrite bool      // ... and has taken work to write: it may be blocked in the kernel
-	writes  uint64    // writes begun, to tell one write from the next
-	pingDue bool
-	pongDue bool
-	pong    []byte // the payload of the peer's last ping
-	closing bool   // no more frames accepted
+	// rest is the end of a write the kernel took only part of, inline: the
+	// writer goroutine writes it before anything else. restFrames frames
+	// end in it, the first queued at restSince.
+	rest       []byte
+	restFrames int
+	restSince  time.Time
+	writes     uint64 // writes begun, to tell one write from the next
+	pingDue    bool
+	pongDue    bool
+	pong       []byte // the payload of the peer's last ping
+	closing    bool   // no more frames accepted
 	// closeFrame is the close frame still to be written, on the wire; nil
 	// when there is none or it has gone (closeSent: a socket sends one).
 	closeFrame []byte
@@ -78,8 +86,17 @@ func (c *Conn) Send(frame []byte) bool {
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
-	c.startWriterLocked()
-	c.mu.Unlock()
+	if c.writing || c.done {
+		c.mu.Unlock() // the writer takes it
+		return true
+	}
+	c.writing = true
+	if c.wrc == nil {
+		c.mu.Unlock()
+		go c.writer()
+		return true
+	}
+	c.writeInline()
 	return true
 }
 

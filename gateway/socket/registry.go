@@ -143,7 +143,7 @@ func (r *Registry) Upgrade(w http.ResponseWriter, req *http.Request, kind string
 		return nil, err
 	}
 	ws.SetReadLimit(r.opts.ReadLimit)
-	c := &Conn{ws: ws, raw: hw.conn.Conn, br: hw.br, reg: r, tally: t}
+	c := &Conn{ws: ws, raw: hw.conn.Conn, wrc: inlineWrites(hw.conn.Conn), br: hw.br, reg: r, tally: t}
 	hw.conn.owner.Store(c)
 	// Gorilla's own handlers would write from the reader; these hand the
 	// pong or the close reply to the writer.

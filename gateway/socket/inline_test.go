@@ -1,0 +1,66 @@
+package socket
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInlineWriteLeavesTheRestToTheWriter: a sender writes a frame itself
+// when no writer runs, but only what the kernel takes at once; the end of
+// a frame the kernel took part of is the writer goroutine's to finish,
+// before anything queued behind it. With a small send buffer and a client
+// that reads nothing for a while, big frames go out in parts: every frame
+// must still arrive whole, in order, and the senders never wait.
+func TestInlineWriteLeavesTheRestToTheWriter(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	_, url := serve(t, Options{MaxQueueBytes: 64 << 20, WriteTimeout: 10 * time.Second}, func(c *Conn) { conns <- c })
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	c := <-conns
+	if c.wrc == nil {
+		t.Skip("no inline writes on this platform")
+	}
+	require.NoError(t, c.raw.(*net.TCPConn).SetWriteBuffer(4096))
+
+	frame := func(i int) []byte { return bytes.Repeat([]byte{'a' + byte(i%26)}, 300<<10+i) }
+	const n = 12
+	start := time.Now()
+	partial := false
+	for i := range n {
+		require.True(t, c.Send(frame(i)))
+		c.mu.Lock()
+		partial = partial || c.rest != nil
+		c.mu.Unlock()
+		if i%3 == 2 {
+			time.Sleep(20 * time.Millisecond) // let the writer finish some, so that senders write inline again
+			ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, got, err := ws.ReadMessage()
+			require.NoError(t, err)
+			require.Equal(t, frame(i/3), got, "frame %d whole and in order", i/3)
+		}
+	}
+	require.Less(t, time.Since(start), 2*time.Second, "no sender waited for the client")
+	require.True(t, partial, "some frame went out in parts (the send buffer is 4 KiB)")
+	for i := n / 3; i < n; i++ {
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, got, err := ws.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, frame(i), got, "frame %d whole and in order", i)
+	}
+	// And a small frame afterwards goes inline, whole.
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.writing
+	}, 5*time.Second, time.Millisecond, "the writer goroutine is done")
+	require.True(t, c.Send([]byte("last")))
+	_, got, err := ws.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, "last", string(got))
+}

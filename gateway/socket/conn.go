@@ -40,11 +40,15 @@ type Conn struct {
 	rest       []byte
 	restFrames int
 	restSince  time.Time
-	writes     uint64 // writes begun, to tell one write from the next
-	pingDue    bool
-	pongDue    bool
-	pong       []byte // the payload of the peer's last ping
-	closing    bool   // no more frames accepted
+	// splits counts inline writes the kernel took only part of: the rest
+	// went to the writer goroutine, which takes it at once, so a test
+	// cannot see c.rest itself.
+	splits  uint64
+	writes  uint64 // writes begun, to tell one write from the next
+	pingDue bool
+	pongDue bool
+	pong    []byte // the payload of the peer's last ping
+	closing bool   // no more frames accepted
 	// closeFrame is the close frame still to be written, on the wire; nil
 	// when there is none or it has gone (closeSent: a socket sends one).
 	closeFrame []byte

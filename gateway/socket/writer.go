@@ -199,6 +199,7 @@ func (c *Conn) writeInline() {
 	case n < len(*buf):
 		c.rest = append([]byte(nil), (*buf)[n:]...)
 		c.restFrames, c.restSince = len(w.batch), w.since
+		c.splits++
 	}
 	c.putBuf(buf)
 	if w.closeFrame != nil && !w.abort {

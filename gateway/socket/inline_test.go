@@ -3,6 +3,7 @@ package socket
 import (
 	"bytes"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,4 +63,56 @@ func TestInlineWriteLeavesTheRestToTheWriter(t *testing.T) {
 	_, got, err := ws.ReadMessage()
 	require.NoError(t, err)
 	require.Equal(t, "last", string(got))
+}
+
+// TestInlineWriteThatFailsTearsDownElsewhere: a sender whose inline write
+// finds the connection broken (the peer reset it, and no reader has seen
+// that yet) must not run the OnDone callbacks itself: OnDone promises they
+// never run on a goroutine that called Send, whose caller may hold the
+// locks they take. Here the sender holds such a lock; were the callbacks
+// run on its goroutine, it would wait for itself forever.
+func TestInlineWriteThatFailsTearsDownElsewhere(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	release := make(chan struct{})
+	defer close(release)
+	// No reader: only the sender can find the connection broken.
+	_, url := serveConns(t, Options{}, func(c *Conn) { conns <- c; <-release })
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	c := <-conns
+	if c.wrc == nil {
+		t.Skip("no inline writes on this platform")
+	}
+	require.True(t, c.Send([]byte("first")))
+	_, got, err := ws.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, "first", string(got))
+	require.NoError(t, ws.NetConn().(*net.TCPConn).SetLinger(0))
+	require.NoError(t, ws.NetConn().Close()) // a reset
+
+	var held sync.Mutex
+	torn := make(chan struct{})
+	c.OnDone(func() { held.Lock(); held.Unlock(); close(torn) })
+	sent := make(chan int)
+	go func() {
+		held.Lock()
+		defer held.Unlock()
+		i := 0
+		for ; i < 1000 && c.Send([]byte("after the reset")); i++ {
+			time.Sleep(time.Millisecond) // until the reset has arrived
+		}
+		sent <- i
+	}()
+	select {
+	case i := <-sent:
+		require.Less(t, i, 1000, "a send found the connection broken")
+	case <-time.After(10 * time.Second):
+		t.Fatal("a sender ran the OnDone callbacks itself, under its own lock")
+	}
+	select {
+	case <-torn:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the broken connection was not torn down")
+	}
+	require.False(t, c.Send([]byte("later")), "a torn-down connection takes no frame")
 }

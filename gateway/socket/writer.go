@@ -190,11 +190,15 @@ func (c *Conn) writeInline() {
 	}
 	switch {
 	case err != nil:
-		// Part of a frame may have gone: nothing more can be written.
-		c.writing = false
+		// Part of a frame may have gone: nothing more can be written. The
+		// sender stays the writer (no one else writes) and no frame is taken
+		// any more; the teardown runs the OnDone callbacks, which must not
+		// run on a goroutine that called Send (it may hold the locks they
+		// take, or be the node's only delivery goroutine).
+		c.closing = true
 		c.mu.Unlock()
 		c.putBuf(buf)
-		c.cut()
+		go c.cut()
 		return
 	case n < len(*buf):
 		c.rest = append([]byte(nil), (*buf)[n:]...)
@@ -215,7 +219,7 @@ func (c *Conn) writeInline() {
 	finish := c.abort && !c.done
 	c.mu.Unlock()
 	if finish {
-		c.finish()
+		go c.finish() // not on the sender's goroutine, as above
 	}
 }
 

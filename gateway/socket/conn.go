@@ -33,7 +33,7 @@ type Conn struct {
 	queued  int       // bytes in queue
 	since   time.Time // when the queue's oldest frame came, if write waits are reported
 	writing bool      // a writer (a sender writing inline, or the writer goroutine) owns the writes
-	inWrite bool      // ... and has taken work to write: it may be blocked in the kernel
+	inWrite bool      // ... the writer goroutine has taken work to write: it may be blocked in the kernel
 	// rest is the end of a write the kernel took only part of, inline: the
 	// writer goroutine writes it before anything else. restFrames frames
 	// end in it, the first queued at restSince.
@@ -95,7 +95,7 @@ func (c *Conn) Send(frame []byte) bool {
 		return true
 	}
 	c.writing = true
-	if c.wrc == nil {
+	if c.wrc == nil || len(frame) > maxInlineFrame {
 		c.mu.Unlock()
 		go c.writer()
 		return true
@@ -103,6 +103,11 @@ func (c *Conn) Send(frame []byte) bool {
 	c.writeInline()
 	return true
 }
+
+// maxInlineFrame bounds what a sender writes itself: a bigger frame (a
+// long history, a large queue snapshot) would cost the sender copies of
+// it, and most of it would wait for the writer goroutine anyway.
+const maxInlineFrame = 64 << 10
 
 // Close sends what is queued, then a close frame with code and reason, and
 // ends the connection once the client answers (or after a short wait).

@@ -15,7 +15,7 @@ import (
 // when no writer runs, but only what the kernel takes at once; the end of
 // a frame the kernel took part of is the writer goroutine's to finish,
 // before anything queued behind it. With a small send buffer and a client
-// that reads nothing for a while, big frames go out in parts: every frame
+// that reads nothing for a while, frames up to the inline bound go out in parts: every frame
 // must still arrive whole, in order, and the senders never wait.
 func TestInlineWriteLeavesTheRestToTheWriter(t *testing.T) {
 	conns := make(chan *Conn, 1)
@@ -29,7 +29,7 @@ func TestInlineWriteLeavesTheRestToTheWriter(t *testing.T) {
 	}
 	require.NoError(t, c.raw.(*net.TCPConn).SetWriteBuffer(4096))
 
-	frame := func(i int) []byte { return bytes.Repeat([]byte{'a' + byte(i%26)}, 300<<10+i) }
+	frame := func(i int) []byte { return bytes.Repeat([]byte{'a' + byte(i%26)}, maxInlineFrame-100+i) }
 	const n = 12
 	start := time.Now()
 	for i := range n {

@@ -97,8 +97,10 @@ func (c *Conn) writer() {
 		}
 		if err != nil {
 			// A write that failed or timed out may have stopped mid-frame:
-			// nothing more can be written.
-			c.writing = false
+			// nothing more can be written. The writer stays the writer and
+			// no frame is taken any more, so that between here and the
+			// teardown no sender or ping starts a write after the torn frame.
+			c.closing = true
 			c.mu.Unlock()
 			c.cut()
 			return
@@ -168,9 +170,11 @@ func (c *Conn) count(w *work) {
 // scheduling the writers at a quarter of the agents' node). A sender never
 // waits for a peer: a slow one's frames go to the writer, as before.
 func (c *Conn) writeInline() {
+	// Not inWrite: this write never blocks, so a slow-consumer cut or
+	// CloseNow meanwhile is no reason to reset the connection; the close
+	// frame goes out after it, through the writer goroutine. And Send takes
+	// no frame once closing, so no close frame is ever written here.
 	w, _ := c.takeLocked() // a frame at least: the sender's own
-	c.inWrite = true
-	c.writes++
 	c.mu.Unlock()
 
 	buf := c.reg.bufs.Get().(*[]byte)
@@ -184,11 +188,13 @@ func (c *Conn) writeInline() {
 	}
 
 	c.mu.Lock()
-	c.inWrite = false
 	if w.batch != nil && c.spare == nil {
 		c.spare = w.batch[:0]
 	}
 	switch {
+	case c.done:
+		// Finished meanwhile (drained, or its reader saw it end): the rest
+		// is for no one.
 	case err != nil:
 		// Part of a frame may have gone: nothing more can be written. The
 		// sender stays the writer (no one else writes) and no frame is taken
@@ -206,10 +212,6 @@ func (c *Conn) writeInline() {
 		c.splits++
 	}
 	c.putBuf(buf)
-	if w.closeFrame != nil && !w.abort {
-		// The reader sees the client's close reply, or this deadline.
-		_ = c.ws.SetReadDeadline(time.Now().Add(closeWait))
-	}
 	if c.pendingLocked() {
 		c.mu.Unlock()
 		go c.writer() // still the writer: it takes over

@@ -320,13 +320,9 @@ func (s *shardSubs) placeSoon() {
 
 func (s *shardSubs) placeLoop() {
 	defer s.h.wg.Done()
-	for {
+	for rounds := 0; ; rounds++ {
 		s.mu.Lock()
-		worst := 0
-		for _, n := range s.failures {
-			worst = max(worst, n)
-		}
-		wait := min(25*time.Millisecond<<min(worst, 7), 2*time.Second)
+		wait := placeWait(s.failures, rounds)
 		s.mu.Unlock()
 		select {
 		case <-s.h.ctx.Done():
@@ -353,12 +349,28 @@ func (s *shardSubs) placeLoop() {
 		}
 		if !left {
 			s.placing = false
+			// The slot map served every channel: its failures are over
+			// (the masters' own are cleared by their confirmations).
+			delete(s.failures, "")
 		}
 		s.mu.Unlock()
 		if !left {
 			return
 		}
 	}
+}
+
+// placeWait is how long a placement round waits: 25 ms, doubled for each
+// failure of the worst master (or of the slot map, under ""), and for each
+// round already made that left a channel unplaced (a slot whose move the
+// slot map does not show yet fails nothing, and would otherwise be asked
+// for every 25 ms until it does); at most 2 s.
+func placeWait(failures map[string]int, rounds int) time.Duration {
+	worst := rounds
+	for _, n := range failures {
+		worst = max(worst, n)
+	}
+	return min(25*time.Millisecond<<min(worst, 7), 2*time.Second)
 }
 
 // receive is a connection's reader, until it fails or is dropped. An error

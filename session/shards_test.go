@@ -325,6 +325,28 @@ func TestClusterSlot(t *testing.T) {
 	}
 }
 
+func TestPlaceWait(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures map[string]int
+		rounds   int
+		want     time.Duration
+	}{
+		{"first round, nothing failed", nil, 0, 25 * time.Millisecond},
+		{"a master failed twice", map[string]int{"a:1": 2, "b:1": 1}, 0, 100 * time.Millisecond},
+		// A moved slot the map does not show yet fails nothing: the
+		// rounds themselves back off.
+		{"third round, nothing failed", nil, 3, 200 * time.Millisecond},
+		{"rounds or failures, whichever is worse", map[string]int{"": 1}, 4, 400 * time.Millisecond},
+		{"the slot map failed often", map[string]int{"": 1000}, 0, 2 * time.Second},
+		{"at most 2 s", nil, 50, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, placeWait(tc.failures, tc.rounds))
+		})
+	}
+}
+
 // TestAStalledShardHoldsUpNoOther: a master that takes connections and
 // answers nothing on them (its process stopped, as in a long fork or on a
 // stalled machine) must not hold up the subscriptions on the other masters

@@ -65,13 +65,14 @@ type shardSubs struct {
 	h  *Hub
 	cc *redis.ClusterClient
 
-	mu       sync.Mutex
-	conns    map[string]*shardConn // by master address
-	on       map[string]*shardConn // wanted channel → its connection; nil: waiting to be placed again
-	moved    map[int]string        // slot → the master that gave it up; not placed there again
-	failures map[string]int        // by master address: placements failed since its last confirmation
-	placing  bool                  // a goroutine is placing channels again
-	closed   bool
+	mu        sync.Mutex
+	conns     map[string]*shardConn // by master address
+	on        map[string]*shardConn // wanted channel → its connection; nil: waiting to be placed again
+	moved     map[int]string        // slot → the master that gave it up; not placed there again
+	failures  map[string]int        // by master address: placements failed since its last confirmation
+	mapFailed bool                  // the slot map failed a channel of this round or call
+	placing   bool                  // a goroutine is placing channels again
+	closed    bool
 }
 
 // errShardSkipped: a channel not placed now (its master has just given its
@@ -122,6 +123,7 @@ func (s *shardSubs) subscribe(_ context.Context, channels ...string) error {
 			first = err
 		}
 	}
+	s.countMapFailure()
 	return first
 }
 
@@ -139,7 +141,7 @@ func (s *shardSubs) place(ch string) error {
 	defer cancel()
 	master, err := s.cc.MasterForKey(ctx, ch)
 	if err != nil {
-		s.failures[""]++
+		s.mapFailed = true
 		s.placeSoon()
 		return err
 	}
@@ -320,9 +322,10 @@ func (s *shardSubs) placeSoon() {
 
 func (s *shardSubs) placeLoop() {
 	defer s.h.wg.Done()
-	for rounds := 0; ; rounds++ {
+	idle := 0 // rounds in a row that placed nothing
+	for {
 		s.mu.Lock()
-		wait := placeWait(s.failures, rounds)
+		wait := placeWait(s.failures, idle)
 		s.mu.Unlock()
 		select {
 		case <-s.h.ctx.Done():
@@ -335,11 +338,13 @@ func (s *shardSubs) placeLoop() {
 		// waits for the next round.
 		s.cc.ReloadState(s.h.ctx)
 		s.mu.Lock()
+		placed := 0
 		for ch, c := range s.on {
-			if c == nil {
-				_ = s.place(ch)
+			if c == nil && s.place(ch) == nil && s.on[ch] != nil {
+				placed++
 			}
 		}
+		s.countMapFailure()
 		left := false
 		for _, c := range s.on {
 			if c == nil && !s.closed {
@@ -347,11 +352,21 @@ func (s *shardSubs) placeLoop() {
 				break
 			}
 		}
+		if placed > 0 {
+			idle = 0
+		} else {
+			idle++
+		}
 		if !left {
 			s.placing = false
-			// The slot map served every channel: its failures are over
-			// (the masters' own are cleared by their confirmations).
-			delete(s.failures, "")
+			// Every channel has a master: the slot map's failures are over,
+			// and so are those of a master the node no longer uses (one
+			// that failed over): nothing would confirm on it to clear them.
+			for addr := range s.failures {
+				if s.conns[addr] == nil {
+					delete(s.failures, addr)
+				}
+			}
 		}
 		s.mu.Unlock()
 		if !left {
@@ -360,13 +375,24 @@ func (s *shardSubs) placeLoop() {
 	}
 }
 
+// countMapFailure counts a failed read of the slot map once per placement
+// round or subscribe call, however many channels it failed for. s.mu is
+// held.
+func (s *shardSubs) countMapFailure() {
+	if s.mapFailed {
+		s.failures[""]++
+		s.mapFailed = false
+	}
+}
+
 // placeWait is how long a placement round waits: 25 ms, doubled for each
-// failure of the worst master (or of the slot map, under ""), and for each
-// round already made that left a channel unplaced (a slot whose move the
-// slot map does not show yet fails nothing, and would otherwise be asked
-// for every 25 ms until it does); at most 2 s.
-func placeWait(failures map[string]int, rounds int) time.Duration {
-	worst := rounds
+// failure of the worst master (or of the slot map, under ""), at most 2 s;
+// and doubled for each round in a row that placed nothing, up to 400 ms
+// from that alone: a slot whose move the slot map does not show yet fails
+// nothing, and would otherwise be asked for every 25 ms until it does,
+// while go-redis reloads the map at most every 200 ms anyway.
+func placeWait(failures map[string]int, idle int) time.Duration {
+	worst := min(idle, 4)
 	for _, n := range failures {
 		worst = max(worst, n)
 	}

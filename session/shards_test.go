@@ -221,6 +221,13 @@ func TestShardFailoverLosesNothing(t *testing.T) {
 		sharded, _ := r.subscribers(t, r.a.keys.convChannel(r.turns[0].ConversationID))
 		return now != doomed && sharded[now] == 1
 	}, 10*time.Second, 50*time.Millisecond, "a replica took over, and B subscribed there")
+	// The dead master's failures do not slow B's later placements: nothing
+	// will ever confirm on it to clear them.
+	require.Eventually(t, func() bool {
+		r.b.hub.shards.mu.Lock()
+		defer r.b.hub.shards.mu.Unlock()
+		return r.b.hub.shards.failures[doomed] == 0 && placeWait(r.b.hub.shards.failures, 0) == 25*time.Millisecond
+	}, 10*time.Second, 50*time.Millisecond, "B forgot the failures of the master it no longer uses")
 }
 
 // TestShardSlotMigration: a watched conversation's slot moves to another
@@ -329,20 +336,20 @@ func TestPlaceWait(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		failures map[string]int
-		rounds   int
+		idle     int
 		want     time.Duration
 	}{
 		{"first round, nothing failed", nil, 0, 25 * time.Millisecond},
 		{"a master failed twice", map[string]int{"a:1": 2, "b:1": 1}, 0, 100 * time.Millisecond},
-		// A moved slot the map does not show yet fails nothing: the
-		// rounds themselves back off.
-		{"third round, nothing failed", nil, 3, 200 * time.Millisecond},
-		{"rounds or failures, whichever is worse", map[string]int{"": 1}, 4, 400 * time.Millisecond},
-		{"the slot map failed often", map[string]int{"": 1000}, 0, 2 * time.Second},
-		{"at most 2 s", nil, 50, 2 * time.Second},
+		// A moved slot the map does not show yet fails nothing: rounds
+		// that place nothing back off themselves, to 400 ms at most.
+		{"three idle rounds", nil, 3, 200 * time.Millisecond},
+		{"idle rounds alone wait at most 400 ms", nil, 50, 400 * time.Millisecond},
+		{"idle rounds or failures, whichever is worse", map[string]int{"": 5}, 2, 800 * time.Millisecond},
+		{"failures wait at most 2 s", map[string]int{"a:1": 1000}, 0, 2 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, placeWait(tc.failures, tc.rounds))
+			require.Equal(t, tc.want, placeWait(tc.failures, tc.idle))
 		})
 	}
 }

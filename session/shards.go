@@ -68,7 +68,7 @@ type shardSubs struct {
 	mu        sync.Mutex
 	conns     map[string]*shardConn // by master address
 	on        map[string]*shardConn // wanted channel → its connection; nil: waiting to be placed again
-	moved     map[int]string        // slot → the master that gave it up; not placed there again
+	moved     map[int]movedSlot     // slot → the master that gave it up; not placed there again for a while
 	failures  map[string]int        // by master address: placements failed since its last confirmation
 	mapFailed bool                  // the slot map failed a channel of this round or call
 	placing   bool                  // a goroutine is placing channels again
@@ -99,7 +99,7 @@ type shardCall struct {
 
 func newShardSubs(h *Hub, cc *redis.ClusterClient) *shardSubs {
 	return &shardSubs{h: h, cc: cc, conns: map[string]*shardConn{}, on: map[string]*shardConn{},
-		moved: map[int]string{}, failures: map[string]int{}}
+		moved: map[int]movedSlot{}, failures: map[string]int{}}
 }
 
 // sharded tells the conversation channels, which go to the shards.
@@ -148,7 +148,7 @@ func (s *shardSubs) place(ch string) error {
 	addr := master.Options().Addr
 	slot := clusterSlot(ch)
 	if from, ok := s.moved[slot]; ok {
-		if from == addr {
+		if from.addr == addr && time.Since(from.at) < movedTrust {
 			s.placeSoon()
 			return errShardSkipped
 		}
@@ -302,7 +302,7 @@ func (s *shardSubs) orphan(c *shardConn, ch string) {
 		return
 	}
 	s.on[ch] = nil
-	s.moved[clusterSlot(ch)] = c.addr
+	s.moved[clusterSlot(ch)] = movedSlot{c.addr, time.Now()}
 	s.h.markChannelsStale([]string{ch})
 	s.placeSoon()
 }
@@ -385,6 +385,18 @@ func (s *shardSubs) countMapFailure() {
 	}
 }
 
+// movedSlot is a master that gave a slot up, and when.
+type movedSlot struct {
+	addr string
+	at   time.Time
+}
+
+// movedTrust is how long a master that gave a slot up is not asked for it
+// again while the slot map still names it. After that the map is believed:
+// the slot may have come back before the map ever showed it gone, and a
+// master that does not own it answers MOVED again.
+const movedTrust = 5 * time.Second
+
 // placeWait is how long a placement round waits: 25 ms, doubled for each
 // failure of the worst master (or of the slot map, under ""), at most 2 s;
 // and doubled for each round in a row that placed nothing, up to 400 ms
@@ -464,7 +476,7 @@ func (s *shardSubs) refused(c *shardConn, err error) {
 					s.orphan(c, ch)
 				}
 			}
-			s.moved[slot] = c.addr
+			s.moved[slot] = movedSlot{c.addr, time.Now()}
 			s.mu.Unlock()
 			return
 		}

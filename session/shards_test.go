@@ -271,6 +271,41 @@ func TestShardSlotMigration(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond, "B subscribed on the new owner only")
 }
 
+// TestAMovedSlotIsBelievedAgain: Redis drops a node's subscription as when
+// the channel's slot migrates away, but the slot map goes on naming the same
+// master (the slot came back before the node's map ever showed it gone).
+// The node holds off that master for a while, then believes the map: the
+// conversation is heard again. (It used to skip that master for as long as
+// the map named it: the channel was never placed again.)
+func TestAMovedSlotIsBelievedAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cl := sessiontest.StartCluster(t)
+	r := newShardRig(t, cl, 1)
+	conv := r.turns[0].ConversationID
+	ch := r.a.keys.convChannel(conv)
+	owner := r.owner(t, conv)
+	shards := r.b.hub.shards
+	shards.mu.Lock()
+	c := shards.on[ch]
+	shards.mu.Unlock()
+	require.NotNil(t, c)
+	// What a migrating master sends its shard subscribers.
+	require.NoError(t, c.ps.SUnsubscribe(context.Background(), ch))
+	require.Eventually(t, func() bool {
+		shards.mu.Lock()
+		defer shards.mu.Unlock()
+		return shards.on[ch] == nil
+	}, 5*time.Second, 10*time.Millisecond, "B took the channel for moved")
+	require.Eventually(t, func() bool {
+		sharded, _ := r.subscribers(t, ch)
+		return sharded[owner] == 1
+	}, movedTrust+5*time.Second, 50*time.Millisecond, "B subscribed on the owner again")
+	r.write(t, 1, 5, false, nil)
+	r.heardAll(t, 6)
+}
+
 // migrateSlot moves key's slot, with its keys, from one master to another,
 // as redis-cli --cluster reshard does.
 func migrateSlot(t *testing.T, cl *sessiontest.Cluster, key, from, to string) {

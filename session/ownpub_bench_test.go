@@ -51,8 +51,7 @@ func BenchmarkOwnPublicationReceived(b *testing.B) {
 	f := s.hub.WatchConversation(ctx, turn.ConversationID, delivered, w)
 	defer f.Stop()
 	watched := s.keys.convChannel(turn.ConversationID)
-	entry := `{"seq":%d,"id":"m_abcdefghijklmnop","client_id":"5f0c2d6e","role":"visitor","text":"Hi there, a question about my order","ts":"2026-11-25T09:30:00.120Z"}`
-	old := "e1 " + fmt.Sprintf(entry, 1)
+	old := "e1 " + fmt.Sprintf(benchEntry, 1)
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -63,7 +62,7 @@ func BenchmarkOwnPublicationReceived(b *testing.B) {
 	next := int64(delivered)
 	received := func() {
 		next++
-		if err := rdb.Publish(ctx, watched, fmt.Sprintf("e%d ", next)+fmt.Sprintf(entry, next)).Err(); err != nil {
+		if err := rdb.Publish(ctx, watched, fmt.Sprintf("e%d ", next)+fmt.Sprintf(benchEntry, next)).Err(); err != nil {
 			b.Fatal(err)
 		}
 		select {

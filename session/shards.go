@@ -65,14 +65,13 @@ type shardSubs struct {
 	h  *Hub
 	cc *redis.ClusterClient
 
-	mu        sync.Mutex
-	conns     map[string]*shardConn // by master address
-	on        map[string]*shardConn // wanted channel → its connection; nil: waiting to be placed again
-	moved     map[int]movedSlot     // slot → the master that gave it up; not placed there again for a while
-	failures  map[string]int        // by master address: placements failed since its last confirmation
-	mapFailed bool                  // the slot map failed a channel of this round or call
-	placing   bool                  // a goroutine is placing channels again
-	closed    bool
+	mu       sync.Mutex
+	conns    map[string]*shardConn // by master address
+	on       map[string]*shardConn // wanted channel → its connection; nil: waiting to be placed again
+	moved    map[int]movedSlot     // slot → the master that gave it up; not placed there again for a while
+	failures map[string]int        // by master address: placements failed since its last confirmation
+	placing  bool                  // a goroutine is placing channels again
+	closed   bool
 }
 
 // errShardSkipped: a channel not placed now (its master has just given its
@@ -118,12 +117,15 @@ func (s *shardSubs) subscribe(_ context.Context, channels ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
+	mapFailed := false
 	for _, ch := range channels {
-		if err := s.place(ch); err != nil && first == nil {
+		err := s.place(ch)
+		if err != nil && first == nil {
 			first = err
 		}
+		mapFailed = mapFailed || err != nil && !errors.Is(err, errShardSkipped)
 	}
-	s.countMapFailure()
+	s.countMapFailure(mapFailed)
 	return first
 }
 
@@ -141,7 +143,6 @@ func (s *shardSubs) place(ch string) error {
 	defer cancel()
 	master, err := s.cc.MasterForKey(ctx, ch)
 	if err != nil {
-		s.mapFailed = true
 		s.placeSoon()
 		return err
 	}
@@ -338,13 +339,19 @@ func (s *shardSubs) placeLoop() {
 		// waits for the next round.
 		s.cc.ReloadState(s.h.ctx)
 		s.mu.Lock()
-		placed := 0
+		placed, mapFailed := 0, false
 		for ch, c := range s.on {
-			if c == nil && s.place(ch) == nil && s.on[ch] != nil {
+			if c != nil {
+				continue
+			}
+			switch err := s.place(ch); {
+			case err == nil && s.on[ch] != nil:
 				placed++
+			case err != nil && !errors.Is(err, errShardSkipped):
+				mapFailed = true
 			}
 		}
-		s.countMapFailure()
+		s.countMapFailure(mapFailed)
 		left := false
 		for _, c := range s.on {
 			if c == nil && !s.closed {
@@ -378,10 +385,9 @@ func (s *shardSubs) placeLoop() {
 // countMapFailure counts a failed read of the slot map once per placement
 // round or subscribe call, however many channels it failed for. s.mu is
 // held.
-func (s *shardSubs) countMapFailure() {
-	if s.mapFailed {
+func (s *shardSubs) countMapFailure(failed bool) {
+	if failed {
 		s.failures[""]++
-		s.mapFailed = false
 	}
 }
 

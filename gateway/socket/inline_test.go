@@ -15,8 +15,9 @@ import (
 // when no writer runs, but only what the kernel takes at once; the end of
 // a frame the kernel took part of is the writer goroutine's to finish,
 // before anything queued behind it. With a small send buffer and a client
-// that reads nothing for a while, frames up to the inline bound go out in parts: every frame
-// must still arrive whole, in order, and the senders never wait.
+// that reads nothing for a while, frames up to the inline bound go out in
+// parts: every frame must still arrive whole, in order, and the senders
+// never wait.
 func TestInlineWriteLeavesTheRestToTheWriter(t *testing.T) {
 	conns := make(chan *Conn, 1)
 	_, url := serve(t, Options{MaxQueueBytes: 64 << 20, WriteTimeout: 10 * time.Second}, func(c *Conn) { conns <- c })

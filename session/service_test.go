@@ -173,6 +173,57 @@ func TestSeqContiguousAndClientIDsStoredOnce(t *testing.T) {
 	}
 }
 
+// TestLongConversationsFindClientIDsByHash: a conversation's client-id
+// hash becomes a hash table once it is long (a listpack is scanned on every
+// lookup, up to 512 entries), on the lean append path and on apply.lua's,
+// and a retried client id is still found there; short ones stay compact.
+func TestLongConversationsFindClientIDsByHash(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   Status // StatusQueued: append.lua; StatusAssistant: apply.lua (the assistant answers each)
+		messages int
+		encoding string
+	}{
+		{"short, append", StatusQueued, 10, "listpack"},
+		{"long, append", StatusQueued, 100, "hashtable"},
+		{"long, apply", StatusAssistant, 100, "hashtable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, ctx := newTestNode(t)
+			m, err := n.CreateMerchant(ctx, "Long", nil, "")
+			require.NoError(t, err)
+			turn := n.stored(t, m, VisitorInfo{})
+			turn.Status = tc.status
+			for i := range tc.messages {
+				require.NoError(t, n.VisitorMessage(ctx, turn, fmt.Sprintf("c%d", i), "hello"))
+			}
+			if !sessiontest.Shared(t).Embedded { // miniredis has no encodings
+				_, _, cids := n.convKeys(turn.ConversationID)
+				enc, err := n.rdb.ObjectEncoding(ctx, cids).Result()
+				require.NoError(t, err)
+				require.Equal(t, tc.encoding, enc)
+			}
+
+			before, err := n.readEntries(ctx, turn.ConversationID, 0)
+			require.NoError(t, err)
+			require.NoError(t, n.VisitorMessage(ctx, turn, "c3", "hello"), "a retry is answered, not refused")
+			after, err := n.readEntries(ctx, turn.ConversationID, 0)
+			require.NoError(t, err)
+			require.Len(t, after, len(before), "a retried client id is stored once")
+			visitor := 0
+			for _, e := range after {
+				msg, err := e.Decode()
+				require.NoError(t, err)
+				if msg.Role == RoleVisitor {
+					visitor++
+					require.NotEmpty(t, msg.ClientID)
+				}
+			}
+			require.Equal(t, tc.messages, visitor)
+		})
+	}
+}
+
 func TestFeedDeliversInOrderAndFillsGaps(t *testing.T) {
 	rdb, prefix := sessiontest.Redis(t)
 	a := newNode(t, rdb, prefix) // writes

@@ -62,6 +62,11 @@ end
 for k = 1, #a_base do append(a_base[k]) end
 if a_client_id ~= '' and #a_base > 0 then
   redis.call('HSET', k_cids, a_client_id, first)
+  -- A hash table past 64 entries, not a listpack scanned on every lookup:
+  -- see append.lua.
+  if seq >= 64 then
+    redis.call('HSETNX', k_cids, '', 'not a client id: a value too long for a listpack keeps this hash a hash table (append.lua)')
+  end
 end
 
 local flags = ''
